@@ -1,0 +1,24 @@
+import type { AuditEvent, AuditEventBody } from '../protocol/audit-event';
+import type { AuditFilter } from '../protocol/audit-filter';
+import type { VerifyReport } from './audit-chain';
+
+/** One page of a query; pass `nextCursor` back as `cursor` for the next page. */
+export interface AuditPage {
+  events: AuditEvent[];
+  nextCursor?: string;
+}
+
+/**
+ * Where the audit trail lives. Every store redacts contexts, chains events per writer stream and
+ * ignores an event whose id it already holds (a retried append never duplicates). The SQLite and
+ * PostgreSQL stores of `@meshguard/store` and the in-memory store here all pass one test suite.
+ */
+export interface AuditStore {
+  /** `memory`, `sqlite`, `postgres`... */
+  readonly kind: string;
+  /** Appends in order, durably once the promise resolves; returns the stored (chained) events. */
+  append(events: readonly AuditEventBody[]): Promise<AuditEvent[]>;
+  query(filter: AuditFilter): Promise<AuditPage>;
+  verify(): Promise<VerifyReport>;
+  close(): Promise<void>;
+}

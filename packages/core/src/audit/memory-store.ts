@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import type { AuditEvent, AuditEventBody } from '../protocol/audit-event';
+import { type AuditFilter, AuditFilterSchema } from '../protocol/audit-filter';
+import { type ChainHead, GENESIS_HASH, chainEvents, verifyEvents, type VerifyReport } from './audit-chain';
+import { compareEvents, compileAuditFilter, decodeCursor, encodeCursor } from './audit-filter-match';
+import type { AuditPage, AuditStore } from './audit-store';
+import { createRedactor } from './redaction';
+
+export interface MemoryStoreOptions {
+  /** The writer stream's name (default `memory`). */
+  stream?: string;
+  /** Key words to redact; see `createRedactor`. */
+  redactKeys?: readonly string[];
+}
+
+/**
+ * An audit store that lives in memory and is lost on exit: only ever an explicit choice
+ * (`createGuard({ store: 'memory' })`), for tests and throwaway runs.
+ */
+export function createMemoryStore(options: MemoryStoreOptions = {}): AuditStore & {
+  /** The stored events, in append order (tests tamper with them to exercise `verify`). */
+  readonly events: AuditEvent[];
+} {
+  const events: AuditEvent[] = [];
+  const byId = new Map<string, AuditEvent>();
+  const redact = createRedactor({ keys: options.redactKeys, salt: randomBytes(16).toString('hex') });
+  let head: ChainHead = { stream: options.stream ?? 'memory', seq: 0, hash: GENESIS_HASH };
+  let closed = false;
+
+  return {
+    kind: 'memory',
+    events,
+    async append(bodies: readonly AuditEventBody[]): Promise<AuditEvent[]> {
+      if (closed) throw new Error('the memory store is closed');
+      const fresh: AuditEventBody[] = [];
+      for (const body of bodies) {
+        if (byId.has(body.id) || fresh.some((f) => f.id === body.id)) continue;
+        fresh.push(body.context ? { ...body, context: redact(body.context) } : body);
+      }
+      const chained = chainEvents(head, fresh);
+      head = chained.head;
+      for (const event of chained.events) {
+        events.push(event);
+        byId.set(event.id, event);
+      }
+      return bodies.map((b) => byId.get(b.id)).filter((e): e is AuditEvent => e !== undefined);
+    },
+    async query(input: AuditFilter): Promise<AuditPage> {
+      const filter = AuditFilterSchema.parse(input);
+      const match = compileAuditFilter(filter);
+      const after = filter.cursor ? decodeCursor(filter.cursor) : undefined;
+      const sorted = events.filter(match).sort(compareEvents);
+      if (filter.order === 'desc') sorted.reverse();
+      const page = sorted.filter(
+        (e) => !after || (filter.order === 'desc' ? compareEvents(e, after) < 0 : compareEvents(e, after) > 0),
+      );
+      const out = page.slice(0, filter.limit);
+      const last = out[out.length - 1];
+      return page.length > filter.limit && last ? { events: out, nextCursor: encodeCursor(last) } : { events: out };
+    },
+    async verify(): Promise<VerifyReport> {
+      return verifyEvents(events);
+    },
+    async close() {
+      closed = true;
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import { createHmac } from 'node:crypto';
+import { canonicalJson } from './canonical-json';
+
+/** Key words that mark a context field as secret or personal. */
+export const DEFAULT_REDACTED_KEYS: readonly string[] = [
+  'email',
+  'phone',
+  'card',
+  'ssn',
+  'password',
+  'token',
+  'secret',
+  'api_key',
+];
+
+export interface RedactionOptions {
+  /** Key words to redact (matched against the words of each key); default {@link DEFAULT_REDACTED_KEYS}. */
+  keys?: readonly string[];
+  /** The salt for the hashes: keep it in the store, never in code. */
+  salt: string;
+}
+
+export type Redactor = (context: Record<string, unknown>) => Record<string, unknown>;
+
+/** The prefix of a redacted value: `redacted:sha256:<hex>`. */
+export const REDACTED_PREFIX = 'redacted:sha256:';
+
+/**
+ * Builds a function that replaces secret- and personal-looking fields of a context, at any depth,
+ * by a salted hash of their value (the same value always gives the same hash, so joins still
+ * work, and the value cannot be read back). A key is sensitive when one of its words, or two
+ * adjacent words joined, is a listed key word (plural allowed): `customer_email`, `accessToken`,
+ * `api-key`, `cardNumber`, and also `max_tokens`: over-redaction is the safe side.
+ */
+export function createRedactor(options: RedactionOptions): Redactor {
+  const words = new Set((options.keys ?? DEFAULT_REDACTED_KEYS).map(normalizeWord));
+  const cache = new Map<string, boolean>();
+  const sensitive = (key: string): boolean => {
+    let hit = cache.get(key);
+    if (hit === undefined) {
+      hit = isSensitive(key, words);
+      if (cache.size < 10_000) cache.set(key, hit);
+    }
+    return hit;
+  };
+  const hash = (value: unknown): string =>
+    REDACTED_PREFIX + createHmac('sha256', options.salt).update(canonicalJson(value)).digest('hex').slice(0, 32);
+  const walk = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(walk);
+    if (value !== null && typeof value === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [key, member] of Object.entries(value)) {
+        out[key] = member !== undefined && sensitive(key) ? hash(member) : walk(member);
+      }
+      return out;
+    }
+    return value;
+  };
+  return (context) => walk(context) as Record<string, unknown>;
+}
+
+function normalizeWord(word: string): string {
+  return word.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+function isSensitive(key: string, words: ReadonlySet<string>): boolean {
+  const parts = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .split(/[^A-Za-z0-9]+/)
+    .map((p) => p.toLowerCase())
+    .filter(Boolean);
+  const has = (w: string) => words.has(w) || (w.endsWith('s') && words.has(w.slice(0, -1)));
+  for (let i = 0; i < parts.length; i++) {
+    if (has(parts[i]!)) return true;
+    if (i + 1 < parts.length && has(parts[i]! + parts[i + 1]!)) return true;
+  }
+  return has(parts.join(''));
+}

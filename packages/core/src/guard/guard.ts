@@ -1,0 +1,280 @@
+import createDebug from 'debug';
+import type { AuditStore } from '../audit/audit-store';
+import { createMemoryStore } from '../audit/memory-store';
+import { ConfigError, MeshGuardError, ValidationError } from '../errors/meshguard-error';
+import { isoTime, uuidv7 } from '../ids/uuidv7';
+import { type Clock, createPolicyEngine, type Explanation, type PolicyEngine } from '../policy/policy-engine';
+import { type LoadedPolicy, loadPolicies } from '../policy/policy-loader';
+import type { AuditEvent, AuditEventBody } from '../protocol/audit-event';
+import { type AuditFilter, AuditFilterSchema } from '../protocol/audit-filter';
+import { type CheckRequest, CheckRequestSchema, type ParsedCheckRequest } from '../protocol/check-request';
+import type { Decision } from '../protocol/decision';
+import { type OutcomeEvent, OutcomeEventSchema } from '../protocol/outcome-event';
+import { type GuardEnvironment, resolveGuardSettings } from './guard-settings';
+
+const debug = createDebug('meshguard:core');
+
+/**
+ * The one interface every adapter talks to. `check` evaluates AND records the decision, so a
+ * caller cannot forget to audit.
+ */
+export interface Guard {
+  check(request: CheckRequest): Promise<Decision>;
+  /** Records an outcome after the action ran (or failed, or a human answered an approval). */
+  record(event: OutcomeEvent): Promise<void>;
+  query(filter?: AuditFilter): Promise<AuditEvent[]>;
+  close(): Promise<void>;
+}
+
+/** The embedded guard also explains decisions and exposes its engine and store. */
+export interface EmbeddedGuard extends Guard {
+  readonly mode: 'embedded';
+  readonly engine: PolicyEngine;
+  readonly store: AuditStore;
+  explain(request: CheckRequest): Explanation;
+}
+
+export interface GuardOptions {
+  /** Policy files or folders, or policies already loaded. Default: `MESHGUARD_POLICIES`. */
+  policies?: string | readonly string[] | readonly LoadedPolicy[];
+  /**
+   * The audit store: an `AuditStore`, `'memory'` (explicit, lost on exit), or a URL for
+   * `@meshguard/store` (`sqlite:<path>`, `postgres://...`, or a bare path meaning SQLite).
+   * Default: `MESHGUARD_DB`, else `sqlite:.meshguard/meshguard.db`.
+   */
+  store?: AuditStore | 'memory' | string;
+  /** The clock decisions are made at (milliseconds); inject a fixed one in tests. */
+  clock?: Clock;
+  /** Stamped on events whose request does not name a framework (default `custom`). */
+  framework?: string;
+  /** The package that produces the events (an adapter stamps its name and version). */
+  source?: { name: string; version: string };
+  /** Gateway URL and agent token (remote mode). Default: `MESHGUARD_GATEWAY_URL`, `MESHGUARD_AGENT_TOKEN`. */
+  gatewayUrl?: string;
+  agentToken?: string;
+  /** Where settings not given as options are read from (default `process.env`). */
+  env?: GuardEnvironment;
+}
+
+interface DecisionRecord {
+  body: AuditEventBody;
+}
+
+const RECENT_DECISIONS = 10_000;
+
+/**
+ * Creates a guard: embedded (policies + engine + audit store in this process) unless a gateway
+ * URL is configured. Explicit options win over the environment.
+ *
+ * @example
+ * const guard = await createGuard({ policies: 'policies/', store: 'sqlite:.meshguard/meshguard.db' });
+ * const decision = await guard.check({ action: 'write:refund', agent, context: { amount: 79.99 } });
+ * if (!decision.allowed) return decision.reason;
+ */
+export async function createGuard(options: GuardOptions = {}): Promise<EmbeddedGuard> {
+  const settings = resolveGuardSettings(options, options.env ?? process.env);
+  if (settings.gatewayUrl) {
+    throw new ConfigError(
+      `a gateway is configured (${settings.gatewayUrl}), but this version of @meshguard/core has no remote guard; unset MESHGUARD_GATEWAY_URL to use the embedded guard`,
+      { code: 'gateway_unsupported' },
+    );
+  }
+  if (settings.policies === undefined) {
+    throw new ConfigError(
+      'no policies: pass `policies` (files, folders or loaded policies) or set MESHGUARD_POLICIES',
+      { code: 'policies_missing' },
+    );
+  }
+  const policies =
+    typeof settings.policies === 'string' || isStringArray(settings.policies)
+      ? await loadPolicies(settings.policies as string | string[])
+      : (settings.policies as readonly LoadedPolicy[]);
+  const clock = options.clock ?? Date.now;
+  const engine = createPolicyEngine(policies, { clock });
+  const { store, owned } = await openAuditStore(settings.store);
+  return createEmbeddedGuard({ engine, store, ownsStore: owned, clock, framework: options.framework, source: options.source });
+}
+
+/** Builds an embedded guard from parts (tests and the gateway assemble their own). */
+export function createEmbeddedGuard(parts: {
+  engine: PolicyEngine;
+  store: AuditStore;
+  ownsStore?: boolean;
+  clock?: Clock;
+  framework?: string | undefined;
+  source?: { name: string; version: string } | undefined;
+}): EmbeddedGuard {
+  const { engine, store } = parts;
+  const clock = parts.clock ?? Date.now;
+  const defaultFramework = parts.framework ?? 'custom';
+  const recent = new Map<string, DecisionRecord>();
+  let closed = false;
+
+  const remember = (decisionId: string, record: DecisionRecord) => {
+    if (recent.size >= RECENT_DECISIONS) {
+      const oldest = recent.keys().next().value;
+      if (oldest !== undefined) recent.delete(oldest);
+    }
+    recent.set(decisionId, record);
+  };
+
+  const parseRequest = (request: CheckRequest): ParsedCheckRequest => {
+    const parsed = CheckRequestSchema.safeParse(request);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new ValidationError(issue.path.join('.') || 'request', issue.message);
+    }
+    return parsed.data;
+  };
+
+  return {
+    mode: 'embedded',
+    engine,
+    store,
+    explain(request) {
+      return engine.explain(parseRequest(request), clock());
+    },
+    async check(request) {
+      if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });
+      const req = parseRequest(request);
+      const now = clock();
+      const decision = engine.decide(req, now);
+      const body: AuditEventBody = {
+        v: 1,
+        id: uuidv7(now),
+        ts: isoTime(now),
+        type: 'decision',
+        traceId: req.traceId ?? `trace_${decision.decisionId.replaceAll('-', '')}`,
+        agent: req.agent,
+        framework: req.framework ?? defaultFramework,
+        kind: req.kind ?? 'custom',
+        action: req.action,
+        effect: decision.effect,
+        reason: decision.reason,
+        mode: 'enforce',
+        decisionId: decision.decisionId,
+      };
+      if (req.spanId) body.spanId = req.spanId;
+      if (req.delegation && req.delegation.length > 0) body.delegation = req.delegation;
+      if (decision.policy) body.policy = decision.policy;
+      if (decision.rule) body.rule = decision.rule;
+      if (parts.source) body.source = parts.source;
+      if (req.context) body.context = req.context;
+      const bodies = [body];
+      if (decision.shadow) {
+        const shadow: AuditEventBody = {
+          ...body,
+          id: uuidv7(now),
+          effect: decision.shadow.effect,
+          reason: decision.shadow.reason,
+          mode: 'shadow',
+        };
+        delete shadow.policy;
+        delete shadow.rule;
+        if (decision.shadow.policy) shadow.policy = decision.shadow.policy;
+        if (decision.shadow.rule) shadow.rule = decision.shadow.rule;
+        bodies.push(shadow);
+      }
+      try {
+        await store.append(bodies);
+      } catch (error) {
+        // An action that cannot be audited does not run: fail closed.
+        debug('audit append failed: %O', error);
+        const message = error instanceof Error ? error.message : String(error);
+        return {
+          ...decision,
+          allowed: false,
+          effect: 'deny',
+          reason: `Denied: the decision could not be recorded in the audit trail (${message})`,
+        };
+      }
+      remember(decision.decisionId, { body });
+      return decision;
+    },
+    async record(input) {
+      if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });
+      const parsed = OutcomeEventSchema.safeParse(input);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new ValidationError(issue.path.join('.') || 'event', issue.message);
+      }
+      const event = parsed.data;
+      const decided = event.decisionId ? recent.get(event.decisionId)?.body : undefined;
+      const agent = event.agent ?? decided?.agent;
+      const action = event.action ?? decided?.action;
+      if (!agent || !action) {
+        throw new ValidationError(
+          event.agent ? 'action' : 'agent',
+          `is required for an outcome whose decision${event.decisionId ? ` (${event.decisionId})` : ''} this guard did not make`,
+        );
+      }
+      const now = clock();
+      const decisionId = event.decisionId ?? uuidv7(now);
+      const body: AuditEventBody = {
+        v: 1,
+        id: event.id ?? uuidv7(now),
+        ts: event.ts ?? isoTime(now),
+        type: event.type ?? 'outcome',
+        traceId: event.traceId ?? decided?.traceId ?? `trace_${decisionId.replaceAll('-', '')}`,
+        agent,
+        framework: event.framework ?? decided?.framework ?? defaultFramework,
+        kind: event.kind ?? decided?.kind ?? 'custom',
+        action,
+        effect: decided?.effect ?? (event.outcome === 'blocked' || event.outcome === 'rejected' ? 'deny' : 'allow'),
+        mode: 'enforce',
+        decisionId,
+        outcome: event.outcome,
+      };
+      const spanId = event.spanId ?? decided?.spanId;
+      if (spanId) body.spanId = spanId;
+      const delegation = event.delegation ?? decided?.delegation;
+      if (delegation && delegation.length > 0) body.delegation = delegation;
+      if (decided?.policy) body.policy = decided.policy;
+      if (decided?.rule) body.rule = decided.rule;
+      const reason = event.reason ?? decided?.reason;
+      if (reason) body.reason = reason;
+      if (event.durationMs !== undefined) body.durationMs = event.durationMs;
+      if (event.actor) body.actor = event.actor;
+      if (event.error) body.error = event.error;
+      const source = event.source ?? parts.source;
+      if (source) body.source = source;
+      if (event.context) body.context = event.context;
+      await store.append([body]);
+    },
+    async query(filter = {}) {
+      const parsed = AuditFilterSchema.safeParse(filter);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new ValidationError(issue.path.join('.') || 'filter', issue.message);
+      }
+      return (await store.query(parsed.data)).events;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (parts.ownsStore) await store.close();
+    },
+  };
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string');
+}
+
+/** Opens the store a setting names. A URL needs the optional peer `@meshguard/store`. */
+export async function openAuditStore(
+  store: AuditStore | string,
+): Promise<{ store: AuditStore; owned: boolean }> {
+  if (typeof store !== 'string') return { store, owned: false };
+  if (store === 'memory') return { store: createMemoryStore(), owned: true };
+  let module: { openStore(url: string): Promise<AuditStore> };
+  try {
+    module = (await import(/* webpackIgnore: true */ '@meshguard/store' as string)) as typeof module;
+  } catch (error) {
+    throw new ConfigError(
+      `the audit store "${store}" needs the package @meshguard/store, which is not installed: run "npm install @meshguard/store", or pass store: 'memory' for an in-memory trail that is lost on exit`,
+      { code: 'store_missing', cause: error },
+    );
+  }
+  return { store: await module.openStore(store), owned: true };
+}

@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { AgentIdentitySchema } from './agent-identity';
+import { ActionKindSchema, ContextSchema } from './check-request';
+import { EffectSchema, PolicyModeSchema, PolicyRefSchema, RuleRefSchema } from './decision';
+
+export const AUDIT_EVENT_TYPES = ['decision', 'outcome', 'session'] as const;
+export const AuditEventTypeSchema = z.enum(AUDIT_EVENT_TYPES);
+export type AuditEventType = z.infer<typeof AuditEventTypeSchema>;
+
+/**
+ * What happened after a decision: the action ran (`success` / `error`), was stopped (`blocked`),
+ * a human answered an approval (`approved` / `rejected`), or MeshGuard could only watch it happen
+ * inside the framework's own service (`observed`: not gated).
+ */
+export const OUTCOMES = ['success', 'error', 'blocked', 'approved', 'rejected', 'observed'] as const;
+export const OutcomeSchema = z.enum(OUTCOMES);
+export type Outcome = z.infer<typeof OutcomeSchema>;
+
+export const SourceSchema = z.object({ name: z.string(), version: z.string() });
+
+/** The fields of an audit event before a store chains it (no `stream`, `seq`, `prevHash`, `hash`). */
+export const AuditEventBodySchema = z.object({
+  v: z.literal(1),
+  id: z.string().min(1),
+  ts: z.string(),
+  type: AuditEventTypeSchema,
+  traceId: z.string(),
+  spanId: z.string().optional(),
+  agent: AgentIdentitySchema,
+  delegation: z.array(AgentIdentitySchema).optional(),
+  framework: z.string(),
+  kind: ActionKindSchema,
+  action: z.string(),
+  effect: EffectSchema,
+  reason: z.string().optional(),
+  policy: PolicyRefSchema.optional(),
+  rule: RuleRefSchema.optional(),
+  mode: PolicyModeSchema,
+  decisionId: z.string(),
+  outcome: OutcomeSchema.optional(),
+  durationMs: z.number().nonnegative().optional(),
+  /** Who approved or rejected, for `approved` / `rejected` outcomes. */
+  actor: z.string().optional(),
+  error: z.string().optional(),
+  /** The package that produced the event (an adapter and its version). */
+  source: SourceSchema.optional(),
+  /** Tool arguments and metadata, with secret- and personal-looking fields replaced by salted hashes. */
+  context: ContextSchema.optional(),
+});
+export type AuditEventBody = z.infer<typeof AuditEventBodySchema>;
+
+/**
+ * AuditEvent v1: one schema for every framework. Each writer stream is a hash chain:
+ * `hash = sha256(prevHash + canonicalJson(event without hash))`.
+ */
+export const AuditEventSchema = AuditEventBodySchema.extend({
+  stream: z.string().min(1),
+  seq: z.number().int().positive(),
+  prevHash: z.string(),
+  hash: z.string(),
+});
+export type AuditEvent = z.infer<typeof AuditEventSchema>;

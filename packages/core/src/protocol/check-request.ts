@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { ActionSchema } from './action';
+import { AgentIdentitySchema } from './agent-identity';
+
+export const ACTION_KINDS = ['tool', 'handoff', 'builtin_tool', 'guardrail', 'session', 'custom'] as const;
+export const ActionKindSchema = z.enum(ACTION_KINDS);
+export type ActionKind = z.infer<typeof ActionKindSchema>;
+
+/** A plain JSON object: tool arguments plus metadata. */
+export const ContextSchema = z.record(z.string(), z.unknown());
+export type CheckContext = Record<string, unknown>;
+
+/** The question every adapter asks before an action runs. */
+export const CheckRequestSchema = z.object({
+  action: ActionSchema,
+  agent: AgentIdentitySchema,
+  context: ContextSchema.optional(),
+  traceId: z.string().min(1).max(256).optional(),
+  spanId: z.string().min(1).max(256).optional(),
+  /** The agents this request came through, root first (the acting agent is not in it). */
+  delegation: z.array(AgentIdentitySchema).max(64).optional(),
+  framework: z.string().min(1).max(64).optional(),
+  kind: ActionKindSchema.optional(),
+});
+export type CheckRequest = z.input<typeof CheckRequestSchema>;
+export type ParsedCheckRequest = z.output<typeof CheckRequestSchema>;

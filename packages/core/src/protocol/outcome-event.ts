@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { ActionSchema } from './action';
+import { AgentIdentitySchema } from './agent-identity';
+import { OutcomeSchema, SourceSchema } from './audit-event';
+import { ActionKindSchema, ContextSchema } from './check-request';
+
+/**
+ * An outcome reported after an action ran (or failed, or was answered by a human). Joined to its
+ * decision by `decisionId`; the guard fills agent, action and trace from the decision it made.
+ * Observed activity that no decision preceded carries `action` and `agent` itself.
+ */
+export const OutcomeEventSchema = z.object({
+  id: z.string().min(1).max(128).optional(),
+  decisionId: z.string().min(1).max(128).optional(),
+  outcome: OutcomeSchema,
+  durationMs: z.number().nonnegative().optional(),
+  error: z.string().max(4096).optional(),
+  actor: z.string().max(256).optional(),
+  action: ActionSchema.optional(),
+  agent: AgentIdentitySchema.optional(),
+  delegation: z.array(AgentIdentitySchema).max(64).optional(),
+  traceId: z.string().min(1).max(256).optional(),
+  spanId: z.string().min(1).max(256).optional(),
+  framework: z.string().min(1).max(64).optional(),
+  kind: ActionKindSchema.optional(),
+  reason: z.string().max(4096).optional(),
+  source: SourceSchema.optional(),
+  context: ContextSchema.optional(),
+  ts: z.string().optional(),
+  type: z.enum(['outcome', 'session']).optional(),
+});
+export type OutcomeEvent = z.input<typeof OutcomeEventSchema>;
