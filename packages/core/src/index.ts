@@ -1,3 +1,19 @@
+export type {
+  ChainHead,
+  ChainProblem,
+  ChainProblemKind,
+  StreamReport,
+  VerifyReport,
+} from './audit/audit-chain';
+export { chainEvents, GENESIS_HASH, hashEvent, StreamVerifier, verifyEvents } from './audit/audit-chain';
+export { compareEvents, compileAuditFilter, decodeCursor, encodeCursor } from './audit/audit-filter-match';
+export type { AuditPage, AuditStore } from './audit/audit-store';
+export { canonicalJson } from './audit/canonical-json';
+export type { MemoryStoreOptions } from './audit/memory-store';
+export { createMemoryStore } from './audit/memory-store';
+export type { RedactionOptions, Redactor } from './audit/redaction';
+export { createRedactor, DEFAULT_REDACTED_KEYS, REDACTED_PREFIX } from './audit/redaction';
+export type { MeshGuardErrorOptions, PolicyIssue, PolicyLocation } from './errors/meshguard-error';
 export {
   ConfigError,
   formatPolicyIssue,
@@ -6,53 +22,31 @@ export {
   PolicyError,
   ValidationError,
 } from './errors/meshguard-error';
-export type { MeshGuardErrorOptions, PolicyIssue, PolicyLocation } from './errors/meshguard-error';
-
+export type { EmbeddedGuard, Guard, GuardOptions } from './guard/guard';
+export { createEmbeddedGuard, createGuard, openAuditStore } from './guard/guard';
+export type { GuardEnvironment, GuardSettings } from './guard/guard-settings';
+export { DEFAULT_DB, resolveGuardSettings } from './guard/guard-settings';
 export { isoTime, uuidv7 } from './ids/uuidv7';
-
-export { ActionPatternSchema, ActionSchema, MAX_ACTION_LENGTH } from './protocol/action';
-export type { Action } from './protocol/action';
-export { AgentIdentitySchema } from './protocol/agent-identity';
-export type { AgentIdentity, AgentIdentityInput } from './protocol/agent-identity';
-export { tierRank, TRUST_TIERS, TrustTierSchema } from './protocol/trust-tier';
-export type { TrustTier } from './protocol/trust-tier';
-export { ACTION_KINDS, ActionKindSchema, CheckRequestSchema, ContextSchema } from './protocol/check-request';
-export type { ActionKind, CheckContext, CheckRequest, ParsedCheckRequest } from './protocol/check-request';
-export {
-  DecisionSchema,
-  EFFECTS,
-  EffectSchema,
-  PolicyModeSchema,
-  PolicyRefSchema,
-  RuleRefSchema,
-  ShadowOutcomeSchema,
-} from './protocol/decision';
-export type { Decision, Effect, PolicyMode, PolicyRef, RuleRef, ShadowOutcome } from './protocol/decision';
-export {
-  AUDIT_EVENT_TYPES,
-  AuditEventBodySchema,
-  AuditEventSchema,
-  AuditEventTypeSchema,
-  OUTCOMES,
-  OutcomeSchema,
-} from './protocol/audit-event';
-export type { AuditEvent, AuditEventBody, AuditEventType, Outcome } from './protocol/audit-event';
-export { OutcomeEventSchema } from './protocol/outcome-event';
-export type { OutcomeEvent } from './protocol/outcome-event';
-export { AuditFilterSchema } from './protocol/audit-filter';
-export type { AuditFilter, ParsedAuditFilter } from './protocol/audit-filter';
-
-export { compileActionPattern, isWildcard, matchesAction } from './policy/action-pattern';
 export type { ActionMatcher } from './policy/action-pattern';
+export { compileActionPattern, isWildcard, matchesAction } from './policy/action-pattern';
+export { formatExplanation } from './policy/explanation-text';
+export type {
+  Clock,
+  EngineRequest,
+  Explanation,
+  PolicyEngine,
+  PolicyEngineOptions,
+  RuleExplanation,
+} from './policy/policy-engine';
+export { createPolicyEngine } from './policy/policy-engine';
+export type { LoadedPolicy } from './policy/policy-loader';
 export {
-  AppliesToSchema,
-  ConditionsSchema,
-  ContextOperatorSchema,
-  DAY_NAMES,
-  DelegationLimitsSchema,
-  PolicyDocumentSchema,
-  RuleSchema,
-} from './policy/policy-schema';
+  checkUniqueNames,
+  definePolicy,
+  loadPolicies,
+  parsePolicies,
+  parseYamlAs,
+} from './policy/policy-loader';
 export type {
   AppliesTo,
   Conditions,
@@ -63,30 +57,43 @@ export type {
   PolicyDocumentInput,
   Rule,
 } from './policy/policy-schema';
-export { checkUniqueNames, definePolicy, loadPolicies, parsePolicies } from './policy/policy-loader';
-export type { LoadedPolicy } from './policy/policy-loader';
-export { createPolicyEngine } from './policy/policy-engine';
-export type {
-  Clock,
-  EngineRequest,
-  Explanation,
-  PolicyEngine,
-  PolicyEngineOptions,
-  RuleExplanation,
-} from './policy/policy-engine';
-export { formatExplanation } from './policy/explanation-text';
-
-export { canonicalJson } from './audit/canonical-json';
-export { chainEvents, GENESIS_HASH, hashEvent, StreamVerifier, verifyEvents } from './audit/audit-chain';
-export type { ChainHead, ChainProblem, ChainProblemKind, StreamReport, VerifyReport } from './audit/audit-chain';
-export { createRedactor, DEFAULT_REDACTED_KEYS, REDACTED_PREFIX } from './audit/redaction';
-export type { RedactionOptions, Redactor } from './audit/redaction';
-export type { AuditPage, AuditStore } from './audit/audit-store';
-export { compareEvents, compileAuditFilter, decodeCursor, encodeCursor } from './audit/audit-filter-match';
-export { createMemoryStore } from './audit/memory-store';
-export type { MemoryStoreOptions } from './audit/memory-store';
-
-export { createEmbeddedGuard, createGuard, openAuditStore } from './guard/guard';
-export type { EmbeddedGuard, Guard, GuardOptions } from './guard/guard';
-export { DEFAULT_DB, resolveGuardSettings } from './guard/guard-settings';
-export type { GuardEnvironment, GuardSettings } from './guard/guard-settings';
+export {
+  AppliesToSchema,
+  ConditionsSchema,
+  ContextOperatorSchema,
+  DAY_NAMES,
+  DelegationLimitsSchema,
+  PolicyDocumentSchema,
+  RuleSchema,
+} from './policy/policy-schema';
+export type { Action } from './protocol/action';
+export { ActionPatternSchema, ActionSchema, MAX_ACTION_LENGTH } from './protocol/action';
+export type { AgentIdentity, AgentIdentityInput } from './protocol/agent-identity';
+export { AgentIdentitySchema } from './protocol/agent-identity';
+export type { AuditEvent, AuditEventBody, AuditEventType, Outcome } from './protocol/audit-event';
+export {
+  AUDIT_EVENT_TYPES,
+  AuditEventBodySchema,
+  AuditEventSchema,
+  AuditEventTypeSchema,
+  OUTCOMES,
+  OutcomeSchema,
+} from './protocol/audit-event';
+export type { AuditFilter, ParsedAuditFilter } from './protocol/audit-filter';
+export { AuditFilterSchema } from './protocol/audit-filter';
+export type { ActionKind, CheckContext, CheckRequest, ParsedCheckRequest } from './protocol/check-request';
+export { ACTION_KINDS, ActionKindSchema, CheckRequestSchema, ContextSchema } from './protocol/check-request';
+export type { Decision, Effect, PolicyMode, PolicyRef, RuleRef, ShadowOutcome } from './protocol/decision';
+export {
+  DecisionSchema,
+  EFFECTS,
+  EffectSchema,
+  PolicyModeSchema,
+  PolicyRefSchema,
+  RuleRefSchema,
+  ShadowOutcomeSchema,
+} from './protocol/decision';
+export type { OutcomeEvent } from './protocol/outcome-event';
+export { OutcomeEventSchema } from './protocol/outcome-event';
+export type { TrustTier } from './protocol/trust-tier';
+export { TRUST_TIERS, TrustTierSchema, tierRank } from './protocol/trust-tier';

@@ -33,7 +33,11 @@ function toMs(time: Date | string | number): number {
 
 export interface TestGuardOptions {
   /** Policy YAML/JSON text, a policy object, or several; or policies already loaded. */
-  policy: string | PolicyDocumentInput | ReadonlyArray<string | PolicyDocumentInput> | readonly LoadedPolicy[];
+  policy:
+    | string
+    | PolicyDocumentInput
+    | ReadonlyArray<string | PolicyDocumentInput>
+    | readonly LoadedPolicy[];
   /** When decisions are made (default: a Monday 10:00 UTC). */
   now?: Date | string | number;
   framework?: string;
@@ -72,5 +76,10 @@ function isLoaded(item: unknown): item is LoadedPolicy {
 /** An agent identity with defaults (`id` from the name, tier `basic`, no tags). */
 export function testAgent(input: Partial<AgentIdentityInput> & { name?: string } = {}): AgentIdentity {
   const name = input.name ?? 'test-agent';
-  return AgentIdentitySchema.parse({ id: input.id ?? name, name, tags: input.tags ?? [], tier: input.tier ?? 'basic' });
+  return AgentIdentitySchema.parse({
+    id: input.id ?? name,
+    name,
+    tags: input.tags ?? [],
+    tier: input.tier ?? 'basic',
+  });
 }

@@ -88,15 +88,24 @@ export class StreamVerifier {
         );
       }
       if (upcomingSeqs?.has(expected)) {
-        return fail('reordered', `event ${event.id} (seq ${event.seq}) comes before seq ${expected}: events are out of order`);
+        return fail(
+          'reordered',
+          `event ${event.id} (seq ${event.seq}) comes before seq ${expected}: events are out of order`,
+        );
       }
-      return fail('missing', `seq ${expected}${event.seq > expected + 1 ? `-${event.seq - 1}` : ''} missing before event ${event.id} (seq ${event.seq}): events were removed`);
+      return fail(
+        'missing',
+        `seq ${expected}${event.seq > expected + 1 ? `-${event.seq - 1}` : ''} missing before event ${event.id} (seq ${event.seq}): events were removed`,
+      );
     }
     if (hashEvent(event) !== event.hash) {
       return fail('edited', `event ${event.id} (seq ${event.seq}) does not match its hash: it was edited`);
     }
     if (event.prevHash !== this.hash) {
-      return fail('edited', `event ${event.id} (seq ${event.seq}) does not link to the previous event's hash: the chain was rewritten`);
+      return fail(
+        'edited',
+        `event ${event.id} (seq ${event.seq}) does not link to the previous event's hash: the chain was rewritten`,
+      );
     }
     this.seq = event.seq;
     this.hash = event.hash;

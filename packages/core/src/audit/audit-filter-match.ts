@@ -1,7 +1,7 @@
+import { ValidationError } from '../errors/meshguard-error';
 import { compileActionPattern } from '../policy/action-pattern';
 import type { AuditEvent } from '../protocol/audit-event';
 import type { ParsedAuditFilter } from '../protocol/audit-filter';
-import { ValidationError } from '../errors/meshguard-error';
 
 /** A predicate for the filter fields (everything but order, limit and cursor). */
 export function compileAuditFilter(filter: ParsedAuditFilter): (event: AuditEvent) => boolean {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AuditEvent, AuditEventBody } from '../protocol/audit-event';
 import { type AuditFilter, AuditFilterSchema } from '../protocol/audit-filter';
-import { type ChainHead, GENESIS_HASH, chainEvents, verifyEvents, type VerifyReport } from './audit-chain';
+import { type ChainHead, chainEvents, GENESIS_HASH, type VerifyReport, verifyEvents } from './audit-chain';
 import { compareEvents, compileAuditFilter, decodeCursor, encodeCursor } from './audit-filter-match';
 import type { AuditPage, AuditStore } from './audit-store';
 import { createRedactor } from './redaction';
@@ -52,11 +52,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): AuditStore 
       const sorted = events.filter(match).sort(compareEvents);
       if (filter.order === 'desc') sorted.reverse();
       const page = sorted.filter(
-        (e) => !after || (filter.order === 'desc' ? compareEvents(e, after) < 0 : compareEvents(e, after) > 0),
+        (e) =>
+          !after || (filter.order === 'desc' ? compareEvents(e, after) < 0 : compareEvents(e, after) > 0),
       );
       const out = page.slice(0, filter.limit);
       const last = out[out.length - 1];
-      return page.length > filter.limit && last ? { events: out, nextCursor: encodeCursor(last) } : { events: out };
+      return page.length > filter.limit && last
+        ? { events: out, nextCursor: encodeCursor(last) }
+        : { events: out };
     },
     async verify(): Promise<VerifyReport> {
       return verifyEvents(events);

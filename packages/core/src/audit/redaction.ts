@@ -44,7 +44,8 @@ export function createRedactor(options: RedactionOptions): Redactor {
     return hit;
   };
   const hash = (value: unknown): string =>
-    REDACTED_PREFIX + createHmac('sha256', options.salt).update(canonicalJson(value)).digest('hex').slice(0, 32);
+    REDACTED_PREFIX +
+    createHmac('sha256', options.salt).update(canonicalJson(value)).digest('hex').slice(0, 32);
   const walk = (value: unknown): unknown => {
     if (Array.isArray(value)) return value.map(walk);
     if (value !== null && typeof value === 'object') {

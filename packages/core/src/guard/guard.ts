@@ -92,7 +92,14 @@ export async function createGuard(options: GuardOptions = {}): Promise<EmbeddedG
   const clock = options.clock ?? Date.now;
   const engine = createPolicyEngine(policies, { clock });
   const { store, owned } = await openAuditStore(settings.store);
-  return createEmbeddedGuard({ engine, store, ownsStore: owned, clock, framework: options.framework, source: options.source });
+  return createEmbeddedGuard({
+    engine,
+    store,
+    ownsStore: owned,
+    clock,
+    framework: options.framework,
+    source: options.source,
+  });
 }
 
 /** Builds an embedded guard from parts (tests and the gateway assemble their own). */
@@ -220,7 +227,8 @@ export function createEmbeddedGuard(parts: {
         framework: event.framework ?? decided?.framework ?? defaultFramework,
         kind: event.kind ?? decided?.kind ?? 'custom',
         action,
-        effect: decided?.effect ?? (event.outcome === 'blocked' || event.outcome === 'rejected' ? 'deny' : 'allow'),
+        effect:
+          decided?.effect ?? (event.outcome === 'blocked' || event.outcome === 'rejected' ? 'deny' : 'allow'),
         mode: 'enforce',
         decisionId,
         outcome: event.outcome,

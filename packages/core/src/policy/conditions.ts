@@ -1,6 +1,6 @@
 import type { AgentIdentity } from '../protocol/agent-identity';
 import { type TrustTier, tierRank } from '../protocol/trust-tier';
-import { type ContextOperator, type Conditions, DAY_NAMES, type Day } from './policy-schema';
+import { type Conditions, type ContextOperator, DAY_NAMES, type Day } from './policy-schema';
 
 /** What a condition sees: the acting agent, the request context, and the time of the check. */
 export interface ConditionInput {
@@ -24,8 +24,10 @@ export interface CompiledCondition {
 export function compileConditions(conditions: Conditions | undefined): CompiledCondition[] {
   if (!conditions) return [];
   const out: CompiledCondition[] = [];
-  if (conditions.amount_max !== undefined) out.push(amountCondition('amount_max', '<=', conditions.amount_max));
-  if (conditions.amount_min !== undefined) out.push(amountCondition('amount_min', '>=', conditions.amount_min));
+  if (conditions.amount_max !== undefined)
+    out.push(amountCondition('amount_max', '<=', conditions.amount_max));
+  if (conditions.amount_min !== undefined)
+    out.push(amountCondition('amount_min', '>=', conditions.amount_min));
   if (conditions.trust_tier_min !== undefined) out.push(tierCondition(conditions.trust_tier_min));
   for (const [path, ops] of Object.entries(conditions.context ?? {})) out.push(contextCondition(path, ops));
   const zone = conditions.timezone ?? 'UTC';
@@ -127,7 +129,8 @@ function contextCondition(path: string, ops: ContextOperator): CompiledCondition
 
 function compare(v: unknown, bound: number | string, op: 'lt' | 'lte' | 'gt' | 'gte'): boolean {
   // Only like with like: a string is never compared with a number (no silent coercion).
-  if (typeof bound === 'number' ? typeof v !== 'number' || !Number.isFinite(v) : typeof v !== 'string') return false;
+  if (typeof bound === 'number' ? typeof v !== 'number' || !Number.isFinite(v) : typeof v !== 'string')
+    return false;
   const a = v as number | string;
   switch (op) {
     case 'lt':

@@ -1,9 +1,9 @@
-import { uuidv7, isoTime } from '../ids/uuidv7';
+import { isoTime, uuidv7 } from '../ids/uuidv7';
 import type { AgentIdentity } from '../protocol/agent-identity';
 import type { CheckContext } from '../protocol/check-request';
 import type { Decision, Effect, PolicyMode, PolicyRef, RuleRef, ShadowOutcome } from '../protocol/decision';
-import { compileActionPattern, isWildcard, type ActionMatcher } from './action-pattern';
-import { compileConditions, type CompiledCondition, type ConditionInput } from './conditions';
+import { type ActionMatcher, compileActionPattern, isWildcard } from './action-pattern';
+import { type CompiledCondition, type ConditionInput, compileConditions } from './conditions';
 import { checkUniqueNames, type LoadedPolicy } from './policy-loader';
 import type { PolicyDocument } from './policy-schema';
 
@@ -330,7 +330,11 @@ function checkDelegation(
 ): Outcome | undefined {
   if (chain.length === 0) return undefined;
   const delegator = chain.find((a) => policy.applies(a));
-  if (policy.maxDepth !== undefined && chain.length > policy.maxDepth && (delegator || policy.applies(req.agent))) {
+  if (
+    policy.maxDepth !== undefined &&
+    chain.length > policy.maxDepth &&
+    (delegator || policy.applies(req.agent))
+  ) {
     return {
       effect: 'deny',
       reason: `Delegation chain of ${chain.length} agent${chain.length === 1 ? '' : 's'} (${chainText(chain)}) exceeds maxDepth ${policy.maxDepth} of policy ${policy.ref.name}`,
@@ -367,7 +371,8 @@ function compileAppliesTo(doc: PolicyDocument): {
   appliesText: string;
 } {
   const to = doc.appliesTo;
-  if (!to || (!to.tags && !to.agents && !to.tiers)) return { applies: () => true, appliesText: 'every agent' };
+  if (!to || (!to.tags && !to.agents && !to.tiers))
+    return { applies: () => true, appliesText: 'every agent' };
   const tags = to.tags ? new Set(to.tags) : undefined;
   const agents = to.agents ? new Set(to.agents) : undefined;
   const tiers = to.tiers ? new Set<string>(to.tiers) : undefined;

@@ -1,6 +1,15 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import {
+  type Document,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseAllDocuments,
+} from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, PolicyError, type PolicyIssue } from '../errors/meshguard-error';
 import { type PolicyDocument, type PolicyDocumentInput, PolicyDocumentSchema } from './policy-schema';
@@ -25,6 +34,22 @@ const POLICY_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
  */
 export function parsePolicies(text: string, options: { file?: string } = {}): LoadedPolicy[] {
   const file = options.file ?? '<inline>';
+  const docs = parseYamlAs(PolicyDocumentSchema, text, { file, what: 'policy document' });
+  return docs.map(({ value, line }) => ({ document: value, file, line }));
+}
+
+/**
+ * Parses YAML (or JSON) text holding one or more documents and validates each with a zod schema.
+ * Every problem (syntax, unknown key, wrong type...) is reported at once with file:line:col in a
+ * {@link PolicyError}. Policy test case files and other YAML inputs share it.
+ */
+export function parseYamlAs<S extends z.ZodType>(
+  schema: S,
+  text: string,
+  options: { file?: string; what?: string } = {},
+): Array<{ value: z.output<S>; line: number }> {
+  const file = options.file ?? '<inline>';
+  const what = options.what ?? 'document';
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const issues: PolicyIssue[] = [];
@@ -32,11 +57,11 @@ export function parsePolicies(text: string, options: { file?: string } = {}): Lo
     const { line, col } = lineCounter.linePos(offset);
     return { file, line, column: col };
   };
-  if (!Array.isArray(docs)) {
-    // An empty stream parses to an EmptyStream: a file with nothing in it is not a policy.
-    throw new PolicyError([{ file, line: 1, column: 1, message: 'no policy document found (the file is empty)' }]);
-  }
-  const loaded: LoadedPolicy[] = [];
+  const empty = () =>
+    new PolicyError([{ file, line: 1, column: 1, message: `no ${what} found (the file is empty)` }]);
+  // An empty stream parses to an EmptyStream: a file with nothing in it is not a document.
+  if (!Array.isArray(docs)) throw empty();
+  const out: Array<{ value: z.output<S>; line: number }> = [];
   for (const doc of docs) {
     const start = doc.contents?.range?.[0] ?? doc.range[0];
     if (doc.errors.length > 0) {
@@ -46,19 +71,16 @@ export function parsePolicies(text: string, options: { file?: string } = {}): Lo
       continue;
     }
     if (doc.contents === null) continue; // a trailing `---` or a comment-only document
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
-    const parsed = PolicyDocumentSchema.safeParse(value);
+    const parsed = schema.safeParse(doc.toJS({ maxAliasCount: 100 }));
     if (!parsed.success) {
       for (const issue of parsed.error.issues) issues.push(...describeIssue(issue, doc, position));
       continue;
     }
-    loaded.push({ document: parsed.data, file, line: position(start).line });
+    out.push({ value: parsed.data, line: position(start).line });
   }
   if (issues.length > 0) throw new PolicyError(sortIssues(issues));
-  if (loaded.length === 0) {
-    throw new PolicyError([{ file, line: 1, column: 1, message: 'no policy document found (the file is empty)' }]);
-  }
-  return loaded;
+  if (out.length === 0) throw empty();
+  return out;
 }
 
 /** Validates a policy given as an object (e.g. built in code); errors name the field. */

@@ -23,10 +23,7 @@ export const ContextOperatorSchema = z
     lte: Comparable.optional(),
     gt: Comparable.optional(),
     gte: Comparable.optional(),
-    matches: z
-      .string()
-      .refine(isValidRegExp, { message: 'not a valid regular expression' })
-      .optional(),
+    matches: z.string().refine(isValidRegExp, { message: 'not a valid regular expression' }).optional(),
     exists: z.boolean().optional(),
   })
   .refine((ops) => Object.keys(ops).length > 0, {
@@ -42,12 +39,13 @@ export const ConditionsSchema = z.strictObject({
     .regex(TIME_RANGE, 'time_range must be "HH:MM-HH:MM" (24-hour clock, e.g. "09:00-18:00")')
     .refine((r) => r.slice(0, 5) !== r.slice(6), { message: 'time_range start and end are the same' })
     .optional(),
-  timezone: z.string().refine(isValidTimeZone, { message: 'not an IANA time zone (e.g. "Europe/Paris")' }).optional(),
+  timezone: z
+    .string()
+    .refine(isValidTimeZone, { message: 'not an IANA time zone (e.g. "Europe/Paris")' })
+    .optional(),
   days: z.array(DaySchema).min(1, 'days needs at least one day').optional(),
   trust_tier_min: TrustTierSchema.optional(),
-  context: z
-    .record(z.string().min(1, 'a context path cannot be empty'), ContextOperatorSchema)
-    .optional(),
+  context: z.record(z.string().min(1, 'a context path cannot be empty'), ContextOperatorSchema).optional(),
 });
 export type Conditions = z.infer<typeof ConditionsSchema>;
 

@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, ValidationError } from '../errors/meshguard-error';
+import { createTestGuard, testAgent } from '../testing';
+import { createGuard } from './guard';
+
+const POLICY = `
+name: support
+version: "1.0"
+appliesTo: { tags: [support] }
+rules:
+  - effect: allow
+    actions: ["read:*"]
+  - id: big-refunds
+    effect: deny
+    actions: ["write:refund"]
+    conditions: { amount_min: 100.01 }
+    reason: Refunds over $100 require manager approval
+  - effect: allow
+    actions: ["write:refund"]
+    conditions: { amount_max: 100 }
+---
+name: candidate
+version: "2.0"
+mode: shadow
+rules:
+  - effect: deny
+    actions: ["read:customer_data"]
+    reason: Candidate blocks customer reads
+`;
+
+const agent = testAgent({ name: 'support-bot', tags: ['support'] });
+
+describe('embedded guard', () => {
+  it('records every decision, shadow verdicts and outcomes in one chained trail', async () => {
+    const { guard, store } = createTestGuard({ policy: POLICY, framework: 'test' });
+    const refund = await guard.check({
+      action: 'write:refund',
+      agent,
+      context: { amount: 150, customer_email: 'jo@example.com' },
+      traceId: 'trace_1',
+      kind: 'tool',
+    });
+    expect(refund).toMatchObject({
+      allowed: false,
+      effect: 'deny',
+      reason: 'Refunds over $100 require manager approval (rule big-refunds)',
+    });
+    const read = await guard.check({ action: 'read:customer_data', agent, traceId: 'trace_1' });
+    expect(read).toMatchObject({ allowed: true, shadow: { effect: 'deny' } });
+    await guard.record({ decisionId: read.decisionId, outcome: 'success', durationMs: 12 });
+
+    const events = await guard.query({ traceId: 'trace_1', order: 'asc' });
+    expect(events.map((e) => [e.type, e.mode, e.action, e.effect, e.outcome])).toEqual([
+      ['decision', 'enforce', 'write:refund', 'deny', undefined],
+      ['decision', 'shadow', 'write:refund', 'deny', undefined],
+      ['decision', 'enforce', 'read:customer_data', 'allow', undefined],
+      ['decision', 'shadow', 'read:customer_data', 'deny', undefined],
+      ['outcome', 'enforce', 'read:customer_data', 'allow', 'success'],
+    ]);
+    const [first, , , , outcome] = events;
+    expect(first).toMatchObject({
+      framework: 'test',
+      kind: 'tool',
+      decisionId: refund.decisionId,
+      rule: { id: 'big-refunds' },
+      agent,
+    });
+    expect(first!.context!.amount).toBe(150);
+    expect(first!.context!.customer_email).toMatch(/^redacted:sha256:[0-9a-f]{32}$/);
+    expect(outcome).toMatchObject({ decisionId: read.decisionId, durationMs: 12, traceId: 'trace_1' });
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect((await store.verify()).ok).toBe(true);
+  });
+
+  it('rejects malformed requests naming the field', async () => {
+    const { guard } = createTestGuard({ policy: POLICY });
+    await expect(guard.check({ action: 'no-colon', agent })).rejects.toThrow(ValidationError);
+    await expect(
+      guard.check({ action: 'read:x', agent: { ...agent, tier: 'godlike' as 'basic' } }),
+    ).rejects.toThrow(/^agent\.tier: /);
+    await expect(guard.check({ action: `read:${'x'.repeat(100_000)}`, agent })).rejects.toThrow(
+      /^action: an action is at most 1024 characters/,
+    );
+    await expect(guard.record({ decisionId: 'unknown', outcome: 'success' })).rejects.toThrow(
+      /^agent: is required/,
+    );
+  });
+
+  it('denies when the decision cannot be recorded (fail closed)', async () => {
+    const { guard, store } = createTestGuard({ policy: POLICY });
+    store.append = async () => {
+      throw new Error('disk full');
+    };
+    const decision = await guard.check({ action: 'read:orders', agent });
+    expect(decision).toMatchObject({
+      allowed: false,
+      effect: 'deny',
+      reason: expect.stringContaining('could not be recorded in the audit trail (disk full)'),
+    });
+  });
+
+  it('needs policies, and says what to install for a file store', async () => {
+    await expect(createGuard({ store: 'memory', env: {} })).rejects.toThrow(ConfigError);
+    await expect(createGuard({ store: 'memory', env: {} })).rejects.toThrow(/MESHGUARD_POLICIES/);
+    await expect(createGuard({ policies: [], env: { MESHGUARD_DB: 'sqlite:/tmp/x.db' } })).rejects.toThrow(
+      /needs the package @meshguard\/store/,
+    );
+  });
+
+  it('takes explicit options over the environment', async () => {
+    const { guard: fromTest } = createTestGuard({ policy: POLICY });
+    const guard = await createGuard({
+      policies: fromTest.engine.policies,
+      store: 'memory',
+      env: { MESHGUARD_POLICIES: '/nowhere', MESHGUARD_DB: 'sqlite:/nowhere' },
+    });
+    expect((await guard.check({ action: 'read:x', agent })).allowed).toBe(true);
+    await guard.close();
+    await expect(guard.check({ action: 'read:x', agent })).rejects.toThrow(/closed/);
+  });
+});
