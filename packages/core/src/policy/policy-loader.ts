@@ -46,7 +46,7 @@ export function parsePolicies(text: string, options: { file?: string } = {}): Lo
 export function parseYamlAs<S extends z.ZodType>(
   schema: S,
   text: string,
-  options: { file?: string; what?: string } = {},
+  options: { file?: string; what?: string; knownKeys?: readonly string[] } = {},
 ): Array<{ value: z.output<S>; line: number }> {
   const file = options.file ?? '<inline>';
   const what = options.what ?? 'document';
@@ -73,7 +73,9 @@ export function parseYamlAs<S extends z.ZodType>(
     if (doc.contents === null) continue; // a trailing `---` or a comment-only document
     const parsed = schema.safeParse(doc.toJS({ maxAliasCount: 100 }));
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) issues.push(...describeIssue(issue, doc, position));
+      for (const issue of parsed.error.issues) {
+        issues.push(...describeIssue(issue, doc, position, options.knownKeys ?? POLICY_KEYS));
+      }
       continue;
     }
     out.push({ value: parsed.data, line: position(start).line });
@@ -170,12 +172,17 @@ function isCaseFile(name: string): boolean {
 
 type Position = (offset: number) => { file: string; line: number; column: number };
 
-function describeIssue(issue: z.core.$ZodIssue, doc: Document, position: Position): PolicyIssue[] {
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  doc: Document,
+  position: Position,
+  knownKeys: readonly string[],
+): PolicyIssue[] {
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => {
       const node = locateKey(doc, issue.path, key);
       const where = issue.path.length > 0 ? ` in ${formatPath(issue.path)}` : '';
-      const hint = suggest(key);
+      const hint = suggest(key, knownKeys);
       return {
         ...position(node?.range?.[0] ?? 0),
         message: `unknown key "${key}"${where}${hint ? ` (did you mean "${hint}"?)` : ''}`,
@@ -183,7 +190,9 @@ function describeIssue(issue: z.core.$ZodIssue, doc: Document, position: Positio
     });
   }
   const node = locate(doc, issue.path);
-  return [{ ...position(node?.range?.[0] ?? 0), message: issueMessage(issue) }];
+  const missing = issue.path.length > 0 && !doc.hasIn(issue.path);
+  const message = missing ? `${formatPath(issue.path)}: is required` : issueMessage(issue);
+  return [{ ...position(node?.range?.[0] ?? 0), message }];
 }
 
 function issueMessage(issue: z.core.$ZodIssue): string {
@@ -243,7 +252,7 @@ function sortIssues(issues: PolicyIssue[]): PolicyIssue[] {
   return issues.sort((a, b) => a.line - b.line || a.column - b.column);
 }
 
-const KNOWN_KEYS = [
+const POLICY_KEYS = [
   'name',
   'version',
   'description',
@@ -281,10 +290,10 @@ const KNOWN_KEYS = [
   'exists',
 ];
 
-function suggest(key: string): string | undefined {
+function suggest(key: string, knownKeys: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(key.length / 4)) + 1;
-  for (const known of KNOWN_KEYS) {
+  for (const known of knownKeys) {
     const d = editDistance(key.toLowerCase(), known.toLowerCase());
     if (d < bestDistance) {
       best = known;

@@ -1,0 +1,36 @@
+/** Bad command-line input: printed as one line, exit code 2, never a stack trace. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Parses an ISO time flag (`--at 2026-01-05T10:00:00Z`) into milliseconds. */
+export function parseIsoTime(flag: string, text: string): number {
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(ms))
+    throw new UsageError(`${flag}: "${text}" is not an ISO time (e.g. 2026-01-05T10:00:00Z)`);
+  return ms;
+}
+
+/** Parses a `--context` JSON object. */
+export function parseJsonObject(flag: string, text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${flag}: invalid JSON (${(error as Error).message})`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new UsageError(`${flag}: must be a JSON object, e.g. '{"amount": 150}'`);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function parseList(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

@@ -1,0 +1,2 @@
+export type { CliIo } from './cli-output';
+export { createProgram, main } from './program';

@@ -1,0 +1,94 @@
+import { MeshGuardError, PolicyError, TRUST_TIERS } from '@meshguard/core';
+import { Command, CommanderError, Option } from 'commander';
+import { UsageError } from './cli-error';
+import { type CliIo, processIo } from './cli-output';
+import { type ExplainFlags, policyExplain, policyTest, policyValidate } from './policy-commands';
+
+declare const __VERSION__: string | undefined;
+
+/** Builds the `meshguard` command tree; each action resolves to its exit code. */
+export function createProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command('meshguard')
+    .description('Govern what AI agents may do: policies, decisions and the audit trail.')
+    .version(typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0')
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (s) => io.out(s.replace(/\n$/, '')),
+      writeErr: (s) => io.err(s.replace(/\n$/, '')),
+      outputError: (s) => io.err(`meshguard: ${s.replace(/^error: /, '').trim()}`),
+    })
+    .exitOverride();
+
+  const run =
+    <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
+    async (...args: A) => {
+      setExit(await fn(...args));
+    };
+
+  const policy = program.command('policy').description('validate, explain and test policies');
+  policy
+    .command('validate')
+    .description('check policy files and folders; every error as file:line:col')
+    .argument('<paths...>', 'policy files or folders')
+    .action(run((paths: string[]) => policyValidate(io, paths)));
+
+  policy
+    .command('explain')
+    .description('decide one action and show why: every rule and condition considered')
+    .requiredOption('--policy <path>', 'policy file or folder (repeatable)', collect, [])
+    .requiredOption('--action <action>', 'the action, e.g. write:refund')
+    .option('--agent <name>', 'agent name', 'agent')
+    .option('--id <id>', 'agent id (default: the name)')
+    .option('--tags <a,b>', 'agent tags, comma-separated')
+    .addOption(new Option('--tier <tier>', 'agent trust tier').choices(TRUST_TIERS))
+    .option('--context <json>', 'the context as a JSON object, e.g. \'{"amount": 150}\'')
+    .option('--via <a,b>', 'delegation chain, root first, comma-separated agent names')
+    .option('--at <time>', 'evaluate at this ISO time (default: now)')
+    .option('--json', 'print the Decision and the explanation as JSON')
+    .action(run((flags: ExplainFlags) => policyExplain(io, flags)));
+
+  policy
+    .command('test')
+    .description('run table-driven policy test cases')
+    .argument('<files...>', 'case files (YAML)')
+    .action(run((files: string[]) => policyTest(io, files)));
+
+  return program;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Runs the CLI: returns the exit code (0 ok, 1 a check failed, 2 bad input). */
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  let code = 0;
+  const program = createProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version exit through here with code 0; usage errors were printed already.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof UsageError) {
+      io.err(`meshguard: ${error.message}`);
+      return 2;
+    }
+    if (PolicyError.isInstance(error)) {
+      for (const issue of (error as PolicyError).issues)
+        io.err(`${issue.file}:${issue.line}:${issue.column}: ${issue.message}`);
+      return 2;
+    }
+    if (MeshGuardError.isInstance(error)) {
+      io.err(`meshguard: ${error.message}`);
+      return 2;
+    }
+    io.err(`meshguard: unexpected error: ${error instanceof Error ? error.message : String(error)}`);
+    if (process.env.DEBUG) io.err(error instanceof Error ? (error.stack ?? '') : '');
+    return 70;
+  }
+}
