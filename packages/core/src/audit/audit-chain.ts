@@ -135,9 +135,9 @@ export class StreamVerifier {
 export function verifyEvents(events: Iterable<AuditEvent>): VerifyReport {
   const byStream = new Map<string, AuditEvent[]>();
   for (const event of events) {
-    let list = byStream.get(event.stream);
-    if (!list) byStream.set(event.stream, (list = []));
-    list.push(event);
+    const list = byStream.get(event.stream);
+    if (list) list.push(event);
+    else byStream.set(event.stream, [event]);
   }
   const streams: StreamReport[] = [];
   let checked = 0;

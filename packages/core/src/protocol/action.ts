@@ -11,7 +11,8 @@ export const ActionSchema = z
   .string()
   .min(3, 'an action is "verb:resource"')
   .max(MAX_ACTION_LENGTH, `an action is at most ${MAX_ACTION_LENGTH} characters`)
-  .regex(/^[^:\s]+:[^\u0000-\u001f\u007f]+$/, 'an action is "verb:resource" (e.g. "read:customer_data")');
+  .regex(/^[^:\s]+:.+$/s, 'an action is "verb:resource" (e.g. "read:customer_data")')
+  .refine((s) => !hasControlCharacters(s), { message: 'an action cannot contain control characters' });
 export type Action = z.infer<typeof ActionSchema>;
 
 /**
@@ -21,4 +22,15 @@ export const ActionPatternSchema = z
   .string()
   .min(1, 'an action pattern cannot be empty')
   .max(MAX_ACTION_LENGTH, `an action pattern is at most ${MAX_ACTION_LENGTH} characters`)
-  .regex(/^[^\u0000-\u001f\u007f]+$/, 'an action pattern cannot contain control characters');
+  .refine((s) => !hasControlCharacters(s), {
+    message: 'an action pattern cannot contain control characters',
+  });
+
+/** True when the text holds a C0 control character or DEL (refused in actions: they forge log lines). */
+export function hasControlCharacters(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}

@@ -1,0 +1,55 @@
+import { fileURLToPath } from 'node:url';
+import { createGuard, uuidv7 } from '@meshguard/core';
+import pc from 'picocolors';
+import { playStory } from './support-story';
+
+const POLICIES = fileURLToPath(new URL('../../../examples/policies/openai-support.yaml', import.meta.url));
+
+async function main() {
+  const day = '2026-01-05';
+  let now = Date.parse(`${day}T10:00:00Z`);
+  // The SQLite store arrives with @meshguard/store; until then the demo keeps its trail in memory.
+  const guard = await createGuard({
+    policies: POLICIES,
+    store: 'memory',
+    clock: () => now,
+    framework: 'core-demo',
+  });
+  const traceId = `trace_${uuidv7().replaceAll('-', '')}`;
+  console.log(pc.bold('MeshGuard core demo: the seed customer-support policy'));
+  console.log(
+    pc.dim(
+      `policy: examples/policies/openai-support.yaml; agent: Customer Support Agent [openai, support]\n`,
+    ),
+  );
+  const results = await playStory(guard, traceId, (hhmm) => {
+    now = Date.parse(`${day}T${hhmm}:00Z`);
+  });
+  for (const { step, decision } of results) {
+    const mark =
+      decision.effect === 'allow'
+        ? pc.green('ALLOW ')
+        : decision.effect === 'deny'
+          ? pc.red('DENY  ')
+          : pc.yellow('APPROVAL');
+    console.log(`${pc.dim(`${step.at} UTC`)}  ${mark} ${step.request.action.padEnd(28)} ${step.say}`);
+    console.log(`           ${pc.dim(decision.reason)}`);
+  }
+  const events = await guard.query({ traceId, order: 'asc', limit: 1000 });
+  const verified = await guard.store.verify();
+  const allowed = results.filter((r) => r.decision.allowed).length;
+  console.log(
+    `\n${allowed} allowed, ${results.length - allowed} blocked; ${events.length} audit events recorded`,
+  );
+  console.log(
+    `audit chain: ${verified.ok ? pc.green('intact') : pc.red(`BROKEN: ${verified.problem?.message}`)}`,
+  );
+  console.log(`trace id: ${traceId}`);
+  await guard.close();
+  if (!verified.ok) process.exitCode = 1;
+}
+
+main().catch((error: unknown) => {
+  console.error(`core demo failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});
