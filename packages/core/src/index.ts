@@ -5,7 +5,15 @@ export type {
   StreamReport,
   VerifyReport,
 } from './audit/audit-chain';
-export { chainEvents, GENESIS_HASH, hashEvent, StreamVerifier, verifyEvents } from './audit/audit-chain';
+export {
+  chainEvents,
+  chainHash,
+  eventBody,
+  GENESIS_HASH,
+  hashEvent,
+  StreamVerifier,
+  verifyEvents,
+} from './audit/audit-chain';
 export { compareEvents, compileAuditFilter, decodeCursor, encodeCursor } from './audit/audit-filter-match';
 export type { AuditPage, AuditStore } from './audit/audit-store';
 export { canonicalJson } from './audit/canonical-json';

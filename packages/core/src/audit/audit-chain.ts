@@ -1,14 +1,29 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { AuditEvent, AuditEventBody } from '../protocol/audit-event';
 import { canonicalJson } from './canonical-json';
 
 /** The `prevHash` of the first event of every stream. */
 export const GENESIS_HASH = '0'.repeat(64);
 
+// One-shot crypto.hash (Node >= 20.12) is about twice as fast as createHash for small inputs,
+// and verification hashes every event.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string) => string }).hash;
+
+/** `sha256(prevHash + body)`, hex, where body is the canonical JSON of the event without `hash`. */
+export function chainHash(prevHash: string, body: string): string {
+  if (oneShot) return oneShot('sha256', prevHash + body);
+  return crypto.createHash('sha256').update(prevHash).update(body).digest('hex');
+}
+
+/** The text an event's hash covers (after its `prevHash`): canonical JSON without `hash`. */
+export function eventBody(event: Omit<AuditEvent, 'hash'> | AuditEvent): string {
+  const { hash: _ignored, ...rest } = event as AuditEvent;
+  return canonicalJson(rest);
+}
+
 /** `sha256(prevHash + canonicalJson(event without hash))`, hex. */
 export function hashEvent(event: Omit<AuditEvent, 'hash'> | AuditEvent): string {
-  const { hash: _ignored, ...rest } = event as AuditEvent;
-  return createHash('sha256').update(event.prevHash).update(canonicalJson(rest)).digest('hex');
+  return chainHash(event.prevHash, eventBody(event));
 }
 
 /** The head of one writer's chain: the next event gets `seq + 1` and `prevHash = hash`. */
