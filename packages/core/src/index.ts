@@ -102,6 +102,7 @@ export {
   ShadowOutcomeSchema,
 } from './protocol/decision';
 export type { OutcomeEvent } from './protocol/outcome-event';
+export { auditEventJsonSchema } from './protocol/audit-event-json-schema';
 export { OutcomeEventSchema } from './protocol/outcome-event';
 export type { TrustTier } from './protocol/trust-tier';
 export { TRUST_TIERS, TrustTierSchema, tierRank } from './protocol/trust-tier';
