@@ -1,17 +1,22 @@
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGuard, uuidv7 } from '@meshguard/core';
 import pc from 'picocolors';
 import { playStory } from './support-story';
 
-const POLICIES = fileURLToPath(new URL('../../../examples/policies/openai-support.yaml', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const POLICIES = join(ROOT, 'examples/policies/openai-support.yaml');
+// Every demo writes to the repository's embedded store, so one `meshguard audit` shows them all.
+const DB = process.env.MESHGUARD_DB ?? `sqlite:${join(ROOT, '.meshguard/meshguard.db')}`;
 
 async function main() {
-  const day = '2026-01-05';
+  // The story plays on yesterday's date (UTC) at fixed times of day, so business hours always
+  // show both ways and every event is in the past for `meshguard audit query --since 2d`.
+  const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
   let now = Date.parse(`${day}T10:00:00Z`);
-  // The SQLite store arrives with @meshguard/store; until then the demo keeps its trail in memory.
   const guard = await createGuard({
     policies: POLICIES,
-    store: 'memory',
+    store: DB,
     clock: () => now,
     framework: 'core-demo',
   });
@@ -37,14 +42,17 @@ async function main() {
   }
   const events = await guard.query({ traceId, order: 'asc', limit: 1000 });
   const verified = await guard.store.verify();
+  const where = DB.replace(`sqlite:${ROOT}`, 'sqlite:');
   const allowed = results.filter((r) => r.decision.allowed).length;
   console.log(
     `\n${allowed} allowed, ${results.length - allowed} blocked; ${events.length} audit events recorded`,
   );
+  console.log(`audit store: ${where}`);
   console.log(
     `audit chain: ${verified.ok ? pc.green('intact') : pc.red(`BROKEN: ${verified.problem?.message}`)}`,
   );
   console.log(`trace id: ${traceId}`);
+  console.log(`see it:   pnpm meshguard audit trace ${traceId}`);
   await guard.close();
   if (!verified.ok) process.exitCode = 1;
 }

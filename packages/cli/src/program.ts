@@ -1,5 +1,14 @@
 import { MeshGuardError, PolicyError, TRUST_TIERS } from '@meshguard/core';
 import { Command, CommanderError, Option } from 'commander';
+import {
+  type AuditQueryFlags,
+  auditExport,
+  auditQuery,
+  auditStats,
+  auditTail,
+  auditTrace,
+  auditVerify,
+} from './audit-commands';
 import { UsageError } from './cli-error';
 import { type CliIo, processIo } from './cli-output';
 import { type ExplainFlags, policyExplain, policyTest, policyValidate } from './policy-commands';
@@ -52,6 +61,72 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     .description('run table-driven policy test cases')
     .argument('<files...>', 'case files (YAML)')
     .action(run((files: string[]) => policyTest(io, files)));
+
+  const audit = program.command('audit').description('query, follow, verify and export the audit trail');
+  const dbOption = () =>
+    new Option(
+      '--db <url>',
+      'audit database (sqlite:<path>); default MESHGUARD_DB or .meshguard/meshguard.db',
+    );
+  const filters = (command: Command) =>
+    command
+      .addOption(dbOption())
+      .option('--agent <id|name>', 'only this agent (id or name)')
+      .option('--action <glob>', 'only matching actions, e.g. "write:*"')
+      .addOption(
+        new Option('--decision <effect>', 'only decisions with this effect').choices([
+          'allow',
+          'deny',
+          'require_approval',
+        ]),
+      )
+      .option('--framework <name>', 'only this framework (openai-agents, bedrock, vertex...)')
+      .option('--trace <traceId>', 'only this trace')
+      .option('--since <time>', 'from this time: ISO, or relative (15m, 1h, 7d)')
+      .option('--until <time>', 'before this time: ISO, or relative');
+  filters(
+    audit
+      .command('query')
+      .description('matching events as a table (time, agent, framework, action, decision, reason)'),
+  )
+    .option('--limit <n>', 'at most this many (the latest), default 50')
+    .option('--json', 'JSON lines')
+    .action(run((flags: AuditQueryFlags) => auditQuery(io, flags)));
+  audit
+    .command('trace')
+    .description('one run as a timeline tree: decisions, outcomes, handoffs, denials')
+    .argument('<traceId>', 'the trace id a demo or your app printed')
+    .addOption(dbOption())
+    .option('--json', 'JSON lines')
+    .action(run((traceId: string, flags: { db?: string; json?: boolean }) => auditTrace(io, traceId, flags)));
+  audit
+    .command('tail')
+    .description('the latest events; -f follows new ones')
+    .addOption(dbOption())
+    .option('-f, --follow', 'keep printing new events until interrupted')
+    .option('-n, --lines <n>', 'how many latest events, default 20')
+    .option('--interval <ms>', 'with -f: how often to look, default 500')
+    .option('--json', 'JSON lines')
+    .action(
+      run((flags: { db?: string; follow?: boolean; lines?: string; json?: boolean }) => auditTail(io, flags)),
+    );
+  audit
+    .command('verify')
+    .description("check every stream's hash chain: exit 0 intact, 1 broken")
+    .addOption(dbOption())
+    .option('--json', 'the report as JSON')
+    .action(run((flags: { db?: string; json?: boolean }) => auditVerify(io, flags)));
+  filters(audit.command('export').description('stream events as JSON lines or CSV'))
+    .addOption(new Option('--format <format>', 'jsonl or csv').choices(['jsonl', 'csv']).default('jsonl'))
+    .option('--out <file>', 'write here instead of stdout')
+    .action(run((flags: AuditQueryFlags & { format?: string; out?: string }) => auditExport(io, flags)));
+  audit
+    .command('stats')
+    .description('counts by decision, action and agent')
+    .addOption(dbOption())
+    .option('--since <time>', 'from this time: ISO, or relative (15m, 1h, 7d)')
+    .option('--json', 'JSON')
+    .action(run((flags: { db?: string; since?: string; json?: boolean }) => auditStats(io, flags)));
 
   return program;
 }

@@ -1,0 +1,245 @@
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import type { AuditEvent, AuditFilter } from '@meshguard/core';
+import { csvHeader, csvRow, formatTable, formatTrace } from './audit-format';
+import { openAuditForReading } from './audit-source';
+import { UsageError } from './cli-error';
+import { type CliIo, paint } from './cli-output';
+import { parsePositiveInt, parseTimeFlag } from './time-flags';
+
+export interface AuditQueryFlags {
+  db?: string;
+  agent?: string;
+  action?: string;
+  decision?: 'allow' | 'deny' | 'require_approval';
+  framework?: string;
+  trace?: string;
+  since?: string;
+  until?: string;
+  limit?: string;
+  json?: boolean;
+}
+
+function filterOf(flags: AuditQueryFlags): AuditFilter {
+  const filter: AuditFilter = {};
+  if (flags.agent) filter.agent = flags.agent;
+  if (flags.action) filter.action = flags.action;
+  if (flags.decision) {
+    filter.effect = flags.decision;
+    filter.type = 'decision';
+  }
+  if (flags.framework) filter.framework = flags.framework;
+  if (flags.trace) filter.traceId = flags.trace;
+  if (flags.since) filter.since = parseTimeFlag('--since', flags.since);
+  if (flags.until) filter.until = parseTimeFlag('--until', flags.until);
+  return filter;
+}
+
+/** `audit query`: the latest matching events, oldest of them first (a table, or JSON lines). */
+export async function auditQuery(io: CliIo, flags: AuditQueryFlags): Promise<number> {
+  const filter = filterOf(flags);
+  const limit = flags.limit ? parsePositiveInt('--limit', flags.limit, 10_000) : 50;
+  const store = openAuditForReading(flags.db);
+  try {
+    const page = await store.query({ ...filter, order: 'desc', limit });
+    const events = page.events.reverse();
+    if (flags.json) {
+      for (const e of events) io.out(JSON.stringify(e));
+    } else if (events.length === 0) {
+      io.out('no matching events');
+    } else {
+      for (const line of formatTable(events, paint(io))) io.out(line);
+      if (page.nextCursor) io.out(paint(io).dim(`(the latest ${limit}; use --limit or --since for more)`));
+    }
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+/** `audit trace <traceId>`: the run as a timeline tree. */
+export async function auditTrace(
+  io: CliIo,
+  traceId: string,
+  flags: { db?: string; json?: boolean },
+): Promise<number> {
+  const store = openAuditForReading(flags.db);
+  try {
+    const events = [...store.iterate({ traceId, order: 'asc' })];
+    if (events.length === 0) throw new UsageError(`no events with trace id "${traceId}"`);
+    if (flags.json) {
+      for (const e of events) io.out(JSON.stringify(e));
+      return 0;
+    }
+    const c = paint(io);
+    const frameworks = [...new Set(events.map((e) => e.framework))].join(', ');
+    io.out(
+      `${c.bold(`trace ${traceId}`)} ${c.dim(`(${events.length} events; ${frameworks}; from ${events[0]!.ts})`)}`,
+    );
+    for (const line of formatTrace(events, c)) io.out(line);
+    const denied = events.filter(
+      (e) => e.type === 'decision' && e.mode === 'enforce' && e.effect !== 'allow',
+    ).length;
+    const decisions = events.filter((e) => e.type === 'decision' && e.mode === 'enforce').length;
+    io.out(c.dim(`${decisions} decisions, ${denied} not allowed`));
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+/** `audit tail [-f]`: the latest events; with -f, new ones as they arrive (until interrupted). */
+export async function auditTail(
+  io: CliIo,
+  flags: { db?: string; follow?: boolean; lines?: string; json?: boolean; interval?: string },
+  signal?: AbortSignal,
+): Promise<number> {
+  const n = flags.lines ? parsePositiveInt('--lines', flags.lines, 10_000) : 20;
+  const interval = flags.interval ? parsePositiveInt('--interval', flags.interval, 60_000) : 500;
+  const store = openAuditForReading(flags.db);
+  const c = paint(io);
+  const print = (events: AuditEvent[], header: boolean) => {
+    if (flags.json) for (const e of events) io.out(JSON.stringify(e));
+    else {
+      const lines = formatTable(events, c);
+      for (const line of header ? lines : lines.slice(1)) io.out(line);
+    }
+  };
+  try {
+    const latest = (await store.query({ order: 'desc', limit: n })).events.reverse();
+    print(latest, true);
+    if (!flags.follow) return 0;
+    let last = latest[latest.length - 1];
+    const stop = signal ?? abortOnSigint();
+    while (!stop.aborted) {
+      await new Promise((resolve) => setTimeout(resolve, interval));
+      const fresh: AuditEvent[] = [];
+      for (const e of store.iterate({ order: 'asc', ...(last ? { since: last.ts } : {}) })) {
+        if (!last || e.ts > last.ts || (e.ts === last.ts && e.id > last.id)) fresh.push(e);
+      }
+      if (fresh.length > 0) {
+        print(fresh, false);
+        last = fresh[fresh.length - 1];
+      }
+    }
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+function abortOnSigint(): AbortSignal {
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  process.once('SIGTERM', () => controller.abort());
+  return controller.signal;
+}
+
+/** `audit verify`: 0 every stream intact, 1 with the first broken event and what is wrong. */
+export async function auditVerify(io: CliIo, flags: { db?: string; json?: boolean }): Promise<number> {
+  const store = openAuditForReading(flags.db);
+  try {
+    const started = process.hrtime.bigint();
+    const report = await store.verify();
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (flags.json) {
+      io.out(JSON.stringify(report));
+      return report.ok ? 0 : 1;
+    }
+    const c = paint(io);
+    if (report.ok) {
+      const streams = report.streams.length;
+      io.out(
+        `${c.green('✓')} audit trail intact: ${report.checked} events in ${streams} stream${streams === 1 ? '' : 's'} verified in ${seconds.toFixed(2)}s`,
+      );
+      return 0;
+    }
+    const p = report.problem!;
+    io.out(
+      `${c.red('✗')} audit trail BROKEN: ${p.kind} at stream "${p.stream}" seq ${p.seq}${p.id ? ` id ${p.id}` : ''}`,
+    );
+    io.out(`  ${p.message}`);
+    return 1;
+  } finally {
+    await store.close();
+  }
+}
+
+/** `audit export`: streams every matching event as JSON lines or CSV, never all in memory. */
+export async function auditExport(
+  io: CliIo,
+  flags: AuditQueryFlags & { format?: string; out?: string },
+): Promise<number> {
+  const format = flags.format ?? 'jsonl';
+  if (format !== 'jsonl' && format !== 'csv')
+    throw new UsageError(`--format: "${format}" is not jsonl or csv`);
+  const filter = filterOf(flags);
+  const store = openAuditForReading(flags.db);
+  const out: Writable = flags.out ? createWriteStream(flags.out) : process.stdout;
+  const progress = process.stderr.isTTY ? progressBar(store.count(filter)) : undefined;
+  const write = async (text: string) => {
+    if (!out.write(text)) await once(out, 'drain');
+  };
+  let n = 0;
+  try {
+    if (format === 'csv') await write(`${csvHeader()}\n`);
+    for (const event of store.iterate({ ...filter, order: 'asc' })) {
+      await write(`${format === 'csv' ? csvRow(event) : JSON.stringify(event)}\n`);
+      n++;
+      if (progress && n % 1000 === 0) progress(n);
+    }
+    progress?.(n, true);
+    if (flags.out) {
+      out.end();
+      await once(out, 'finish');
+      io.err(`exported ${n} events to ${flags.out}`);
+    }
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+function progressBar(total: number): (done: number, final?: boolean) => void {
+  return (done, final = false) => {
+    const ratio = total === 0 ? 1 : Math.min(1, done / total);
+    const filled = Math.round(ratio * 30);
+    process.stderr.write(
+      `\r[${'#'.repeat(filled)}${'.'.repeat(30 - filled)}] ${Math.round(ratio * 100)}% ${done}/${total}`,
+    );
+    if (final) process.stderr.write('\n');
+  };
+}
+
+/** `audit stats [--since]`: counts by decision, action and agent. */
+export async function auditStats(
+  io: CliIo,
+  flags: { db?: string; since?: string; json?: boolean },
+): Promise<number> {
+  const filter: AuditFilter = flags.since ? { since: parseTimeFlag('--since', flags.since) } : {};
+  const store = openAuditForReading(flags.db);
+  try {
+    const stats = store.stats(filter);
+    if (flags.json) {
+      io.out(JSON.stringify(stats));
+      return 0;
+    }
+    const c = paint(io);
+    io.out(`${c.bold(`${stats.total} events`)}${flags.since ? c.dim(` since ${filter.since}`) : ''}`);
+    const section = (title: string, rows: Array<{ key: string; count: number }>) => {
+      io.out('');
+      io.out(c.bold(title));
+      if (rows.length === 0) io.out('  (none)');
+      const width = Math.max(...rows.map((r) => String(r.count).length), 1);
+      for (const r of rows) io.out(`  ${String(r.count).padStart(width)}  ${r.key}`);
+    };
+    section('Decisions', stats.byEffect);
+    section('Actions', stats.byAction);
+    section('Agents', stats.byAgent);
+    section('Event types', stats.byType);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}

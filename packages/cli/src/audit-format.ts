@@ -1,0 +1,200 @@
+import type { AuditEvent } from '@meshguard/core';
+import type { paint } from './cli-output';
+
+type Paint = ReturnType<typeof paint>;
+
+/** What the "decision" column shows: the effect of a decision, the outcome of an outcome. */
+export function verdict(event: AuditEvent): string {
+  if (event.type === 'decision') return event.mode === 'shadow' ? `shadow:${event.effect}` : event.effect;
+  return event.outcome ?? event.type;
+}
+
+function colorVerdict(c: Paint, event: AuditEvent): string {
+  const text = verdict(event);
+  if (event.type !== 'decision')
+    return event.outcome === 'error' || event.outcome === 'blocked' || event.outcome === 'rejected'
+      ? c.red(text)
+      : c.dim(text);
+  if (event.mode === 'shadow') return c.dim(text);
+  return c.effect(event.effect);
+}
+
+/** A readable table: time, agent, framework, action, decision, reason. */
+export function formatTable(events: readonly AuditEvent[], c: Paint): string[] {
+  const rows = events.map((e) => ({
+    time: e.ts.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+    agent: e.agent.name,
+    framework: e.framework,
+    action: e.action,
+    verdict: verdict(e),
+    colored: colorVerdict(c, e),
+    reason:
+      e.type === 'decision'
+        ? (e.reason ?? '')
+        : [
+            e.durationMs !== undefined ? `${e.durationMs}ms` : '',
+            e.actor ? `by ${e.actor}` : '',
+            e.error ?? '',
+          ]
+            .filter(Boolean)
+            .join(' '),
+  }));
+  const width = (key: 'time' | 'agent' | 'framework' | 'action' | 'verdict', title: string) =>
+    Math.min(48, Math.max(title.length, ...rows.map((r) => r[key].length)));
+  const w = {
+    time: width('time', 'TIME'),
+    agent: width('agent', 'AGENT'),
+    framework: width('framework', 'FRAMEWORK'),
+    action: width('action', 'ACTION'),
+    verdict: width('verdict', 'DECISION'),
+  };
+  const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s.padEnd(n));
+  const lines = [
+    c.bold(
+      `${'TIME'.padEnd(w.time)}  ${'AGENT'.padEnd(w.agent)}  ${'FRAMEWORK'.padEnd(w.framework)}  ${'ACTION'.padEnd(w.action)}  ${'DECISION'.padEnd(w.verdict)}  REASON`,
+    ),
+  ];
+  for (const r of rows) {
+    const pad = ' '.repeat(Math.max(0, w.verdict - r.verdict.length));
+    lines.push(
+      `${cut(r.time, w.time)}  ${cut(r.agent, w.agent)}  ${cut(r.framework, w.framework)}  ${cut(r.action, w.action)}  ${r.colored}${pad}  ${r.reason}`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * A run as a timeline tree: each decision with its outcomes and durations beneath it; what an
+ * agent does after a handoff nests under the handoff (by the length of its delegation chain);
+ * denials are marked with their reason.
+ */
+export function formatTrace(events: readonly AuditEvent[], c: Paint): string[] {
+  const lines: string[] = [];
+  const outcomes = new Map<string, AuditEvent[]>();
+  for (const e of events) {
+    if (e.type === 'outcome') {
+      const list = outcomes.get(e.decisionId) ?? [];
+      list.push(e);
+      outcomes.set(e.decisionId, list);
+    }
+  }
+  const decided = new Set(events.filter((e) => e.type === 'decision').map((e) => e.decisionId));
+  const start = events[0] ? Date.parse(events[0].ts) : 0;
+  for (const e of events) {
+    const depth = e.delegation?.length ?? 0;
+    const indent = '  '.repeat(depth + 1);
+    const offset = c.dim(formatOffset(Date.parse(e.ts) - start));
+    if (e.type === 'decision') {
+      if (e.mode === 'shadow') {
+        lines.push(`${indent}  ${c.dim(`shadow: would ${e.effect}: ${e.reason ?? ''}`)}`);
+        continue;
+      }
+      const mark = e.effect === 'allow' ? c.green('✓') : e.effect === 'deny' ? c.red('✗') : c.yellow('?');
+      const results = (outcomes.get(e.decisionId) ?? [])
+        .map(
+          (o) =>
+            `${o.outcome}${o.durationMs !== undefined ? ` ${o.durationMs}ms` : ''}${o.actor ? ` by ${o.actor}` : ''}`,
+        )
+        .join(', ');
+      lines.push(
+        `${offset} ${indent}${mark} ${c.bold(e.action)} ${c.dim(`[${e.agent.name}, ${e.framework}]`)} ${c.effect(e.effect)}${results ? ` → ${results}` : ''}`,
+      );
+      if (e.effect !== 'allow') lines.push(`${BLANK}${indent}  ${c.dim('reason:')} ${e.reason ?? ''}`);
+      if (e.kind === 'handoff' && e.effect === 'allow') {
+        lines.push(
+          `${BLANK}${indent}  ${c.dim(`↳ ${e.action.slice(e.action.indexOf(':') + 1)} takes over`)}`,
+        );
+      }
+    } else if (e.type === 'outcome' && !decided.has(e.decisionId)) {
+      // An outcome with no decision in this trace: observed activity (not gated), or a late report.
+      lines.push(
+        `${offset} ${indent}${c.dim('•')} ${e.action} ${c.dim(`[${e.agent.name}, ${e.framework}]`)} ${e.outcome}${e.durationMs !== undefined ? ` ${e.durationMs}ms` : ''}${e.outcome === 'observed' ? c.dim(' (observed, not gated)') : ''}`,
+      );
+    } else if (e.type === 'session') {
+      lines.push(
+        `${offset} ${indent}${c.dim('○')} ${e.action} ${c.dim(`[${e.agent.name}]`)} ${e.outcome ?? ''}`,
+      );
+    }
+  }
+  return lines;
+}
+
+const BLANK = ' '.repeat(12);
+
+/** `+1.250s`, `+2m05.000s`, `+1h02m05s`: time since the first event, 11 characters wide. */
+function formatOffset(ms: number): string {
+  const s = ms / 1000;
+  let text: string;
+  if (s < 60) text = `+${s.toFixed(3)}s`;
+  else if (s < 3600) text = `+${Math.floor(s / 60)}m${(s % 60).toFixed(3).padStart(6, '0')}s`;
+  else
+    text = `+${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m${String(Math.floor(s % 60)).padStart(2, '0')}s`;
+  return text.padEnd(11);
+}
+
+const CSV_COLUMNS = [
+  'id',
+  'ts',
+  'type',
+  'traceId',
+  'spanId',
+  'agentId',
+  'agentName',
+  'agentTier',
+  'framework',
+  'kind',
+  'action',
+  'effect',
+  'mode',
+  'outcome',
+  'durationMs',
+  'reason',
+  'policy',
+  'rule',
+  'decisionId',
+  'actor',
+  'error',
+  'stream',
+  'seq',
+  'hash',
+] as const;
+
+export function csvHeader(): string {
+  return CSV_COLUMNS.join(',');
+}
+
+/** One CSV row (RFC 4180 quoting: a field with a comma, quote or line break is quoted). */
+export function csvRow(e: AuditEvent): string {
+  const values: Record<(typeof CSV_COLUMNS)[number], unknown> = {
+    id: e.id,
+    ts: e.ts,
+    type: e.type,
+    traceId: e.traceId,
+    spanId: e.spanId,
+    agentId: e.agent.id,
+    agentName: e.agent.name,
+    agentTier: e.agent.tier,
+    framework: e.framework,
+    kind: e.kind,
+    action: e.action,
+    effect: e.effect,
+    mode: e.mode,
+    outcome: e.outcome,
+    durationMs: e.durationMs,
+    reason: e.reason,
+    policy: e.policy ? `${e.policy.name}@${e.policy.version}` : undefined,
+    rule: e.rule?.id,
+    decisionId: e.decisionId,
+    actor: e.actor,
+    error: e.error,
+    stream: e.stream,
+    seq: e.seq,
+    hash: e.hash,
+  };
+  return CSV_COLUMNS.map((k) => {
+    const v = values[k];
+    if (v === undefined || v === null) return '';
+    const s = String(v);
+    return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  }).join(',');
+}
