@@ -1,6 +1,6 @@
-export { openSqliteForReading, openStore } from './open-store';
 export type { OpenStoreOptions } from './open-store';
-export { openSqliteStore, SQLITE_SCHEMA_VERSION } from './sqlite-store';
+export { openSqliteForReading, openStore } from './open-store';
 export type { SqliteAuditStore, SqliteStoreOptions, StoreStats } from './sqlite-store';
-export { parseStoreUrl } from './store-url';
+export { openSqliteStore, SQLITE_SCHEMA_VERSION } from './sqlite-store';
 export type { StoreLocation } from './store-url';
+export { parseStoreUrl } from './store-url';

@@ -14,9 +14,12 @@ export type OpenStoreOptions = SqliteStoreOptions;
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<AuditStore> {
   const location = parseStoreUrl(url);
   if (location.kind === 'sqlite') return openSqliteStore(location.path, options);
-  throw new ConfigError(`this version of @meshguard/store has no PostgreSQL store; use sqlite:<path> ("${url}")`, {
-    code: 'store_url_invalid',
-  });
+  throw new ConfigError(
+    `this version of @meshguard/store has no PostgreSQL store; use sqlite:<path> ("${url}")`,
+    {
+      code: 'store_url_invalid',
+    },
+  );
 }
 
 /** Opens a SQLite store for the CLI's read commands (never writes, refuses a missing file). */

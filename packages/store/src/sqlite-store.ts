@@ -9,19 +9,19 @@ import {
   type AuditPage,
   type AuditStore,
   type ChainProblem,
-  chainHash,
   ConfigError,
+  canonicalJson,
+  chainHash,
   createRedactor,
   decodeCursor,
   encodeCursor,
   GENESIS_HASH,
   MeshGuardError,
   type ParsedAuditFilter,
-  StreamVerifier,
   type StreamReport,
+  StreamVerifier,
   ValidationError,
   type VerifyReport,
-  canonicalJson,
 } from '@meshguard/core';
 import Database from 'better-sqlite3';
 import createDebug from 'debug';
@@ -147,7 +147,9 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   );
   const putHead = readonly
     ? undefined
-    : db.prepare('INSERT INTO audit_streams (stream, seq, hash) VALUES (?, ?, ?) ON CONFLICT(stream) DO UPDATE SET seq = excluded.seq, hash = excluded.hash');
+    : db.prepare(
+        'INSERT INTO audit_streams (stream, seq, hash) VALUES (?, ?, ?) ON CONFLICT(stream) DO UPDATE SET seq = excluded.seq, hash = excluded.hash',
+      );
   const findById = db.prepare<[string], { body: string; hash: string }>(
     'SELECT body, hash FROM audit_events WHERE id = ?',
   );
@@ -243,9 +245,12 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     path,
     stream,
     append(bodies) {
-      if (closed) return Promise.reject(new MeshGuardError('the audit store is closed', { code: 'store_closed' }));
+      if (closed)
+        return Promise.reject(new MeshGuardError('the audit store is closed', { code: 'store_closed' }));
       if (readonly) {
-        return Promise.reject(new MeshGuardError('the audit store is open read-only', { code: 'store_readonly' }));
+        return Promise.reject(
+          new MeshGuardError('the audit store is open read-only', { code: 'store_readonly' }),
+        );
       }
       if (bodies.length === 0) return Promise.resolve([]);
       return new Promise<AuditEvent[]>((resolve, reject) => {
@@ -287,7 +292,9 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     },
     count(input = {}) {
       const { sql, params } = where(parseFilter({ ...input, limit: 1 }));
-      return db.prepare<unknown[], { n: number }>(`SELECT count(*) AS n FROM audit_events${sql}`).get(...params)!.n;
+      return db
+        .prepare<unknown[], { n: number }>(`SELECT count(*) AS n FROM audit_events${sql}`)
+        .get(...params)!.n;
     },
     stats(input = {}) {
       const { sql, params } = where(parseFilter({ ...input, limit: 1 }));
@@ -299,7 +306,9 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
           .all(...params);
       const decisions = sql ? `${sql} AND type = 'decision'` : " WHERE type = 'decision'";
       return {
-        total: db.prepare<unknown[], { n: number }>(`SELECT count(*) AS n FROM audit_events${sql}`).get(...params)!.n,
+        total: db
+          .prepare<unknown[], { n: number }>(`SELECT count(*) AS n FROM audit_events${sql}`)
+          .get(...params)!.n,
         byEffect: db
           .prepare<unknown[], { key: string; count: number }>(
             `SELECT effect AS key, count(*) AS count FROM audit_events${decisions} GROUP BY effect ORDER BY count DESC`,
@@ -391,7 +400,9 @@ function prepareSchema(db: Database.Database, path: string, readonly: boolean): 
     .prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'meshguard_meta'")
     .get() as { n: number };
   if (hasMeta.n === 0) {
-    const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number };
+    const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as {
+      n: number;
+    };
     if (readonly || tables.n > 0) {
       throw new ConfigError(`"${path}" is not a MeshGuard audit database (it has no meshguard_meta table)`, {
         code: 'store_not_meshguard',
@@ -407,10 +418,9 @@ function prepareSchema(db: Database.Database, path: string, readonly: boolean): 
     }).immediate();
   }
   const meta = new Map(
-    (db.prepare('SELECT key, value FROM meshguard_meta').all() as Array<{ key: string; value: string }>).map((r) => [
-      r.key,
-      r.value,
-    ]),
+    (db.prepare('SELECT key, value FROM meshguard_meta').all() as Array<{ key: string; value: string }>).map(
+      (r) => [r.key, r.value],
+    ),
   );
   if (meta.get('format') !== 'meshguard-audit') {
     throw new ConfigError(`"${path}" is not a MeshGuard audit database`, { code: 'store_not_meshguard' });
@@ -423,7 +433,8 @@ function prepareSchema(db: Database.Database, path: string, readonly: boolean): 
     );
   }
   const salt = meta.get('redaction_salt');
-  if (!salt) throw new ConfigError(`"${path}" has no redaction salt: the file is damaged`, { code: 'store_damaged' });
+  if (!salt)
+    throw new ConfigError(`"${path}" has no redaction salt: the file is damaged`, { code: 'store_damaged' });
   return salt;
 }
 
@@ -434,12 +445,18 @@ function prepareSchema(db: Database.Database, path: string, readonly: boolean): 
  */
 function verifySqlite(db: Database.Database): VerifyReport {
   const heads = new Map(
-    (db.prepare('SELECT stream, seq, hash FROM audit_streams').all() as Array<{ stream: string; seq: number; hash: string }>).map(
-      (h) => [h.stream, h],
-    ),
+    (
+      db.prepare('SELECT stream, seq, hash FROM audit_streams').all() as Array<{
+        stream: string;
+        seq: number;
+        hash: string;
+      }>
+    ).map((h) => [h.stream, h]),
   );
   const streamNames = new Set<string>(heads.keys());
-  for (const row of db.prepare('SELECT DISTINCT stream FROM audit_events').all() as Array<{ stream: string }>) {
+  for (const row of db.prepare('SELECT DISTINCT stream FROM audit_events').all() as Array<{
+    stream: string;
+  }>) {
     streamNames.add(row.stream);
   }
   const rows = db.prepare<[string], [string, string, number]>(
@@ -473,7 +490,13 @@ function verifySqlite(db: Database.Database): VerifyReport {
         .prepare('SELECT id, seq FROM audit_events WHERE stream = ? ORDER BY pos DESC LIMIT 1')
         .get(stream) as { id: string; seq: number } | undefined;
       const problem: ChainProblem = !head
-        ? { stream, seq: count, id: lastRow?.id ?? '', kind: 'edited', message: `stream "${stream}" has events but no recorded head: the head was deleted` }
+        ? {
+            stream,
+            seq: count,
+            id: lastRow?.id ?? '',
+            kind: 'edited',
+            message: `stream "${stream}" has events but no recorded head: the head was deleted`,
+          }
         : head.seq > count
           ? {
               stream,
@@ -536,7 +559,13 @@ function diagnose(db: Database.Database, stream: string, brokenPos: number): Cha
       events.push(rowToEvent(row.body, row.hash));
     } catch {
       const seq = events.length + 1;
-      return { stream, seq, id: '', kind: 'edited', message: `the event at seq ${seq} is not valid JSON: it was edited` };
+      return {
+        stream,
+        seq,
+        id: '',
+        kind: 'edited',
+        message: `the event at seq ${seq} is not valid JSON: it was edited`,
+      };
     }
   }
   const verifier = new StreamVerifier(stream);

@@ -12,7 +12,8 @@ export function parseStoreUrl(url: string): StoreLocation {
   if (/^postgres(ql)?:\/\//.test(text)) return { kind: 'postgres', url: text };
   if (text.startsWith('sqlite:')) {
     const path = text.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-    if (path === '') throw new ConfigError(`the store URL "${url}" names no file`, { code: 'store_url_invalid' });
+    if (path === '')
+      throw new ConfigError(`the store URL "${url}" names no file`, { code: 'store_url_invalid' });
     return { kind: 'sqlite', path };
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {

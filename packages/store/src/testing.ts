@@ -62,7 +62,9 @@ export function describeAuditStore(name: string, open: () => Promise<AuditStore>
 
     it('redacts secret and personal context fields with a salted hash', async () => {
       const store = await fresh();
-      const [event] = await store.append([makeEventBody({ context: { amount: 5, email: 'jo@example.com', nested: { api_key: 'sk-1' } } })]);
+      const [event] = await store.append([
+        makeEventBody({ context: { amount: 5, email: 'jo@example.com', nested: { api_key: 'sk-1' } } }),
+      ]);
       expect(event!.context).toEqual({
         amount: 5,
         email: expect.stringMatching(/^redacted:sha256:[0-9a-f]{32}$/),
@@ -76,8 +78,18 @@ export function describeAuditStore(name: string, open: () => Promise<AuditStore>
 
     it('filters by agent, action glob, effect, framework, kind, trace, decision and time', async () => {
       const store = await fresh();
-      const a = makeEventBody({ agent: { id: 'id-a', name: 'Alpha', tags: [], tier: 'basic' }, action: 'read:customer_data', traceId: 't1' });
-      const b = makeEventBody({ effect: 'deny', framework: 'bedrock', kind: 'handoff', action: 'handoff:Billing', traceId: 't2' });
+      const a = makeEventBody({
+        agent: { id: 'id-a', name: 'Alpha', tags: [], tier: 'basic' },
+        action: 'read:customer_data',
+        traceId: 't1',
+      });
+      const b = makeEventBody({
+        effect: 'deny',
+        framework: 'bedrock',
+        kind: 'handoff',
+        action: 'handoff:Billing',
+        traceId: 't2',
+      });
       const c = makeEventBody({ action: 'write:email', type: 'outcome', outcome: 'success', traceId: 't2' });
       await store.append([a, b, c]);
       const ids = async (filter: Parameters<AuditStore['query']>[0]) =>

@@ -1,0 +1,68 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { openSqliteStore } from './sqlite-store';
+import { makeEventBody } from './testing';
+
+const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+
+// The writer: appends batches as fast as it can and prints every id once its append resolved
+// (that is, once the transaction committed). It never stops on its own.
+const WRITER = `
+import { openSqliteStore } from ${JSON.stringify(pathToFileURL(DIST).href)};
+const store = openSqliteStore(process.argv[1]);
+let n = 0;
+for (;;) {
+  const batch = [];
+  for (let i = 0; i < 1 + (n % 7); i++) {
+    n++;
+    batch.push({ v: 1, id: 'crash-' + n, ts: new Date().toISOString(), type: 'decision', traceId: 'trace_crash',
+      agent: { id: 'w', name: 'writer', tags: [], tier: 'basic' }, framework: 'test', kind: 'tool',
+      action: 'write:item', effect: 'allow', mode: 'enforce', decisionId: 'd-' + n, context: { n, email: 'a@b.c' } });
+  }
+  const stored = await Promise.all([store.append(batch.slice(0, 1)), store.append(batch.slice(1))]);
+  process.stdout.write(stored.flat().map((e) => e.id).join('\\n') + '\\n');
+}
+`;
+
+describe('sqlite store crash safety', () => {
+  it('keeps every acknowledged event when the writer is killed with SIGKILL, and the chain resumes', async () => {
+    if (!existsSync(DIST))
+      throw new Error('packages/store is not built: run `pnpm build` first (pnpm test does)');
+    const path = join(await mkdtemp(join(tmpdir(), 'mg-crash-')), 'audit.db');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', WRITER, path], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const acknowledged: string[] = [];
+    const lines = createInterface({ input: child.stdout! });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on('exit', (_code, signal) => resolve(signal)),
+    );
+    for await (const line of lines) {
+      if (line) acknowledged.push(line);
+      if (acknowledged.length >= 3000) {
+        child.kill('SIGKILL'); // mid-stream: the writer is in the middle of appending
+        break;
+      }
+    }
+    expect(await exited).toBe('SIGKILL');
+
+    const store = openSqliteStore(path);
+    const stored = new Set([...store.iterate({ order: 'asc' })].map((e) => e.id));
+    const lost = acknowledged.filter((id) => !stored.has(id));
+    expect(lost).toEqual([]);
+    expect(stored.size).toBeGreaterThanOrEqual(acknowledged.length);
+    const report = await store.verify();
+    expect(report).toMatchObject({ ok: true, checked: stored.size });
+
+    const [next] = await store.append([makeEventBody()]);
+    expect(next!.seq).toBe(stored.size + 1);
+    expect((await store.verify()).ok).toBe(true);
+    await store.close();
+  });
+});
