@@ -26,4 +26,52 @@ describe('sqlite store', () => {
     expect((await two.verify()).ok).toBe(true);
     await two.close();
   });
+
+  it('chains the appends of several writers on one file onto the shared stream', async () => {
+    const path = await tempDb();
+    const { makeEventBody } = await import('./testing');
+    const a = openSqliteStore(path);
+    const b = openSqliteStore(path);
+    for (let round = 0; round < 20; round++) {
+      await Promise.all([a.append([makeEventBody(), makeEventBody()]), b.append([makeEventBody()])]);
+    }
+    const report = await a.verify();
+    expect(report).toMatchObject({ ok: true, checked: 60, streams: [{ stream: 'main', lastSeq: 60 }] });
+    await a.close();
+    await b.close();
+  });
+
+  it('keeps separate writer streams apart and verifies them all', async () => {
+    const path = await tempDb();
+    const { makeEventBody } = await import('./testing');
+    const a = openSqliteStore(path, { stream: 'replica-a' });
+    const b = openSqliteStore(path, { stream: 'replica-b' });
+    await a.append([makeEventBody(), makeEventBody()]);
+    await b.append([makeEventBody()]);
+    expect(await a.verify()).toMatchObject({
+      ok: true,
+      streams: [
+        { stream: 'replica-a', events: 2 },
+        { stream: 'replica-b', events: 1 },
+      ],
+    });
+    await a.close();
+    await b.close();
+  });
+
+  it('refuses to write when opened read-only, and refuses a file from a newer schema', async () => {
+    const path = await tempDb();
+    const { makeEventBody } = await import('./testing');
+    const writer = openSqliteStore(path);
+    await writer.append([makeEventBody()]);
+    await writer.close();
+    const reader = openSqliteStore(path, { readonly: true });
+    await expect(reader.append([makeEventBody()])).rejects.toThrow(/read-only/);
+    await reader.close();
+    const Database = (await import('better-sqlite3')).default;
+    const raw = new Database(path);
+    raw.prepare("UPDATE meshguard_meta SET value = '99' WHERE key = 'schema_version'").run();
+    raw.close();
+    expect(() => openSqliteStore(path)).toThrow(/written by a newer MeshGuard \(schema 99/);
+  });
 });
