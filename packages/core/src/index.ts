@@ -87,6 +87,7 @@ export {
   OUTCOMES,
   OutcomeSchema,
 } from './protocol/audit-event';
+export { auditEventJsonSchema } from './protocol/audit-event-json-schema';
 export type { AuditFilter, ParsedAuditFilter } from './protocol/audit-filter';
 export { AuditFilterSchema } from './protocol/audit-filter';
 export type { ActionKind, CheckContext, CheckRequest, ParsedCheckRequest } from './protocol/check-request';
@@ -102,7 +103,6 @@ export {
   ShadowOutcomeSchema,
 } from './protocol/decision';
 export type { OutcomeEvent } from './protocol/outcome-event';
-export { auditEventJsonSchema } from './protocol/audit-event-json-schema';
 export { OutcomeEventSchema } from './protocol/outcome-event';
 export type { TrustTier } from './protocol/trust-tier';
 export { TRUST_TIERS, TrustTierSchema, tierRank } from './protocol/trust-tier';

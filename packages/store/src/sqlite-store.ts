@@ -6,7 +6,6 @@ import {
   type AuditEventBody,
   type AuditFilter,
   AuditFilterSchema,
-  type AuditPage,
   type AuditStore,
   type ChainProblem,
   ConfigError,
@@ -227,7 +226,9 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     if (batch.length === 0) return;
     try {
       const results = write!.immediate(batch);
-      batch.forEach((p, i) => p.resolve(results[i]!));
+      batch.forEach((p, i) => {
+        p.resolve(results[i]!);
+      });
     } catch (error) {
       debug('append failed: %O', error);
       const wrapped = new MeshGuardError(`the audit store could not append: ${(error as Error).message}`, {

@@ -1,3 +1,9 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ValidationError } from '../errors/meshguard-error';
 import { createTestGuard, testAgent } from '../testing';
@@ -99,11 +105,30 @@ describe('embedded guard', () => {
     });
   });
 
-  it('needs policies, and says what to install for a file store', async () => {
+  it('needs policies', async () => {
     await expect(createGuard({ store: 'memory', env: {} })).rejects.toThrow(ConfigError);
     await expect(createGuard({ store: 'memory', env: {} })).rejects.toThrow(/MESHGUARD_POLICIES/);
-    await expect(createGuard({ policies: [], env: { MESHGUARD_DB: 'sqlite:/tmp/x.db' } })).rejects.toThrow(
-      /needs the package @meshguard\/store/,
+  });
+
+  it('says what to install when a file store is asked for without @meshguard/store', async () => {
+    // A process whose folder has no @meshguard/store, using core's built files as a user would.
+    const dist = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+    if (!existsSync(dist))
+      throw new Error('packages/core is not built: run `pnpm build` first (pnpm test does)');
+    const cwd = await mkdtemp(join(tmpdir(), 'mg-no-store-'));
+    const script = `import(${JSON.stringify(pathToFileURL(dist).href)}).then(async ({ createGuard }) => {
+      try { await createGuard({ policies: [], env: { MESHGUARD_DB: 'sqlite:audit.db' } }); console.log('opened'); }
+      catch (e) { console.log(e.name + ': ' + e.code + ': ' + e.message); }
+    });`;
+    // Without NODE_PATH: pnpm and vitest set it to their own folders, which a user's app has not.
+    const { NODE_PATH: _ignored, ...env } = process.env;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd,
+      encoding: 'utf8',
+      env,
+    });
+    expect(result.stdout.trim()).toBe(
+      'ConfigError: store_missing: the audit store "sqlite:audit.db" needs the package @meshguard/store, which is not installed: run "npm install @meshguard/store", or pass store: \'memory\' for an in-memory trail that is lost on exit',
     );
   });
 

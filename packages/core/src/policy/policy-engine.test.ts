@@ -372,3 +372,34 @@ describe('policy engine', () => {
       expect(engine.decide({ agent: support, action: `read:${i}` }).allowed).toBe(true);
   });
 });
+
+describe('shadow delegation limits', () => {
+  it('trials a shadow ceiling that applies only to a delegator', () => {
+    const engine = createPolicyEngine(
+      [
+        definePolicy({ name: 'e0', version: '1', rules: [], defaultEffect: 'allow' }),
+        definePolicy({
+          name: 's1',
+          version: '1',
+          mode: 'shadow',
+          appliesTo: { agents: ['carol'] },
+          rules: [],
+          delegation: { maxDepth: 0 },
+        }),
+      ],
+      { clock: () => MONDAY_10 },
+    );
+    const decision = engine.decide({
+      action: 'read:refund',
+      agent: testAgent({ name: 'alice' }),
+      delegation: [testAgent({ name: 'carol' })],
+    });
+    expect(decision).toMatchObject({
+      effect: 'allow',
+      shadow: {
+        effect: 'deny',
+        reason: 'Delegation chain of 1 agent (carol) exceeds maxDepth 0 of policy s1',
+      },
+    });
+  });
+});

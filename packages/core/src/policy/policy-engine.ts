@@ -110,7 +110,20 @@ export function createPolicyEngine(
   const compiled = policies.map(compilePolicy);
   const enforcePolicies = compiled.filter((p) => p.mode === 'enforce');
   const hasShadow = compiled.some((p) => p.mode === 'shadow');
+  // Which policies apply to an agent, found by key rather than by testing every policy, so the
+  // default (no rule matched) costs the same with 1 or 1,000 policies.
+  const enforceIndex = indexApplicability(enforcePolicies);
+  const everyIndex = indexApplicability(compiled);
+  const shadowIndex = indexApplicability(compiled.filter((p) => p.mode === 'shadow'));
   const delegating = compiled.filter((p) => p.maxDepth !== undefined || p.ceiling !== undefined);
+  // A shadow policy with delegation limits takes effect through the delegators on the chain, so
+  // it is trialled whenever it applies to one of them, not only to the acting agent.
+  const shadowDelegating = delegating.filter((p) => p.mode === 'shadow');
+  const shadowApplies = (req: EngineRequest): boolean =>
+    firstApplicable(shadowIndex, req.agent) !== undefined ||
+    (req.delegation !== undefined &&
+      req.delegation.length > 0 &&
+      shadowDelegating.some((p) => req.delegation!.some((a) => p.applies(a))));
 
   const exact = new Map<string, CompiledRule[]>();
   const wildcard: Array<{ match: ActionMatcher; rule: CompiledRule }> = [];
@@ -138,9 +151,9 @@ export function createPolicyEngine(
         if (isWildcard(pattern)) {
           wildcard.push({ match: compileActionPattern(pattern), rule: compiledRule });
         } else {
-          let list = exact.get(pattern);
-          if (!list) exact.set(pattern, (list = []));
-          list.push(compiledRule);
+          const list = exact.get(pattern);
+          if (list) list.push(compiledRule);
+          else exact.set(pattern, [compiledRule]);
         }
       }
     });
@@ -209,26 +222,18 @@ export function createPolicyEngine(
     near: { rule: CompiledRule; failed: CompiledCondition } | undefined,
     input: ConditionInput,
   ): Outcome {
-    const pool = includeShadow ? compiled : enforcePolicies;
-    let applicable = 0;
-    let allAllow = true;
-    let first: CompiledPolicy | undefined;
-    for (const policy of pool) {
-      if (!policy.applies(req.agent)) continue;
-      applicable++;
-      first ??= policy;
-      if (policy.defaultEffect !== 'allow') allAllow = false;
-    }
-    if (applicable === 0) {
+    const index = includeShadow ? everyIndex : enforceIndex;
+    const first = firstApplicable(index, req.agent);
+    if (first === undefined) {
       return {
         effect: 'deny',
         reason: `No policy applies to agent "${req.agent.name}" (tags: ${req.agent.tags.join(', ') || 'none'}; tier: ${req.agent.tier}): denied by default`,
       };
     }
-    if (allAllow) {
+    if (index.defaultAllow.size > 0 && allDefaultAllow(index, req.agent)) {
       return {
         effect: 'allow',
-        reason: `No rule matches "${req.action}": allowed by defaultEffect allow of ${policyList(pool, req.agent)}`,
+        reason: `No rule matches "${req.action}": allowed by defaultEffect allow of ${policyList(applicablePolicies(index, req.agent))}`,
         policy: first!.ref,
       };
     }
@@ -255,7 +260,7 @@ export function createPolicyEngine(
       mode: 'enforce',
       evaluatedAt: isoTime(now),
     };
-    if (hasShadow && compiled.some((p) => p.mode === 'shadow' && p.applies(req.agent))) {
+    if (hasShadow && shadowApplies(req)) {
       const shadow = evaluate(req, now, true);
       const out: ShadowOutcome = { effect: shadow.effect, reason: shadow.reason };
       if (shadow.policy) out.policy = shadow.policy;
@@ -420,9 +425,109 @@ function chainText(chain: readonly AgentIdentity[]): string {
   return chain.map((a) => a.name).join(' -> ');
 }
 
-function policyList(pool: readonly CompiledPolicy[], agent: AgentIdentity): string {
-  const names = pool.filter((p) => p.applies(agent)).map((p) => p.ref.name);
+function policyList(applicable: readonly CompiledPolicy[]): string {
+  const names = applicable.map((p) => p.ref.name);
   return names.length === 1 ? `policy ${names[0]}` : `policies ${names.join(', ')}`;
+}
+
+/**
+ * The policies of a pool filed under the one key each requires of an agent: a policy with
+ * `appliesTo.tags` under each tag (an agent must have one of them), else under each of its
+ * `agents`, else under each of its `tiers`; a policy without `appliesTo` applies to all. The
+ * policies filed under an agent's keys are the only ones that can apply to it; each is still
+ * tested in full.
+ */
+interface ApplicabilityIndex {
+  readonly universal: readonly CompiledPolicy[];
+  readonly byTag: ReadonlyMap<string, readonly CompiledPolicy[]>;
+  readonly byAgent: ReadonlyMap<string, readonly CompiledPolicy[]>;
+  readonly byTier: ReadonlyMap<string, readonly CompiledPolicy[]>;
+  /** The policies of the pool with `defaultEffect: allow`. */
+  readonly defaultAllow: ReadonlySet<CompiledPolicy>;
+}
+
+function indexApplicability(pool: readonly CompiledPolicy[]): ApplicabilityIndex {
+  const universal: CompiledPolicy[] = [];
+  const byTag = new Map<string, CompiledPolicy[]>();
+  const byAgent = new Map<string, CompiledPolicy[]>();
+  const byTier = new Map<string, CompiledPolicy[]>();
+  const file = (map: Map<string, CompiledPolicy[]>, keys: readonly string[], policy: CompiledPolicy) => {
+    for (const key of new Set(keys)) {
+      const list = map.get(key);
+      if (list) list.push(policy);
+      else map.set(key, [policy]);
+    }
+  };
+  for (const policy of pool) {
+    const to = policy.loaded.document.appliesTo;
+    if (to?.tags) file(byTag, to.tags, policy);
+    else if (to?.agents) file(byAgent, to.agents, policy);
+    else if (to?.tiers) file(byTier, to.tiers, policy);
+    else universal.push(policy);
+  }
+  return {
+    universal,
+    byTag,
+    byAgent,
+    byTier,
+    defaultAllow: new Set(pool.filter((p) => p.defaultEffect === 'allow')),
+  };
+}
+
+/** The first policy of the pool (in load order) that applies to `agent`, if any. */
+function firstApplicable(index: ApplicabilityIndex, agent: AgentIdentity): CompiledPolicy | undefined {
+  let first = earliest(index.universal, agent, undefined);
+  if (index.byTag.size > 0) {
+    const tags = agent.tags;
+    for (let i = 0; i < tags.length; i++) {
+      const list = index.byTag.get(tags[i]!);
+      if (list) first = earliest(list, agent, first);
+    }
+  }
+  if (index.byAgent.size > 0) {
+    const byId = index.byAgent.get(agent.id);
+    if (byId) first = earliest(byId, agent, first);
+    const byName = agent.name === agent.id ? undefined : index.byAgent.get(agent.name);
+    if (byName) first = earliest(byName, agent, first);
+  }
+  if (index.byTier.size > 0) {
+    const byTier = index.byTier.get(agent.tier);
+    if (byTier) first = earliest(byTier, agent, first);
+  }
+  return first;
+}
+
+function earliest(
+  list: readonly CompiledPolicy[],
+  agent: AgentIdentity,
+  first: CompiledPolicy | undefined,
+): CompiledPolicy | undefined {
+  for (let i = 0; i < list.length; i++) {
+    const policy = list[i]!;
+    if (first !== undefined && policy.order >= first.order) break; // lists are in load order
+    if (policy.applies(agent)) return policy;
+  }
+  return first;
+}
+
+/** Every policy of the pool that applies to `agent`, in load order. */
+function applicablePolicies(index: ApplicabilityIndex, agent: AgentIdentity): CompiledPolicy[] {
+  const found = new Set<CompiledPolicy>();
+  const add = (list: readonly CompiledPolicy[] | undefined) => {
+    if (list) for (const policy of list) if (policy.applies(agent)) found.add(policy);
+  };
+  add(index.universal);
+  for (const tag of agent.tags) add(index.byTag.get(tag));
+  add(index.byAgent.get(agent.id));
+  add(index.byAgent.get(agent.name));
+  add(index.byTier.get(agent.tier));
+  return [...found].sort((a, b) => a.order - b.order);
+}
+
+/** Whether every policy of the pool that applies to `agent` says `defaultEffect: allow`. */
+function allDefaultAllow(index: ApplicabilityIndex, agent: AgentIdentity): boolean {
+  for (const policy of applicablePolicies(index, agent)) if (!index.defaultAllow.has(policy)) return false;
+  return true;
 }
 
 function describeLimits(policy: CompiledPolicy): string {
