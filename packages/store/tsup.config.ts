@@ -1,3 +1,6 @@
 import { packageConfig } from '../../tsup.config.base';
 
-export default packageConfig({ entry: ['src/index.ts', 'src/testing.ts'] });
+export default packageConfig({
+  entry: ['src/index.ts', 'src/testing.ts', 'src/verify-worker.ts'],
+  shims: true,
+});

@@ -231,8 +231,8 @@ describe('meshguard audit verify', () => {
     const copy = await tampered((sql) => {
       const r = row(sql, 7);
       sql
-        .prepare('UPDATE audit_events SET body = ?, effect = ? WHERE seq = 7')
-        .run(String(r.body).replace('"effect":"deny"', '"effect":"allow"'), 'allow');
+        .prepare('UPDATE audit_events SET body = ? WHERE seq = 7')
+        .run(String(r.body).replace('"effect":"deny"', '"effect":"allow"'));
     });
     const { code, stdout } = meshguard('audit', 'verify', '--db', copy);
     expect(code).toBe(1);
@@ -241,13 +241,23 @@ describe('meshguard audit verify', () => {
     );
   });
 
-  it('names an event whose indexed column alone was edited', async () => {
-    const copy = await tampered((sql) =>
-      sql.prepare("UPDATE audit_events SET effect = 'allow' WHERE seq = 7").run(),
+  it('cannot be fooled through an indexed column: they derive from the hashed content', async () => {
+    await expect(
+      tampered((sql) => sql.prepare("UPDATE audit_events SET effect = 'allow' WHERE seq = 7").run()),
+    ).rejects.toThrow(/cannot UPDATE generated column "effect"/);
+    const copy = await tampered((sql) => {
+      const r = row(sql, 7);
+      sql
+        .prepare('UPDATE audit_events SET body = ? WHERE seq = 7')
+        .run(String(r.body).replace('"effect":"deny"', '"effect":"allow"'));
+    });
+    // The edited body now says allow, so a filter on deny no longer finds it, but verify names it.
+    expect(meshguard('audit', 'query', '--db', copy, '--decision', 'deny').stdout).toBe(
+      'no matching events\n',
     );
     expect(meshguard('audit', 'verify', '--db', copy)).toMatchObject({
       code: 1,
-      stdout: expect.stringContaining('its indexed columns differ from its hashed content'),
+      stdout: expect.stringContaining('seq 7'),
     });
   });
 

@@ -151,7 +151,7 @@ export async function auditVerify(io: CliIo, flags: { db?: string; json?: boolea
     if (report.ok) {
       const streams = report.streams.length;
       io.out(
-        `${c.green('✓')} audit trail intact: ${report.checked} events in ${streams} stream${streams === 1 ? '' : 's'} verified in ${seconds.toFixed(2)}s`,
+        `${c.green('✓')} audit trail intact: ${report.checked} events in ${streams} stream${streams === 1 ? '' : 's'} verified in ${seconds.toFixed(2)}s${report.threads && report.threads > 1 ? ` (${report.threads} threads)` : ''}`,
       );
       return 0;
     }

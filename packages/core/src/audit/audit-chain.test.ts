@@ -61,6 +61,36 @@ describe('canonicalJson', () => {
       '{"a":[true,null,null],"b":1,"d":{"y":0.1,"z":1e+21}}',
     );
     expect(() => canonicalJson({ n: Number.NaN })).toThrow();
+    expect(() => canonicalJson({ n: [1, Number.POSITIVE_INFINITY] })).toThrow();
+  });
+
+  it('orders the keys of every object, at any depth, by code units', () => {
+    const value = { z: { b: 1, a: [{ d: 1, c: 2 }] }, A: 'x', é: 1, e: null, '10': 1, '2': 2 };
+    expect(canonicalJson(value)).toBe(
+      '{"10":1,"2":2,"A":"x","e":null,"z":{"a":[{"c":2,"d":1}],"b":1},"é":1}',
+    );
+    expect(canonicalJson('plain')).toBe('"plain"');
+    expect(canonicalJson([3, 'a', null])).toBe('[3,"a",null]');
+    expect(canonicalJson({ d: new Date(0) })).toBe('{"d":"1970-01-01T00:00:00.000Z"}');
+  });
+
+  it('agrees with a reference implementation on random values', async () => {
+    const fc = await import('fast-check');
+    const reference = (v: unknown): string => {
+      if (v === null || typeof v !== 'object') return JSON.stringify(v);
+      if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? 'null' : reference(x))).join(',')}]`;
+      const entries = Object.keys(v)
+        .sort()
+        .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+        .map((k) => `${JSON.stringify(k)}:${reference((v as Record<string, unknown>)[k])}`);
+      return `{${entries.join(',')}}`;
+    };
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        expect(canonicalJson(v)).toBe(reference(v));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 
@@ -90,5 +120,62 @@ describe('redaction', () => {
       iban: expect.stringMatching(/^redacted:/),
       email: 'x',
     });
+  });
+});
+
+describe('eventBody', () => {
+  it('is exactly the canonical JSON of the event without its hash, for any event', async () => {
+    const fc = await import('fast-check');
+    const { eventBody } = await import('./audit-chain');
+    const agent = fc.record({
+      id: fc.string(),
+      name: fc.string(),
+      tags: fc.array(fc.string()),
+      tier: fc.constantFrom('basic', 'trusted'),
+    });
+    const event = fc.record(
+      {
+        v: fc.constant(1),
+        id: fc.string(),
+        ts: fc.string(),
+        type: fc.constantFrom('decision', 'outcome'),
+        traceId: fc.string(),
+        spanId: fc.string(),
+        agent: fc.oneof(agent, fc.dictionary(fc.string(), fc.jsonValue())),
+        delegation: fc.array(agent, { maxLength: 3 }),
+        framework: fc.string(),
+        kind: fc.constant('tool'),
+        action: fc.string(),
+        effect: fc.constantFrom('allow', 'deny'),
+        reason: fc.string(),
+        policy: fc.oneof(
+          fc.record({ name: fc.string(), version: fc.string() }),
+          fc.dictionary(fc.string(), fc.jsonValue()),
+        ),
+        rule: fc.oneof(
+          fc.record({ id: fc.string(), index: fc.nat() }),
+          fc.record({ id: fc.string(), index: fc.string() }),
+        ),
+        mode: fc.constant('enforce'),
+        decisionId: fc.string(),
+        outcome: fc.constant('success'),
+        durationMs: fc.double({ min: 0, max: 1e9, noNaN: true }),
+        actor: fc.string(),
+        error: fc.string(),
+        source: fc.record({ name: fc.string(), version: fc.string() }),
+        context: fc.dictionary(fc.string(), fc.jsonValue()),
+        stream: fc.string(),
+        seq: fc.nat(),
+        prevHash: fc.string(),
+        extra: fc.jsonValue(),
+      },
+      { requiredKeys: ['v', 'id', 'seq'] },
+    );
+    fc.assert(
+      fc.property(event, (e) => {
+        expect(eventBody(e as never)).toBe(canonicalJson(e));
+      }),
+      { numRuns: 1000 },
+    );
   });
 });

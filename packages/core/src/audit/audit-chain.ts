@@ -1,6 +1,6 @@
 import * as crypto from 'node:crypto';
 import type { AuditEvent, AuditEventBody } from '../protocol/audit-event';
-import { canonicalJson } from './canonical-json';
+import { eventBodyJson } from './event-body-json';
 
 /** The `prevHash` of the first event of every stream. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -18,7 +18,7 @@ export function chainHash(prevHash: string, body: string): string {
 /** The text an event's hash covers (after its `prevHash`): canonical JSON without `hash`. */
 export function eventBody(event: Omit<AuditEvent, 'hash'> | AuditEvent): string {
   const { hash: _ignored, ...rest } = event as AuditEvent;
-  return canonicalJson(rest);
+  return eventBodyJson(rest);
 }
 
 /** `sha256(prevHash + canonicalJson(event without hash))`, hex. */
@@ -70,6 +70,8 @@ export interface StreamReport {
 export interface VerifyReport {
   ok: boolean;
   checked: number;
+  /** How many threads hashed the events (a large SQLite file is verified in parallel). */
+  threads?: number;
   streams: StreamReport[];
   problem?: ChainProblem;
 }
