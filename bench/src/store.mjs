@@ -66,6 +66,7 @@ function ingestPlain(path, count) {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('cache_size = -65536');
+  db.pragma('wal_autocheckpoint = 10000');
   const insert = db.prepare('INSERT INTO audit_events (stream, body, hash) VALUES (?, ?, ?)');
   const write = db.transaction((rows) => {
     for (const e of rows) insert.run('main', JSON.stringify(e), '');

@@ -135,6 +135,9 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     if (!readonly) {
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+      // Checkpoint every ~40 MiB of WAL rather than 4 MiB: index pages rewritten many times
+      // between checkpoints are copied back once (about 10% faster ingest).
+      db.pragma('wal_autocheckpoint = 10000');
     }
     db.pragma('busy_timeout = 5000');
     // 64 MiB of page cache keeps the hot index pages in memory (the default is 2 MiB).
