@@ -359,3 +359,88 @@ describe('meshguard audit: bad input', () => {
     }
   });
 });
+
+describe('meshguard audit tail -f and colour', () => {
+  it('follows new events as they are recorded', async () => {
+    const { spawn } = await import('node:child_process');
+    const folder = await mkdtemp(join(dir, 'follow-'));
+    const path = join(folder, 'audit.db');
+    await seedTrail(path);
+    const child = spawn(
+      process.execPath,
+      [CLI, 'audit', 'tail', '-f', '-n', '1', '--interval', '50', '--json', '--db', path],
+      {
+        env: { ...process.env, NO_COLOR: '1' },
+      },
+    );
+    const lines: string[] = [];
+    let buffer = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const parts = buffer.split('\n');
+      buffer = parts.pop()!;
+      lines.push(...parts.filter(Boolean));
+    });
+    const waitFor = async (n: number) => {
+      for (let i = 0; i < 200 && lines.length < n; i++) await new Promise((r) => setTimeout(r, 25));
+    };
+    await waitFor(1);
+    expect(lines).toHaveLength(1);
+    const store = openSqliteStore(path);
+    const guard = createEmbeddedGuard({
+      engine: createPolicyEngine(parsePolicies(POLICY)),
+      store,
+      framework: 'vertex',
+    });
+    await guard.check({
+      action: 'read:orders',
+      agent: testAgent({ name: 'Late Agent' }),
+      traceId: 'trace_late',
+    });
+    await waitFor(2);
+    child.kill('SIGTERM');
+    await guard.close();
+    await store.close();
+    expect(JSON.parse(lines[1]!)).toMatchObject({
+      action: 'read:orders',
+      framework: 'vertex',
+      agent: { name: 'Late Agent' },
+    });
+  });
+
+  it('colours only on a terminal, and never with NO_COLOR', () => {
+    // `script` gives the command a pseudo-terminal, as a person's shell would.
+    const run = (env: Record<string, string>) =>
+      spawnSync('script', ['-qec', `${process.execPath} ${CLI} audit query --db ${db}`, '/dev/null'], {
+        encoding: 'utf8',
+        env: { ...process.env, ...env },
+      }).stdout;
+    const { NO_COLOR: _ignored, ...withoutNoColor } = process.env;
+    const coloured = spawnSync(
+      'script',
+      ['-qec', `${process.execPath} ${CLI} audit query --db ${db}`, '/dev/null'],
+      {
+        encoding: 'utf8',
+        env: withoutNoColor,
+      },
+    ).stdout;
+    expect(coloured).toContain('\u001b[');
+    expect(run({ NO_COLOR: '1' })).not.toContain('\u001b[');
+    expect(meshguard('audit', 'query', '--db', db).stdout).not.toContain('\u001b[');
+  });
+
+  it('shows export progress on a terminal only', async () => {
+    const out = join(await mkdtemp(join(dir, 'progress-')), 'events.jsonl');
+    const onTerminal = spawnSync(
+      'script',
+      ['-qec', `${process.execPath} ${CLI} audit export --db ${db} --out ${out}`, '/dev/null'],
+      {
+        encoding: 'utf8',
+      },
+    ).stdout;
+    expect(onTerminal).toContain('] 100% 8/8');
+    expect(meshguard('audit', 'export', '--db', db, '--out', out).stderr).toBe(
+      `exported 8 events to ${out}\n`,
+    );
+  });
+});
