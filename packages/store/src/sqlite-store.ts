@@ -131,6 +131,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   }
   let salt: string;
   try {
+    db.pragma('busy_timeout = 5000');
     salt = prepareSchema(db, path, readonly);
     if (!readonly) {
       db.pragma('journal_mode = WAL');
@@ -139,7 +140,6 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       // between checkpoints are copied back once (about 10% faster ingest).
       db.pragma('wal_autocheckpoint = 10000');
     }
-    db.pragma('busy_timeout = 5000');
     // 64 MiB of page cache keeps the hot index pages in memory (the default is 2 MiB).
     db.pragma('cache_size = -65536');
   } catch (error) {
@@ -171,49 +171,70 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     : db.prepare('INSERT OR IGNORE INTO audit_agents (name, id) VALUES (?, ?)');
   const knownAgents = new Set<string>();
 
+  interface Chain {
+    seq: number;
+    hash: string;
+    agents: string[];
+  }
+
+  /** One caller's events, in a savepoint: an event that cannot be stored fails only its caller. */
+  const writeOne = readonly
+    ? undefined
+    : db.transaction((pending: Pending, chain: Chain, inBatch: Map<string, AuditEvent>): AuditEvent[] => {
+        let { seq, hash } = chain;
+        const agents: string[] = [];
+        const out: AuditEvent[] = [];
+        for (const input of pending.bodies) {
+          const known = inBatch.get(input.id);
+          if (known) {
+            out.push(known);
+            continue;
+          }
+          const unsigned = {
+            ...(input.context ? { ...input, context: redact(input.context) } : input),
+            stream,
+            seq: seq + 1,
+            prevHash: hash,
+          };
+          const body = eventBody(unsigned as Omit<AuditEvent, 'hash'>);
+          const next = chainHash(hash, body);
+          // The unique index on the event id answers "seen before?" as part of the insert.
+          if (insert!.run(stream, body, next).changes === 0) {
+            out.push(existing(input.id)!);
+            continue;
+          }
+          const agentKey = `${unsigned.agent.name}\u0000${unsigned.agent.id}`;
+          if (!knownAgents.has(agentKey)) {
+            rememberAgent!.run(unsigned.agent.name, unsigned.agent.id);
+            agents.push(agentKey);
+          }
+          out.push({ ...unsigned, hash: next } as AuditEvent);
+          seq += 1;
+          hash = next;
+        }
+        for (const event of out) inBatch.set(event.id, event);
+        chain.seq = seq;
+        chain.hash = hash;
+        chain.agents.push(...agents);
+        return out;
+      });
+
   const write = readonly
     ? undefined
-    : db.transaction((batch: Pending[]): AuditEvent[][] => {
+    : db.transaction((batch: Pending[]): Array<AuditEvent[] | Error> => {
         const head = getHead.get(stream) ?? { seq: 0, hash: GENESIS_HASH };
-        let { seq, hash } = head;
-        const results: AuditEvent[][] = [];
+        const chain: Chain = { seq: head.seq, hash: head.hash, agents: [] };
         const inBatch = new Map<string, AuditEvent>();
-        for (const pending of batch) {
-          const out: AuditEvent[] = [];
-          for (const input of pending.bodies) {
-            const known = inBatch.get(input.id);
-            if (known) {
-              out.push(known);
-              continue;
-            }
-            const unsigned = {
-              ...(input.context ? { ...input, context: redact(input.context) } : input),
-              stream,
-              seq: seq + 1,
-              prevHash: hash,
-            };
-            const body = eventBody(unsigned as Omit<AuditEvent, 'hash'>);
-            const next = chainHash(hash, body);
-            // The unique index on the event id answers "seen before?" as part of the insert.
-            if (insert!.run(stream, body, next).changes === 0) {
-              out.push(existing(input.id)!);
-              continue;
-            }
-            const agentKey = `${unsigned.agent.name}\u0000${unsigned.agent.id}`;
-            if (!knownAgents.has(agentKey)) {
-              rememberAgent!.run(unsigned.agent.name, unsigned.agent.id);
-              if (knownAgents.size < 100_000) knownAgents.add(agentKey);
-            }
-            const event = { ...unsigned, hash: next } as AuditEvent;
-            inBatch.set(event.id, event);
-            out.push(event);
-            seq += 1;
-            hash = next;
+        const results = batch.map((pending) => {
+          try {
+            return writeOne!(pending, chain, inBatch);
+          } catch (error) {
+            if ((error as { code?: string }).code?.startsWith('SQLITE_')) throw error; // the store itself failed
+            return error instanceof Error ? error : new Error(String(error));
           }
-          results.push(out);
-        }
-        if (seq !== head.seq) putHead!.run(stream, seq, hash);
-        return results;
+        });
+        if (chain.seq !== head.seq) putHead!.run(stream, chain.seq, chain.hash);
+        return Object.assign(results, { agents: chain.agents });
       });
 
   function existing(id: string): AuditEvent | undefined {
@@ -230,9 +251,21 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     queue = [];
     if (batch.length === 0) return;
     try {
-      const results = write!.immediate(batch);
+      const results = write!.immediate(batch) as Array<AuditEvent[] | Error> & { agents: string[] };
+      // Only once committed: a rolled-back batch must not leave agents marked as recorded.
+      for (const agent of results.agents) if (knownAgents.size < 100_000) knownAgents.add(agent);
       batch.forEach((p, i) => {
-        p.resolve(results[i]!);
+        const result = results[i]!;
+        if (result instanceof Error) {
+          p.reject(
+            new MeshGuardError(`the audit store could not record an event: ${result.message}`, {
+              code: 'store_event_invalid',
+              cause: result,
+            }),
+          );
+        } else {
+          p.resolve(result);
+        }
       });
     } catch (error) {
       debug('append failed: %O', error);
@@ -313,14 +346,14 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
             `SELECT ${column} AS key, count(*) AS count FROM audit_events${sql} GROUP BY ${column} ORDER BY count DESC, key LIMIT ${limit}`,
           )
           .all(...params);
-      const decisions = sql ? `${sql} AND type = 'decision'` : " WHERE type = 'decision'";
+      const decisions = `${sql ? `${sql} AND` : ' WHERE'} type = 'decision' AND body ->> '$.mode' = 'enforce'`;
       return {
         total: db
           .prepare<unknown[], { n: number }>(`SELECT count(*) AS n FROM audit_events${sql}`)
           .get(...params)!.n,
         byEffect: db
           .prepare<unknown[], { key: string; count: number }>(
-            `SELECT effect AS key, count(*) AS count FROM audit_events${decisions} GROUP BY effect ORDER BY count DESC`,
+            `SELECT effect AS key, count(*) AS count FROM audit_events${decisions} GROUP BY effect ORDER BY count DESC, key`,
           )
           .all(...params),
         byAction: group('action', 20),
@@ -422,19 +455,19 @@ function isoBound(field: string, text: string): string {
 }
 
 function prepareSchema(db: Database.Database, path: string, readonly: boolean): string {
-  const hasMeta = db
-    .prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'meshguard_meta'")
-    .get() as { n: number };
-  if (hasMeta.n === 0) {
-    const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as {
-      n: number;
-    };
-    if (readonly || tables.n > 0) {
-      throw new ConfigError(`"${path}" is not a MeshGuard audit database (it has no meshguard_meta table)`, {
-        code: 'store_not_meshguard',
-      });
-    }
+  const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+  const hasMeta = () =>
+    count("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'meshguard_meta'") > 0;
+  const notOurs = () =>
+    new ConfigError(`"${path}" is not a MeshGuard audit database (it has no meshguard_meta table)`, {
+      code: 'store_not_meshguard',
+    });
+  if (!hasMeta()) {
+    if (readonly) throw notOurs();
+    // Checked again inside the write lock: several processes may open a new file at once.
     db.transaction(() => {
+      if (hasMeta()) return;
+      if (count("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'") > 0) throw notOurs();
       db.exec(DDL);
       const insert = db.prepare('INSERT INTO meshguard_meta (key, value) VALUES (?, ?)');
       insert.run('format', 'meshguard-audit');
@@ -474,23 +507,26 @@ async function verifySqlite(
   path: string,
   parallelFrom: number,
 ): Promise<VerifyReport> {
-  const heads = new Map(
-    (
-      db.prepare('SELECT stream, seq, hash FROM audit_streams').all() as Array<{
-        stream: string;
-        seq: number;
-        hash: string;
-      }>
-    ).map((h) => [h.stream, h]),
-  );
-  const bounds = db.prepare('SELECT min(pos) AS lo, max(pos) AS hi FROM audit_events').get() as {
-    lo: number | null;
-    hi: number | null;
-  };
+  // The heads and the last position are read in one snapshot, and only rows up to that position
+  // are scanned: a writer appending meanwhile adds rows after it and cannot make the trail look
+  // broken.
+  const snapshot = db.transaction(() => ({
+    heads: db.prepare('SELECT stream, seq, hash FROM audit_streams').all() as Array<{
+      stream: string;
+      seq: number;
+      hash: string;
+    }>,
+    bounds: db.prepare('SELECT min(pos) AS lo, max(pos) AS hi FROM audit_events').get() as {
+      lo: number | null;
+      hi: number | null;
+    },
+  }))();
+  const heads = new Map(snapshot.heads.map((h) => [h.stream, h]));
+  const { lo, hi } = snapshot.bounds;
   const scan =
-    (bounds.lo !== null && bounds.hi !== null
-      ? await scanInParallel(path, bounds.lo, bounds.hi, parallelFrom)
-      : undefined) ?? scanSequentially(db);
+    lo === null || hi === null
+      ? { state: new Map<string, { hash: string; count: number }>(), checked: 0, threads: 1 }
+      : ((await scanInParallel(path, lo, hi, parallelFrom)) ?? scanSequentially(db, hi));
   const { state, checked, threads } = scan;
   if (scan.broken) {
     const problem = diagnose(db, scan.broken.stream, scan.broken.pos);
@@ -533,14 +569,14 @@ async function verifySqlite(
 }
 
 /** One pass over the table in stored order, each body hashed onto its stream's previous hash. */
-function scanSequentially(db: Database.Database): ChainScan {
+function scanSequentially(db: Database.Database, lastPos: number): ChainScan {
   const state = new Map<string, { hash: string; count: number }>();
-  const rows = db.prepare<[], [string, string, string, number]>(
-    'SELECT stream, body, hash, pos FROM audit_events ORDER BY pos',
+  const rows = db.prepare<[number], [string, string, string, number]>(
+    'SELECT stream, body, hash, pos FROM audit_events WHERE pos <= ? ORDER BY pos',
   );
   rows.raw(true);
   let checked = 0;
-  for (const [stream, body, hash, pos] of rows.iterate()) {
+  for (const [stream, body, hash, pos] of rows.iterate(lastPos)) {
     let s = state.get(stream);
     if (!s) {
       s = { hash: GENESIS_HASH, count: 0 };

@@ -18,6 +18,12 @@ export interface CompiledCondition {
   test(input: ConditionInput): boolean;
   /** The value the condition looked at, for explanations: `amount is 150`, `amount is missing`. */
   observed(input: ConditionInput): string;
+  /**
+   * Whether the observed value may appear in a decision's reason, which is stored unredacted in
+   * the audit trail and shown to the model: true for amounts, time and tiers; false for general
+   * context conditions, whose paths may hold secrets or personal data (explanations still show it).
+   */
+  readonly observedInReason: boolean;
 }
 
 /** Compiles a rule's conditions, cheapest first (time zones cost most and come last). */
@@ -46,6 +52,7 @@ function amountCondition(key: string, op: '<=' | '>=', bound: number): CompiledC
     requirement: `amount ${op} ${bound}`,
     test: (input) => test(input.context?.amount),
     observed: (input) => describeValue('amount', input.context?.amount, 'number'),
+    observedInReason: true,
   };
 }
 
@@ -56,6 +63,7 @@ function tierCondition(min: TrustTier): CompiledCondition {
     requirement: `agent tier is ${min} or higher`,
     test: (input) => tierRank(input.agent.tier) >= rank,
     observed: (input) => `agent tier is ${input.agent.tier}`,
+    observedInReason: true,
   };
 }
 
@@ -124,6 +132,7 @@ function contextCondition(path: string, ops: ContextOperator): CompiledCondition
       return true;
     },
     observed: (input) => describeValue(path, get(input.context)),
+    observedInReason: false,
   };
 }
 
@@ -213,6 +222,7 @@ function timeRangeCondition(range: string, zone: string): CompiledCondition {
     requirement: `time is within ${range} ${zone}`,
     test: (input) => inside(localTime(input.now, zone).minutes),
     observed: (input) => `time is ${formatClock(localTime(input.now, zone).minutes)} ${zone}`,
+    observedInReason: true,
   };
 }
 
@@ -223,5 +233,6 @@ function daysCondition(days: readonly Day[], zone: string): CompiledCondition {
     requirement: `day is ${days.join(', ')} (${zone})`,
     test: (input) => set.has(localTime(input.now, zone).day),
     observed: (input) => `day is ${localTime(input.now, zone).day} (${zone})`,
+    observedInReason: true,
   };
 }

@@ -403,3 +403,37 @@ describe('shadow delegation limits', () => {
     });
   });
 });
+
+describe('reasons never carry context values', () => {
+  it('names the failed context condition without the value it saw', () => {
+    const engine = createPolicyEngine(
+      [
+        definePolicy({
+          name: 'p',
+          version: '1',
+          rules: [
+            {
+              effect: 'allow',
+              actions: ['write:email'],
+              conditions: { context: { customer_email: { matches: '@corp\\.com$' } } },
+            },
+          ],
+        }),
+      ],
+      { clock: () => MONDAY_10 },
+    );
+    const request = {
+      action: 'write:email',
+      agent: support,
+      context: { customer_email: 'alice.secret@gmail.com' },
+    };
+    const decision = engine.decide(request);
+    expect(decision.reason).toBe(
+      'Nothing allows "write:email" for agent "support-bot": rule p#0 allows it only when customer_email matches /@corp\\.com$/; denied by default',
+    );
+    // The explanation, shown to a person and never stored, still says what was seen.
+    expect(engine.explain(request).rules[0]!.conditions[0]!.observed).toBe(
+      'customer_email is "alice.secret@gmail.com"',
+    );
+  });
+});

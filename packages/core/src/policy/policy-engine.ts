@@ -238,7 +238,7 @@ export function createPolicyEngine(
       };
     }
     const why = near
-      ? `rule ${near.rule.ref.id} allows it only when ${near.failed.requirement} (${near.failed.observed(input)})`
+      ? `rule ${near.rule.ref.id} allows it only when ${near.failed.requirement}${near.failed.observedInReason ? ` (${near.failed.observed(input)})` : ''}`
       : 'no rule matches it';
     return {
       effect: 'deny',
