@@ -294,6 +294,51 @@ describe('meshguard audit verify', () => {
   });
 });
 
+describe('meshguard audit: hostile values', () => {
+  it('shows control characters escaped, so a recorded value cannot forge a row', async () => {
+    const folder = await mkdtemp(join(dir, 'hostile-'));
+    const path = join(folder, 'audit.db');
+    const store = openSqliteStore(path);
+    const guard = createEmbeddedGuard({
+      engine: createPolicyEngine(parsePolicies(POLICY)),
+      store,
+      framework: 'test',
+    });
+    const d = await guard.check({
+      action: 'read:x',
+      agent: testAgent({ name: 'Evil\u001b[31m' }),
+      traceId: 'trace_evil',
+    });
+    await guard.record({
+      decisionId: d.decisionId,
+      outcome: 'error',
+      error: 'boom\n2026-01-01 00:00:00Z  Support  custom  write:refund  allow  forged',
+    });
+    await guard.close();
+    await store.close();
+    for (const args of [['query'], ['trace', 'trace_evil']]) {
+      const { stdout } = meshguard('audit', ...args, '--db', path);
+      expect(stdout).not.toContain('\u001b');
+      expect(stdout).toContain('Evil\\u001b[31m');
+      expect(stdout.split('\n').filter((l) => l.includes('forged'))).toHaveLength(
+        args[0] === 'query' ? 1 : 0,
+      );
+    }
+    expect(meshguard('audit', 'query', '--db', path).stdout).toContain('boom\\u000a2026-01-01');
+  });
+
+  it('refuses an outcome whose time is not an ISO date-time', async () => {
+    const store = openSqliteStore(join(await mkdtemp(join(dir, 'ts-')), 'audit.db'));
+    const guard = createEmbeddedGuard({ engine: createPolicyEngine(parsePolicies(POLICY)), store });
+    const d = await guard.check({ action: 'read:x', agent: testAgent() });
+    await expect(guard.record({ decisionId: d.decisionId, outcome: 'success', ts: 'later' })).rejects.toThrow(
+      /^ts: ts must be an ISO date-time/,
+    );
+    await guard.close();
+    await store.close();
+  });
+});
+
 describe('meshguard audit: bad input', () => {
   // The database file must be byte-for-byte unchanged; SQLite may create an empty -wal and a
   // -shm index beside it to read a WAL database, which hold no data.
@@ -330,6 +375,10 @@ describe('meshguard audit: bad input', () => {
       /^meshguard: option '--decision <effect>' argument 'maybe' is invalid/,
     ],
     [['export', '--format', 'xml'], /^meshguard: option '--format <format>' argument 'xml' is invalid/],
+    [
+      ['export', '--out', '/nonexistent/folder/out.jsonl'],
+      /^meshguard: --out: cannot write "\/nonexistent\/folder\/out.jsonl" \(ENOENT\)/,
+    ],
   ])('rejects %j with one line and exit 2', (args, message) => {
     const { code, stderr } = meshguard('audit', ...args, '--db', db);
     expect(stderr).toMatch(message);

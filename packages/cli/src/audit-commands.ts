@@ -107,20 +107,19 @@ export async function auditTail(
     }
   };
   try {
-    const latest = (await store.query({ order: 'desc', limit: n })).events.reverse();
-    print(latest, true);
+    const latest = store.latest(n);
+    let cursor = latest.cursor;
+    print(latest.events, true);
     if (!flags.follow) return 0;
-    let last = latest[latest.length - 1];
     const stop = signal ?? abortOnSigint();
     while (!stop.aborted) {
       await new Promise((resolve) => setTimeout(resolve, interval));
-      const fresh: AuditEvent[] = [];
-      for (const e of store.iterate({ order: 'asc', ...(last ? { since: last.ts } : {}) })) {
-        if (!last || e.ts > last.ts || (e.ts === last.ts && e.id > last.id)) fresh.push(e);
-      }
-      if (fresh.length > 0) {
-        print(fresh, false);
-        last = fresh[fresh.length - 1];
+      // Follows by recorded position, so an event whose own timestamp is odd is still shown.
+      for (;;) {
+        const next = store.after(cursor);
+        cursor = next.cursor;
+        if (next.events.length > 0) print(next.events, false);
+        if (next.events.length < 1000) break;
       }
     }
     return 0;
@@ -176,7 +175,19 @@ export async function auditExport(
     throw new UsageError(`--format: "${format}" is not jsonl or csv`);
   const filter = filterOf(flags);
   const store = openAuditForReading(flags.db);
-  const out: Writable = flags.out ? createWriteStream(flags.out) : process.stdout;
+  let out: Writable = process.stdout;
+  if (flags.out) {
+    const file = createWriteStream(flags.out);
+    try {
+      await once(file, 'open');
+    } catch (error) {
+      await store.close();
+      throw new UsageError(
+        `--out: cannot write "${flags.out}" (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
+    out = file;
+  }
   const progress = process.stderr.isTTY ? progressBar(store.count(filter)) : undefined;
   const write = async (text: string) => {
     if (!out.write(text)) await once(out, 'drain');

@@ -3,6 +3,21 @@ import type { paint } from './cli-output';
 
 type Paint = ReturnType<typeof paint>;
 
+/**
+ * Text from the trail as one safe line: control characters (line breaks, escape sequences) are
+ * shown escaped, so a recorded value cannot forge rows or recolour the terminal.
+ */
+export function clean(text: string): string {
+  return text.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+// C0 and C1 control characters, DEL, and the two Unicode line separators (built from code
+// points: the pattern is about control characters, so it must name them).
+const CONTROL = new RegExp(
+  `[${String.fromCharCode(0)}-${String.fromCharCode(0x1f)}${String.fromCharCode(0x7f)}-${String.fromCharCode(0x9f)}\u2028\u2029]`,
+  'g',
+);
+
 /** What the "decision" column shows: the effect of a decision, the outcome of an outcome. */
 export function verdict(event: AuditEvent): string {
   if (event.type === 'decision') return event.mode === 'shadow' ? `shadow:${event.effect}` : event.effect;
@@ -22,13 +37,13 @@ function colorVerdict(c: Paint, event: AuditEvent): string {
 /** A readable table: time, agent, framework, action, decision, reason. */
 export function formatTable(events: readonly AuditEvent[], c: Paint): string[] {
   const rows = events.map((e) => ({
-    time: e.ts.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
-    agent: e.agent.name,
-    framework: e.framework,
-    action: e.action,
+    time: clean(e.ts.replace('T', ' ').replace(/\.\d+Z$/, 'Z')),
+    agent: clean(e.agent.name),
+    framework: clean(e.framework),
+    action: clean(e.action),
     verdict: verdict(e),
     colored: colorVerdict(c, e),
-    reason:
+    reason: clean(
       e.type === 'decision'
         ? (e.reason ?? '')
         : [
@@ -38,6 +53,7 @@ export function formatTable(events: readonly AuditEvent[], c: Paint): string[] {
           ]
             .filter(Boolean)
             .join(' '),
+    ),
   }));
   const width = (key: 'time' | 'agent' | 'framework' | 'action' | 'verdict', title: string) =>
     Math.min(48, Math.max(title.length, ...rows.map((r) => r[key].length)));
@@ -68,7 +84,8 @@ export function formatTable(events: readonly AuditEvent[], c: Paint): string[] {
  * agent does after a handoff nests under the handoff (by the length of its delegation chain);
  * denials are marked with their reason.
  */
-export function formatTrace(events: readonly AuditEvent[], c: Paint): string[] {
+export function formatTrace(recorded: readonly AuditEvent[], c: Paint): string[] {
+  const events = recorded.map(cleanEvent);
   const lines: string[] = [];
   const outcomes = new Map<string, AuditEvent[]>();
   for (const e of events) {
@@ -120,6 +137,19 @@ export function formatTrace(events: readonly AuditEvent[], c: Paint): string[] {
 }
 
 const BLANK = ' '.repeat(12);
+
+function cleanEvent(e: AuditEvent): AuditEvent {
+  const out: AuditEvent = {
+    ...e,
+    action: clean(e.action),
+    framework: clean(e.framework),
+    agent: { ...e.agent, name: clean(e.agent.name) },
+  };
+  if (e.reason !== undefined) out.reason = clean(e.reason);
+  if (e.actor !== undefined) out.actor = clean(e.actor);
+  if (e.error !== undefined) out.error = clean(e.error);
+  return out;
+}
 
 /** `+1.250s`, `+2m05.000s`, `+1h02m05s`: time since the first event, 11 characters wide. */
 function formatOffset(ms: number): string {

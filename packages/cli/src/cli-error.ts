@@ -8,7 +8,7 @@ export class UsageError extends Error {
 
 /** Parses an ISO time flag (`--at 2026-01-05T10:00:00Z`) into milliseconds. */
 export function parseIsoTime(flag: string, text: string): number {
-  const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(asUtc(text)) : Number.NaN;
   if (Number.isNaN(ms))
     throw new UsageError(`${flag}: "${text}" is not an ISO time (e.g. 2026-01-05T10:00:00Z)`);
   return ms;
@@ -33,4 +33,12 @@ export function parseList(text: string): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/**
+ * A date-time without a zone is read as UTC, not as the machine's local time, so the same
+ * command or policy test gives the same answer on every machine.
+ */
+export function asUtc(text: string): string {
+  return /T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text.trim()) ? `${text.trim()}Z` : text;
 }

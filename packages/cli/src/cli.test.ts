@@ -87,6 +87,30 @@ describe('meshguard policy validate', () => {
 });
 
 describe('meshguard policy explain', () => {
+  it("reads a time without a zone as UTC, whatever the machine's zone", () => {
+    for (const TZ of ['UTC', 'America/New_York', 'Asia/Tokyo']) {
+      const result = spawnSync(
+        process.execPath,
+        [
+          CLI,
+          'policy',
+          'explain',
+          '--policy',
+          SEED,
+          '--action',
+          'write:email',
+          '--tags',
+          'openai',
+          '--at',
+          '2026-01-05T17:30:00',
+          '--json',
+        ],
+        { cwd: ROOT, encoding: 'utf8', env: { ...process.env, TZ } },
+      );
+      expect(JSON.parse(result.stdout).decision.effect).toBe('allow');
+    }
+  });
+
   it('prints the decision and every rule considered', () => {
     const { code, stdout } = meshguard(
       'policy',
@@ -150,6 +174,7 @@ describe('meshguard policy explain', () => {
     ],
     [['--policy', SEED, '--action', 'nocolon'], /^meshguard: --action: "nocolon" is not "verb:resource"/],
     [['--policy', 'nowhere.yaml', '--action', 'a:b'], /^meshguard: cannot read policies from "nowhere.yaml"/],
+    [['--action', 'a:b'], /^meshguard: required option '--policy <path>' not specified/],
   ])('rejects bad input with one line and exit 2: %j', (args, message) => {
     const { code, stdout, stderr } = meshguard('policy', 'explain', ...args);
     expect(stderr).toMatch(message);

@@ -9,10 +9,14 @@ import {
   parseYamlAs,
 } from '@meshguard/core';
 import { z } from 'zod';
+import { asUtc } from './cli-error';
 
-const TimeSchema = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), {
-  message: 'not an ISO time',
-});
+const TimeSchema = z
+  .string()
+  .refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(asUtc(s))), {
+    message: 'not an ISO time',
+  })
+  .transform(asUtc);
 
 const AgentSchema = AgentIdentitySchema.extend({ id: z.string().min(1).optional() });
 

@@ -44,7 +44,7 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
   policy
     .command('explain')
     .description('decide one action and show why: every rule and condition considered')
-    .requiredOption('--policy <path>', 'policy file or folder (repeatable)', collect, [])
+    .requiredOption('--policy <path>', 'policy file or folder (repeatable)', collect)
     .requiredOption('--action <action>', 'the action, e.g. write:refund')
     .option('--agent <name>', 'agent name', 'agent')
     .option('--id <id>', 'agent id (default: the name)')
@@ -131,8 +131,8 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
   return program;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** Runs the CLI: returns the exit code (0 ok, 1 a check failed, 2 bad input). */

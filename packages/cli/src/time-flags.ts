@@ -1,4 +1,4 @@
-import { UsageError } from './cli-error';
+import { asUtc, UsageError } from './cli-error';
 
 const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -9,7 +9,7 @@ const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86
 export function parseTimeFlag(flag: string, text: string, now: number = Date.now()): string {
   const relative = /^(\d+)\s*([smhdw])$/.exec(text.trim());
   if (relative) return new Date(now - Number(relative[1]) * UNITS[relative[2]!]!).toISOString();
-  const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(asUtc(text)) : Number.NaN;
   if (Number.isNaN(ms)) {
     throw new UsageError(
       `${flag}: "${text}" is neither an ISO time (2026-01-05T10:00:00Z) nor a relative one (15m, 1h, 7d)`,

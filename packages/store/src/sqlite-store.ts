@@ -48,6 +48,14 @@ export interface SqliteAuditStore extends AuditStore {
   readonly stream: string;
   /** Streams events in stored order, oldest first, without loading them all (export). */
   iterate(filter?: AuditFilter): IterableIterator<AuditEvent>;
+  /**
+   * Events recorded after a position (oldest first), and the position to ask from next time:
+   * `audit tail -f` follows the trail with it, whatever the events' own timestamps say.
+   * Without a cursor, starts after the newest event.
+   */
+  after(cursor: string | undefined, limit?: number): { events: AuditEvent[]; cursor: string };
+  /** The newest `n` events (oldest first) and the cursor to follow from with `after`. */
+  latest(n: number): { events: AuditEvent[]; cursor: string };
   /** How many events match (progress bars, stats). */
   count(filter?: AuditFilter): number;
   /** Counts by decision, action and agent (`meshguard audit stats`). */
@@ -331,6 +339,38 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
         `SELECT body, hash FROM audit_events${sql} ORDER BY pos ${filter.order === 'desc' ? 'DESC' : 'ASC'}`,
       );
       for (const row of statement.iterate(...params)) yield rowToEvent(row.body, row.hash);
+    },
+    after(cursor, limit = 1000) {
+      if (cursor === undefined) {
+        const end = db.prepare('SELECT coalesce(max(pos), 0) AS pos FROM audit_events').get() as {
+          pos: number;
+        };
+        return { events: [], cursor: encodePosCursor(end.pos) };
+      }
+      const from = decodePosCursor(cursor);
+      const rows = db
+        .prepare<[number, number], { body: string; hash: string; pos: number }>(
+          'SELECT body, hash, pos FROM audit_events WHERE pos > ? ORDER BY pos LIMIT ?',
+        )
+        .all(from, limit);
+      const last = rows[rows.length - 1];
+      return {
+        events: rows.map((r) => rowToEvent(r.body, r.hash)),
+        cursor: encodePosCursor(last ? last.pos : from),
+      };
+    },
+    latest(n) {
+      const rows = db
+        .prepare<[number], { body: string; hash: string; pos: number }>(
+          'SELECT body, hash, pos FROM audit_events ORDER BY pos DESC LIMIT ?',
+        )
+        .all(n)
+        .reverse();
+      const last = rows[rows.length - 1];
+      return {
+        events: rows.map((r) => rowToEvent(r.body, r.hash)),
+        cursor: encodePosCursor(last ? last.pos : 0),
+      };
     },
     count(input = {}) {
       const { sql, params } = where(parseFilter({ ...input, limit: 1 }));

@@ -28,6 +28,14 @@ describe('audit chain', () => {
     expect((await store.verify()).problem).toMatchObject({ kind: 'edited', seq: 3, id: store.events[2]!.id });
   });
 
+  it('detects events removed from the end of a stream', async () => {
+    const store = await trail(3);
+    store.events.pop();
+    expect((await store.verify()).problem).toMatchObject({ kind: 'truncated', stream: 'memory' });
+    store.events.splice(0);
+    expect((await store.verify()).problem).toMatchObject({ kind: 'truncated' });
+  });
+
   it('detects a removed event', async () => {
     const store = await trail(5);
     const removed = store.events.splice(1, 1)[0]!;
@@ -112,6 +120,30 @@ describe('redaction', () => {
     expect((out.list as Array<Record<string, string>>)[0]!.password).toMatch(/^redacted:sha256:/);
     expect(redact({ email: 'a@b.c' }).email).toBe(out.customerEmail);
     expect(createRedactor({ salt: 's2' })({ email: 'a@b.c' }).email).not.toBe(out.customerEmail);
+  });
+
+  it('matches key words anywhere in a key, whatever its case or separators', () => {
+    const redact = createRedactor({ salt: 's' });
+    const keys = [
+      'password1',
+      'newPassword',
+      'creditcard',
+      'phonenumber',
+      'emailAddress',
+      'authToken',
+      'Authorization',
+      'USER_PASSWORD',
+      'db-credentials',
+      'Cookie',
+      'private-key',
+    ];
+    const out = redact(Object.fromEntries(keys.map((k) => [k, 'v'])));
+    for (const key of keys) expect(out[key]).toMatch(/^redacted:sha256:/);
+    expect(redact({ order_id: 'o', amount: 5, reason: 'r' })).toEqual({
+      order_id: 'o',
+      amount: 5,
+      reason: 'r',
+    });
   });
 
   it('takes a custom key list', () => {

@@ -148,8 +148,14 @@ export class StreamVerifier {
   }
 }
 
-/** Verifies events grouped by stream, each group in stored order. */
-export function verifyEvents(events: Iterable<AuditEvent>): VerifyReport {
+/**
+ * Verifies events grouped by stream, each group in stored order; with the heads the store keeps,
+ * events removed from the end of a stream are caught too.
+ */
+export function verifyEvents(
+  events: Iterable<AuditEvent>,
+  heads?: ReadonlyMap<string, { seq: number; hash: string }>,
+): VerifyReport {
   const byStream = new Map<string, AuditEvent[]>();
   for (const event of events) {
     const list = byStream.get(event.stream);
@@ -165,8 +171,14 @@ export function verifyEvents(events: Iterable<AuditEvent>): VerifyReport {
       if (!verifier.push(event, seqs)) break;
       checked++;
     }
-    streams.push(verifier.finish());
+    streams.push(verifier.finish(heads?.get(stream)));
     if (verifier.problem) return { ok: false, checked, streams, problem: verifier.problem };
+  }
+  for (const [stream, head] of heads ?? []) {
+    if (byStream.has(stream) || head.seq === 0) continue;
+    const verifier = new StreamVerifier(stream);
+    streams.push(verifier.finish(head));
+    return { ok: false, checked, streams, problem: verifier.problem! };
   }
   return { ok: true, checked, streams };
 }

@@ -62,7 +62,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): AuditStore 
         : { events: out };
     },
     async verify(): Promise<VerifyReport> {
-      return verifyEvents(events);
+      return verifyEvents(events, new Map([[head.stream, { seq: head.seq, hash: head.hash }]]));
     },
     async close() {
       closed = true;

@@ -11,6 +11,10 @@ export const DEFAULT_REDACTED_KEYS: readonly string[] = [
   'token',
   'secret',
   'api_key',
+  'authorization',
+  'credential',
+  'cookie',
+  'private_key',
 ];
 
 export interface RedactionOptions {
@@ -28,9 +32,7 @@ export const REDACTED_PREFIX = 'redacted:sha256:';
 /**
  * Builds a function that replaces secret- and personal-looking fields of a context, at any depth,
  * by a salted hash of their value (the same value always gives the same hash, so joins still
- * work, and the value cannot be read back). A key is sensitive when one of its words, or two
- * adjacent words joined, is a listed key word (plural allowed): `customer_email`, `accessToken`,
- * `api-key`, `cardNumber`, and also `max_tokens`: over-redaction is the safe side.
+ * work, and the value cannot be read back). See `isSensitive` for which keys.
  */
 export function createRedactor(options: RedactionOptions): Redactor {
   const words = new Set((options.keys ?? DEFAULT_REDACTED_KEYS).map(normalizeWord));
@@ -64,16 +66,13 @@ function normalizeWord(word: string): string {
   return word.toLowerCase().replace(/[^a-z0-9]/g, '');
 }
 
+/**
+ * A key is sensitive when, lower-cased and stripped of everything but letters and digits, it
+ * contains a listed word: `customer_email`, `accessToken`, `api-key`, `creditCardNumber`,
+ * `newPassword1`, `Authorization`. Over-redaction (`discard`, `max_tokens`) is the safe side.
+ */
 function isSensitive(key: string, words: ReadonlySet<string>): boolean {
-  const parts = key
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .split(/[^A-Za-z0-9]+/)
-    .map((p) => p.toLowerCase())
-    .filter(Boolean);
-  const has = (w: string) => words.has(w) || (w.endsWith('s') && words.has(w.slice(0, -1)));
-  for (let i = 0; i < parts.length; i++) {
-    if (has(parts[i]!)) return true;
-    if (i + 1 < parts.length && has(parts[i]! + parts[i + 1]!)) return true;
-  }
-  return has(parts.join(''));
+  const normalized = normalizeWord(key);
+  for (const word of words) if (word && normalized.includes(word)) return true;
+  return false;
 }

@@ -103,6 +103,8 @@ describe('embedded guard', () => {
       effect: 'deny',
       reason: expect.stringContaining('could not be recorded in the audit trail (disk full)'),
     });
+    expect(decision.rule).toBeUndefined();
+    expect(decision.policy).toBeUndefined();
   });
 
   it('needs policies', async () => {

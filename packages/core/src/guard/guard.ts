@@ -191,11 +191,14 @@ export function createEmbeddedGuard(parts: {
         // An action that cannot be audited does not run: fail closed.
         debug('audit append failed: %O', error);
         const message = error instanceof Error ? error.message : String(error);
+        // The deny is the guard's own: it names no policy rule and carries no shadow verdict.
         return {
-          ...decision,
+          decisionId: decision.decisionId,
           allowed: false,
           effect: 'deny',
           reason: `Denied: the decision could not be recorded in the audit trail (${message})`,
+          mode: 'enforce',
+          evaluatedAt: decision.evaluatedAt,
         };
       }
       remember(decision.decisionId, { body });

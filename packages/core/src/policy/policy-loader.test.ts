@@ -63,14 +63,18 @@ describe('parsePolicies', () => {
     ]);
   });
 
-  it.each([['9:00-18:00'], ['09:00-25:00'], ['09:60-10:00'], ['0900-1800'], ['10:00-10:00']])(
-    'rejects the malformed time_range %s',
-    (range) => {
-      const text = `${HEAD}rules:\n  - effect: allow\n    actions: ["write:email"]\n    conditions:\n      time_range: "${range}"\n`;
-      const [issue] = issuesOf(text);
-      expect(issue).toMatch(/^p\.yaml:7:19: rules\[0\]\.conditions\.time_range: /);
-    },
-  );
+  it.each([
+    ['9:00-18:00'],
+    ['09:00-25:00'],
+    ['09:60-10:00'],
+    ['0900-1800'],
+    ['10:00-10:00'],
+    ['09:00-24:30'],
+  ])('rejects the malformed time_range %s', (range) => {
+    const text = `${HEAD}rules:\n  - effect: allow\n    actions: ["write:email"]\n    conditions:\n      time_range: "${range}"\n`;
+    const [issue] = issuesOf(text);
+    expect(issue).toMatch(/^p\.yaml:7:19: rules\[0\]\.conditions\.time_range: /);
+  });
 
   it('rejects an unknown effect, tier, day and time zone', () => {
     const text = `${HEAD}appliesTo:\n  tiers: [gold]\nrules:\n  - effect: permit\n    actions: ["x:y"]\n    conditions:\n      trust_tier_min: admin\n      days: [monday]\n      timezone: Mars/Olympus\n`;
@@ -105,6 +109,11 @@ describe('parsePolicies', () => {
       'p.yaml:7:31: rules[0].conditions.amount_min: amount_min (10) is greater than amount_max (5): the rule can never match',
       'p.yaml:8:9: rules[1].id: duplicate rule id "r" (also rule 0)',
     ]);
+  });
+
+  it('rejects an explicit rule id that another rule gets by default', () => {
+    const text = `${HEAD}rules:\n  - id: "p#1"\n    effect: deny\n    actions: ["a:b"]\n  - effect: allow\n    actions: ["a:b"]\n`;
+    expect(issuesOf(text)).toEqual(['p.yaml:4:9: rules[0].id: duplicate rule id "p#1" (also rule 1)']);
   });
 
   it('rejects an invalid context regex and an operator-less context condition', () => {

@@ -7,7 +7,7 @@ export const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as co
 export const DaySchema = z.enum(DAY_NAMES);
 export type Day = z.infer<typeof DaySchema>;
 
-const TIME_RANGE = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$/;
+const TIME_RANGE = /^([01]\d|2[0-3]):([0-5]\d)-(([01]\d|2[0-3]):([0-5]\d)|24:00)$/;
 
 const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const Comparable = z.union([z.number(), z.string()]);
@@ -86,6 +86,10 @@ export const PolicyDocumentSchema = z
   })
   .superRefine((doc, ctx) => {
     const seen = new Map<string, number>();
+    // An explicit id may not take the id another rule gets by default ("<policy>#<index>").
+    doc.rules.forEach((rule, index) => {
+      if (rule.id === undefined) seen.set(`${doc.name}#${index}`, index);
+    });
     doc.rules.forEach((rule, index) => {
       if (rule.id !== undefined) {
         const before = seen.get(rule.id);

@@ -26,7 +26,9 @@ export const OutcomeEventSchema = z.object({
   reason: z.string().max(4096).optional(),
   source: SourceSchema.optional(),
   context: ContextSchema.optional(),
-  ts: z.string().optional(),
+  ts: z.iso
+    .datetime({ offset: true, message: 'ts must be an ISO date-time, e.g. 2026-01-05T10:00:00Z' })
+    .optional(),
   type: z.enum(['outcome', 'session']).optional(),
 });
 export type OutcomeEvent = z.input<typeof OutcomeEventSchema>;
