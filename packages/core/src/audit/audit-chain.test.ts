@@ -148,7 +148,9 @@ describe('redaction', () => {
 
   it('keeps its hashes stable: HMAC-SHA256 of the canonical value under the salt', () => {
     // Stored trails join on these values: a change here would break joins with older events.
-    expect(createRedactor({ salt: 's1' })({ email: 'a@b.c' }).email).toBe('redacted:sha256:aa92f3f98ae460052abefa685107a953');
+    expect(createRedactor({ salt: 's1' })({ email: 'a@b.c' }).email).toBe(
+      'redacted:sha256:aa92f3f98ae460052abefa685107a953',
+    );
   });
 
   it('takes a custom key list', () => {
