@@ -44,6 +44,7 @@ export type {
   Explanation,
   PolicyEngine,
   PolicyEngineOptions,
+  Reachability,
   RuleExplanation,
 } from './policy/policy-engine';
 export { createPolicyEngine } from './policy/policy-engine';

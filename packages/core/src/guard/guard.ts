@@ -6,7 +6,13 @@ import type { AuditStore } from '../audit/audit-store';
 import { createMemoryStore } from '../audit/memory-store';
 import { ConfigError, MeshGuardError, ValidationError } from '../errors/meshguard-error';
 import { isoTime, uuidv7 } from '../ids/uuidv7';
-import { type Clock, createPolicyEngine, type Explanation, type PolicyEngine } from '../policy/policy-engine';
+import {
+  type Clock,
+  createPolicyEngine,
+  type Explanation,
+  type PolicyEngine,
+  type Reachability,
+} from '../policy/policy-engine';
 import { type LoadedPolicy, loadPolicies } from '../policy/policy-loader';
 import type { AuditEvent, AuditEventBody } from '../protocol/audit-event';
 import { type AuditFilter, AuditFilterSchema } from '../protocol/audit-filter';
@@ -23,6 +29,11 @@ const debug = createDebug('meshguard:core');
  */
 export interface Guard {
   check(request: CheckRequest): Promise<Decision>;
+  /**
+   * Whether some context and time could allow `action` for this agent (records nothing). Adapters
+   * use it at offer time: what can never be allowed is not shown to the model.
+   */
+  reachable(request: Omit<CheckRequest, 'context'>): Promise<Reachability>;
   /** Records an outcome after the action ran (or failed, or a human answered an approval). */
   record(event: OutcomeEvent): Promise<void>;
   query(filter?: AuditFilter): Promise<AuditEvent[]>;
@@ -143,6 +154,10 @@ export function createEmbeddedGuard(parts: {
     store,
     explain(request) {
       return engine.explain(parseRequest(request), clock());
+    },
+    async reachable(request) {
+      if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });
+      return engine.reachable(parseRequest(request));
     },
     async check(request) {
       if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });

@@ -15,6 +15,8 @@ export interface CompiledCondition {
   readonly key: string;
   /** What must hold, for people: `amount <= 100`, `time within 09:00-18:00 UTC`. */
   readonly requirement: string;
+  /** True when the condition reads only the agent (not the context or the clock). */
+  readonly agentOnly?: boolean;
   test(input: ConditionInput): boolean;
   /** The value the condition looked at, for explanations: `amount is 150`, `amount is missing`. */
   observed(input: ConditionInput): string;
@@ -64,6 +66,7 @@ function tierCondition(min: TrustTier): CompiledCondition {
     test: (input) => tierRank(input.agent.tier) >= rank,
     observed: (input) => `agent tier is ${input.agent.tier}`,
     observedInReason: true,
+    agentOnly: true,
   };
 }
 

@@ -555,6 +555,24 @@ describe('policy engine laws (property-based)', () => {
     );
   });
 
+  it('reachable is sound: whatever a decision lets through, reachable said was reachable', () => {
+    fc.assert(
+      fc.property(scenarioArb(), (s) => {
+        const engine = engineOf(s.policies, s.now);
+        const decision = engine.decide(s.request);
+        const { context: _ignored, ...rest } = s.request;
+        const reach = engine.reachable(rest);
+        count('reachable: let through', decision.effect !== 'deny');
+        count('reachable: unreachable', !reach.reachable);
+        if (decision.effect !== 'deny') expect(reach.reachable).toBe(true);
+        if (!reach.reachable) expect(reach.reason.trim()).not.toBe('');
+      }),
+      { numRuns: RUNS },
+    );
+    expect(fraction('reachable: let through')).toBeGreaterThan(0.05);
+    expect(fraction('reachable: unreachable')).toBeGreaterThan(0.05);
+  });
+
   const placementArb = (policy: fc.Arbitrary<RawPolicy>) =>
     fc.record({ intoNew: fc.boolean(), target: fc.nat(), position: fc.nat(), newPolicy: policy });
 

@@ -322,6 +322,54 @@ describe('policy engine', () => {
     );
   });
 
+  it('tells at offer time whether any context or time could allow an action', () => {
+    const engine = engineOf(
+      {
+        name: 'support',
+        version: '1',
+        appliesTo: { tags: ['support'] },
+        rules: [
+          { effect: 'allow', actions: ['write:refund'], conditions: { amount_max: 100 } },
+          { effect: 'deny', actions: ['write:refund'], conditions: { amount_min: 100.01 } },
+          {
+            effect: 'deny',
+            actions: ['execute:computer_use'],
+            reason: 'Computer use requires explicit admin approval',
+          },
+          { effect: 'allow', actions: ['execute:*'] },
+          { effect: 'require_approval', actions: ['write:wire'] },
+          { effect: 'allow', actions: ['admin:*'], conditions: { trust_tier_min: 'privileged' } },
+          { effect: 'allow', actions: ['write:email'], conditions: { time_range: '09:00-18:00' } },
+        ],
+      },
+      {
+        name: 'tier1',
+        version: '1',
+        appliesTo: { agents: ['Tier 1 Support'] },
+        delegation: { permissionCeiling: ['read:*'] },
+        rules: [],
+      },
+    );
+    const at = (action: string, extra: Partial<EngineRequest> = {}) =>
+      engine.reachable({ agent: support, action, ...extra });
+    expect(at('write:refund').reachable).toBe(true); // some amounts are allowed
+    expect(at('write:email').reachable).toBe(true); // at some hours
+    expect(at('write:wire').reachable).toBe(true); // with approval
+    expect(at('execute:shell').reachable).toBe(true);
+    expect(at('execute:computer_use')).toEqual({
+      reachable: false,
+      reason: 'Computer use requires explicit admin approval (rule support#2)',
+    });
+    expect(at('admin:users').reachable).toBe(false); // verified < privileged, whatever the context
+    expect(at('read:web_search')).toMatchObject({
+      reachable: false,
+      reason: expect.stringMatching(/^Nothing allows/),
+    });
+    expect(at('write:refund', { delegation: [testAgent({ name: 'Tier 1 Support' })] }).reason).toMatch(
+      /outside the permission ceiling/,
+    );
+  });
+
   it('uses the injected clock and mints sortable ids', () => {
     const engine = engineOf({ name: 'p', version: '1', rules: [{ effect: 'allow', actions: ['a:b'] }] });
     const one = decide(engine, { action: 'a:b' });

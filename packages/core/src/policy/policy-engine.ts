@@ -83,6 +83,16 @@ export interface Explanation {
 }
 
 /**
+ * Whether some context and time could let an action through (allow or require approval). Used at
+ * offer time: a tool or handoff that can never be allowed is not shown to the model at all.
+ */
+export interface Reachability {
+  reachable: boolean;
+  /** Why not, when not reachable: the deciding rule, or that nothing allows it. */
+  reason: string;
+}
+
+/**
  * A compiled policy set. Rules are indexed by exact action; wildcard rules are matched once per
  * distinct action and cached, so a decision costs about the same with 10 or 10,000 rules.
  */
@@ -91,6 +101,11 @@ export interface PolicyEngine {
   /** Decides (does not record): the caller records through a Guard. */
   decide(request: EngineRequest, now?: number): Decision;
   explain(request: EngineRequest, now?: number): Explanation;
+  /**
+   * Whether any context and time could allow the action for this agent and delegation chain
+   * (ignores context and clock; conditions on them count as satisfiable). Records nothing.
+   */
+  reachable(request: Omit<EngineRequest, 'context'>): Reachability;
 }
 
 /**
@@ -324,7 +339,24 @@ export function createPolicyEngine(
     };
   }
 
-  return { policies, decide, explain };
+  function reachable(req: Omit<EngineRequest, 'context'>): Reachability {
+    const violation = delegationViolation(req, false);
+    if (violation) return { reachable: false, reason: violation.reason };
+    const input: ConditionInput = { agent: req.agent, context: undefined, now: 0 };
+    for (const rule of candidates(req.action)) {
+      if (rule.policy.mode === 'shadow' || !rule.policy.applies(req.agent)) continue;
+      // Conditions on the agent alone are decided now; any other may hold for some request.
+      const agentFails = rule.conditions.some((c) => c.agentOnly === true && !c.test(input));
+      if (agentFails) continue;
+      const certain = rule.conditions.every((c) => c.agentOnly === true);
+      if (rule.effect !== 'deny') return { reachable: true, reason: rule.decisionReason };
+      if (certain) return { reachable: false, reason: rule.decisionReason };
+    }
+    const fallen = fallback(req, false, undefined, input);
+    return { reachable: fallen.effect !== 'deny', reason: fallen.reason };
+  }
+
+  return { policies, decide, explain, reachable };
 }
 
 /** The limits one policy puts on a delegation chain (root first; the acting agent not in it). */
