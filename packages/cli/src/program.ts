@@ -13,13 +13,13 @@ import { UsageError } from './cli-error';
 import { type CliIo, processIo } from './cli-output';
 import { type ExplainFlags, policyExplain, policyTest, policyValidate } from './policy-commands';
 
-declare const __VERSION__: string | undefined;
+declare const __PACKAGE_VERSION__: string | undefined;
 
 /** Builds the `meshguard` command tree; each action resolves to its exit code. */
 export function createProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command('meshguard')
     .description('Govern what AI agents may do: policies, decisions and the audit trail.')
-    .version(typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0')
+    .version(typeof __PACKAGE_VERSION__ === 'string' ? __PACKAGE_VERSION__ : '0.0.0')
     .showSuggestionAfterError(true)
     .configureOutput({
       writeOut: (s) => io.out(s.replace(/\n$/, '')),

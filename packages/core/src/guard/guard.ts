@@ -183,7 +183,8 @@ export function createEmbeddedGuard(parts: {
       if (req.delegation && req.delegation.length > 0) body.delegation = req.delegation;
       if (decision.policy) body.policy = decision.policy;
       if (decision.rule) body.rule = decision.rule;
-      if (parts.source) body.source = parts.source;
+      const source = req.source ?? parts.source;
+      if (source) body.source = source;
       if (req.context) body.context = req.context;
       const bodies = [body];
       if (decision.shadow) {

@@ -21,6 +21,8 @@ export const CheckRequestSchema = z.object({
   delegation: z.array(AgentIdentitySchema).max(64).optional(),
   framework: z.string().min(1).max(64).optional(),
   kind: ActionKindSchema.optional(),
+  /** The package asking (an adapter and its version), stamped on the recorded decision. */
+  source: z.object({ name: z.string().min(1).max(214), version: z.string().min(1).max(64) }).optional(),
 });
 export type CheckRequest = z.input<typeof CheckRequestSchema>;
 export type ParsedCheckRequest = z.output<typeof CheckRequestSchema>;

@@ -1,0 +1,126 @@
+import { ConfigError } from '@meshguard/core';
+import {
+  Agent,
+  type ApplyPatchTool,
+  type ComputerTool,
+  type FunctionTool,
+  getHandoff,
+  type Handoff,
+  type HostedTool,
+  type RunContext,
+  type ShellTool,
+  type Tool,
+} from '@openai/agents';
+import { governHandoff } from './govern-handoff';
+import { governedToolInfo, governTool } from './govern-tool';
+import { type GovernanceOptions, identityOf, offerable } from './governance-context';
+import {
+  builtinAction,
+  governApprovalTool,
+  governComputerTool,
+  governHostedMcpTool,
+  isServerSideHostedTool,
+  offerHostedTool,
+} from './hosted-tools';
+
+/**
+ * Governs a whole agent graph in one call: every function tool, handoff and built-in tool of
+ * the agent and of every agent it can hand off to (recursively, safe on cycles). Returns
+ * governed copies; the agents passed in are not changed.
+ *
+ * - Function tools: checked per call (`governTool`), action `actions[name]` or `tool:<name>`.
+ * - Handoffs: `handoff:<target>` (`governHandoff`); never offered when policy can never allow.
+ * - Hosted tools (web search, file search, code interpreter, image generation): offered only
+ *   when policy allows them for the run (a recorded decision); calls are recorded afterwards with
+ *   `recordHostedToolCalls` (or `runGoverned`), since OpenAI runs them itself.
+ * - Computer use, local shell, apply_patch: checked per action through their approval hooks;
+ *   hosted MCP tools per call through `onApproval` (`mcp:<server label>:<tool>`).
+ *
+ * Every agent of the graph needs an identity: `identities[name]` or the default `identity`.
+ *
+ * @example
+ * const governed = governAgent(tier1, { guard, identity: { tags: ['openai', 'support'] },
+ *   actions: { process_refund: 'write:refund' } });
+ * const result = await run(governed, 'I need a refund for order #12345');
+ */
+export function governAgent<T extends Agent<any, any>>(root: T, options: GovernanceOptions): T {
+  if (!(root instanceof Agent)) {
+    throw new ConfigError('governAgent expects an Agent of @openai/agents', { code: 'not_agent' });
+  }
+  const copies = new Map<Agent<any, any>, Agent<any, any>>();
+  const pending: Agent<any, any>[] = [root];
+  // First pass: one copy per agent (cycles resolve to the same copy), identities checked up front.
+  while (pending.length > 0) {
+    const agent = pending.pop()!;
+    if (copies.has(agent)) continue;
+    identityOf(options, agent.name);
+    copies.set(agent, agent.clone({ tools: [], handoffs: [] }));
+    for (const h of agent.handoffs) pending.push(getHandoff(h).agent);
+  }
+  // Second pass: govern each agent's tools and handoffs, pointing handoffs at the copies.
+  for (const [agent, copy] of copies) {
+    copy.tools = agent.tools.map((t: Tool<any>) => governToolOf(t, options, agent.name));
+    copy.handoffs = agent.handoffs.map((h: Agent<any, any> | Handoff<any, any>) => {
+      const original = getHandoff(h);
+      const target = copies.get(original.agent) ?? original.agent;
+      return governHandoff(original.clone({ agent: target }), {
+        ...options,
+        from: agent.name,
+        resolveAgent: (next) => copies.get(next) ?? next,
+      });
+    });
+    const baseGetAllTools = copy.getAllTools.bind(copy);
+    copy.getAllTools = async (runContext: RunContext<any>, ...rest: unknown[]) => {
+      const all = await (baseGetAllTools as (...args: unknown[]) => Promise<Tool<any>[]>)(
+        runContext,
+        ...rest,
+      );
+      const offered: Tool<any>[] = [];
+      for (const candidate of all) {
+        if (await offer(candidate, options, runContext, agent.name)) offered.push(candidate);
+      }
+      return offered;
+    };
+  }
+  return copies.get(root) as T;
+}
+
+function governToolOf(candidate: Tool<any>, options: GovernanceOptions, agentName: string): Tool<any> {
+  switch (candidate.type) {
+    case 'function': {
+      // A tool governed before keeps its action; its guard and identities are this graph's.
+      const info = governedToolInfo(candidate);
+      return governTool((info?.original ?? candidate) as FunctionTool<any, any, any>, {
+        ...options,
+        ...(info ? { action: info.action } : {}),
+        agent: agentName,
+      });
+    }
+    case 'computer':
+      return governComputerTool(candidate as ComputerTool<any, any>, options, agentName);
+    case 'shell':
+    case 'apply_patch':
+      return governApprovalTool(candidate as ShellTool | ApplyPatchTool, options, agentName);
+    case 'hosted_tool':
+      return candidate.name === 'hosted_mcp'
+        ? governHostedMcpTool(candidate as HostedTool, options, agentName)
+        : candidate;
+    default:
+      return candidate;
+  }
+}
+
+/** Which tools the model is offered in this run: those policy could allow. */
+async function offer(
+  candidate: Tool<any>,
+  options: GovernanceOptions,
+  runContext: RunContext<any>,
+  agentName: string,
+): Promise<boolean> {
+  if (isServerSideHostedTool(candidate)) return offerHostedTool(options, runContext, agentName, candidate);
+  if (candidate.type === 'computer') {
+    const action = builtinAction(options, 'computer');
+    return offerable(options, runContext, agentName, action, 'builtin_tool', { tool: candidate.name });
+  }
+  return true;
+}

@@ -1,0 +1,243 @@
+import type { AgentIdentity, Decision } from '@meshguard/core';
+import { ConfigError } from '@meshguard/core';
+import {
+  defineToolInputGuardrail,
+  defineToolOutputGuardrail,
+  type FunctionTool,
+  getCurrentSpan,
+  type RunContext,
+  type ToolOptions,
+  tool,
+  ToolGuardrailFunctionOutputFactory as Verdict,
+} from '@openai/agents';
+import {
+  actionOf,
+  checkFor,
+  contextOf,
+  denialText,
+  type GovernanceOptions,
+  parseArguments,
+  pendingApprovals,
+  recordOutcome,
+} from './governance-context';
+
+/** What a governed tool copy carries, so approvals and `governAgent` can find its governance. */
+export interface GovernedToolInfo {
+  readonly options: GovernanceOptions;
+  readonly action: string;
+  readonly agentName: string;
+  readonly original: FunctionTool<any, any, any>;
+}
+
+export interface CallRecord {
+  decision: Decision;
+  agent: AgentIdentity;
+  traceId: string;
+  delegation: AgentIdentity[];
+  startedAt?: number;
+  finished?: boolean;
+  /** What the tool threw (known for `governedTool`; the SDK turned it into text for the model). */
+  error?: string;
+}
+
+const GOVERNED = Symbol.for('meshguard.openai-agents.governed-tool');
+
+/** The governance of a tool `governTool` made, if it is one. */
+export function governedToolInfo(candidate: unknown): GovernedToolInfo | undefined {
+  return candidate !== null && typeof candidate === 'object'
+    ? ((candidate as Record<symbol, GovernedToolInfo | undefined>)[GOVERNED] ?? undefined)
+    : undefined;
+}
+
+export interface GovernToolOptions extends GovernanceOptions {
+  /** The policy action (default: `actions[name]`, else `tool:<name>`). */
+  action?: string;
+  /**
+   * The SDK agent that calls this copy of the tool (its identity comes from `identities`).
+   * Default: the name of `identity`. `governAgent` sets it for every agent of a graph.
+   */
+  agent?: string;
+}
+
+// One record per call, per run (the SDK's RunContext is one object per run).
+const calls = new WeakMap<object, Map<string, Promise<CallRecord>>>();
+
+function callKey(toolName: string, callId: string): string {
+  return `${toolName}\u0000${callId}`;
+}
+
+/**
+ * Governs a function tool: every call is checked before it runs and its outcome recorded.
+ * Denied: the model receives the policy's reason as the tool's result and the run goes on.
+ * `require_approval`: the SDK's own approval interruption (`result.interruptions`), answered with
+ * `approveToolCall` / `rejectToolCall` so the answer and who gave it are recorded.
+ * Returns a copy; the tool passed in is not changed.
+ *
+ * @example
+ * const refund = governTool(processRefund, { guard, action: 'write:refund',
+ *   identity: { name: 'Customer Support', tags: ['openai', 'support'], tier: 'verified' } });
+ */
+export function governTool<T extends FunctionTool<any, any, any>>(
+  original: T,
+  options: GovernToolOptions,
+): T {
+  if (original?.type !== 'function') {
+    throw new ConfigError(`governTool expects a function tool, got ${describe(original)}`, {
+      code: 'not_function_tool',
+    });
+  }
+  const existing = governedToolInfo(original);
+  const base = existing ? (existing.original as T) : original;
+  const agentName = options.agent ?? options.identity?.name;
+  if (!agentName) {
+    throw new ConfigError(
+      `governTool(${base.name}): say which agent calls it: pass \`agent\` (an agent name in \`identities\`) or an \`identity\` with a name, or use governAgent`,
+      { code: 'agent_missing' },
+    );
+  }
+  const action = options.action ?? actionOf(options, base.name);
+  const info: GovernedToolInfo = { options, action, agentName, original: base };
+
+  const decide = (runContext: RunContext<unknown>, callId: string, args: unknown): Promise<CallRecord> => {
+    let perRun = calls.get(runContext);
+    if (!perRun) {
+      perRun = new Map();
+      calls.set(runContext, perRun);
+    }
+    const key = callKey(base.name, callId);
+    let record = perRun.get(key);
+    if (!record) {
+      record = (async () => {
+        const context = contextOf(options, args, { toolName: base.name, agentName, action });
+        const spanId = getCurrentSpan()?.spanId;
+        const checked = await checkFor(options, runContext, agentName, {
+          action,
+          kind: 'tool',
+          context,
+          ...(spanId && spanId !== 'no-op' ? { spanId } : {}),
+        });
+        const call: CallRecord = { ...checked };
+        if (checked.decision.effect === 'require_approval') {
+          pendingApprovals(runContext).set(callId, { decision: checked.decision, options });
+        }
+        return call;
+      })();
+      perRun.set(key, record);
+      // A failed check is not cached: the SDK fails the run, and a retry checks again.
+      record.catch(() => perRun.delete(key));
+    }
+    return record;
+  };
+
+  const finish = async (call: CallRecord, outcome: 'success' | 'error', error?: string) => {
+    if (call.finished) return;
+    call.finished = true;
+    await recordOutcome(options.guard, {
+      decisionId: call.decision.decisionId,
+      outcome,
+      ...(call.startedAt !== undefined ? { durationMs: Date.now() - call.startedAt } : {}),
+      ...(error ? { error } : {}),
+    });
+  };
+
+  const gate = defineToolInputGuardrail({
+    name: 'meshguard',
+    run: async ({ context: runContext, toolCall }) => {
+      const call = await decide(runContext, toolCall.callId, parseArguments(toolCall.arguments));
+      const { decision } = call;
+      if (decision.effect === 'deny') {
+        await recordOutcome(options.guard, { decisionId: decision.decisionId, outcome: 'blocked' });
+        return Verdict.rejectContent(denialText(options, decision, action), { meshguard: decision });
+      }
+      if (decision.effect === 'require_approval') {
+        const approved = runContext.isToolApproved({ toolName: base.name, callId: toolCall.callId });
+        // Guardrails may run before the approval (toolExecution.preApprovalInputGuardrails).
+        if (approved !== true) return Verdict.allow({ meshguard: decision });
+        const pending = pendingApprovals(runContext).get(toolCall.callId);
+        if (!pending?.answered) {
+          // Approved through the SDK directly (not approveToolCall): recorded without who.
+          if (pending) pending.answered = true;
+          await recordOutcome(options.guard, { decisionId: decision.decisionId, outcome: 'approved' });
+        }
+      }
+      call.startedAt = Date.now();
+      return Verdict.allow({ meshguard: decision });
+    },
+  });
+
+  const done = defineToolOutputGuardrail({
+    name: 'meshguard-outcome',
+    run: async ({ context: runContext, toolCall }) => {
+      const record = calls.get(runContext)?.get(callKey(base.name, toolCall.callId));
+      if (record) {
+        const call = await record;
+        // `tool()` turns a thrown error into text for the model: `governedTool` saw it; for other
+        // tools the SDK marks the function span (when tracing is on).
+        const failed = call.error ?? getCurrentSpan()?.error?.message;
+        await finish(call, failed !== undefined ? 'error' : 'success', failed);
+      }
+      return Verdict.allow();
+    },
+  });
+
+  const governed = {
+    ...base,
+    needsApproval: async (runContext: RunContext<unknown>, input: unknown, callId?: string) => {
+      const own = await base.needsApproval(runContext, input as never, callId);
+      if (callId === undefined) return own;
+      const call = await decide(runContext, callId, input);
+      return own || call.decision.effect === 'require_approval';
+    },
+    inputGuardrails: [gate, ...(base.inputGuardrails ?? [])],
+    outputGuardrails: [...(base.outputGuardrails ?? []), done],
+    [GOVERNED]: info,
+  } as T;
+  return governed;
+}
+
+/**
+ * Defines a governed function tool in one step: `tool()`'s options plus the policy action.
+ * Errors the tool throws are recorded as `error` outcomes (with their message) before the SDK
+ * turns them into text for the model.
+ *
+ * @example
+ * const refund = governedTool({ name: 'process_refund', description: 'Refund an order',
+ *   parameters: z.object({ order_id: z.string(), amount: z.number() }), action: 'write:refund',
+ *   execute: ({ order_id, amount }) => payments.refund(order_id, amount) }, { guard, identity });
+ */
+export function governedTool<Context = unknown>(
+  toolOptions: ToolOptions<any, Context> & { action?: string },
+  options: GovernToolOptions,
+): FunctionTool<Context, any, unknown> {
+  const { action, ...rest } = toolOptions;
+  const execute = (rest as { execute: (...args: unknown[]) => unknown }).execute;
+  const made = tool({
+    ...rest,
+    execute: async (
+      input: unknown,
+      runContext?: RunContext<Context>,
+      details?: { toolCall?: { callId: string } },
+    ) => {
+      try {
+        return await execute(input, runContext, details);
+      } catch (error) {
+        const callId = details?.toolCall?.callId;
+        if (runContext && callId) {
+          const record = calls.get(runContext)?.get(callKey(made.name, callId));
+          if (record) (await record).error = error instanceof Error ? error.message : String(error);
+        }
+        throw error;
+      }
+    },
+  } as ToolOptions<any, Context>);
+  return governTool(made as FunctionTool<Context, any, unknown>, {
+    ...options,
+    ...(action ? { action } : {}),
+  });
+}
+
+function describe(value: unknown): string {
+  if (value === null || typeof value !== 'object') return String(value);
+  const type = (value as { type?: unknown }).type;
+  return typeof type === 'string' ? `a ${type} tool` : 'an object that is not a tool';
+}

@@ -1,0 +1,220 @@
+import {
+  type AgentIdentity,
+  type AgentIdentityInput,
+  AgentIdentitySchema,
+  type CheckContext,
+  type CheckRequest,
+  ConfigError,
+  type Decision,
+  type Guard,
+  type OutcomeEvent,
+} from '@meshguard/core';
+import { getCurrentTrace, type RunContext } from '@openai/agents';
+import createDebug from 'debug';
+import { PACKAGE_NAME, PACKAGE_VERSION } from './package-info';
+
+export const debug = createDebug('meshguard:openai-agents');
+
+export const FRAMEWORK = 'openai-agents';
+export const SOURCE = { name: PACKAGE_NAME, version: PACKAGE_VERSION };
+
+/** An identity for an SDK agent; `id` and `name` default to the agent's name. */
+export type IdentityInput = Partial<AgentIdentityInput>;
+
+/** What every `govern*` function takes. */
+export interface GovernanceOptions {
+  /** The guard that decides and records (`createGuard()` from `@meshguard/core`). */
+  guard: Guard;
+  /**
+   * The MeshGuard identity of each SDK agent, by agent name. `id` and `name` default to the
+   * agent's name, so `{ tags: ['support'], tier: 'basic' }` is enough.
+   */
+  identities?: Record<string, IdentityInput>;
+  /** The identity of agents not named in `identities` (again `id`/`name` default to the agent's name). */
+  identity?: IdentityInput;
+  /** Policy actions by tool name (default `tool:<name>`), e.g. `{ process_refund: 'write:refund' }`. */
+  actions?: Record<string, string>;
+  /**
+   * Reshapes a call's arguments into the check's context (default: the arguments object itself,
+   * or `{ input }` when they are not an object).
+   */
+  context?: (args: unknown, call: { toolName: string; agentName: string; action: string }) => CheckContext;
+  /** The trace id decisions are recorded under (default: the SDK's current trace, else one per run). */
+  traceId?: string;
+  /** The text the model receives when a call is denied (default `Blocked by policy: <reason>`). */
+  denialMessage?: (decision: Decision, action: string) => string;
+}
+
+/** Per-run state: the trace id, who delegated to whom, and the decision of each call. */
+export interface RunGovernance {
+  traceId: string;
+  /** The delegation chain (root first) each agent of the run acts under, by agent name. */
+  delegation: Map<string, AgentIdentity[]>;
+  /** Offer-time verdicts already recorded (`agent\u0000action`), so each is recorded once per run. */
+  offered: Map<string, Promise<boolean>>;
+}
+
+const runs = new WeakMap<object, RunGovernance>();
+
+/** The governance state of one run, keyed by the SDK's `RunContext` (one per run). */
+export function runGovernance(
+  runContext: RunContext<unknown> | object,
+  options: GovernanceOptions,
+): RunGovernance {
+  let state = runs.get(runContext);
+  if (!state) {
+    state = { traceId: resolveTraceId(options), delegation: new Map(), offered: new Map() };
+    runs.set(runContext, state);
+  }
+  return state;
+}
+
+function resolveTraceId(options: GovernanceOptions): string {
+  if (options.traceId) return options.traceId;
+  const current = getCurrentTrace()?.traceId;
+  if (current && current !== 'no-op') return current;
+  return `trace_${crypto.randomUUID().replaceAll('-', '')}`;
+}
+
+/** The MeshGuard identity of an SDK agent, validated once. */
+export function identityOf(options: GovernanceOptions, agentName: string): AgentIdentity {
+  const given = options.identities?.[agentName] ?? options.identity;
+  if (!given) {
+    throw new ConfigError(
+      `no MeshGuard identity for agent "${agentName}": add it to \`identities\` or give a default \`identity\``,
+      { code: 'identity_missing' },
+    );
+  }
+  const parsed = AgentIdentitySchema.safeParse({ id: agentName, name: agentName, ...given });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(
+      `the identity of agent "${agentName}" is invalid: ${issue.path.join('.')}: ${issue.message}`,
+      {
+        code: 'identity_invalid',
+      },
+    );
+  }
+  return parsed.data;
+}
+
+export function actionOf(options: GovernanceOptions, toolName: string): string {
+  return options.actions?.[toolName] ?? `tool:${toolName}`;
+}
+
+export function denialText(options: GovernanceOptions, decision: Decision, action: string): string {
+  return options.denialMessage
+    ? options.denialMessage(decision, action)
+    : `Blocked by policy: ${decision.reason}`;
+}
+
+/** Turns tool arguments into a check context. */
+export function contextOf(
+  options: GovernanceOptions,
+  args: unknown,
+  call: { toolName: string; agentName: string; action: string },
+): CheckContext {
+  if (options.context) return options.context(args, call);
+  if (args !== null && typeof args === 'object' && !Array.isArray(args)) return args as CheckContext;
+  return args === undefined ? {} : { input: args };
+}
+
+/** Parses a tool call's JSON arguments; anything unparsable is kept as text. */
+export function parseArguments(raw: string | undefined): unknown {
+  if (raw === undefined || raw === '') return {};
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** Checks one action for an SDK agent inside a run, with its delegation chain and trace. */
+export async function checkFor(
+  options: GovernanceOptions,
+  runContext: RunContext<unknown> | object,
+  agentName: string,
+  request: Omit<CheckRequest, 'agent' | 'traceId' | 'delegation' | 'framework' | 'source'>,
+): Promise<{ decision: Decision; agent: AgentIdentity; traceId: string; delegation: AgentIdentity[] }> {
+  const run = runGovernance(runContext, options);
+  const agent = identityOf(options, agentName);
+  const delegation = run.delegation.get(agentName) ?? [];
+  const decision = await options.guard.check({
+    ...request,
+    agent,
+    traceId: run.traceId,
+    framework: FRAMEWORK,
+    source: SOURCE,
+    ...(delegation.length > 0 ? { delegation } : {}),
+  });
+  return { decision, agent, traceId: run.traceId, delegation };
+}
+
+/** Records an outcome; a failure to record is logged, never thrown into the agent's run. */
+export async function recordOutcome(guard: Guard, event: OutcomeEvent): Promise<void> {
+  try {
+    await guard.record({ framework: FRAMEWORK, source: SOURCE, ...event });
+  } catch (error) {
+    debug('could not record outcome %o: %O', event, error);
+  }
+}
+
+/**
+ * Whether `action` could ever be allowed for this agent in this run; when not, records the
+ * refusal once per run (a deny decision) so the audit trail says why the model was not offered it.
+ */
+export function offerable(
+  options: GovernanceOptions,
+  runContext: RunContext<unknown> | object,
+  agentName: string,
+  action: string,
+  kind: 'tool' | 'handoff' | 'builtin_tool',
+  context: CheckContext,
+): Promise<boolean> {
+  const run = runGovernance(runContext, options);
+  const key = `${agentName}\u0000${action}`;
+  let verdict = run.offered.get(key);
+  if (!verdict) {
+    verdict = (async () => {
+      const agent = identityOf(options, agentName);
+      const delegation = run.delegation.get(agentName) ?? [];
+      const reach = await options.guard.reachable({
+        action,
+        agent,
+        kind,
+        ...(delegation.length > 0 ? { delegation } : {}),
+      });
+      if (reach.reachable) return true;
+      // Recorded as a decision: the model was not offered the action, and why.
+      await checkFor(options, runContext, agentName, {
+        action,
+        kind,
+        context: { ...context, stage: 'offer' },
+      });
+      return false;
+    })();
+    run.offered.set(key, verdict);
+  }
+  return verdict;
+}
+
+/** A call waiting on a human, or denied where the SDK can only interrupt: by run, by call id. */
+export interface PendingApproval {
+  decision: Decision;
+  options: GovernanceOptions;
+  /** The text the model gets when a policy denial is turned into a rejection. */
+  denial?: string;
+  /** Set once the approval or rejection has been recorded. */
+  answered?: boolean;
+}
+
+const approvals = new WeakMap<object, Map<string, PendingApproval>>();
+
+export function pendingApprovals(runContext: object): Map<string, PendingApproval> {
+  let map = approvals.get(runContext);
+  if (!map) {
+    map = new Map();
+    approvals.set(runContext, map);
+  }
+  return map;
+}

@@ -1,0 +1,167 @@
+import type { Decision } from '@meshguard/core';
+import { type Agent, Runner, type RunResult, type RunState, type RunToolApprovalItem } from '@openai/agents';
+import { governedToolInfo } from './govern-tool';
+import {
+  FRAMEWORK,
+  type GovernanceOptions,
+  identityOf,
+  pendingApprovals,
+  recordOutcome,
+  runGovernance,
+} from './governance-context';
+import { builtinAction, recordHostedToolCalls } from './hosted-tools';
+
+type AnyState = RunState<any, any>;
+
+/** Who answered an approval, and (for a rejection) what the model is told. */
+export interface ApprovalAnswer {
+  /** Who decided: a user id or name, recorded as the outcome's actor. */
+  by: string;
+  /** For a rejection: the text the model receives (default: the SDK's rejection message). */
+  message?: string;
+}
+
+function callIdOf(item: RunToolApprovalItem): string | undefined {
+  const raw = item.rawItem as { callId?: string; id?: string };
+  return raw.callId ?? raw.id;
+}
+
+/** The MeshGuard decision behind an approval interruption, if MeshGuard raised it. */
+export function approvalDecision(state: AnyState, item: RunToolApprovalItem): Decision | undefined {
+  const callId = callIdOf(item);
+  return callId === undefined ? undefined : pendingApprovals(state._context).get(callId)?.decision;
+}
+
+async function recordAnswer(
+  state: AnyState,
+  item: RunToolApprovalItem,
+  outcome: 'approved' | 'rejected',
+  answer: ApprovalAnswer,
+  fallback: GovernanceOptions | undefined,
+): Promise<void> {
+  const callId = callIdOf(item);
+  const pending = callId === undefined ? undefined : pendingApprovals(state._context).get(callId);
+  const common = { outcome, actor: answer.by, ...(answer.message ? { reason: answer.message } : {}) };
+  if (pending) {
+    if (pending.answered) return;
+    pending.answered = true;
+    await recordOutcome(pending.options.guard, { decisionId: pending.decision.decisionId, ...common });
+    return;
+  }
+  // Resumed in another process (RunState.fromString): the decision is in the trail, not here.
+  const toolName = item.toolName ?? (item.rawItem as { name?: string }).name ?? 'unknown';
+  const governed = item.agent.tools.find((t: { name: string }) => t.name === toolName);
+  const info = governedToolInfo(governed);
+  const options = info?.options ?? fallback;
+  if (!options) return;
+  const action = info?.action ?? builtinAction(options, toolName);
+  await recordOutcome(options.guard, {
+    ...common,
+    agent: identityOf(options, item.agent.name),
+    action,
+    traceId: state._trace?.traceId ?? runGovernance(state._context, options).traceId,
+    kind: info ? 'tool' : 'builtin_tool',
+    framework: FRAMEWORK,
+    ...(callId ? { context: { call_id: callId } } : {}),
+  });
+}
+
+/**
+ * Approves an interrupted call and records who approved it, then `run(agent, state)` resumes.
+ *
+ * @example
+ * for (const item of result.interruptions) await approveToolCall(result.state, item, { by: 'alice' });
+ * result = await runner.run(agent, result.state);
+ */
+export async function approveToolCall(
+  state: AnyState,
+  item: RunToolApprovalItem,
+  answer: ApprovalAnswer,
+  options?: GovernanceOptions,
+): Promise<void> {
+  await recordAnswer(state, item, 'approved', answer, options);
+  state.approve(item);
+}
+
+/** Rejects an interrupted call and records who rejected it; the model receives `message`. */
+export async function rejectToolCall(
+  state: AnyState,
+  item: RunToolApprovalItem,
+  answer: ApprovalAnswer,
+  options?: GovernanceOptions,
+): Promise<void> {
+  await recordAnswer(state, item, 'rejected', answer, options);
+  state.reject(item, answer.message ? { message: answer.message } : undefined);
+}
+
+/**
+ * Rejects, with the policy's reason, the interruptions that are MeshGuard denials (computer use
+ * has no automatic rejection in the SDK) and returns the ones left for a human.
+ */
+export function resolvePolicyInterruptions(result: {
+  state: AnyState;
+  interruptions: RunToolApprovalItem[];
+}) {
+  const left: RunToolApprovalItem[] = [];
+  for (const item of result.interruptions ?? []) {
+    const callId = callIdOf(item);
+    const denial =
+      callId === undefined ? undefined : pendingApprovals(result.state._context).get(callId)?.denial;
+    if (denial !== undefined) result.state.reject(item, { message: denial });
+    else left.push(item);
+  }
+  return left;
+}
+
+export interface RunGovernedOptions extends GovernanceOptions {
+  /** The runner (default: a new `Runner()`). */
+  runner?: Runner;
+  /**
+   * Answers approvals policy asks for (`require_approval`). Without it, `runGoverned` returns
+   * with `result.interruptions` for the host to answer with `approveToolCall` / `rejectToolCall`.
+   */
+  onApprovalRequired?: (
+    item: RunToolApprovalItem,
+    decision: Decision | undefined,
+  ) => Promise<{ approve: boolean } & ApprovalAnswer> | ({ approve: boolean } & ApprovalAnswer);
+  /** Options passed to `runner.run` (not `stream`: stream with `runner.run` and call `recordHostedToolCalls`). */
+  runOptions?: Record<string, unknown>;
+  /** How many times a run may resume after interruptions (default 10). */
+  maxResumes?: number;
+}
+
+/**
+ * Runs a governed agent to the end: policy denials the SDK raises as interruptions are rejected
+ * with their reason, approvals go to `onApprovalRequired`, and hosted tool calls are recorded.
+ *
+ * @example
+ * const result = await runGoverned(governAgent(agent, options), 'Refund order 42', {
+ *   ...options, onApprovalRequired: async (item) => ({ approve: await askManager(item), by: 'manager@acme' }) });
+ */
+export async function runGoverned(
+  agent: Agent<any, any>,
+  input: Parameters<Runner['run']>[1],
+  options: RunGovernedOptions,
+): Promise<RunResult<any, any>> {
+  const runner = options.runner ?? new Runner();
+  const runOptions = (options.runOptions ?? {}) as Record<string, never>;
+  let result = (await runner.run(agent, input as string, runOptions)) as RunResult<any, any>;
+  for (let resumes = 0; resumes < (options.maxResumes ?? 10); resumes++) {
+    const left = resolvePolicyInterruptions(result);
+    if (result.interruptions.length === 0) break;
+    let unanswered = false;
+    for (const item of left) {
+      if (!options.onApprovalRequired) {
+        unanswered = true;
+        continue;
+      }
+      const answer = await options.onApprovalRequired(item, approvalDecision(result.state, item));
+      if (answer.approve) await approveToolCall(result.state, item, answer, options);
+      else await rejectToolCall(result.state, item, answer, options);
+    }
+    if (unanswered) break; // the host answers these and resumes
+    result = (await runner.run(agent, result.state, runOptions)) as RunResult<any, any>;
+  }
+  await recordHostedToolCalls(result, options);
+  return result;
+}

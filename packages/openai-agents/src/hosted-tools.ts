@@ -1,0 +1,299 @@
+import type { Decision } from '@meshguard/core';
+import type {
+  ApplyPatchTool,
+  ComputerTool,
+  HostedTool,
+  RunContext,
+  RunItem,
+  RunToolApprovalItem,
+  ShellTool,
+  Tool,
+} from '@openai/agents';
+import {
+  checkFor,
+  contextOf,
+  denialText,
+  FRAMEWORK,
+  type GovernanceOptions,
+  identityOf,
+  pendingApprovals,
+  recordOutcome,
+  runGovernance,
+} from './governance-context';
+
+/** Policy actions of the SDK's built-in tools, the same on every platform (DESIGN.md). */
+export const BUILTIN_ACTIONS: Readonly<Record<string, string>> = {
+  web_search: 'read:web_search',
+  web_search_preview: 'read:web_search',
+  file_search: 'read:file_search',
+  code_interpreter: 'execute:code_interpreter',
+  computer_use_preview: 'execute:computer_use',
+  computer: 'execute:computer_use',
+  shell: 'execute:shell',
+  local_shell: 'execute:shell',
+  apply_patch: 'write:apply_patch',
+};
+
+/** The action of a built-in tool (hosted or local): `actions[name]`, the table above, else `tool:<name>`. */
+export function builtinAction(options: GovernanceOptions, name: string): string {
+  return options.actions?.[name] ?? BUILTIN_ACTIONS[name] ?? `tool:${name}`;
+}
+
+/** Hosted tools that run on OpenAI's side and cannot be stopped per call (not hosted MCP). */
+export function isServerSideHostedTool(candidate: Tool<any>): candidate is HostedTool {
+  return candidate.type === 'hosted_tool' && candidate.name !== 'hosted_mcp';
+}
+
+/**
+ * Decides once per run whether a server-side hosted tool is offered to an agent: a recorded
+ * decision, since OpenAI runs each call itself and nothing can stop it mid-flight.
+ */
+export async function offerHostedTool(
+  options: GovernanceOptions,
+  runContext: RunContext<unknown>,
+  agentName: string,
+  hosted: HostedTool,
+): Promise<boolean> {
+  const run = runGovernance(runContext, options);
+  const action = builtinAction(options, hosted.name);
+  const key = `${agentName}\u0000${action}\u0000hosted`;
+  let verdict = run.offered.get(key);
+  if (!verdict) {
+    verdict = (async () => {
+      const { decision } = await checkFor(options, runContext, agentName, {
+        action,
+        kind: 'builtin_tool',
+        context: { stage: 'offer', tool: hosted.name },
+      });
+      hostedDecisions(run).set(`${agentName}\u0000${action}`, decision);
+      // Nothing can pause a hosted call for a human: only allow offers the tool.
+      return decision.effect === 'allow';
+    })();
+    run.offered.set(key, verdict);
+  }
+  return verdict;
+}
+
+const hostedByRun = new WeakMap<object, Map<string, Decision>>();
+function hostedDecisions(run: object): Map<string, Decision> {
+  let map = hostedByRun.get(run);
+  if (!map) {
+    map = new Map();
+    hostedByRun.set(run, map);
+  }
+  return map;
+}
+
+/**
+ * Records every hosted tool call (web search, file search, code interpreter, image generation)
+ * that happened in a run, from its items: each joined to the run's offer decision. Recording is
+ * idempotent (event ids come from the items), so calling it twice records nothing twice.
+ *
+ * @example
+ * const result = await run(agent, input);
+ * await recordHostedToolCalls(result, { guard, identities });
+ */
+export async function recordHostedToolCalls(
+  result: { newItems: RunItem[]; state: { _context: RunContext<unknown> } },
+  options: GovernanceOptions,
+): Promise<number> {
+  const runContext = result.state._context;
+  const run = runGovernance(runContext, options);
+  let recorded = 0;
+  for (const item of result.newItems) {
+    const raw = item.rawItem as {
+      type?: string;
+      name?: string;
+      id?: string;
+      status?: string;
+      providerData?: Record<string, unknown>;
+    };
+    if (item.type !== 'tool_call_item' || raw?.type !== 'hosted_tool_call' || typeof raw.name !== 'string')
+      continue;
+    const agentName = (item as { agent?: { name: string } }).agent?.name;
+    if (!agentName) continue;
+    const name = raw.name.replace(/_call$/, '');
+    if (name === 'mcp' || name === 'mcp_approval_request' || name === 'hosted_mcp') continue; // gated per call
+    const action = builtinAction(options, name);
+    const decision = hostedDecisions(run).get(`${agentName}\u0000${action}`);
+    const context = hostedContext(raw.providerData);
+    await recordOutcome(options.guard, {
+      ...(raw.id ? { id: `openai:${raw.id}`.slice(0, 128) } : {}),
+      ...(decision ? { decisionId: decision.decisionId } : { agent: identityOf(options, agentName), action }),
+      outcome: raw.status === 'failed' ? 'error' : decision ? 'success' : 'observed',
+      traceId: run.traceId,
+      kind: 'builtin_tool',
+      framework: FRAMEWORK,
+      ...(Object.keys(context).length > 0 ? { context } : {}),
+    });
+    recorded++;
+  }
+  return recorded;
+}
+
+/** What a hosted call did, for the trail: a search query, sources, code (never whole results). */
+function hostedContext(data: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (!data) return out;
+  const action = data.action as
+    | { type?: string; query?: string; sources?: Array<{ url?: string }> }
+    | undefined;
+  if (action?.query) out.query = action.query;
+  if (Array.isArray(action?.sources))
+    out.sources = action.sources
+      .map((s) => s.url)
+      .filter(Boolean)
+      .slice(0, 20);
+  if (Array.isArray(data.queries)) out.queries = (data.queries as unknown[]).slice(0, 20);
+  if (typeof data.code === 'string') out.code = data.code.slice(0, 4000);
+  return out;
+}
+
+// --- Local built-in tools: checked per action through their approval hooks ---
+
+async function approvalCheck(
+  options: GovernanceOptions,
+  runContext: RunContext<unknown>,
+  agentName: string,
+  action: string,
+  args: unknown,
+  callId: string | undefined,
+): Promise<{ need: boolean; decision: Decision }> {
+  const context = contextOf(options, args, { toolName: action, agentName, action });
+  const { decision } = await checkFor(options, runContext, agentName, {
+    action,
+    kind: 'builtin_tool',
+    context,
+  });
+  if (decision.effect === 'deny') {
+    await recordOutcome(options.guard, { decisionId: decision.decisionId, outcome: 'blocked' });
+  }
+  if (decision.effect !== 'allow' && callId !== undefined) {
+    pendingApprovals(runContext).set(callId, {
+      decision,
+      options,
+      ...(decision.effect === 'deny'
+        ? { denial: denialText(options, decision, action), answered: true }
+        : {}),
+    });
+  }
+  return { need: decision.effect !== 'allow', decision };
+}
+
+/**
+ * Computer use, checked per action. The SDK gives computer actions no automatic rejection: a
+ * denied action becomes an approval interruption that `resolvePolicyInterruptions` (or
+ * `runGoverned`) rejects with the policy's reason; a tool no policy could allow is not offered.
+ */
+export function governComputerTool(
+  original: ComputerTool<any, any>,
+  options: GovernanceOptions,
+  agentName: string,
+) {
+  const action = builtinAction(options, 'computer');
+  return {
+    ...original,
+    needsApproval: async (runContext: RunContext<unknown>, computerAction: unknown, callId?: string) => {
+      const own = await original.needsApproval(runContext, computerAction as never, callId);
+      const { need } = await approvalCheck(options, runContext, agentName, action, computerAction, callId);
+      return own || need;
+    },
+  } as ComputerTool<any, any>;
+}
+
+/** Local shell and apply_patch: checked per action; a deny is rejected at once through `onApproval`. */
+export function governApprovalTool<T extends ShellTool | ApplyPatchTool>(
+  original: T,
+  options: GovernanceOptions,
+  agentName: string,
+): T {
+  const local = original as T & {
+    needsApproval?: (ctx: RunContext<unknown>, input: unknown, callId?: string) => Promise<boolean>;
+    onApproval?: (
+      ctx: RunContext<unknown>,
+      item: RunToolApprovalItem,
+    ) => Promise<{ approve: boolean; reason?: string }>;
+  };
+  if (local.type === 'shell' && !('shell' in local && local.shell)) return original; // hosted shell: server-side
+  const action = builtinAction(options, local.type === 'apply_patch' ? 'apply_patch' : 'shell');
+  const decisions = new WeakMap<object, Map<string, Decision>>();
+  return {
+    ...local,
+    needsApproval: async (runContext: RunContext<unknown>, input: unknown, callId?: string) => {
+      const own = local.needsApproval ? await local.needsApproval(runContext, input, callId) : false;
+      const { need, decision } = await approvalCheck(options, runContext, agentName, action, input, callId);
+      if (callId !== undefined) {
+        let map = decisions.get(runContext);
+        if (!map) {
+          map = new Map();
+          decisions.set(runContext, map);
+        }
+        map.set(callId, decision);
+      }
+      return own || need;
+    },
+    onApproval: async (runContext: RunContext<unknown>, item: RunToolApprovalItem) => {
+      const callId = (item.rawItem as { callId?: string }).callId;
+      const decision = callId === undefined ? undefined : decisions.get(runContext)?.get(callId);
+      if (decision?.effect === 'deny')
+        return { approve: false, reason: denialText(options, decision, action) };
+      if (local.onApproval) return local.onApproval(runContext, item);
+      // Approval required by policy (or by the tool): leave it to the host as an interruption.
+      return {} as { approve: boolean };
+    },
+  } as T;
+}
+
+/**
+ * Hosted MCP tools: every call asks for approval (`requireApproval: 'always'`), and policy answers
+ * through `onApproval` with `mcp:<server label>:<tool>`; `require_approval` goes to the tool's own
+ * `onApproval` or, without one, becomes an interruption for the host.
+ */
+export function governHostedMcpTool(
+  original: HostedTool,
+  options: GovernanceOptions,
+  agentName: string,
+): HostedTool {
+  const data = (original.providerData ?? {}) as Record<string, unknown> & {
+    server_label?: string;
+    on_approval?: (
+      ctx: RunContext<unknown>,
+      item: RunToolApprovalItem,
+    ) => Promise<{ approve: boolean; reason?: string }>;
+  };
+  const label = data.server_label ?? 'mcp';
+  const own = data.on_approval;
+  return {
+    ...original,
+    providerData: {
+      ...data,
+      require_approval: 'always',
+      on_approval: async (runContext: RunContext<unknown>, item: RunToolApprovalItem) => {
+        const raw =
+          (item.rawItem as { providerData?: { name?: string; arguments?: string } }).providerData ?? {};
+        const toolName = raw.name ?? (item.rawItem as { name?: string }).name ?? 'unknown';
+        const action = options.actions?.[`${label}:${toolName}`] ?? `mcp:${label}:${toolName}`;
+        let args: unknown = {};
+        try {
+          args = raw.arguments ? JSON.parse(raw.arguments) : {};
+        } catch {
+          args = { arguments: raw.arguments };
+        }
+        const context = contextOf(options, args, { toolName, agentName, action });
+        const { decision } = await checkFor(options, runContext, agentName, {
+          action,
+          kind: 'builtin_tool',
+          context,
+        });
+        if (decision.effect === 'allow') return { approve: true };
+        const callId = (item.rawItem as { id?: string }).id;
+        if (callId) pendingApprovals(runContext).set(callId, { decision, options });
+        if (decision.effect === 'deny') {
+          await recordOutcome(options.guard, { decisionId: decision.decisionId, outcome: 'blocked' });
+          return { approve: false, reason: denialText(options, decision, action) };
+        }
+        return own ? own(runContext, item) : ({} as { approve: boolean });
+      },
+    },
+  };
+}

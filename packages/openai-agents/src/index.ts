@@ -1,0 +1,18 @@
+export { governAgent } from './govern-agent';
+export type { GovernHandoffOptions } from './govern-handoff';
+export { governHandoff } from './govern-handoff';
+export type { GovernToolOptions } from './govern-tool';
+export { governedTool, governedToolInfo, governTool } from './govern-tool';
+export type { GovernanceOptions, IdentityInput } from './governance-context';
+export { FRAMEWORK } from './governance-context';
+export type { ApprovalAnswer, RunGovernedOptions } from './governed-run';
+export {
+  approvalDecision,
+  approveToolCall,
+  rejectToolCall,
+  resolvePolicyInterruptions,
+  runGoverned,
+} from './governed-run';
+export { BUILTIN_ACTIONS, recordHostedToolCalls } from './hosted-tools';
+export { meshguardInputGuardrail } from './input-guardrail';
+export { MeshGuardTracingProcessor } from './tracing-processor';
