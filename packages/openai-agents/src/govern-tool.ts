@@ -16,9 +16,11 @@ import {
   contextOf,
   denialText,
   type GovernanceOptions,
+  identityOf,
   parseArguments,
   pendingApprovals,
   recordOutcome,
+  runGovernance,
 } from './governance-context';
 
 /** What a governed tool copy carries, so approvals and `governAgent` can find its governance. */
@@ -108,6 +110,17 @@ export function governTool<T extends FunctionTool<any, any, any>>(
     let record = perRun.get(key);
     if (!record) {
       record = (async () => {
+        // Approved after a RunState round trip: the call runs under the decision that was approved.
+        const prior = pendingApprovals(runContext).get(callId);
+        if (prior?.answered && prior.decision.effect === 'require_approval') {
+          const run = runGovernance(runContext, options);
+          return {
+            decision: prior.decision,
+            agent: identityOf(options, agentName),
+            traceId: run.traceId,
+            delegation: run.delegation.get(agentName) ?? [],
+          };
+        }
         const context = contextOf(options, args, { toolName: base.name, agentName, action });
         const spanId = getCurrentSpan()?.spanId;
         const checked = await checkFor(options, runContext, agentName, {

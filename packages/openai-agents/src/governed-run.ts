@@ -1,10 +1,11 @@
-import type { Decision } from '@meshguard/core';
+import { canonicalJson, type Decision } from '@meshguard/core';
 import { type Agent, Runner, type RunResult, type RunState, type RunToolApprovalItem } from '@openai/agents';
 import { governedToolInfo } from './govern-tool';
 import {
   FRAMEWORK,
   type GovernanceOptions,
   identityOf,
+  parseArguments,
   pendingApprovals,
   recordOutcome,
   runGovernance,
@@ -48,22 +49,53 @@ async function recordAnswer(
     await recordOutcome(pending.options.guard, { decisionId: pending.decision.decisionId, ...common });
     return;
   }
-  // Resumed in another process (RunState.fromString): the decision is in the trail, not here.
+  // Resumed from a serialized RunState: the decision is in the trail, not in this process.
   const toolName = item.toolName ?? (item.rawItem as { name?: string }).name ?? 'unknown';
   const governed = item.agent.tools.find((t: { name: string }) => t.name === toolName);
   const info = governedToolInfo(governed);
   const options = info?.options ?? fallback;
   if (!options) return;
   const action = info?.action ?? builtinAction(options, toolName);
+  const agent = identityOf(options, item.agent.name);
+  const traceId = state._trace?.traceId ?? runGovernance(state._context, options).traceId;
+  const decision = await findDecision(options, traceId, agent.id, action, item);
+  if (decision && callId !== undefined) {
+    // The resumed call runs under this decision (no second check), and is not recorded twice.
+    pendingApprovals(state._context).set(callId, { decision, options, answered: true });
+  }
   await recordOutcome(options.guard, {
     ...common,
-    agent: identityOf(options, item.agent.name),
-    action,
-    traceId: state._trace?.traceId ?? runGovernance(state._context, options).traceId,
-    kind: info ? 'tool' : 'builtin_tool',
-    framework: FRAMEWORK,
-    ...(callId ? { context: { call_id: callId } } : {}),
+    ...(decision
+      ? { decisionId: decision.decisionId }
+      : { agent, action, traceId, kind: info ? 'tool' : 'builtin_tool', framework: FRAMEWORK }),
   });
+}
+
+/** The newest `require_approval` decision in the trace for this call (same agent, action, arguments). */
+async function findDecision(
+  options: GovernanceOptions,
+  traceId: string,
+  agentId: string,
+  action: string,
+  item: RunToolApprovalItem,
+): Promise<Decision | undefined> {
+  const candidates = (
+    await options.guard.query({ traceId, agent: agentId, type: 'decision', effect: 'require_approval', limit: 200 })
+  ).filter((e) => e.action === action && e.mode === 'enforce');
+  const args = (item.rawItem as { arguments?: string }).arguments;
+  const wanted = args === undefined ? undefined : canonicalJson(parseArguments(args));
+  const event = candidates.find((e) => wanted !== undefined && canonicalJson(e.context ?? {}) === wanted) ?? candidates[0];
+  if (!event) return undefined;
+  return {
+    decisionId: event.decisionId,
+    allowed: false,
+    effect: 'require_approval',
+    reason: event.reason ?? '',
+    mode: 'enforce',
+    evaluatedAt: event.ts,
+    ...(event.policy ? { policy: event.policy } : {}),
+    ...(event.rule ? { rule: event.rule } : {}),
+  };
 }
 
 /**
