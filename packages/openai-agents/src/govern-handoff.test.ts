@@ -43,7 +43,10 @@ function team(model: ScriptedModel) {
     model,
     tools: [tools.lookupCustomer, tools.processRefund, tools.sendEmail],
     handoffs: [
-      handoff(escalation, { inputType: z.object({ priority: z.string(), reason: z.string() }), onHandoff: () => {} }),
+      handoff(escalation, {
+        inputType: z.object({ priority: z.string(), reason: z.string() }),
+        onHandoff: () => {},
+      }),
     ],
   });
   const refundBot = new Agent({ name: 'Refund Bot', instructions: 'Refunds anything.', model });
@@ -72,12 +75,28 @@ describe('governed handoffs in a tiered support team', () => {
         offered.push(toolNames(call.request as never));
         return [functionCall('transfer_to_Billing_Specialist', {}, { callId: 'call_h1' })];
       }),
-      [functionCall('process_refund', { order_id: 'ORD-1', amount: 79.99, reason: 'broken' }, { callId: 'call_r1' })],
-      [functionCall('send_email', { to: 'john@example.com', subject: 'Refund', body: 'Done' }, { callId: 'call_e1' })],
+      [
+        functionCall(
+          'process_refund',
+          { order_id: 'ORD-1', amount: 79.99, reason: 'broken' },
+          { callId: 'call_r1' },
+        ),
+      ],
+      [
+        functionCall(
+          'send_email',
+          { to: 'john@example.com', subject: 'Refund', body: 'Done' },
+          { callId: 'call_e1' },
+        ),
+      ],
       modelResponder((call) => {
         offered.push(toolNames(call.request as never));
         return [
-          functionCall('transfer_to_Escalation_Manager', { priority: 'low', reason: 'wants more' }, { callId: 'call_h2' }),
+          functionCall(
+            'transfer_to_Escalation_Manager',
+            { priority: 'low', reason: 'wants more' },
+            { callId: 'call_h2' },
+          ),
         ];
       }),
       modelResponder((call) => {
@@ -94,11 +113,18 @@ describe('governed handoffs in a tiered support team', () => {
       actions: SUPPORT_ACTIONS,
       traceId: 'trace_team',
     });
-    const result = await new Runner({ tracingDisabled: true }).run(governed, 'Refund my broken headphones, order ORD-1');
+    const result = await new Runner({ tracingDisabled: true }).run(
+      governed,
+      'Refund my broken headphones, order ORD-1',
+    );
     model.assertComplete();
 
     // Tier 1 was never offered the handoff to Refund Bot; Billing keeps its escalation handoff.
-    expect(offered[0]).toEqual(['lookup_customer', 'transfer_to_Billing_Specialist', 'transfer_to_Escalation_Manager']);
+    expect(offered[0]).toEqual([
+      'lookup_customer',
+      'transfer_to_Billing_Specialist',
+      'transfer_to_Escalation_Manager',
+    ]);
     expect(offered[1]).toContain('transfer_to_Escalation_Manager');
     // Denied at call time: the model reads the reason, and Billing carries on.
     expect(denialSeen).toBe(

@@ -30,13 +30,17 @@ function refundAgent(model: ScriptedModel) {
   return { tools, agent };
 }
 
-const refundCall = (callId: string, amount = 79.99) =>
-  [functionCall('process_refund', { order_id: 'ORD-7', amount, reason: 'damaged' }, { callId })];
+const refundCall = (callId: string, amount = 79.99) => [
+  functionCall('process_refund', { order_id: 'ORD-7', amount, reason: 'damaged' }, { callId }),
+];
 
 describe('approval interruptions', () => {
   it('approved after a RunState round trip: who approved is recorded and the refund runs once', async () => {
     const { guard, store } = seedGuard([APPROVAL_POLICY]);
-    const model = new ScriptedModel([refundCall('call_a1'), [assistantMessage('Refund done after approval.')]]);
+    const model = new ScriptedModel([
+      refundCall('call_a1'),
+      [assistantMessage('Refund done after approval.')],
+    ]);
     const { tools, agent } = refundAgent(model);
     const options = supportOptions(guard, 'trace_approved');
     const governed = governAgent(agent, options);
@@ -71,7 +75,10 @@ describe('approval interruptions', () => {
 
   it('rejected after a RunState round trip: the model gets the message, the refund never runs', async () => {
     const { guard, store } = seedGuard([APPROVAL_POLICY]);
-    const model = new ScriptedModel([refundCall('call_b1'), [assistantMessage('The refund was not approved.')]]);
+    const model = new ScriptedModel([
+      refundCall('call_b1'),
+      [assistantMessage('The refund was not approved.')],
+    ]);
     const { tools, agent } = refundAgent(model);
     const options = supportOptions(guard, 'trace_rejected');
     const governed = governAgent(agent, options);
@@ -79,11 +86,18 @@ describe('approval interruptions', () => {
 
     const first = await runner.run(governed, 'Refund $79.99 for ORD-7');
     const state = await RunState.fromString(governed, first.state.toString());
-    await rejectToolCall(state, state.getInterruptions()[0]!, { by: 'manager@acme.test', message: 'Not covered by warranty' }, options);
+    await rejectToolCall(
+      state,
+      state.getInterruptions()[0]!,
+      { by: 'manager@acme.test', message: 'Not covered by warranty' },
+      options,
+    );
     const second = await runner.run(governed, state);
     expect(second.finalOutput).toBe('The refund was not approved.');
     const toolOutput = model.lastCall!.request.input as Array<{ type: string; output?: unknown }>;
-    expect(JSON.stringify(toolOutput.filter((i) => i.type === 'function_call_result'))).toContain('Not covered by warranty');
+    expect(JSON.stringify(toolOutput.filter((i) => i.type === 'function_call_result'))).toContain(
+      'Not covered by warranty',
+    );
     expect(tools.ran).toEqual([]);
 
     const events = (await store.query({ traceId: 'trace_rejected', order: 'asc' })).events;
@@ -96,10 +110,7 @@ describe('approval interruptions', () => {
 
   it('runGoverned answers approvals through a callback in the same process', async () => {
     const { guard, store } = seedGuard([APPROVAL_POLICY]);
-    const model = new ScriptedModel([
-      refundCall('call_c1'),
-      [assistantMessage('First refund approved.')],
-    ]);
+    const model = new ScriptedModel([refundCall('call_c1'), [assistantMessage('First refund approved.')]]);
     const { tools, agent } = refundAgent(model);
     const options = supportOptions(guard, 'trace_callback');
     const asked: string[] = [];

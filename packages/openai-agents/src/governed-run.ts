@@ -80,11 +80,19 @@ async function findDecision(
   item: RunToolApprovalItem,
 ): Promise<Decision | undefined> {
   const candidates = (
-    await options.guard.query({ traceId, agent: agentId, type: 'decision', effect: 'require_approval', limit: 200 })
+    await options.guard.query({
+      traceId,
+      agent: agentId,
+      type: 'decision',
+      effect: 'require_approval',
+      limit: 200,
+    })
   ).filter((e) => e.action === action && e.mode === 'enforce');
   const args = (item.rawItem as { arguments?: string }).arguments;
   const wanted = args === undefined ? undefined : canonicalJson(parseArguments(args));
-  const event = candidates.find((e) => wanted !== undefined && canonicalJson(e.context ?? {}) === wanted) ?? candidates[0];
+  const event =
+    candidates.find((e) => wanted !== undefined && canonicalJson(e.context ?? {}) === wanted) ??
+    candidates[0];
   if (!event) return undefined;
   return {
     decisionId: event.decisionId,

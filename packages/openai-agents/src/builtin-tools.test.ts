@@ -1,0 +1,216 @@
+import { createTestGuard } from '@meshguard/core/testing';
+import {
+  Agent,
+  codeInterpreterTool,
+  computerTool,
+  fileSearchTool,
+  Runner,
+  shellTool,
+  webSearchTool,
+} from '@openai/agents';
+import { assistantMessage, modelResponder, ScriptedModel } from '@openai/agents/testing';
+import { describe, expect, it } from 'vitest';
+import { governAgent } from './govern-agent';
+import { runGoverned } from './governed-run';
+import { recordHostedToolCalls } from './hosted-tools';
+import { seedGuard, supportOptions, trail } from './support-fixtures';
+
+const COMPUTER_POLICY = `
+name: computer-actions
+version: "1"
+appliesTo:
+  tags: [support]
+rules:
+  - id: look-and-click
+    effect: allow
+    actions: ["execute:computer_use"]
+    conditions:
+      context:
+        type: { in: [screenshot, click, wait] }
+  - id: shell-read-only
+    effect: allow
+    actions: ["execute:shell"]
+    conditions:
+      context:
+        commands: { exists: true }
+`;
+
+describe('built-in tools', () => {
+  it('offers hosted tools only when policy allows them for the run, and records the calls that happened', async () => {
+    const { guard, store } = seedGuard();
+    let offered: string[] = [];
+    const model = new ScriptedModel([
+      modelResponder((call) => {
+        offered = call.request.tools.map((t) => t.name);
+        return [
+          {
+            type: 'hosted_tool_call',
+            id: 'ws_1',
+            name: 'web_search_call',
+            status: 'completed',
+            providerData: {
+              type: 'web_search_call',
+              action: { type: 'search', query: 'headphones return policy' },
+            },
+          },
+          assistantMessage('Returns are accepted within 30 days.'),
+        ];
+      }),
+    ]);
+    const agent = new Agent({
+      name: 'Customer Support Agent',
+      instructions: 'Answer with sources.',
+      model,
+      tools: [webSearchTool(), fileSearchTool(['vs_support']), codeInterpreterTool()],
+    });
+    const options = supportOptions(guard, 'trace_hosted');
+    const result = await new Runner({ tracingDisabled: true }).run(
+      governAgent(agent, options),
+      'Return policy?',
+    );
+    expect(offered).toEqual(['web_search', 'file_search']); // code_interpreter: nothing allows it
+    expect(await recordHostedToolCalls(result, options)).toBe(1);
+    expect(await recordHostedToolCalls(result, options)).toBe(1); // idempotent: same event id
+
+    const events = (await store.query({ traceId: 'trace_hosted', order: 'asc' })).events;
+    expect(trail(events)).toEqual([
+      'decision Customer Support Agent read:web_search allow',
+      'decision Customer Support Agent read:file_search allow',
+      'decision Customer Support Agent execute:code_interpreter deny',
+      'outcome Customer Support Agent read:web_search allow/success',
+    ]);
+    expect(events[0]).toMatchObject({
+      kind: 'builtin_tool',
+      context: { stage: 'offer', tool: 'web_search' },
+    });
+    expect(events[3]).toMatchObject({
+      id: 'openai:ws_1',
+      decisionId: events[0]!.decisionId,
+      context: { query: 'headphones return policy' },
+    });
+  });
+
+  it('checks computer use per action: allowed actions run, a denied one is rejected with the reason', async () => {
+    // The seed policy denies computer use outright; this one allows looking and clicking.
+    const { guard, store } = createTestGuard({ policy: COMPUTER_POLICY });
+    const done: string[] = [];
+    const computer = {
+      environment: 'browser' as const,
+      dimensions: [1024, 768] as [number, number],
+      screenshot: () => 'iVBORw0KGgo=',
+      click: (x: number, y: number) => {
+        done.push(`click ${x},${y}`);
+      },
+      doubleClick: () => {},
+      scroll: () => {},
+      type: (text: string) => {
+        done.push(`type ${text}`);
+      },
+      wait: () => {},
+      move: () => {},
+      keypress: () => {},
+      drag: () => {},
+    };
+    let rejection = '';
+    const model = new ScriptedModel([
+      [
+        {
+          type: 'computer_call',
+          callId: 'cc_1',
+          status: 'completed',
+          action: { type: 'click', x: 10, y: 20, button: 'left' },
+        },
+      ],
+      [
+        {
+          type: 'computer_call',
+          callId: 'cc_2',
+          status: 'completed',
+          action: { type: 'type', text: 'rm -rf /' },
+        },
+      ],
+      modelResponder((call) => {
+        rejection = JSON.stringify(call.request.input);
+        return [assistantMessage('I may not type there.')];
+      }),
+    ]);
+    const agent = new Agent({
+      name: 'Customer Support Agent',
+      instructions: 'Use the browser.',
+      model,
+      tools: [computerTool({ computer })],
+    });
+    const options = supportOptions(guard, 'trace_computer');
+    // The seed policy denies computer use outright: the tool is not even offered.
+    const { guard: strict } = seedGuard();
+    let offeredUnderSeed: string[] = [];
+    const seedOnly = new ScriptedModel([
+      modelResponder((call) => {
+        offeredUnderSeed = call.request.tools.map((t) => t.name);
+        return [assistantMessage('No computer here.')];
+      }),
+    ]);
+    await new Runner({ tracingDisabled: true }).run(
+      governAgent(agent.clone({ model: seedOnly }), supportOptions(strict, 'trace_seed_computer')),
+      'Open the admin page',
+    );
+    expect(offeredUnderSeed).toEqual([]);
+
+    const result = await runGoverned(governAgent(agent, options), 'Fill in the form', {
+      ...options,
+      runner: new Runner({ tracingDisabled: true }),
+    });
+    expect(result.finalOutput).toBe('I may not type there.');
+    expect(done).toEqual(['click 10,20']);
+    expect(rejection).toContain('Blocked by policy: Nothing allows');
+
+    const events = (await store.query({ traceId: 'trace_computer', order: 'asc' })).events;
+    expect(trail(events)).toEqual([
+      'decision Customer Support Agent execute:computer_use allow',
+      'decision Customer Support Agent execute:computer_use deny',
+      'outcome Customer Support Agent execute:computer_use deny/blocked',
+    ]);
+    expect(events[0]!.context).toMatchObject({ type: 'click', x: 10, y: 20 });
+    expect(events[1]!.context).toMatchObject({ type: 'type' });
+  });
+
+  it('checks local shell commands; a denied command is rejected at once through onApproval', async () => {
+    const { guard, store } = seedGuard([
+      COMPUTER_POLICY.replace('commands: { exists: true }', 'commands: { exists: false }'),
+    ]);
+    const ran: string[] = [];
+    const shell = {
+      run: async (action: { commands: string[] }) => {
+        ran.push(...action.commands);
+        return { output: [] };
+      },
+    };
+    const model = new ScriptedModel([
+      [
+        {
+          type: 'shell_call',
+          callId: 'sh_1',
+          status: 'completed',
+          action: { commands: ['cat /etc/passwd'], timeoutMs: 1000 },
+        },
+      ],
+      [assistantMessage('I cannot run that.')],
+    ]);
+    const agent = new Agent({
+      name: 'Customer Support Agent',
+      instructions: 'Use the shell.',
+      model,
+      tools: [shellTool({ shell: shell as never })],
+    });
+    const options = supportOptions(guard, 'trace_shell');
+    const result = await new Runner({ tracingDisabled: true }).run(governAgent(agent, options), 'Show users');
+    expect(result.interruptions ?? []).toEqual([]);
+    expect(result.finalOutput).toBe('I cannot run that.');
+    expect(ran).toEqual([]);
+    const events = (await store.query({ traceId: 'trace_shell', order: 'asc' })).events;
+    expect(trail(events)).toEqual([
+      'decision Customer Support Agent execute:shell deny',
+      'outcome Customer Support Agent execute:shell deny/blocked',
+    ]);
+  });
+});
