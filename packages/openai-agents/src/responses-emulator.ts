@@ -1,0 +1,197 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** One output item of the Responses API, in its wire shape (`function_call`, `message`, `web_search_call`...). */
+export type ResponsesOutputItem = Record<string, unknown> & { type: string };
+
+/** What the emulator answers one request with: output items, or a function of the request body. */
+export type ResponsesTurn = ResponsesOutputItem[] | ((body: ResponsesRequestBody) => ResponsesOutputItem[]);
+
+export interface ResponsesRequestBody {
+  model?: string;
+  input?: unknown;
+  tools?: Array<{ type: string; name?: string }>;
+  stream?: boolean;
+  [key: string]: unknown;
+}
+
+export interface ResponsesEmulator {
+  /** The base URL to give `new OpenAIProvider({ baseURL })` (ends in `/v1`). */
+  readonly url: string;
+  /** Every request body received, in order. */
+  readonly requests: ResponsesRequestBody[];
+  /** Problems found in what the client sent (a missing `function_call_output`, a bad body...). */
+  readonly problems: string[];
+  /** How many scripted turns are left. */
+  readonly remaining: number;
+  close(): Promise<void>;
+}
+
+/** A `function_call` output item. */
+export function responsesFunctionCall(
+  name: string,
+  args: Record<string, unknown>,
+  callId: string,
+): ResponsesOutputItem {
+  return {
+    type: 'function_call',
+    id: `fc_${callId}`,
+    call_id: callId,
+    name,
+    arguments: JSON.stringify(args),
+    status: 'completed',
+  };
+}
+
+/** An assistant `message` output item with one text part. */
+export function responsesMessage(
+  text: string,
+  id = `msg_${Math.random().toString(16).slice(2, 10)}`,
+): ResponsesOutputItem {
+  return {
+    type: 'message',
+    id,
+    role: 'assistant',
+    status: 'completed',
+    content: [{ type: 'output_text', text, annotations: [] }],
+  };
+}
+
+/** A hosted `web_search_call` output item (OpenAI ran the search itself). */
+export function responsesWebSearchCall(query: string, id = 'ws_1'): ResponsesOutputItem {
+  return { type: 'web_search_call', id, status: 'completed', action: { type: 'search', query } };
+}
+
+/**
+ * A local server speaking the OpenAI Responses API (`POST /v1/responses`, JSON or SSE streaming)
+ * from a script of turns, so the real `OpenAIProvider` can be exercised offline. It checks that
+ * each `function_call` it sent is answered by a `function_call_output` with the same `call_id`.
+ *
+ * @example
+ * const emulator = await startResponsesEmulator({ script: [[responsesMessage('Hello!')]] });
+ * const provider = new OpenAIProvider({ apiKey: 'test', baseURL: emulator.url, useResponses: true });
+ */
+export async function startResponsesEmulator(options: {
+  script: ResponsesTurn[];
+}): Promise<ResponsesEmulator> {
+  const script = [...options.script];
+  const requests: ResponsesRequestBody[] = [];
+  const problems: string[] = [];
+  let awaiting: string[] = [];
+  let sequence = 0;
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method !== 'POST' || !req.url?.endsWith('/responses')) {
+      return sendError(res, 404, `the emulator answers POST /v1/responses, not ${req.method} ${req.url}`);
+    }
+    if (!req.headers.authorization?.startsWith('Bearer ')) {
+      return sendError(res, 401, 'missing bearer token');
+    }
+    let body: ResponsesRequestBody;
+    try {
+      body = JSON.parse(await readBody(req)) as ResponsesRequestBody;
+    } catch {
+      problems.push('request body is not JSON');
+      return sendError(res, 400, 'request body is not JSON');
+    }
+    requests.push(body);
+    const answered = new Set(
+      (Array.isArray(body.input) ? body.input : [])
+        .filter((i: { type?: string }) => i?.type === 'function_call_output')
+        .map((i: { call_id?: string }) => i.call_id),
+    );
+    for (const callId of awaiting) {
+      if (!answered.has(callId))
+        problems.push(`request ${requests.length}: no function_call_output for ${callId}`);
+    }
+    const turn = script.shift();
+    if (!turn) {
+      problems.push(`request ${requests.length}: the script has no turn left`);
+      return sendError(res, 500, 'the emulator script has no turn left');
+    }
+    const output = typeof turn === 'function' ? turn(body) : turn;
+    awaiting = output.filter((i) => i.type === 'function_call').map((i) => String(i.call_id));
+    const response = {
+      id: `resp_${++sequence}`,
+      object: 'response',
+      created_at: Math.floor(Date.now() / 1000),
+      status: 'completed',
+      model: body.model ?? 'gpt-emulated',
+      output,
+      parallel_tool_calls: true,
+      tool_choice: 'auto',
+      tools: body.tools ?? [],
+      usage: {
+        input_tokens: 10,
+        input_tokens_details: { cached_tokens: 0 },
+        output_tokens: 5,
+        output_tokens_details: { reasoning_tokens: 0 },
+        total_tokens: 15,
+      },
+    };
+    if (!body.stream) {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': `req_${sequence}` });
+      res.end(JSON.stringify(response));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    let n = 0;
+    const send = (type: string, data: Record<string, unknown>) =>
+      res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: n++, ...data })}\n\n`);
+    send('response.created', { response: { ...response, status: 'in_progress', output: [] } });
+    output.forEach((item, index) => {
+      send('response.output_item.added', { output_index: index, item: { ...item, status: 'in_progress' } });
+      if (item.type === 'message') {
+        const text = (item.content as Array<{ text?: string }>)[0]?.text ?? '';
+        for (const delta of text.match(/.{1,8}/gs) ?? []) {
+          send('response.output_text.delta', {
+            item_id: item.id,
+            output_index: index,
+            content_index: 0,
+            delta,
+          });
+        }
+      }
+      send('response.output_item.done', { output_index: index, item });
+    });
+    send('response.completed', { response });
+    res.end();
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      problems.push(`emulator error: ${String(error)}`);
+      if (!res.headersSent) sendError(res, 500, 'emulator error');
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    problems,
+    get remaining() {
+      return script.length;
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendError(res: ServerResponse, status: number, message: string) {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ error: { message, type: 'invalid_request_error', code: null, param: null } }));
+}
