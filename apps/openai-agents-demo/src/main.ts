@@ -1,0 +1,45 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pc from 'picocolors';
+import { runDemo } from './demo';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+// Every demo writes to the repository's embedded store, so one `meshguard audit` shows them all.
+const DB = process.env.MESHGUARD_DB ?? `sqlite:${join(ROOT, '.meshguard/meshguard.db')}`;
+
+async function main() {
+  const live = Boolean(process.env.OPENAI_API_KEY);
+  console.log(pc.bold('MeshGuard + OpenAI Agents SDK: the seed customer support story'));
+  console.log(
+    pc.dim(
+      `${live ? `live against OpenAI (${process.env.OPENAI_MODEL ?? 'gpt-4.1-mini'})` : 'offline: a scripted model drives the real Runner (set OPENAI_API_KEY to run live)'}\npolicies: examples/policies/openai-support.yaml, examples/policies/escalation.yaml\n`,
+    ),
+  );
+  const { traceId, events, verified } = await runDemo({
+    policies: [
+      join(ROOT, 'examples/policies/openai-support.yaml'),
+      join(ROOT, 'examples/policies/escalation.yaml'),
+    ],
+    store: DB,
+    print: (line) => console.log(line),
+    openaiApiKey: process.env.OPENAI_API_KEY,
+    model: process.env.OPENAI_MODEL,
+  });
+  const decisions = events.filter((e) => e.type === 'decision' && e.mode === 'enforce');
+  const blocked = decisions.filter((e) => e.effect !== 'allow').length;
+  console.log(
+    `${decisions.length - blocked} allowed, ${blocked} blocked; ${events.length} audit events recorded`,
+  );
+  console.log(`audit store: ${DB.replace(`sqlite:${ROOT}`, 'sqlite:')}`);
+  console.log(`audit chain: ${verified ? pc.green('intact') : pc.red('BROKEN')}`);
+  console.log(`trace id: ${traceId}`);
+  console.log(`see it:   pnpm meshguard audit trace ${traceId}`);
+  if (!verified) process.exitCode = 1;
+}
+
+main().catch((error: unknown) => {
+  console.error(
+    pc.red(`openai-agents demo failed: ${error instanceof Error ? error.message : String(error)}`),
+  );
+  process.exitCode = 1;
+});
