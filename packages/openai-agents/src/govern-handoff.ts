@@ -101,11 +101,12 @@ export function governHandoff<TContext = any, TOutput = any>(
         from_agent: from,
         to_agent: target,
       };
-      const { decision } = await checkFor(options, runContext, from, { action, kind: 'handoff', context });
+      const checked = await checkFor(options, runContext, from, { action, kind: 'handoff', context });
+      const { decision } = checked;
       if (decision.effect !== 'allow') {
         // No human-in-the-loop hook exists for handoffs: anything but allow stays where it is.
         state.denied = denialText(options, decision, action);
-        await recordOutcome(options.guard, { decisionId: decision.decisionId, outcome: 'blocked' });
+        await recordOutcome(options.guard, checked, { outcome: 'blocked' });
         if (!state.current) {
           throw new ConfigError(`governHandoff(${target}): the agent handing off is unknown`, {
             code: 'agent_missing',
@@ -118,7 +119,7 @@ export function governHandoff<TContext = any, TOutput = any>(
       const run = runGovernance(runContext, options);
       const chain = run.delegation.get(from) ?? [];
       run.delegation.set(next.name, [...chain, identityOf(options, from)]);
-      await recordOutcome(options.guard, { decisionId: decision.decisionId, outcome: 'success' });
+      await recordOutcome(options.guard, checked, { outcome: 'success' });
       return next;
     },
     inputFilter: (data: HandoffInputData) => {

@@ -1,4 +1,3 @@
-import type { AgentIdentity, Decision } from '@meshguard/core';
 import { ConfigError } from '@meshguard/core';
 import {
   defineToolInputGuardrail,
@@ -12,6 +11,7 @@ import {
 } from '@openai/agents';
 import {
   actionOf,
+  type Checked,
   checkFor,
   contextOf,
   denialText,
@@ -32,10 +32,7 @@ export interface GovernedToolInfo {
 }
 
 export interface CallRecord {
-  decision: Decision;
-  agent: AgentIdentity;
-  traceId: string;
-  delegation: AgentIdentity[];
+  checked: Checked;
   startedAt?: number;
   finished?: boolean;
   /** What the tool threw (known for `governedTool`; the SDK turned it into text for the model). */
@@ -112,15 +109,8 @@ export function governTool<T extends FunctionTool<any, any, any>>(
       record = (async () => {
         // Approved after a RunState round trip: the call runs under the decision that was approved.
         const prior = pendingApprovals(runContext).get(callId);
-        if (prior?.answered && prior.decision.effect === 'require_approval') {
-          const run = runGovernance(runContext, options);
-          return {
-            decision: prior.decision,
-            agent: identityOf(options, agentName),
-            traceId: run.traceId,
-            delegation: run.delegation.get(agentName) ?? [],
-          };
-        }
+        if (prior?.answered && prior.checked.decision.effect === 'require_approval')
+          return { checked: prior.checked };
         const context = contextOf(options, args, { toolName: base.name, agentName, action });
         const spanId = getCurrentSpan()?.spanId;
         const checked = await checkFor(options, runContext, agentName, {
@@ -129,9 +119,9 @@ export function governTool<T extends FunctionTool<any, any, any>>(
           context,
           ...(spanId && spanId !== 'no-op' ? { spanId } : {}),
         });
-        const call: CallRecord = { ...checked };
-        if (checked.decision.effect === 'require_approval') {
-          pendingApprovals(runContext).set(callId, { decision: checked.decision, options });
+        const call: CallRecord = { checked };
+        if (checked.decision.effect === 'require_approval' && !pendingApprovals(runContext).has(callId)) {
+          pendingApprovals(runContext).set(callId, { checked, options });
         }
         return call;
       })();
@@ -145,8 +135,7 @@ export function governTool<T extends FunctionTool<any, any, any>>(
   const finish = async (call: CallRecord, outcome: 'success' | 'error', error?: string) => {
     if (call.finished) return;
     call.finished = true;
-    await recordOutcome(options.guard, {
-      decisionId: call.decision.decisionId,
+    await recordOutcome(options.guard, call.checked, {
       outcome,
       ...(call.startedAt !== undefined ? { durationMs: Date.now() - call.startedAt } : {}),
       ...(error ? { error } : {}),
@@ -157,9 +146,9 @@ export function governTool<T extends FunctionTool<any, any, any>>(
     name: 'meshguard',
     run: async ({ context: runContext, toolCall }) => {
       const call = await decide(runContext, toolCall.callId, parseArguments(toolCall.arguments));
-      const { decision } = call;
+      const { decision } = call.checked;
       if (decision.effect === 'deny') {
-        await recordOutcome(options.guard, { decisionId: decision.decisionId, outcome: 'blocked' });
+        await recordOutcome(options.guard, call.checked, { outcome: 'blocked' });
         return Verdict.rejectContent(denialText(options, decision, action), { meshguard: decision });
       }
       if (decision.effect === 'require_approval') {
@@ -170,7 +159,7 @@ export function governTool<T extends FunctionTool<any, any, any>>(
         if (!pending?.answered) {
           // Approved through the SDK directly (not approveToolCall): recorded without who.
           if (pending) pending.answered = true;
-          await recordOutcome(options.guard, { decisionId: decision.decisionId, outcome: 'approved' });
+          await recordOutcome(options.guard, call.checked, { outcome: 'approved' });
         }
       }
       call.startedAt = Date.now();
@@ -199,7 +188,7 @@ export function governTool<T extends FunctionTool<any, any, any>>(
       const own = await base.needsApproval(runContext, input as never, callId);
       if (callId === undefined) return own;
       const call = await decide(runContext, callId, input);
-      return own || call.decision.effect === 'require_approval';
+      return own || call.checked.decision.effect === 'require_approval';
     },
     inputGuardrails: [gate, ...(base.inputGuardrails ?? [])],
     outputGuardrails: [...(base.outputGuardrails ?? []), done],

@@ -129,13 +129,25 @@ export function parseArguments(raw: string | undefined): unknown {
   }
 }
 
+/** A decision made for an SDK agent, with what an outcome event needs to stand on its own. */
+export interface Checked {
+  decision: Decision;
+  agent: AgentIdentity;
+  action: string;
+  kind: NonNullable<CheckRequest['kind']>;
+  traceId: string;
+  delegation: AgentIdentity[];
+}
+
 /** Checks one action for an SDK agent inside a run, with its delegation chain and trace. */
 export async function checkFor(
   options: GovernanceOptions,
   runContext: RunContext<unknown> | object,
   agentName: string,
-  request: Omit<CheckRequest, 'agent' | 'traceId' | 'delegation' | 'framework' | 'source'>,
-): Promise<{ decision: Decision; agent: AgentIdentity; traceId: string; delegation: AgentIdentity[] }> {
+  request: Omit<CheckRequest, 'agent' | 'traceId' | 'delegation' | 'framework' | 'source'> & {
+    kind: NonNullable<CheckRequest['kind']>;
+  },
+): Promise<Checked> {
   const run = runGovernance(runContext, options);
   const agent = identityOf(options, agentName);
   const delegation = run.delegation.get(agentName) ?? [];
@@ -147,15 +159,43 @@ export async function checkFor(
     source: SOURCE,
     ...(delegation.length > 0 ? { delegation } : {}),
   });
-  return { decision, agent, traceId: run.traceId, delegation };
+  return { decision, agent, action: request.action, kind: request.kind, traceId: run.traceId, delegation };
 }
 
-/** Records an outcome; a failure to record is logged, never thrown into the agent's run. */
-export async function recordOutcome(guard: Guard, event: OutcomeEvent): Promise<void> {
+/**
+ * Records the outcome of a checked action. The event carries the decision's agent, action and
+ * trace itself, so it is recorded right however long ago the decision was made (a late
+ * approval). A failure to record is logged, never thrown into the agent's run.
+ */
+export async function recordOutcome(
+  guard: Guard,
+  checked: Checked,
+  event: Omit<OutcomeEvent, 'decisionId' | 'agent' | 'action' | 'traceId' | 'kind' | 'effect'>,
+): Promise<void> {
+  try {
+    await guard.record({
+      framework: FRAMEWORK,
+      source: SOURCE,
+      decisionId: checked.decision.decisionId,
+      agent: checked.agent,
+      action: checked.action,
+      traceId: checked.traceId,
+      kind: checked.kind,
+      effect: checked.decision.effect,
+      ...(checked.delegation.length > 0 ? { delegation: checked.delegation } : {}),
+      ...event,
+    });
+  } catch (error) {
+    debug('could not record outcome %o: %O', event, error);
+  }
+}
+
+/** Records activity no decision preceded (a hosted call seen afterwards). */
+export async function recordObserved(guard: Guard, event: OutcomeEvent): Promise<void> {
   try {
     await guard.record({ framework: FRAMEWORK, source: SOURCE, ...event });
   } catch (error) {
-    debug('could not record outcome %o: %O', event, error);
+    debug('could not record %o: %O', event, error);
   }
 }
 
@@ -200,7 +240,7 @@ export function offerable(
 
 /** A call waiting on a human, or denied where the SDK can only interrupt: by run, by call id. */
 export interface PendingApproval {
-  decision: Decision;
+  checked: Checked;
   options: GovernanceOptions;
   /** The text the model gets when a policy denial is turned into a rejection. */
   denial?: string;

@@ -2,11 +2,13 @@ import { canonicalJson, type Decision } from '@meshguard/core';
 import { type Agent, Runner, type RunResult, type RunState, type RunToolApprovalItem } from '@openai/agents';
 import { governedToolInfo } from './govern-tool';
 import {
+  type Checked,
   FRAMEWORK,
   type GovernanceOptions,
   identityOf,
   parseArguments,
   pendingApprovals,
+  recordObserved,
   recordOutcome,
   runGovernance,
 } from './governance-context';
@@ -30,7 +32,7 @@ function callIdOf(item: RunToolApprovalItem): string | undefined {
 /** The MeshGuard decision behind an approval interruption, if MeshGuard raised it. */
 export function approvalDecision(state: AnyState, item: RunToolApprovalItem): Decision | undefined {
   const callId = callIdOf(item);
-  return callId === undefined ? undefined : pendingApprovals(state._context).get(callId)?.decision;
+  return callId === undefined ? undefined : pendingApprovals(state._context).get(callId)?.checked.decision;
 }
 
 async function recordAnswer(
@@ -46,7 +48,7 @@ async function recordAnswer(
   if (pending) {
     if (pending.answered) return;
     pending.answered = true;
-    await recordOutcome(pending.options.guard, { decisionId: pending.decision.decisionId, ...common });
+    await recordOutcome(pending.options.guard, pending.checked, common);
     return;
   }
   // Resumed from a serialized RunState: the decision is in the trail, not in this process.
@@ -58,17 +60,23 @@ async function recordAnswer(
   const action = info?.action ?? builtinAction(options, toolName);
   const agent = identityOf(options, item.agent.name);
   const traceId = state._trace?.traceId ?? runGovernance(state._context, options).traceId;
-  const decision = await findDecision(options, traceId, agent.id, action, item);
-  if (decision && callId !== undefined) {
+  const checked = await findDecision(options, traceId, agent.id, action, item);
+  if (checked && callId !== undefined) {
     // The resumed call runs under this decision (no second check), and is not recorded twice.
-    pendingApprovals(state._context).set(callId, { decision, options, answered: true });
+    pendingApprovals(state._context).set(callId, { checked, options, answered: true });
   }
-  await recordOutcome(options.guard, {
-    ...common,
-    ...(decision
-      ? { decisionId: decision.decisionId }
-      : { agent, action, traceId, kind: info ? 'tool' : 'builtin_tool', framework: FRAMEWORK }),
-  });
+  if (checked) {
+    await recordOutcome(options.guard, checked, common);
+  } else {
+    await recordObserved(options.guard, {
+      ...common,
+      agent,
+      action,
+      traceId,
+      kind: info ? 'tool' : 'builtin_tool',
+      framework: FRAMEWORK,
+    });
+  }
 }
 
 /** The newest `require_approval` decision in the trace for this call (same agent, action, arguments). */
@@ -78,7 +86,7 @@ async function findDecision(
   agentId: string,
   action: string,
   item: RunToolApprovalItem,
-): Promise<Decision | undefined> {
+): Promise<Checked | undefined> {
   const candidates = (
     await options.guard.query({
       traceId,
@@ -94,7 +102,7 @@ async function findDecision(
     candidates.find((e) => wanted !== undefined && canonicalJson(e.context ?? {}) === wanted) ??
     candidates[0];
   if (!event) return undefined;
-  return {
+  const decision: Decision = {
     decisionId: event.decisionId,
     allowed: false,
     effect: 'require_approval',
@@ -103,6 +111,14 @@ async function findDecision(
     evaluatedAt: event.ts,
     ...(event.policy ? { policy: event.policy } : {}),
     ...(event.rule ? { rule: event.rule } : {}),
+  };
+  return {
+    decision,
+    agent: event.agent,
+    action: event.action,
+    kind: event.kind,
+    traceId: event.traceId,
+    delegation: event.delegation ?? [],
   };
 }
 

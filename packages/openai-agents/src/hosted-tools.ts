@@ -10,6 +10,7 @@ import type {
   Tool,
 } from '@openai/agents';
 import {
+  type Checked,
   checkFor,
   contextOf,
   denialText,
@@ -17,6 +18,7 @@ import {
   type GovernanceOptions,
   identityOf,
   pendingApprovals,
+  recordObserved,
   recordOutcome,
   runGovernance,
 } from './governance-context';
@@ -60,22 +62,22 @@ export async function offerHostedTool(
   let verdict = run.offered.get(key);
   if (!verdict) {
     verdict = (async () => {
-      const { decision } = await checkFor(options, runContext, agentName, {
+      const checked = await checkFor(options, runContext, agentName, {
         action,
         kind: 'builtin_tool',
         context: { stage: 'offer', tool: hosted.name },
       });
-      hostedDecisions(run).set(`${agentName}\u0000${action}`, decision);
+      hostedDecisions(run).set(`${agentName}\u0000${action}`, checked);
       // Nothing can pause a hosted call for a human: only allow offers the tool.
-      return decision.effect === 'allow';
+      return checked.decision.effect === 'allow';
     })();
     run.offered.set(key, verdict);
   }
   return verdict;
 }
 
-const hostedByRun = new WeakMap<object, Map<string, Decision>>();
-function hostedDecisions(run: object): Map<string, Decision> {
+const hostedByRun = new WeakMap<object, Map<string, Checked>>();
+function hostedDecisions(run: object): Map<string, Checked> {
   let map = hostedByRun.get(run);
   if (!map) {
     map = new Map();
@@ -115,17 +117,29 @@ export async function recordHostedToolCalls(
     const name = raw.name.replace(/_call$/, '');
     if (name === 'mcp' || name === 'mcp_approval_request' || name === 'hosted_mcp') continue; // gated per call
     const action = builtinAction(options, name);
-    const decision = hostedDecisions(run).get(`${agentName}\u0000${action}`);
+    const checked = hostedDecisions(run).get(`${agentName}\u0000${action}`);
     const context = hostedContext(raw.providerData);
-    await recordOutcome(options.guard, {
+    const event = {
       ...(raw.id ? { id: `openai:${raw.id}`.slice(0, 128) } : {}),
-      ...(decision ? { decisionId: decision.decisionId } : { agent: identityOf(options, agentName), action }),
-      outcome: raw.status === 'failed' ? 'error' : decision ? 'success' : 'observed',
-      traceId: run.traceId,
-      kind: 'builtin_tool',
-      framework: FRAMEWORK,
       ...(Object.keys(context).length > 0 ? { context } : {}),
-    });
+    };
+    if (checked) {
+      await recordOutcome(options.guard, checked, {
+        ...event,
+        outcome: raw.status === 'failed' ? 'error' : 'success',
+      });
+    } else {
+      // A hosted call no offer decision of this run covers (a tool the host added itself).
+      await recordObserved(options.guard, {
+        ...event,
+        agent: identityOf(options, agentName),
+        action,
+        outcome: 'observed',
+        traceId: run.traceId,
+        kind: 'builtin_tool',
+        framework: FRAMEWORK,
+      });
+    }
     recorded++;
   }
   return recorded;
@@ -158,26 +172,27 @@ async function approvalCheck(
   action: string,
   args: unknown,
   callId: string | undefined,
-): Promise<{ need: boolean; decision: Decision }> {
+): Promise<{ need: boolean; checked: Checked }> {
   const context = contextOf(options, args, { toolName: action, agentName, action });
-  const { decision } = await checkFor(options, runContext, agentName, {
+  const checked = await checkFor(options, runContext, agentName, {
     action,
     kind: 'builtin_tool',
     context,
   });
+  const { decision } = checked;
   if (decision.effect === 'deny') {
-    await recordOutcome(options.guard, { decisionId: decision.decisionId, outcome: 'blocked' });
+    await recordOutcome(options.guard, checked, { outcome: 'blocked' });
   }
   if (decision.effect !== 'allow' && callId !== undefined) {
     pendingApprovals(runContext).set(callId, {
-      decision,
+      checked,
       options,
       ...(decision.effect === 'deny'
         ? { denial: denialText(options, decision, action), answered: true }
         : {}),
     });
   }
-  return { need: decision.effect !== 'allow', decision };
+  return { need: decision.effect !== 'allow', checked };
 }
 
 /**
@@ -221,14 +236,14 @@ export function governApprovalTool<T extends ShellTool | ApplyPatchTool>(
     ...local,
     needsApproval: async (runContext: RunContext<unknown>, input: unknown, callId?: string) => {
       const own = local.needsApproval ? await local.needsApproval(runContext, input, callId) : false;
-      const { need, decision } = await approvalCheck(options, runContext, agentName, action, input, callId);
+      const { need, checked } = await approvalCheck(options, runContext, agentName, action, input, callId);
       if (callId !== undefined) {
         let map = decisions.get(runContext);
         if (!map) {
           map = new Map();
           decisions.set(runContext, map);
         }
-        map.set(callId, decision);
+        map.set(callId, checked.decision);
       }
       return own || need;
     },
@@ -280,16 +295,17 @@ export function governHostedMcpTool(
           args = { arguments: raw.arguments };
         }
         const context = contextOf(options, args, { toolName, agentName, action });
-        const { decision } = await checkFor(options, runContext, agentName, {
+        const checked = await checkFor(options, runContext, agentName, {
           action,
           kind: 'builtin_tool',
           context,
         });
+        const { decision } = checked;
         if (decision.effect === 'allow') return { approve: true };
         const callId = (item.rawItem as { id?: string }).id;
-        if (callId) pendingApprovals(runContext).set(callId, { decision, options });
+        if (callId) pendingApprovals(runContext).set(callId, { checked, options });
         if (decision.effect === 'deny') {
-          await recordOutcome(options.guard, { decisionId: decision.decisionId, outcome: 'blocked' });
+          await recordOutcome(options.guard, checked, { outcome: 'blocked' });
           return { approve: false, reason: denialText(options, decision, action) };
         }
         return own ? own(runContext, item) : ({} as { approve: boolean });

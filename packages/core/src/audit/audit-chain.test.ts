@@ -218,3 +218,96 @@ describe('eventBody', () => {
     );
   });
 });
+
+describe('stored hashes', () => {
+  // Trails already on disk must keep verifying: these bodies and hashes were computed before the
+  // serializers were optimized, and any change to what is hashed shows up here.
+  it('pins the body and hash of a small chain of awkward events', async () => {
+    const { chainHash, eventBody, GENESIS_HASH } = await import('./audit-chain');
+    const redact = createRedactor({ salt: 'pinned-salt' });
+    const events: Array<Record<string, unknown>> = [
+      {
+        v: 1,
+        id: '0190a000-0000-7000-8000-000000000001',
+        ts: '2026-01-05T10:30:00.000Z',
+        type: 'decision',
+        traceId: 'trace_1',
+        spanId: 'span_1',
+        agent: { id: 'agent-7', name: 'Support "Bot" \\ 7', tags: ['openai', 'support'], tier: 'verified' },
+        framework: 'openai-agents',
+        kind: 'tool',
+        action: 'write:refund',
+        effect: 'deny',
+        reason: 'Refunds over $100 need a manager\n(amount 150)',
+        policy: { name: 'openai-support', version: '1.0' },
+        rule: { id: 'openai-support#7', index: 7 },
+        mode: 'enforce',
+        decisionId: 'd-1',
+        context: redact({
+          amount: 150.5,
+          customer_email: 'c@example.com',
+          items: [{ sku: 'A-1', qty: 2 }, null],
+          '10': 'ten',
+          '9': 'nine',
+          é: 'accent',
+          Z: true,
+          token: { nested: [1, 2] },
+        }),
+      },
+      {
+        v: 1,
+        id: '0190a000-0000-7000-8000-000000000002',
+        ts: '2026-01-05T10:30:00.010Z',
+        type: 'outcome',
+        traceId: 'trace_1',
+        agent: { name: 'Billing', id: 'agent-8', tags: [], tier: 'basic' },
+        delegation: [{ id: 'agent-7', name: 'Support', tags: ['x'], tier: 'verified' }],
+        framework: 'bedrock',
+        kind: 'handoff',
+        action: 'handoff:Billing Specialist',
+        effect: 'allow',
+        mode: 'shadow',
+        decisionId: 'd-1',
+        outcome: 'error',
+        error: 'tab\there \u0001 ctrl, emoji \ud83d\ude00, lone \ud800, sep \u2028',
+        durationMs: 12.25,
+        actor: 'human:ops',
+        source: { name: '@meshguard/openai-agents', version: '0.1.0' },
+        context: { 'a\u0000b': 1, big: 1e21, small: 1e-7, neg: -0, s: 'ü' },
+      },
+      {
+        v: 1,
+        id: 'x',
+        ts: 't',
+        type: 'session',
+        traceId: 't',
+        agent: { id: 'a', name: 'n', tags: ['t'], tier: 'basic', extra: 1 },
+        framework: 'f',
+        kind: 'k',
+        action: 'a',
+        effect: 'allow',
+        mode: 'enforce',
+        decisionId: 'd',
+        rule: { id: 'r', index: '3' },
+        custom: { z: 1, a: [] },
+      },
+    ];
+    const hashes: string[] = [];
+    let prevHash = GENESIS_HASH;
+    for (const [i, event] of events.entries()) {
+      const body = eventBody({ ...event, stream: 'main', seq: i + 1, prevHash } as never);
+      prevHash = chainHash(prevHash, body);
+      hashes.push(prevHash);
+      if (i === 0) {
+        expect(body).toBe(
+          '{"action":"write:refund","agent":{"id":"agent-7","name":"Support \\"Bot\\" \\\\ 7","tags":["openai","support"],"tier":"verified"},"context":{"10":"ten","9":"nine","Z":true,"amount":150.5,"customer_email":"redacted:sha256:8b9e639300ed165485d6482a92539701","items":[{"qty":2,"sku":"A-1"},null],"token":"redacted:sha256:0b5b39e5d4a41a5cfa97966600d26759","é":"accent"},"decisionId":"d-1","effect":"deny","framework":"openai-agents","id":"0190a000-0000-7000-8000-000000000001","kind":"tool","mode":"enforce","policy":{"name":"openai-support","version":"1.0"},"prevHash":"0000000000000000000000000000000000000000000000000000000000000000","reason":"Refunds over $100 need a manager\\n(amount 150)","rule":{"id":"openai-support#7","index":7},"seq":1,"spanId":"span_1","stream":"main","traceId":"trace_1","ts":"2026-01-05T10:30:00.000Z","type":"decision","v":1}',
+        );
+      }
+    }
+    expect(hashes).toEqual([
+      '027c744dba6a22478040f159ad92c8e8946661eac6a170fa6a1d6219601fd72c',
+      '45678e0aa9b8069f98d6e1266520ca2d45b6b4a3477bd1d700ef0fd1aae363cf',
+      'd76de1e99acb6db32b30b67af1ccb576075155358fdb687370e55228b443a848',
+    ]);
+  });
+});

@@ -37,6 +37,27 @@ rules:
 const agent = testAgent({ name: 'support-bot', tags: ['support'] });
 
 describe('embedded guard', () => {
+  it('records a late outcome whose decision it no longer holds from the fields the event carries', async () => {
+    const { guard, store } = createTestGuard({ policy: POLICY, framework: 'test' });
+    await guard.record({
+      decisionId: 'decided-long-ago',
+      outcome: 'approved',
+      actor: 'manager@acme.test',
+      agent,
+      action: 'write:refund',
+      effect: 'require_approval',
+      traceId: 'trace_late',
+      kind: 'tool',
+    });
+    const [event] = (await store.query({ traceId: 'trace_late' })).events;
+    expect(event).toMatchObject({
+      decisionId: 'decided-long-ago',
+      effect: 'require_approval',
+      outcome: 'approved',
+      actor: 'manager@acme.test',
+    });
+  });
+
   it('records every decision, shadow verdicts and outcomes in one chained trail', async () => {
     const { guard, store } = createTestGuard({ policy: POLICY, framework: 'test' });
     const refund = await guard.check({

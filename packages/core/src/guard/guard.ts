@@ -250,7 +250,9 @@ export function createEmbeddedGuard(parts: {
         kind: event.kind ?? decided?.kind ?? 'custom',
         action,
         effect:
-          decided?.effect ?? (event.outcome === 'blocked' || event.outcome === 'rejected' ? 'deny' : 'allow'),
+          decided?.effect ??
+          event.effect ??
+          (event.outcome === 'blocked' || event.outcome === 'rejected' ? 'deny' : 'allow'),
         mode: 'enforce',
         decisionId,
         outcome: event.outcome,

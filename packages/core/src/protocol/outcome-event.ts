@@ -3,6 +3,7 @@ import { ActionSchema } from './action';
 import { AgentIdentitySchema } from './agent-identity';
 import { OutcomeSchema, SourceSchema } from './audit-event';
 import { ActionKindSchema, ContextSchema } from './check-request';
+import { EffectSchema } from './decision';
 
 /**
  * An outcome reported after an action ran (or failed, or was answered by a human). Joined to its
@@ -13,6 +14,8 @@ export const OutcomeEventSchema = z.object({
   id: z.string().min(1).max(128).optional(),
   decisionId: z.string().min(1).max(128).optional(),
   outcome: OutcomeSchema,
+  /** The decision's effect, when the guard no longer holds the decision (a late approval). */
+  effect: EffectSchema.optional(),
   durationMs: z.number().nonnegative().optional(),
   error: z.string().max(4096).optional(),
   actor: z.string().max(256).optional(),
