@@ -13,7 +13,7 @@ import {
 } from '@openai/agents';
 import { governHandoff } from './govern-handoff';
 import { governedToolInfo, governTool } from './govern-tool';
-import { type GovernanceOptions, identityOf, offerable } from './governance-context';
+import { type GovernanceOptions, identityOf, offerable, runGovernance } from './governance-context';
 import {
   builtinAction,
   governApprovalTool,
@@ -77,7 +77,9 @@ export function governAgent<T extends Agent<any, any>>(root: T, options: Governa
       );
       const offered: Tool<any>[] = [];
       for (const candidate of all) {
-        if (await offer(candidate, options, runContext, agent.name)) offered.push(candidate);
+        if (candidate.type === 'function')
+          offered.push(await forThisRun(candidate, options, runContext, agent.name));
+        else if (await offer(candidate, options, runContext, agent.name)) offered.push(candidate);
       }
       return offered;
     };
@@ -111,6 +113,36 @@ function governToolOf(candidate: Tool<any>, options: GovernanceOptions, agentNam
 }
 
 /** Which tools the model is offered in this run: those policy could allow. */
+/**
+ * The copy of a governed function tool to offer in this run: without the approval hook when
+ * policy cannot ask for approval of it (decided once per run), so the SDK's fast path stays.
+ */
+async function forThisRun(
+  candidate: Tool<any>,
+  options: GovernanceOptions,
+  runContext: RunContext<any>,
+  agentName: string,
+): Promise<Tool<any>> {
+  const info = governedToolInfo(candidate);
+  if (!info) return candidate;
+  const run = runGovernance(runContext, options);
+  const key = `${agentName}\u0000${info.action}\u0000approval`;
+  let possible = run.offered.get(key);
+  if (!possible) {
+    const delegation = run.delegation.get(agentName) ?? [];
+    possible = options.guard
+      .reachable({
+        action: info.action,
+        agent: identityOf(options, agentName),
+        kind: 'tool',
+        ...(delegation.length > 0 ? { delegation } : {}),
+      })
+      .then((r) => r.approvalPossible);
+    run.offered.set(key, possible);
+  }
+  return (await possible) ? candidate : info.withoutApprovalHook;
+}
+
 async function offer(
   candidate: Tool<any>,
   options: GovernanceOptions,

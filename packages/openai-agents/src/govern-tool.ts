@@ -29,10 +29,17 @@ export interface GovernedToolInfo {
   readonly action: string;
   readonly agentName: string;
   readonly original: FunctionTool<any, any, any>;
+  /**
+   * The same governed tool without a MeshGuard approval hook: `governAgent` offers it in runs
+   * where policy cannot ask for approval, so the SDK keeps its static-approval fast path.
+   */
+  readonly withoutApprovalHook: FunctionTool<any, any, any>;
 }
 
 export interface CallRecord {
   checked: Checked;
+  /** The approval hook asked the SDK to interrupt for this call. */
+  approvalAsked?: boolean;
   startedAt?: number;
   finished?: boolean;
   /** What the tool threw (known for `governedTool`; the SDK turned it into text for the model). */
@@ -95,7 +102,13 @@ export function governTool<T extends FunctionTool<any, any, any>>(
     );
   }
   const action = options.action ?? actionOf(options, base.name);
-  const info: GovernedToolInfo = { options, action, agentName, original: base };
+  const info: { -readonly [K in keyof GovernedToolInfo]: GovernedToolInfo[K] } = {
+    options,
+    action,
+    agentName,
+    original: base,
+    withoutApprovalHook: base, // replaced below, once the governed copy exists
+  };
 
   const decide = (runContext: RunContext<unknown>, callId: string, args: unknown): Promise<CallRecord> => {
     let perRun = calls.get(runContext);
@@ -153,8 +166,20 @@ export function governTool<T extends FunctionTool<any, any, any>>(
       }
       if (decision.effect === 'require_approval') {
         const approved = runContext.isToolApproved({ toolName: base.name, callId: toolCall.callId });
-        // Guardrails may run before the approval (toolExecution.preApprovalInputGuardrails).
-        if (approved !== true) return Verdict.allow({ meshguard: decision });
+        if (approved !== true) {
+          // Before the approval (toolExecution.preApprovalInputGuardrails): the SDK interrupts next.
+          if (call.approvalAsked) return Verdict.allow({ meshguard: decision });
+          // No approval was asked for (the policy changed during the run): never run unapproved.
+          await recordOutcome(options.guard, call.checked, { outcome: 'blocked' });
+          return Verdict.rejectContent(
+            denialText(
+              options,
+              { ...decision, reason: `${decision.reason} (approval is required and was not given)` },
+              action,
+            ),
+            { meshguard: decision },
+          );
+        }
         const pending = pendingApprovals(runContext).get(toolCall.callId);
         if (!pending?.answered) {
           // Approved through the SDK directly (not approveToolCall): recorded without who.
@@ -176,7 +201,9 @@ export function governTool<T extends FunctionTool<any, any, any>>(
         // `tool()` turns a thrown error into text for the model: `governedTool` saw it; for other
         // tools the SDK marks the function span (when tracing is on).
         const failed = call.error ?? getCurrentSpan()?.error?.message;
-        await finish(call, failed !== undefined ? 'error' : 'success', failed);
+        // Written behind: an outcome is not a gate, so the run does not wait for its commit
+        // (the guard's queries and close wait for it).
+        void finish(call, failed !== undefined ? 'error' : 'success', failed);
       }
       return Verdict.allow();
     },
@@ -188,12 +215,15 @@ export function governTool<T extends FunctionTool<any, any, any>>(
       const own = await base.needsApproval(runContext, input as never, callId);
       if (callId === undefined) return own;
       const call = await decide(runContext, callId, input);
-      return own || call.checked.decision.effect === 'require_approval';
+      if (call.checked.decision.effect !== 'require_approval') return own;
+      call.approvalAsked = true;
+      return true;
     },
     inputGuardrails: [gate, ...(base.inputGuardrails ?? [])],
     outputGuardrails: [...(base.outputGuardrails ?? []), done],
     [GOVERNED]: info,
   } as T;
+  info.withoutApprovalHook = { ...governed, needsApproval: base.needsApproval };
   return governed;
 }
 

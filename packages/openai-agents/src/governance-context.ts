@@ -76,8 +76,24 @@ function resolveTraceId(options: GovernanceOptions): string {
   return `trace_${crypto.randomUUID().replaceAll('-', '')}`;
 }
 
-/** The MeshGuard identity of an SDK agent, validated once. */
+const identities = new WeakMap<GovernanceOptions, Map<string, AgentIdentity>>();
+
+/** The MeshGuard identity of an SDK agent, validated once per options object. */
 export function identityOf(options: GovernanceOptions, agentName: string): AgentIdentity {
+  let known = identities.get(options);
+  if (!known) {
+    known = new Map();
+    identities.set(options, known);
+  }
+  let identity = known.get(agentName);
+  if (!identity) {
+    identity = resolveIdentity(options, agentName);
+    known.set(agentName, identity);
+  }
+  return identity;
+}
+
+function resolveIdentity(options: GovernanceOptions, agentName: string): AgentIdentity {
   const given = options.identities?.[agentName] ?? options.identity;
   if (!given) {
     throw new ConfigError(

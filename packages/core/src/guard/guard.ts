@@ -129,6 +129,21 @@ export function createEmbeddedGuard(parts: {
   const clock = parts.clock ?? Date.now;
   const defaultFramework = parts.framework ?? 'custom';
   const recent = new Map<string, DecisionRecord>();
+  // Appends not yet committed: a query or close waits for them (read-your-writes), so an
+  // adapter may record outcomes without holding up the agent's run.
+  const inflight = new Set<Promise<unknown>>();
+  const append = (bodies: AuditEventBody[]): Promise<unknown> => {
+    const done = store.append(bodies);
+    inflight.add(done);
+    done.then(
+      () => inflight.delete(done),
+      () => inflight.delete(done),
+    );
+    return done;
+  };
+  const settle = async () => {
+    while (inflight.size > 0) await Promise.allSettled([...inflight]);
+  };
   let closed = false;
 
   const remember = (decisionId: string, record: DecisionRecord) => {
@@ -202,7 +217,7 @@ export function createEmbeddedGuard(parts: {
         bodies.push(shadow);
       }
       try {
-        await store.append(bodies);
+        await append(bodies);
       } catch (error) {
         // An action that cannot be audited does not run: fail closed.
         debug('audit append failed: %O', error);
@@ -271,7 +286,7 @@ export function createEmbeddedGuard(parts: {
       const source = event.source ?? parts.source;
       if (source) body.source = source;
       if (event.context) body.context = event.context;
-      await store.append([body]);
+      await append([body]);
     },
     async query(filter = {}) {
       const parsed = AuditFilterSchema.safeParse(filter);
@@ -279,11 +294,13 @@ export function createEmbeddedGuard(parts: {
         const issue = parsed.error.issues[0]!;
         throw new ValidationError(issue.path.join('.') || 'filter', issue.message);
       }
+      await settle();
       return (await store.query(parsed.data)).events;
     },
     async close() {
       if (closed) return;
       closed = true;
+      await settle();
       if (parts.ownsStore) await store.close();
     },
   };

@@ -565,6 +565,7 @@ describe('policy engine laws (property-based)', () => {
         count('reachable: let through', decision.effect !== 'deny');
         count('reachable: unreachable', !reach.reachable);
         if (decision.effect !== 'deny') expect(reach.reachable).toBe(true);
+        if (decision.effect === 'require_approval') expect(reach.approvalPossible).toBe(true);
         if (!reach.reachable) expect(reach.reason.trim()).not.toBe('');
       }),
       { numRuns: RUNS },

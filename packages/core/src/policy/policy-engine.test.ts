@@ -354,10 +354,12 @@ describe('policy engine', () => {
       engine.reachable({ agent: support, action, ...extra });
     expect(at('write:refund').reachable).toBe(true); // some amounts are allowed
     expect(at('write:email').reachable).toBe(true); // at some hours
-    expect(at('write:wire').reachable).toBe(true); // with approval
+    expect(at('write:wire')).toMatchObject({ reachable: true, approvalPossible: true });
+    expect(at('write:refund').approvalPossible).toBe(false);
     expect(at('execute:shell').reachable).toBe(true);
     expect(at('execute:computer_use')).toEqual({
       reachable: false,
+      approvalPossible: false,
       reason: 'Computer use requires explicit admin approval (rule support#2)',
     });
     expect(at('admin:users').reachable).toBe(false); // verified < privileged, whatever the context

@@ -90,6 +90,8 @@ export interface Reachability {
   reachable: boolean;
   /** Why not, when not reachable: the deciding rule, or that nothing allows it. */
   reason: string;
+  /** Whether some request could come out as `require_approval` (adapters skip approval hooks when not). */
+  approvalPossible: boolean;
 }
 
 /**
@@ -341,19 +343,26 @@ export function createPolicyEngine(
 
   function reachable(req: Omit<EngineRequest, 'context'>): Reachability {
     const violation = delegationViolation(req, false);
-    if (violation) return { reachable: false, reason: violation.reason };
+    if (violation) return { reachable: false, reason: violation.reason, approvalPossible: false };
     const input: ConditionInput = { agent: req.agent, context: undefined, now: 0 };
+    // Rules come deny first, then require_approval, then allow.
     for (const rule of candidates(req.action)) {
       if (rule.policy.mode === 'shadow' || !rule.policy.applies(req.agent)) continue;
       // Conditions on the agent alone are decided now; any other may hold for some request.
       const agentFails = rule.conditions.some((c) => c.agentOnly === true && !c.test(input));
       if (agentFails) continue;
       const certain = rule.conditions.every((c) => c.agentOnly === true);
-      if (rule.effect !== 'deny') return { reachable: true, reason: rule.decisionReason };
-      if (certain) return { reachable: false, reason: rule.decisionReason };
+      if (rule.effect !== 'deny') {
+        return {
+          reachable: true,
+          reason: rule.decisionReason,
+          approvalPossible: rule.effect === 'require_approval',
+        };
+      }
+      if (certain) return { reachable: false, reason: rule.decisionReason, approvalPossible: false };
     }
     const fallen = fallback(req, false, undefined, input);
-    return { reachable: fallen.effect !== 'deny', reason: fallen.reason };
+    return { reachable: fallen.effect !== 'deny', reason: fallen.reason, approvalPossible: false };
   }
 
   return { policies, decide, explain, reachable };
