@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runDemo } from './demo';
 
@@ -11,7 +12,7 @@ describe('the openai-agents demo (offline)', () => {
     const { events, verified } = await runDemo({
       policies: [policy('openai-support.yaml'), policy('escalation.yaml')],
       store: 'memory',
-      print: (line) => lines.push(line.replace(/\u001b\[[0-9;]*m/g, '')),
+      print: (line) => lines.push(stripVTControlCharacters(line)),
     });
     expect(verified).toBe(true);
     const decisions = events

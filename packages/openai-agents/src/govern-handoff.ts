@@ -65,7 +65,7 @@ function handoffState(runContext: object, handoff: Handoff<any, any>): HandoffRu
  * @example
  * tier1.handoffs = [governHandoff(billing, { guard, identities })];
  */
-export function governHandoff<TContext = any, TOutput = any>(
+export function governHandoff<TContext = any>(
   handoffOrAgent: Agent<TContext, any> | Handoff<TContext, any>,
   options: GovernHandoffOptions,
 ): Handoff<TContext, any> {

@@ -16,11 +16,9 @@ import {
   contextOf,
   denialText,
   type GovernanceOptions,
-  identityOf,
   parseArguments,
   pendingApprovals,
   recordOutcome,
-  runGovernance,
 } from './governance-context';
 
 /** What a governed tool copy carries, so approvals and `governAgent` can find its governance. */
