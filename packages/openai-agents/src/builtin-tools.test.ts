@@ -4,6 +4,7 @@ import {
   codeInterpreterTool,
   computerTool,
   fileSearchTool,
+  hostedMcpTool,
   Runner,
   shellTool,
   webSearchTool,
@@ -172,6 +173,64 @@ describe('built-in tools', () => {
     ]);
     expect(events[0]!.context).toMatchObject({ type: 'click', x: 10, y: 20 });
     expect(events[1]!.context).toMatchObject({ type: 'type' });
+  });
+
+  it('checks each hosted MCP call through onApproval: allowed calls are approved, others rejected with the reason', async () => {
+    const { guard, store } = createTestGuard({
+      policy: `
+name: crm-mcp
+version: "1"
+appliesTo: { tags: [support] }
+rules:
+  - effect: allow
+    actions: ["mcp:crm:read_*"]
+`,
+    });
+    const request = (id: string, name: string) => ({
+      type: 'hosted_tool_call' as const,
+      id,
+      name: 'mcp_approval_request',
+      providerData: {
+        type: 'mcp_approval_request',
+        id,
+        server_label: 'crm',
+        name,
+        arguments: '{"customer_id":"CUST-1"}',
+      },
+    });
+    let responses = '';
+    const model = new ScriptedModel([
+      [request('mcpr_1', 'read_customer'), request('mcpr_2', 'delete_customer')],
+      modelResponder((call) => {
+        responses = JSON.stringify(call.request.input);
+        return [assistantMessage('I read the record; deleting is not allowed.')];
+      }),
+    ]);
+    const agent = new Agent({
+      name: 'Customer Support Agent',
+      instructions: 'Use the CRM.',
+      model,
+      tools: [hostedMcpTool({ serverLabel: 'crm', serverUrl: 'https://crm.example.test/mcp' })],
+    });
+    const options = supportOptions(guard, 'trace_mcp');
+    const governed = governAgent(agent, options);
+    expect(
+      (governed.tools[0] as { providerData: { require_approval: string } }).providerData.require_approval,
+    ).toBe('always');
+    const result = await new Runner({ tracingDisabled: true }).run(governed, 'Delete customer CUST-1');
+    expect(result.finalOutput).toBe('I read the record; deleting is not allowed.');
+    expect(responses).toContain('"approval_request_id":"mcpr_1"');
+    expect(responses).toMatch(
+      /"approve":false[^}]*"approval_request_id":"mcpr_2"|"approval_request_id":"mcpr_2"[^}]*"approve":false/,
+    );
+    expect(responses).toContain('Blocked by policy: Nothing allows');
+    const events = (await store.query({ traceId: 'trace_mcp', order: 'asc' })).events;
+    expect(trail(events)).toEqual([
+      'decision Customer Support Agent mcp:crm:read_customer allow',
+      'decision Customer Support Agent mcp:crm:delete_customer deny',
+      'outcome Customer Support Agent mcp:crm:delete_customer deny/blocked',
+    ]);
+    expect(events[0]!.context).toEqual({ customer_id: 'CUST-1' });
   });
 
   it('checks local shell commands; a denied command is rejected at once through onApproval', async () => {

@@ -308,7 +308,12 @@ export function governHostedMcpTool(
           await recordOutcome(options.guard, checked, { outcome: 'blocked' });
           return { approve: false, reason: denialText(options, decision, action) };
         }
-        return own ? own(runContext, item) : ({} as { approve: boolean });
+        if (own) return own(runContext, item);
+        // With onApproval set, the SDK has no pending state for MCP calls: never approve unasked.
+        return {
+          approve: false,
+          reason: `${denialText(options, decision, action)} (approval is required: give the hosted MCP tool an onApproval to answer it)`,
+        };
       },
     },
   };
