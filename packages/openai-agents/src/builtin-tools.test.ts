@@ -215,7 +215,8 @@ rules:
     const options = supportOptions(guard, 'trace_mcp');
     const governed = governAgent(agent, options);
     expect(
-      (governed.tools[0] as { providerData: { require_approval: string } }).providerData.require_approval,
+      (governed.tools[0] as unknown as { providerData: { require_approval: string } }).providerData
+        .require_approval,
     ).toBe('always');
     const result = await new Runner({ tracingDisabled: true }).run(governed, 'Delete customer CUST-1');
     expect(result.finalOutput).toBe('I read the record; deleting is not allowed.');
