@@ -76,10 +76,27 @@ const governance = (guard) => ({
   identity: { tags: ['openai', 'support'], tier: 'verified' },
   actions: { process_refund: 'write:refund' },
 });
+// A guard that allows everything and records nothing: what the SDK's hooks alone cost.
+let noopIds = 0;
+const noopGuard = {
+  check: async () => ({
+    decisionId: `noop-${noopIds++}`,
+    allowed: true,
+    effect: 'allow',
+    reason: 'no-op',
+    mode: 'enforce',
+    evaluatedAt: '',
+  }),
+  reachable: async () => ({ reachable: true, reason: '', approvalPossible: false }),
+  record: async () => {},
+  query: async () => [],
+  close: async () => {},
+};
 const agents = {
   ungoverned: plain,
   'governed, SQLite store': governAgent(plain, governance(sqliteGuard)),
   'governed, memory store': governAgent(plain, governance(memoryGuard)),
+  'hooks only (no-op guard)': governAgent(plain, governance(noopGuard)),
 };
 const runner = new Runner({ tracingDisabled: true });
 
