@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { type AgentIdentity, AgentIdentitySchema, isoTime } from '@meshguard/core';
+import type { GatewayState, SigningKey } from '@meshguard/store';
+import { exportJWK, generateKeyPair, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
+import { z } from 'zod';
+
+export const TOKEN_ISSUER = 'meshguard-gateway';
+export const TOKEN_AUDIENCE = 'meshguard';
+const ALG = 'EdDSA';
+
+const ClaimsSchema = z.object({
+  sub: z.string().min(1),
+  name: z.string().min(1),
+  tags: z.array(z.string()),
+  tier: AgentIdentitySchema.shape.tier,
+  jti: z.string().min(1),
+  iat: z.number(),
+  exp: z.number(),
+});
+
+export interface VerifiedToken {
+  agent: AgentIdentity;
+  jti: string;
+  expiresAt: string;
+}
+
+/** Why a token was refused (always a 401). */
+export class TokenError extends Error {
+  override readonly name = 'TokenError';
+}
+
+/** Issues and verifies agent tokens: EdDSA JWTs signed with the gateway's own key. */
+export interface TokenAuthority {
+  readonly kid: string;
+  /** The public key set (`/.well-known/jwks.json`). */
+  jwks(): { keys: JWK[] };
+  issue(agent: AgentIdentity, ttlSeconds: number): Promise<{ token: string; jti: string; expiresAt: string }>;
+  /** Verifies signature, issuer, audience and expiry, then that neither agent nor token is revoked. */
+  verify(token: string): Promise<VerifiedToken>;
+}
+
+/** Loads the gateway's signing key from the state, creating it on first start. */
+export async function createTokenAuthority(state: GatewayState): Promise<TokenAuthority> {
+  const key: SigningKey = await state.signingKey(async () => {
+    const pair = await generateKeyPair(ALG, { crv: 'Ed25519', extractable: true });
+    const kid = randomUUID();
+    return {
+      kid,
+      privateJwk: { ...(await exportJWK(pair.privateKey)), kid, alg: ALG },
+      publicJwk: { ...(await exportJWK(pair.publicKey)), kid, alg: ALG, use: 'sig' },
+      createdAt: isoTime(Date.now()),
+    };
+  });
+  const privateKey = await importJWK(key.privateJwk as JWK, ALG);
+  const publicKey = await importJWK(key.publicJwk as JWK, ALG);
+  return {
+    kid: key.kid,
+    jwks: () => ({ keys: [key.publicJwk as JWK] }),
+    async issue(agent, ttlSeconds) {
+      const jti = randomUUID();
+      const now = Math.floor(Date.now() / 1000);
+      const token = await new SignJWT({ name: agent.name, tags: agent.tags, tier: agent.tier })
+        .setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' })
+        .setSubject(agent.id)
+        .setIssuer(TOKEN_ISSUER)
+        .setAudience(TOKEN_AUDIENCE)
+        .setIssuedAt(now)
+        .setExpirationTime(now + ttlSeconds)
+        .setJti(jti)
+        .sign(privateKey);
+      return { token, jti, expiresAt: new Date((now + ttlSeconds) * 1000).toISOString() };
+    },
+    async verify(token) {
+      let payload: unknown;
+      try {
+        ({ payload } = await jwtVerify(token, publicKey, {
+          algorithms: [ALG],
+          issuer: TOKEN_ISSUER,
+          audience: TOKEN_AUDIENCE,
+        }));
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        throw new TokenError(
+          code === 'ERR_JWT_EXPIRED'
+            ? 'the agent token has expired'
+            : 'the agent token is not valid (signature, issuer or format)',
+        );
+      }
+      const claims = ClaimsSchema.safeParse(payload);
+      if (!claims.success) throw new TokenError('the agent token lacks MeshGuard claims');
+      const { sub, name, tags, tier, jti, exp } = claims.data;
+      const record = await state.getAgent(sub);
+      if (!record) throw new TokenError(`agent "${sub}" is unknown to this gateway`);
+      if (record.revokedAt) throw new TokenError(`agent "${sub}" was revoked`);
+      if (await state.isTokenRevoked(jti)) throw new TokenError('the agent token was revoked');
+      return { agent: { id: sub, name, tags, tier }, jti, expiresAt: new Date(exp * 1000).toISOString() };
+    },
+  };
+}

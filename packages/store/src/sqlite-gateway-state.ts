@@ -1,0 +1,171 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { type AgentIdentity, ConfigError, isoTime } from '@meshguard/core';
+import Database from 'better-sqlite3';
+import type { AgentRecord, GatewayState, PolicyFile, PolicySet, SigningKey } from './gateway-state';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS gateway_keys (
+  kid TEXT PRIMARY KEY,
+  private_jwk TEXT NOT NULL,
+  public_jwk TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gateway_agents (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  tier TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS gateway_revoked_tokens (
+  jti TEXT PRIMARY KEY,
+  expires_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gateway_policies (
+  version INTEGER PRIMARY KEY,
+  files TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+`;
+
+interface AgentRow {
+  id: string;
+  name: string;
+  tags: string;
+  tier: AgentIdentity['tier'];
+  created_at: string;
+  revoked_at: string | null;
+}
+
+function toRecord(row: AgentRow): AgentRecord {
+  const record: AgentRecord = {
+    id: row.id,
+    name: row.name,
+    tags: JSON.parse(row.tags) as string[],
+    tier: row.tier,
+    createdAt: row.created_at,
+  };
+  if (row.revoked_at) record.revokedAt = row.revoked_at;
+  return record;
+}
+
+/**
+ * The gateway's state in a SQLite file (by default the same file as the audit trail): WAL, so
+ * several processes on one machine share it; every read goes to the database, so a revocation
+ * holds on the next request in every process.
+ */
+export function openSqliteGatewayState(path: string): GatewayState {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  let db: Database.Database;
+  try {
+    db = new Database(path);
+    db.pragma('busy_timeout = 5000');
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.exec(SCHEMA);
+  } catch (error) {
+    throw new ConfigError(`cannot open the gateway state in ${path}: ${(error as Error).message}`, {
+      code: 'store_unreadable',
+      cause: error,
+    });
+  }
+  const now = () => isoTime(Date.now());
+  const firstKey = db.prepare(
+    'SELECT kid, private_jwk, public_jwk, created_at FROM gateway_keys ORDER BY created_at LIMIT 1',
+  );
+  const insertKey = db.prepare(
+    'INSERT OR IGNORE INTO gateway_keys (kid, private_jwk, public_jwk, created_at) VALUES (?, ?, ?, ?)',
+  );
+  const insertAgent = db.prepare(
+    'INSERT INTO gateway_agents (id, name, tags, tier, created_at) VALUES (?, ?, ?, ?, ?)',
+  );
+  const getAgent = db.prepare('SELECT * FROM gateway_agents WHERE id = ?');
+  const listAgents = db.prepare('SELECT * FROM gateway_agents ORDER BY created_at, id');
+  const revokeAgent = db.prepare(
+    'UPDATE gateway_agents SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+  );
+  const revokeToken = db.prepare(
+    'INSERT OR IGNORE INTO gateway_revoked_tokens (jti, expires_at) VALUES (?, ?)',
+  );
+  const tokenRevoked = db.prepare('SELECT 1 FROM gateway_revoked_tokens WHERE jti = ?');
+  const dropExpired = db.prepare('DELETE FROM gateway_revoked_tokens WHERE expires_at < ?');
+  const latestPolicies = db.prepare(
+    'SELECT version, files, updated_at FROM gateway_policies ORDER BY version DESC LIMIT 1',
+  );
+  const insertPolicies = db.prepare(
+    'INSERT INTO gateway_policies (version, files, updated_at) VALUES (?, ?, ?)',
+  );
+  const pushPolicies = db.transaction((files: PolicyFile[], at: string): PolicySet => {
+    const latest = latestPolicies.get() as { version: number } | undefined;
+    const version = (latest?.version ?? 0) + 1;
+    insertPolicies.run(version, JSON.stringify(files), at);
+    return { version, files, updatedAt: at };
+  });
+  // `BEGIN IMMEDIATE` so that two processes pushing at once get consecutive versions.
+  const pushImmediate = pushPolicies.immediate;
+
+  return {
+    async signingKey(create) {
+      const row = firstKey.get() as
+        | { kid: string; private_jwk: string; public_jwk: string; created_at: string }
+        | undefined;
+      if (row) {
+        return {
+          kid: row.kid,
+          privateJwk: JSON.parse(row.private_jwk),
+          publicJwk: JSON.parse(row.public_jwk),
+          createdAt: row.created_at,
+        };
+      }
+      const key: SigningKey = await create();
+      insertKey.run(key.kid, JSON.stringify(key.privateJwk), JSON.stringify(key.publicJwk), key.createdAt);
+      // Another process may have stored its key first: everyone uses the oldest.
+      return this.signingKey(async () => key);
+    },
+    async createAgent(agent) {
+      const createdAt = now();
+      try {
+        insertAgent.run(agent.id, agent.name, JSON.stringify(agent.tags), agent.tier, createdAt);
+      } catch (error) {
+        if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+          throw new ConfigError(`an agent with id "${agent.id}" exists already`, { code: 'agent_exists' });
+        }
+        throw error;
+      }
+      return { ...agent, createdAt };
+    },
+    async getAgent(id) {
+      const row = getAgent.get(id) as AgentRow | undefined;
+      return row ? toRecord(row) : undefined;
+    },
+    async listAgents() {
+      return (listAgents.all() as AgentRow[]).map(toRecord);
+    },
+    async revokeAgent(id) {
+      if (!getAgent.get(id)) return false;
+      revokeAgent.run(now(), id);
+      return true;
+    },
+    async revokeToken(jti, expiresAt) {
+      revokeToken.run(jti, expiresAt);
+      dropExpired.run(now());
+    },
+    async isTokenRevoked(jti) {
+      return tokenRevoked.get(jti) !== undefined;
+    },
+    async putPolicies(files) {
+      return pushImmediate(files, now());
+    },
+    async getPolicies() {
+      const row = latestPolicies.get() as { version: number; files: string; updated_at: string } | undefined;
+      return row
+        ? { version: row.version, files: JSON.parse(row.files) as PolicyFile[], updatedAt: row.updated_at }
+        : undefined;
+    },
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}
