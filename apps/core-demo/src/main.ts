@@ -20,6 +20,7 @@ async function main() {
     clock: () => now,
     framework: 'core-demo',
   });
+  if (guard.mode !== 'embedded') throw new Error('the core demo runs embedded: unset MESHGUARD_GATEWAY_URL');
   const traceId = `trace_${uuidv7().replaceAll('-', '')}`;
   console.log(pc.bold('MeshGuard core demo: the seed customer-support policy'));
   console.log(

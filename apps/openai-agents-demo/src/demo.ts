@@ -36,11 +36,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   // The story plays at 10:00 UTC yesterday (business hours), with real elapsed time after that.
   const start = Date.parse(`${new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)}T10:00:00Z`);
   const origin = Date.now();
-  const guard = (await createGuard({
+  const created = await createGuard({
     policies: options.policies,
     store: options.store,
     clock: () => start + (Date.now() - origin),
-  })) as EmbeddedGuard;
+  });
+  if (created.mode !== 'embedded') throw new Error('the demo runs embedded: unset MESHGUARD_GATEWAY_URL');
+  const guard: EmbeddedGuard = created;
   const traceId = `trace_${crypto.randomUUID().replaceAll('-', '')}`;
   const governance: GovernanceOptions = { guard, identities: IDENTITIES, actions: ACTIONS, traceId };
   const model = live ? (options.model ?? 'gpt-4.1-mini') : scriptedStory();

@@ -34,6 +34,8 @@ export type { EmbeddedGuard, Guard, GuardOptions } from './guard/guard';
 export { createEmbeddedGuard, createGuard, openAuditStore } from './guard/guard';
 export type { GuardEnvironment, GuardSettings } from './guard/guard-settings';
 export { DEFAULT_DB, resolveGuardSettings } from './guard/guard-settings';
+export type { RemoteGuard, RemoteGuardOptions } from './guard/remote-guard';
+export { createRemoteGuard } from './guard/remote-guard';
 export { isoTime, uuidv7 } from './ids/uuidv7';
 export type { ActionMatcher } from './policy/action-pattern';
 export { compileActionPattern, isWildcard, matchesAction } from './policy/action-pattern';

@@ -272,6 +272,22 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   );
 
   app.post(
+    '/v1/reachable',
+    {
+      preHandler: agentOnly,
+      schema: {
+        body: CheckBodySchema.omit({ context: true }),
+        response: {
+          200: z.object({ reachable: z.boolean(), reason: z.string(), approvalPossible: z.boolean() }),
+          ...errors,
+        },
+        security: [{ agentToken: [] }],
+      },
+    },
+    async (request) => guard.reachable({ ...request.body, agent: request.agent! }),
+  );
+
+  app.post(
     '/v1/audit',
     {
       preHandler: agentOnly,

@@ -8,6 +8,7 @@ export const DEFAULT_DB = 'sqlite:.meshguard/meshguard.db';
 export interface GuardSettings {
   gatewayUrl: string | undefined;
   agentToken: string | undefined;
+  adminToken: string | undefined;
   policies: string | readonly string[] | readonly LoadedPolicy[] | undefined;
   store: AuditStore | string;
 }
@@ -32,6 +33,7 @@ export function resolveGuardSettings(
   return {
     gatewayUrl: options.gatewayUrl ?? read('MESHGUARD_GATEWAY_URL'),
     agentToken: options.agentToken ?? read('MESHGUARD_AGENT_TOKEN'),
+    adminToken: read('MESHGUARD_ADMIN_TOKEN'),
     policies: options.policies ?? read('MESHGUARD_POLICIES'),
     store: options.store ?? read('MESHGUARD_DB') ?? DEFAULT_DB,
   };

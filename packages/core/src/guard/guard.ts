@@ -20,6 +20,7 @@ import { type CheckRequest, CheckRequestSchema, type ParsedCheckRequest } from '
 import type { Decision } from '../protocol/decision';
 import { type OutcomeEvent, OutcomeEventSchema } from '../protocol/outcome-event';
 import { type GuardEnvironment, resolveGuardSettings } from './guard-settings';
+import { createRemoteGuard, type RemoteGuard } from './remote-guard';
 
 const debug = createDebug('meshguard:core');
 
@@ -63,9 +64,16 @@ export interface GuardOptions {
   framework?: string;
   /** The package that produces the events (an adapter stamps its name and version). */
   source?: { name: string; version: string };
-  /** Gateway URL and agent token (remote mode). Default: `MESHGUARD_GATEWAY_URL`, `MESHGUARD_AGENT_TOKEN`. */
+  /**
+   * Gateway URL and agent token (remote mode: the gateway decides and records, and the guard
+   * fails closed when it cannot be reached). Default: `MESHGUARD_GATEWAY_URL`, `MESHGUARD_AGENT_TOKEN`.
+   */
   gatewayUrl?: string;
   agentToken?: string;
+  /** Remote mode: how long a check may take before it is denied (default 2000 ms). */
+  timeoutMs?: number;
+  /** Remote mode: where outcome events wait while the gateway is away (default `.meshguard/spool`). */
+  spoolDir?: string;
   /** Where settings not given as options are read from (default `process.env`). */
   env?: GuardEnvironment;
 }
@@ -78,20 +86,23 @@ const RECENT_DECISIONS = 10_000;
 
 /**
  * Creates a guard: embedded (policies + engine + audit store in this process) unless a gateway
- * URL is configured. Explicit options win over the environment.
+ * URL is configured, then remote (`mode: 'remote'`). Explicit options win over the environment.
  *
  * @example
  * const guard = await createGuard({ policies: 'policies/', store: 'sqlite:.meshguard/meshguard.db' });
  * const decision = await guard.check({ action: 'write:refund', agent, context: { amount: 79.99 } });
  * if (!decision.allowed) return decision.reason;
  */
-export async function createGuard(options: GuardOptions = {}): Promise<EmbeddedGuard> {
+export async function createGuard(options: GuardOptions = {}): Promise<EmbeddedGuard | RemoteGuard> {
   const settings = resolveGuardSettings(options, options.env ?? process.env);
   if (settings.gatewayUrl) {
-    throw new ConfigError(
-      `a gateway is configured (${settings.gatewayUrl}), but this version of @meshguard/core has no remote guard; unset MESHGUARD_GATEWAY_URL to use the embedded guard`,
-      { code: 'gateway_unsupported' },
-    );
+    return createRemoteGuard({
+      url: settings.gatewayUrl,
+      agentToken: settings.agentToken ?? '',
+      adminToken: settings.adminToken,
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.spoolDir !== undefined ? { spoolDir: options.spoolDir } : {}),
+    });
   }
   if (settings.policies === undefined) {
     throw new ConfigError(

@@ -1,0 +1,183 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRemoteGuard, type RemoteGuard } from '@meshguard/core';
+import { openSqliteGatewayState, openSqliteStore } from '@meshguard/store';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createGateway, type Gateway } from './gateway-app';
+
+const ADMIN = 'admin-token-for-tests-0123456789';
+const POLICY = {
+  name: 'support.yaml',
+  text: 'name: support\nversion: "1"\nappliesTo: { tags: [support] }\nrules:\n  - effect: allow\n    actions: ["read:*"]\n',
+};
+const agent = { id: 'ignored', name: 'ignored', tags: [], tier: 'basic' as const };
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function gatewayOn(dir: string, port = 0) {
+  const gateway: Gateway = await createGateway({
+    store: openSqliteStore(join(dir, 'meshguard.db')),
+    state: openSqliteGatewayState(join(dir, 'meshguard.db')),
+    adminToken: ADMIN,
+    policies: [POLICY],
+  });
+  await gateway.app.listen({ port, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${(gateway.app.server.address() as AddressInfo).port}`;
+  return { gateway, url };
+}
+
+async function tokenFor(url: string) {
+  const res = await fetch(`${url}/v1/agents`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'support-bot', tags: ['support'], tier: 'verified' }),
+  });
+  return ((await res.json()) as { token: string }).token;
+}
+
+function tempDir() {
+  const dir = mkdtempSync(join(tmpdir(), 'meshguard-remote-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function remote(url: string, agentToken: string, spoolDir: string, timeoutMs = 2000): RemoteGuard {
+  const guard = createRemoteGuard({ url, agentToken, spoolDir, timeoutMs, adminToken: ADMIN, flushMs: 10 });
+  cleanups.push(() => guard.close());
+  return guard;
+}
+
+describe('the remote guard against a real gateway', () => {
+  it('decides through the gateway and records outcomes there', async () => {
+    const dir = tempDir();
+    const { gateway, url } = await gatewayOn(dir);
+    cleanups.push(() => gateway.close());
+    const guard = remote(url, await tokenFor(url), join(dir, 'spool'));
+    const allowed = await guard.check({ action: 'read:orders', agent, traceId: 'trace_remote' });
+    expect(allowed).toMatchObject({ allowed: true, effect: 'allow' });
+    const denied = await guard.check({ action: 'write:refund', agent, traceId: 'trace_remote' });
+    expect(denied.effect).toBe('deny');
+    expect(await guard.reachable({ action: 'write:refund', agent })).toMatchObject({ reachable: false });
+    await guard.record({ decisionId: allowed.decisionId, outcome: 'success', durationMs: 4 });
+    await guard.flush();
+    const events = await guard.query({ traceId: 'trace_remote', order: 'asc' });
+    expect(events.map((e) => `${e.type} ${e.action} ${e.outcome ?? e.effect}`)).toEqual([
+      'decision read:orders allow',
+      'decision write:refund deny',
+      'outcome read:orders success',
+    ]);
+    expect(events[0]!.agent.name).toBe('support-bot');
+  });
+
+  it('fails closed: unreachable, too slow, or not a decision is a deny saying so, never an allow', async () => {
+    const dir = tempDir();
+    // A port nothing listens on.
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const deadPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const unreachable = await remote(`http://127.0.0.1:${deadPort}`, 'token', join(dir, 's1')).check({
+      action: 'read:orders',
+      agent,
+    });
+    expect(unreachable).toMatchObject({ allowed: false, effect: 'deny' });
+    expect(unreachable.reason).toMatch(
+      /^Denied: the MeshGuard gateway at http:\/\/127\.0\.0\.1:\d+ was unreachable/,
+    );
+
+    const servers: Server[] = [];
+    const serve = async (handler: Parameters<typeof createServer>[1]) => {
+      const server = createServer(handler);
+      servers.push(server);
+      cleanups.push(
+        () =>
+          new Promise<void>((r) => {
+            server.closeAllConnections();
+            server.close(() => r());
+          }),
+      );
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    };
+    const silent = await serve(() => {}); // never answers
+    const started = Date.now();
+    const slow = await remote(silent, 'token', join(dir, 's2'), 300).check({ action: 'read:orders', agent });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(slow.reason).toMatch(/did not answer within 300 ms/);
+    expect(slow.allowed).toBe(false);
+
+    const garbage = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"allowed": true, "effect": "allow"}'); // looks like a yes, is not a decision
+    });
+    const bad = await remote(garbage, 'token', join(dir, 's3')).check({ action: 'read:orders', agent });
+    expect(bad).toMatchObject({ allowed: false, effect: 'deny' });
+    expect(bad.reason).toMatch(/not a decision/);
+
+    const html = await serve((_req, res) => {
+      res.writeHead(502, { 'content-type': 'text/html' });
+      res.end('<h1>Bad gateway</h1>');
+    });
+    expect(
+      (await remote(html, 'token', join(dir, 's4')).check({ action: 'read:orders', agent })).reason,
+    ).toMatch(/HTTP 502 with something that is not JSON/);
+  });
+
+  it('spools outcomes while the gateway is away and replays them once it is back, each exactly once', async () => {
+    const dir = tempDir();
+    const first = await gatewayOn(dir);
+    const port = Number(new URL(first.url).port);
+    const token = await tokenFor(first.url);
+    const spoolDir = join(dir, 'spool');
+    const guard = remote(first.url, token, spoolDir, 500);
+    const decision = await guard.check({ action: 'read:orders', agent, traceId: 'trace_spool' });
+    await first.gateway.close();
+
+    // Gateway away: a check is denied, outcomes are acknowledged once they are on disk.
+    expect((await guard.check({ action: 'read:orders', agent })).allowed).toBe(false);
+    for (let i = 0; i < 5; i++) {
+      await guard.record({
+        id: `spooled-${i}`,
+        decisionId: decision.decisionId,
+        outcome: 'success',
+        action: 'read:orders',
+        traceId: 'trace_spool',
+      });
+    }
+    const spoolFiles = readFileSync(join(spoolDir, readdirSync(spoolDir)[0]), 'utf8');
+    expect(spoolFiles.trim().split('\n')).toHaveLength(5);
+
+    // Back on the same port and database: the next flush replays the spool.
+    const second = await gatewayOn(dir, port);
+    cleanups.push(() => second.gateway.close());
+    await guard.record({
+      id: 'after',
+      decisionId: decision.decisionId,
+      outcome: 'success',
+      action: 'read:orders',
+      traceId: 'trace_spool',
+    });
+    await guard.flush();
+    await guard.flush(); // a second flush sends nothing twice
+    const events = await guard.query({ traceId: 'trace_spool', type: 'outcome', order: 'asc' });
+    expect(events.map((e) => e.id)).toEqual([
+      'spooled-0',
+      'spooled-1',
+      'spooled-2',
+      'spooled-3',
+      'spooled-4',
+      'after',
+    ]);
+    expect(readdirSync(spoolDir)).toEqual([]);
+    const verify = await (
+      await fetch(`${second.url}/v1/audit/verify`, { headers: { authorization: `Bearer ${ADMIN}` } })
+    ).json();
+    expect(verify.ok).toBe(true);
+  });
+});
