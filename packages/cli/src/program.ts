@@ -11,6 +11,15 @@ import {
 } from './audit-commands';
 import { UsageError } from './cli-error';
 import { type CliIo, processIo } from './cli-output';
+import {
+  agentCreate,
+  agentList,
+  agentRevoke,
+  type GatewayClientFlags,
+  type GatewayStartFlags,
+  gatewayStart,
+  policyPush,
+} from './gateway-commands';
 import { type ExplainFlags, policyExplain, policyTest, policyValidate } from './policy-commands';
 
 declare const __PACKAGE_VERSION__: string | undefined;
@@ -61,6 +70,51 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     .description('run table-driven policy test cases')
     .argument('<files...>', 'case files (YAML)')
     .action(run((files: string[]) => policyTest(io, files)));
+
+  policy
+    .command('push')
+    .description(
+      'send policy files to a gateway; refused with file:line:col when invalid (the set in force stays)',
+    )
+    .argument('<paths...>', 'policy files or folders')
+    .option('--gateway <url>', 'the gateway (default MESHGUARD_GATEWAY_URL)')
+    .action(run((paths: string[], flags: GatewayClientFlags) => policyPush(io, paths, flags)));
+
+  const gateway = program.command('gateway').description('run the HTTP decision point');
+  gateway
+    .command('start')
+    .description('serve decisions and the audit trail over HTTP until SIGTERM (then drain and flush)')
+    .option('--port <port>', 'port, default 8787')
+    .option('--host <host>', 'interface, default 127.0.0.1')
+    .option('--db <url>', 'database (sqlite:<path>); default MESHGUARD_DB or .meshguard/meshguard.db')
+    .option('--policies <dir>', 'enforce these policy files from the start')
+    .option('--dev', 'without MESHGUARD_ADMIN_TOKEN: generate an admin token and print it once')
+    .action(run((flags: GatewayStartFlags) => gatewayStart(io, flags)));
+
+  const agent = program.command('agent').description('issue and revoke agent tokens at a gateway');
+  agent
+    .command('create')
+    .description('register an agent and print its token')
+    .requiredOption('--name <name>', 'agent name')
+    .option('--tags <a,b>', 'tags, comma-separated')
+    .addOption(new Option('--tier <tier>', 'trust tier (default basic)').choices(TRUST_TIERS))
+    .option('--id <id>', 'agent id (default: generated)')
+    .option('--ttl <duration>', 'token lifetime: 30d, 12h, 3600 (default 30d)')
+    .option('--gateway <url>', 'the gateway (default MESHGUARD_GATEWAY_URL)')
+    .option('--json', 'the agent and token as JSON')
+    .action(run((flags: Parameters<typeof agentCreate>[1]) => agentCreate(io, flags)));
+  agent
+    .command('list')
+    .description('the agents the gateway knows, active or revoked')
+    .option('--gateway <url>', 'the gateway (default MESHGUARD_GATEWAY_URL)')
+    .option('--json', 'JSON lines')
+    .action(run((flags: GatewayClientFlags & { json?: boolean }) => agentList(io, flags)));
+  agent
+    .command('revoke')
+    .description('revoke an agent: every token it holds stops working on the next request')
+    .argument('<id>', 'agent id')
+    .option('--gateway <url>', 'the gateway (default MESHGUARD_GATEWAY_URL)')
+    .action(run((id: string, flags: GatewayClientFlags) => agentRevoke(io, id, flags)));
 
   const audit = program.command('audit').description('query, follow, verify and export the audit trail');
   const dbOption = () =>

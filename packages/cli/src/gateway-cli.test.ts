@@ -1,0 +1,237 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRemoteGuard } from '@meshguard/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const SEED = join(ROOT, 'examples/policies/openai-support.yaml');
+const ADMIN = 'cli-admin-token-0123456789abcdef';
+
+let dir: string;
+const children: ChildProcess[] = [];
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error('packages/cli is not built: run `pnpm build` first (pnpm test does)');
+  dir = await mkdtemp(join(tmpdir(), 'mg-gateway-cli-'));
+});
+afterAll(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+function env(extra: Record<string, string> = {}) {
+  const {
+    MESHGUARD_ADMIN_TOKEN: _a,
+    MESHGUARD_GATEWAY_URL: _g,
+    MESHGUARD_AGENT_TOKEN: _t,
+    ...rest
+  } = process.env;
+  return { ...rest, NO_COLOR: '1', ...extra };
+}
+
+function meshguard(args: string[], extra: Record<string, string> = {}) {
+  const result = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: env(extra) });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/** Starts `meshguard gateway start` and waits until it listens. */
+async function startGateway(port: number, db: string, extra: string[] = []) {
+  const child = spawn(
+    process.execPath,
+    [CLI, 'gateway', 'start', '--port', String(port), '--db', db, ...extra],
+    {
+      cwd: dir,
+      env: env({ MESHGUARD_ADMIN_TOKEN: ADMIN, MESHGUARD_LOG_LEVEL: 'warn' }),
+    },
+  );
+  children.push(child);
+  let stderr = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start: ${stderr}`)), 15_000);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes('listening on')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`gateway exited ${code}: ${stderr}`)));
+  });
+  return { child, stderr: () => stderr };
+}
+
+describe('meshguard gateway start', () => {
+  it('refuses to start without an admin token unless --dev, which prints one once', async () => {
+    const refused = meshguard([
+      'gateway',
+      'start',
+      '--port',
+      '0',
+      '--db',
+      `sqlite:${join(dir, 'refused.db')}`,
+    ]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim()).toBe(
+      'meshguard: the gateway needs an admin token: set MESHGUARD_ADMIN_TOKEN (16+ characters), or pass --dev to generate one',
+    );
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      [CLI, 'gateway', 'start', '--dev', '--port', String(port), '--db', `sqlite:${join(dir, 'dev.db')}`],
+      {
+        cwd: dir,
+        env: env({ MESHGUARD_LOG_LEVEL: 'warn' }),
+      },
+    );
+    children.push(child);
+    let stderr = '';
+    await new Promise<void>((resolve) => {
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+        if (stderr.includes('listening on')) resolve();
+      });
+    });
+    const token = /development admin token \(shown once\): (\S+)/.exec(stderr)?.[1];
+    expect(token).toMatch(/^mg_admin_/);
+    const agents = await fetch(`http://127.0.0.1:${port}/v1/agents`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(agents.status).toBe(200);
+    child.kill('SIGTERM');
+    expect(await new Promise((r) => child.on('exit', r))).toBe(0);
+  });
+
+  it('issues tokens, pushes policies, and survives being killed mid-run: the client denies and spools, the restart replays', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const db = `sqlite:${join(dir, 'gateway.db')}`;
+    let gateway = await startGateway(port, db, ['--policies', SEED]);
+    const admin = { MESHGUARD_GATEWAY_URL: url, MESHGUARD_ADMIN_TOKEN: ADMIN };
+
+    const created = meshguard(
+      [
+        'agent',
+        'create',
+        '--name',
+        'Customer Support Agent',
+        '--tags',
+        'openai,support',
+        '--tier',
+        'verified',
+      ],
+      admin,
+    );
+    expect(created.code).toBe(0);
+    const token = created.stdout.trim();
+    expect(token.split('.')).toHaveLength(3);
+    expect(meshguard(['agent', 'list'], admin).stdout).toContain(
+      'Customer Support Agent  verified  openai,support  active',
+    );
+
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(
+      bad,
+      'name: bad\nversion: "1"\nrules:\n  - effect: allow\n    actions: ["write:refund"]\n    conditions:\n      amout_max: 100\n',
+    );
+    const pushed = meshguard(['policy', 'push', bad], admin);
+    expect(pushed.code).toBe(2);
+    expect(pushed.stderr).toMatch(/^bad\.yaml:7:7: unknown key "amout_max"/m);
+
+    const guard = createRemoteGuard({
+      url,
+      agentToken: token,
+      timeoutMs: 1000,
+      spoolDir: join(dir, 'spool'),
+      flushMs: 20,
+      adminToken: ADMIN,
+    });
+    const agent = { id: 'x', name: 'x', tags: [], tier: 'basic' as const };
+    const refund = await guard.check({
+      action: 'write:refund',
+      agent,
+      context: { amount: 79.99 },
+      traceId: 'trace_fault',
+    });
+    expect(refund.allowed).toBe(true);
+    await guard.record({
+      id: 'o-1',
+      decisionId: refund.decisionId,
+      outcome: 'success',
+      action: 'write:refund',
+      traceId: 'trace_fault',
+    });
+    await guard.flush();
+
+    // Killed mid-run: the next check is denied within the client's timeout, outcomes are spooled.
+    gateway.child.kill('SIGKILL');
+    await new Promise((r) => gateway.child.once('exit', r));
+    const started = Date.now();
+    const down = await guard.check({
+      action: 'write:refund',
+      agent,
+      context: { amount: 10 },
+      traceId: 'trace_fault',
+    });
+    expect(down.allowed).toBe(false);
+    expect(down.reason).toMatch(/gateway at http:\/\/127\.0\.0\.1:\d+ (was unreachable|did not answer)/);
+    expect(Date.now() - started).toBeLessThan(1500);
+    for (const id of ['o-2', 'o-3']) {
+      await guard.record({
+        id,
+        decisionId: refund.decisionId,
+        outcome: 'success',
+        action: 'write:refund',
+        traceId: 'trace_fault',
+      });
+    }
+    expect(readdirSync(join(dir, 'spool'))).toHaveLength(1);
+
+    gateway = await startGateway(port, db);
+    await guard.record({
+      id: 'o-4',
+      decisionId: refund.decisionId,
+      outcome: 'success',
+      action: 'write:refund',
+      traceId: 'trace_fault',
+    });
+    await guard.close();
+    const events = await createRemoteGuard({
+      url,
+      agentToken: token,
+      adminToken: ADMIN,
+      spoolDir: join(dir, 'spool2'),
+    }).query({
+      traceId: 'trace_fault',
+      type: 'outcome',
+      order: 'asc',
+    });
+    expect(events.map((e) => e.id)).toEqual(['o-1', 'o-2', 'o-3', 'o-4']);
+
+    const revoked = meshguard(['agent', 'revoke', events[0]!.agent.id], admin);
+    expect(revoked.code).toBe(0);
+    const after = await createRemoteGuard({ url, agentToken: token, spoolDir: join(dir, 'spool3') }).check({
+      action: 'read:order_data',
+      agent,
+    });
+    expect(after.reason).toMatch(/refused the check \(HTTP 401: agent ".*" was revoked\)/);
+
+    // SIGTERM: drains and exits 0; the trail verifies.
+    gateway.child.kill('SIGTERM');
+    expect(await new Promise((r) => gateway.child.once('exit', r))).toBe(0);
+    const verify = meshguard(['audit', 'verify', '--db', db]);
+    expect(verify.code).toBe(0);
+  });
+});

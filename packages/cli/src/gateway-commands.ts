@@ -1,0 +1,237 @@
+import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { type AuditStore, MeshGuardError, TRUST_TIERS } from '@meshguard/core';
+import { createGateway, readPolicyDir } from '@meshguard/gateway';
+import {
+  type GatewayState,
+  openSqliteGatewayState,
+  openSqliteStore,
+  type PolicyFile,
+  parseStoreUrl,
+} from '@meshguard/store';
+import { auditDbUrl } from './audit-source';
+import { parseList, UsageError } from './cli-error';
+import { type CliIo, paint } from './cli-output';
+
+export interface GatewayStartFlags {
+  port?: string;
+  host?: string;
+  db?: string;
+  policies?: string;
+  dev?: boolean;
+}
+
+/**
+ * `meshguard gateway start`: serves until SIGTERM or SIGINT, then stops taking requests,
+ * finishes those in flight and flushes the audit trail before exiting 0.
+ */
+export async function gatewayStart(io: CliIo, flags: GatewayStartFlags): Promise<number> {
+  const port = flags.port === undefined ? 8787 : Number(flags.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new UsageError(`--port: "${flags.port}" is not a port`);
+  let adminToken = process.env.MESHGUARD_ADMIN_TOKEN?.trim();
+  if (!adminToken) {
+    if (!flags.dev) {
+      throw new UsageError(
+        'the gateway needs an admin token: set MESHGUARD_ADMIN_TOKEN (16+ characters), or pass --dev to generate one',
+      );
+    }
+    adminToken = `mg_admin_${randomBytes(24).toString('base64url')}`;
+    // Printed once, to the terminal that started it; never logged.
+    io.err(`development admin token (shown once): ${adminToken}`);
+  }
+  if (adminToken.length < 16) throw new UsageError('MESHGUARD_ADMIN_TOKEN must be at least 16 characters');
+  const { store, state } = await openGatewayStores(auditDbUrl(flags.db));
+  let policies: PolicyFile[] | undefined;
+  if (flags.policies) {
+    try {
+      await stat(flags.policies);
+    } catch {
+      throw new UsageError(`--policies: no such file or folder "${flags.policies}"`);
+    }
+    policies = await readPolicyDir(flags.policies);
+  }
+  const gateway = await createGateway({
+    store,
+    state,
+    adminToken,
+    ...(policies ? { policies } : {}),
+    logger: { level: process.env.MESHGUARD_LOG_LEVEL ?? 'info' },
+  });
+  const host = flags.host ?? '127.0.0.1';
+  const address = await gateway.app.listen({ port, host });
+  io.err(`meshguard gateway listening on ${address} (policy set v${gateway.policies.version})`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      io.err(`${signal}: finishing requests in flight and flushing the audit trail`);
+      gateway.close().then(resolve, (error: unknown) => {
+        io.err(`meshguard: shutdown failed: ${(error as Error).message}`);
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+async function openGatewayStores(url: string): Promise<{ store: AuditStore; state: GatewayState }> {
+  const location = parseStoreUrl(url);
+  if (location.kind !== 'sqlite') {
+    throw new UsageError(`--db: the gateway keeps its state in sqlite:<path> in this version ("${url}")`);
+  }
+  try {
+    return { store: openSqliteStore(location.path), state: openSqliteGatewayState(location.path) };
+  } catch (error) {
+    if (MeshGuardError.isInstance(error)) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+// --- Admin commands: talk to a running gateway ---
+
+export interface GatewayClientFlags {
+  gateway?: string;
+}
+
+function adminClient(flags: GatewayClientFlags) {
+  const url = (flags.gateway ?? process.env.MESHGUARD_GATEWAY_URL ?? '').trim().replace(/\/+$/, '');
+  if (!url) throw new UsageError('no gateway: pass --gateway <url> or set MESHGUARD_GATEWAY_URL');
+  const token = process.env.MESHGUARD_ADMIN_TOKEN?.trim();
+  if (!token) throw new UsageError('set MESHGUARD_ADMIN_TOKEN to talk to the gateway as its admin');
+  return async (method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> => {
+    let res: Response;
+    try {
+      res = await fetch(`${url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (error) {
+      throw new UsageError(
+        `the gateway at ${url} is unreachable (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message})`,
+      );
+    }
+    const text = await res.text();
+    let json: any;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = { message: text.slice(0, 200) };
+    }
+    if (res.status === 401 || res.status === 403)
+      throw new UsageError(`the gateway refused the admin token: ${json?.message ?? res.status}`);
+    return { status: res.status, json };
+  };
+}
+
+export async function agentCreate(
+  io: CliIo,
+  flags: GatewayClientFlags & {
+    name: string;
+    tags?: string;
+    tier?: string;
+    ttl?: string;
+    id?: string;
+    json?: boolean;
+  },
+): Promise<number> {
+  const ttl = flags.ttl ? parseDuration('--ttl', flags.ttl) : undefined;
+  if (flags.tier && !(TRUST_TIERS as readonly string[]).includes(flags.tier)) {
+    throw new UsageError(`--tier: "${flags.tier}" is not one of ${TRUST_TIERS.join(', ')}`);
+  }
+  const call = adminClient(flags);
+  const { status, json } = await call('POST', '/v1/agents', {
+    name: flags.name,
+    tags: flags.tags ? parseList(flags.tags) : [],
+    ...(flags.tier ? { tier: flags.tier } : {}),
+    ...(flags.id ? { id: flags.id } : {}),
+    ...(ttl ? { ttl } : {}),
+  });
+  if (status !== 201) throw new UsageError(`the gateway refused: ${json?.message ?? status}`);
+  if (flags.json) {
+    io.out(JSON.stringify(json));
+    return 0;
+  }
+  const c = paint(io);
+  io.err(
+    `${c.green('✓')} agent ${json.agent.id} (${json.agent.name}; tags: ${json.agent.tags.join(', ') || 'none'}; tier: ${json.agent.tier}) token expires ${json.expiresAt}`,
+  );
+  // The token alone on stdout, so `export MESHGUARD_AGENT_TOKEN=$(meshguard agent create ...)` works.
+  io.out(json.token);
+  return 0;
+}
+
+export async function agentList(io: CliIo, flags: GatewayClientFlags & { json?: boolean }): Promise<number> {
+  const { status, json } = await adminClient(flags)('GET', '/v1/agents');
+  if (status !== 200) throw new UsageError(`the gateway refused: ${json?.message ?? status}`);
+  const agents = json.agents as Array<{
+    id: string;
+    name: string;
+    tags: string[];
+    tier: string;
+    createdAt: string;
+    revokedAt?: string;
+  }>;
+  if (flags.json) {
+    for (const agent of agents) io.out(JSON.stringify(agent));
+    return 0;
+  }
+  for (const a of agents) {
+    io.out(
+      [a.id, a.name, a.tier, a.tags.join(',') || '-', a.revokedAt ? `revoked ${a.revokedAt}` : 'active'].join(
+        '  ',
+      ),
+    );
+  }
+  if (agents.length === 0) io.err('no agents');
+  return 0;
+}
+
+export async function agentRevoke(io: CliIo, id: string, flags: GatewayClientFlags): Promise<number> {
+  const { status, json } = await adminClient(flags)('DELETE', `/v1/agents/${encodeURIComponent(id)}`);
+  if (status === 404) {
+    io.err(`meshguard: no agent "${id}"`);
+    return 1;
+  }
+  if (status !== 204) throw new UsageError(`the gateway refused: ${json?.message ?? status}`);
+  io.err(`${paint(io).green('✓')} agent ${id} revoked: its tokens stop working on their next request`);
+  return 0;
+}
+
+export async function policyPush(io: CliIo, paths: string[], flags: GatewayClientFlags): Promise<number> {
+  const files: PolicyFile[] = [];
+  for (const path of paths) {
+    try {
+      files.push(...(await readPolicyDir(path)));
+    } catch {
+      throw new UsageError(`no such policy file or folder "${path}"`);
+    }
+  }
+  if (files.length === 0) throw new UsageError('no policy files (.yaml, .yml, .json) to push');
+  const { status, json } = await adminClient(flags)('PUT', '/v1/policies', { files });
+  if (status === 400 && Array.isArray(json?.issues)) {
+    for (const issue of json.issues) io.err(`${issue.file}:${issue.line}:${issue.column}: ${issue.message}`);
+    io.err('the gateway kept the policy set in force');
+    return 2;
+  }
+  if (status !== 200) throw new UsageError(`the gateway refused: ${json?.message ?? status}`);
+  io.err(
+    `${paint(io).green('✓')} policy set v${json.version} in force (${files.map((f) => f.name).join(', ')})`,
+  );
+  return 0;
+}
+
+/** `30d`, `12h`, `15m`, `3600s` or plain seconds. */
+function parseDuration(flag: string, text: string): number {
+  const match = /^(\d+)\s*([smhd]?)$/.exec(text.trim());
+  if (!match) throw new UsageError(`${flag}: "${text}" is not a duration (e.g. 30d, 12h, 3600)`);
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as '' | 's' | 'm' | 'h' | 'd'];
+  const seconds = Number(match[1]) * unit;
+  if (seconds <= 0) throw new UsageError(`${flag}: must be positive`);
+  return seconds;
+}
