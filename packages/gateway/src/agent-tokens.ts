@@ -53,6 +53,10 @@ export async function createTokenAuthority(state: GatewayState): Promise<TokenAu
   });
   const privateKey = await importJWK(key.privateJwk as JWK, ALG);
   const publicKey = await importJWK(key.publicJwk as JWK, ALG);
+  // A signature, once verified, stays valid: remember verified tokens (bounded) so each request
+  // pays for the expiry and revocation checks only, not for an EdDSA verification.
+  const verified = new Map<string, z.infer<typeof ClaimsSchema>>();
+  const VERIFIED_MAX = 10_000;
   return {
     kid: key.kid,
     jwks: () => ({ keys: [key.publicJwk as JWK] }),
@@ -71,24 +75,13 @@ export async function createTokenAuthority(state: GatewayState): Promise<TokenAu
       return { token, jti, expiresAt: new Date((now + ttlSeconds) * 1000).toISOString() };
     },
     async verify(token) {
-      let payload: unknown;
-      try {
-        ({ payload } = await jwtVerify(token, publicKey, {
-          algorithms: [ALG],
-          issuer: TOKEN_ISSUER,
-          audience: TOKEN_AUDIENCE,
-        }));
-      } catch (error) {
-        const code = (error as { code?: string }).code;
-        throw new TokenError(
-          code === 'ERR_JWT_EXPIRED'
-            ? 'the agent token has expired'
-            : 'the agent token is not valid (signature, issuer or format)',
-        );
+      let claims = verified.get(token);
+      if (!claims) claims = await verifySignature(token);
+      if (claims.exp * 1000 <= Date.now()) {
+        verified.delete(token);
+        throw new TokenError('the agent token has expired');
       }
-      const claims = ClaimsSchema.safeParse(payload);
-      if (!claims.success) throw new TokenError('the agent token lacks MeshGuard claims');
-      const { sub, name, tags, tier, jti, exp } = claims.data;
+      const { sub, name, tags, tier, jti, exp } = claims;
       const record = await state.getAgent(sub);
       if (!record) throw new TokenError(`agent "${sub}" is unknown to this gateway`);
       if (record.revokedAt) throw new TokenError(`agent "${sub}" was revoked`);
@@ -96,4 +89,27 @@ export async function createTokenAuthority(state: GatewayState): Promise<TokenAu
       return { agent: { id: sub, name, tags, tier }, jti, expiresAt: new Date(exp * 1000).toISOString() };
     },
   };
+
+  async function verifySignature(token: string): Promise<z.infer<typeof ClaimsSchema>> {
+    let payload: unknown;
+    try {
+      ({ payload } = await jwtVerify(token, publicKey, {
+        algorithms: [ALG],
+        issuer: TOKEN_ISSUER,
+        audience: TOKEN_AUDIENCE,
+      }));
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      throw new TokenError(
+        code === 'ERR_JWT_EXPIRED'
+          ? 'the agent token has expired'
+          : 'the agent token is not valid (signature, issuer or format)',
+      );
+    }
+    const claims = ClaimsSchema.safeParse(payload);
+    if (!claims.success) throw new TokenError('the agent token lacks MeshGuard claims');
+    if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value as string);
+    verified.set(token, claims.data);
+    return claims.data;
+  }
 }

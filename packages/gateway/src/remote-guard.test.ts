@@ -150,7 +150,7 @@ describe('the remote guard against a real gateway', () => {
         traceId: 'trace_spool',
       });
     }
-    const spoolFiles = readFileSync(join(spoolDir, readdirSync(spoolDir)[0]), 'utf8');
+    const spoolFiles = readFileSync(join(spoolDir, readdirSync(spoolDir)[0]!), 'utf8');
     expect(spoolFiles.trim().split('\n')).toHaveLength(5);
 
     // Back on the same port and database: the next flush replays the spool.
@@ -178,6 +178,6 @@ describe('the remote guard against a real gateway', () => {
     const verify = await (
       await fetch(`${second.url}/v1/audit/verify`, { headers: { authorization: `Bearer ${ADMIN}` } })
     ).json();
-    expect(verify.ok).toBe(true);
+    expect((verify as { ok: boolean }).ok).toBe(true);
   });
 });
