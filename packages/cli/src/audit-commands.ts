@@ -10,6 +10,7 @@ import { parsePositiveInt, parseTimeFlag } from './time-flags';
 
 export interface AuditQueryFlags {
   db?: string;
+  gateway?: string;
   agent?: string;
   action?: string;
   decision?: 'allow' | 'deny' | 'require_approval';
@@ -40,7 +41,7 @@ function filterOf(flags: AuditQueryFlags): AuditFilter {
 export async function auditQuery(io: CliIo, flags: AuditQueryFlags): Promise<number> {
   const filter = filterOf(flags);
   const limit = flags.limit ? parsePositiveInt('--limit', flags.limit, 10_000) : 50;
-  const store = openAuditForReading(flags.db);
+  const store = openAuditForReading(flags);
   try {
     const page = await store.query({ ...filter, order: 'desc', limit });
     const events = page.events.reverse();
@@ -62,11 +63,12 @@ export async function auditQuery(io: CliIo, flags: AuditQueryFlags): Promise<num
 export async function auditTrace(
   io: CliIo,
   traceId: string,
-  flags: { db?: string; json?: boolean },
+  flags: { db?: string; gateway?: string; json?: boolean },
 ): Promise<number> {
-  const store = openAuditForReading(flags.db);
+  const store = openAuditForReading(flags);
   try {
-    const events = [...store.iterate({ traceId, order: 'asc' })];
+    const events: AuditEvent[] = [];
+    for await (const event of store.iterate({ traceId })) events.push(event);
     if (events.length === 0) throw new UsageError(`no events with trace id "${traceId}"`);
     if (flags.json) {
       for (const e of events) io.out(JSON.stringify(e));
@@ -92,12 +94,19 @@ export async function auditTrace(
 /** `audit tail [-f]`: the latest events; with -f, new ones as they arrive (until interrupted). */
 export async function auditTail(
   io: CliIo,
-  flags: { db?: string; follow?: boolean; lines?: string; json?: boolean; interval?: string },
+  flags: {
+    db?: string;
+    gateway?: string;
+    follow?: boolean;
+    lines?: string;
+    json?: boolean;
+    interval?: string;
+  },
   signal?: AbortSignal,
 ): Promise<number> {
   const n = flags.lines ? parsePositiveInt('--lines', flags.lines, 10_000) : 20;
   const interval = flags.interval ? parsePositiveInt('--interval', flags.interval, 60_000) : 500;
-  const store = openAuditForReading(flags.db);
+  const store = openAuditForReading(flags);
   const c = paint(io);
   const print = (events: AuditEvent[], header: boolean) => {
     if (flags.json) for (const e of events) io.out(JSON.stringify(e));
@@ -107,7 +116,7 @@ export async function auditTail(
     }
   };
   try {
-    const latest = store.latest(n);
+    const latest = await store.latest(n);
     let cursor = latest.cursor;
     print(latest.events, true);
     if (!flags.follow) return 0;
@@ -116,7 +125,7 @@ export async function auditTail(
       await new Promise((resolve) => setTimeout(resolve, interval));
       // Follows by recorded position, so an event whose own timestamp is odd is still shown.
       for (;;) {
-        const next = store.after(cursor);
+        const next = await store.after(cursor);
         cursor = next.cursor;
         if (next.events.length > 0) print(next.events, false);
         if (next.events.length < 1000) break;
@@ -136,8 +145,11 @@ function abortOnSigint(): AbortSignal {
 }
 
 /** `audit verify`: 0 every stream intact, 1 with the first broken event and what is wrong. */
-export async function auditVerify(io: CliIo, flags: { db?: string; json?: boolean }): Promise<number> {
-  const store = openAuditForReading(flags.db);
+export async function auditVerify(
+  io: CliIo,
+  flags: { db?: string; gateway?: string; json?: boolean },
+): Promise<number> {
+  const store = openAuditForReading(flags);
   try {
     const started = process.hrtime.bigint();
     const report = await store.verify();
@@ -174,7 +186,7 @@ export async function auditExport(
   if (format !== 'jsonl' && format !== 'csv')
     throw new UsageError(`--format: "${format}" is not jsonl or csv`);
   const filter = filterOf(flags);
-  const store = openAuditForReading(flags.db);
+  const store = openAuditForReading(flags);
   let out: Writable = process.stdout;
   if (flags.out) {
     const file = createWriteStream(flags.out);
@@ -188,14 +200,15 @@ export async function auditExport(
     }
     out = file;
   }
-  const progress = process.stderr.isTTY ? progressBar(store.count(filter)) : undefined;
+  const total = process.stderr.isTTY ? await store.count(filter) : undefined;
+  const progress = total !== undefined ? progressBar(total) : undefined;
   const write = async (text: string) => {
     if (!out.write(text)) await once(out, 'drain');
   };
   let n = 0;
   try {
     if (format === 'csv') await write(`${csvHeader()}\n`);
-    for (const event of store.iterate({ ...filter, order: 'asc' })) {
+    for await (const event of store.iterate(filter)) {
       await write(`${format === 'csv' ? csvRow(event) : JSON.stringify(event)}\n`);
       n++;
       if (progress && n % 1000 === 0) progress(n);
@@ -226,12 +239,12 @@ function progressBar(total: number): (done: number, final?: boolean) => void {
 /** `audit stats [--since]`: counts by decision, action and agent. */
 export async function auditStats(
   io: CliIo,
-  flags: { db?: string; since?: string; json?: boolean },
+  flags: { db?: string; gateway?: string; since?: string; json?: boolean },
 ): Promise<number> {
   const filter: AuditFilter = flags.since ? { since: parseTimeFlag('--since', flags.since) } : {};
-  const store = openAuditForReading(flags.db);
+  const store = openAuditForReading(flags);
   try {
-    const stats = store.stats(filter);
+    const stats = await store.stats(filter);
     if (flags.json) {
       io.out(JSON.stringify(stats));
       return 0;

@@ -1,6 +1,13 @@
 import { existsSync } from 'node:fs';
-import { DEFAULT_DB, MeshGuardError } from '@meshguard/core';
-import { openSqliteForReading, parseStoreUrl, type SqliteAuditStore } from '@meshguard/store';
+import {
+  type AuditEvent,
+  type AuditFilter,
+  type AuditPage,
+  DEFAULT_DB,
+  MeshGuardError,
+  type VerifyReport,
+} from '@meshguard/core';
+import { openSqliteForReading, parseStoreUrl, type StoreStats } from '@meshguard/store';
 import { UsageError } from './cli-error';
 
 /** The store URL the audit commands read: `--db`, else `MESHGUARD_DB`, else the embedded default. */
@@ -8,21 +15,125 @@ export function auditDbUrl(flag: string | undefined): string {
   return flag ?? (process.env.MESHGUARD_DB?.trim() || DEFAULT_DB);
 }
 
-/** Opens the audit database read-only: a query never modifies the store. */
-export function openAuditForReading(flag: string | undefined): SqliteAuditStore {
-  const url = auditDbUrl(flag);
+/** What the audit commands read: a SQLite file, or a gateway over HTTP. */
+export interface AuditReader {
+  readonly where: string;
+  query(filter: AuditFilter): Promise<AuditPage>;
+  /** Every matching event, oldest first, a page at a time. */
+  iterate(filter: AuditFilter): AsyncIterable<AuditEvent>;
+  latest(n: number): Promise<{ events: AuditEvent[]; cursor: string }>;
+  after(cursor: string): Promise<{ events: AuditEvent[]; cursor: string }>;
+  /** How many events match, when the source can tell cheaply (for a progress bar). */
+  count(filter: AuditFilter): Promise<number | undefined>;
+  stats(filter: AuditFilter): Promise<StoreStats>;
+  verify(): Promise<VerifyReport>;
+  close(): Promise<void>;
+}
+
+export interface AuditSourceFlags {
+  db?: string | undefined;
+  gateway?: string | undefined;
+}
+
+/**
+ * Opens what the audit commands read. With `--gateway` (or `MESHGUARD_GATEWAY_URL` and no
+ * `--db`), the gateway's audit API with `MESHGUARD_ADMIN_TOKEN`; otherwise the SQLite database,
+ * read-only: a query never modifies the store.
+ */
+export function openAuditForReading(flags: AuditSourceFlags | string | undefined): AuditReader {
+  const options: AuditSourceFlags = typeof flags === 'string' || flags === undefined ? { db: flags } : flags;
+  const gatewayUrl = options.gateway ?? (options.db ? undefined : process.env.MESHGUARD_GATEWAY_URL?.trim());
+  if (gatewayUrl) return gatewayReader(gatewayUrl);
+  return sqliteReader(auditDbUrl(options.db));
+}
+
+function sqliteReader(url: string): AuditReader {
   const location = parseStoreUrl(url);
   if (location.kind !== 'sqlite')
-    throw new UsageError(`--db: reading "${url}" needs a gateway; the CLI reads sqlite:<path> databases`);
+    throw new UsageError(
+      `--db: reading "${url}" needs a gateway (--gateway); the CLI reads sqlite:<path> databases`,
+    );
   if (!existsSync(location.path)) {
     throw new UsageError(
       `no audit database at "${location.path}" (pass --db, set MESHGUARD_DB, or run a demo first)`,
     );
   }
+  let store: ReturnType<typeof openSqliteForReading>;
   try {
-    return openSqliteForReading(url);
+    store = openSqliteForReading(url);
   } catch (error) {
     if (MeshGuardError.isInstance(error)) throw new UsageError(error.message);
     throw error;
   }
+  return {
+    where: location.path,
+    query: (filter) => store.query(filter),
+    async *iterate(filter) {
+      yield* store.iterate({ ...filter, order: 'asc' });
+    },
+    latest: async (n) => store.latest(n),
+    after: async (cursor) => store.after(cursor),
+    count: async (filter) => store.count(filter),
+    stats: async (filter) => store.stats(filter),
+    verify: () => store.verify(),
+    close: () => store.close(),
+  };
+}
+
+function gatewayReader(rawUrl: string): AuditReader {
+  const url = rawUrl.replace(/\/+$/, '');
+  const token = process.env.MESHGUARD_ADMIN_TOKEN?.trim();
+  if (!token) throw new UsageError(`reading the audit trail at ${url} needs MESHGUARD_ADMIN_TOKEN`);
+  const get = async <T>(path: string, params: Record<string, unknown> = {}): Promise<T> => {
+    const search = new URLSearchParams();
+    for (const [key, value] of Object.entries(params))
+      if (value !== undefined) search.set(key, String(value));
+    const query = search.size > 0 ? `?${search}` : '';
+    let res: Response;
+    try {
+      res = await fetch(`${url}${path}${query}`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (error) {
+      throw new UsageError(
+        `the gateway at ${url} is unreachable (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message})`,
+      );
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new UsageError(
+        `the gateway at ${url} answered HTTP ${res.status} with something that is not JSON`,
+      );
+    }
+    if (!res.ok)
+      throw new UsageError(`the gateway refused: ${(json as { message?: string }).message ?? res.status}`);
+    return json as T;
+  };
+  return {
+    where: url,
+    query: (filter) => get<AuditPage>('/v1/audit', filter),
+    async *iterate(filter) {
+      let cursor: string | undefined;
+      do {
+        const page: AuditPage = await get<AuditPage>('/v1/audit', {
+          ...filter,
+          order: 'asc',
+          limit: 1000,
+          cursor,
+        });
+        yield* page.events;
+        cursor = page.nextCursor;
+      } while (cursor);
+    },
+    latest: (n) => get('/v1/audit/tail', { lines: n }),
+    after: (cursor) => get('/v1/audit/tail', { after: cursor }),
+    count: async () => undefined,
+    stats: (filter) => get<StoreStats>('/v1/audit/stats', { since: filter.since, until: filter.until }),
+    verify: () => get<VerifyReport>('/v1/audit/verify'),
+    close: async () => {},
+  };
 }

@@ -218,7 +218,15 @@ describe('meshguard gateway start', () => {
       type: 'outcome',
       order: 'asc',
     });
-    expect(events.map((e) => e.id)).toEqual(['o-1', 'o-2', 'o-3', 'o-4']);
+    // The deny given while the gateway was down is in the trail too, as a blocked outcome.
+    expect(events.map((e) => (e.outcome === 'blocked' ? 'blocked' : e.id))).toEqual([
+      'o-1',
+      'blocked',
+      'o-2',
+      'o-3',
+      'o-4',
+    ]);
+    expect(events[1]!.reason).toMatch(/^Denied: the MeshGuard gateway at/);
 
     const revoked = meshguard(['agent', 'revoke', events[0]!.agent.id], admin);
     expect(revoked.code).toBe(0);
@@ -227,6 +235,35 @@ describe('meshguard gateway start', () => {
       agent,
     });
     expect(after.reason).toMatch(/refused the check \(HTTP 401: agent ".*" was revoked\)/);
+
+    // Every audit command reads through the gateway with the admin token.
+    const query = meshguard(['audit', 'query', '--trace', 'trace_fault', '--json'], admin);
+    expect(query.code).toBe(0);
+    expect(
+      query.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).id)
+        .slice(-3),
+    ).toEqual(['o-2', 'o-3', 'o-4']);
+    const trace = meshguard(['audit', 'trace', 'trace_fault'], admin);
+    expect(trace.stdout).toContain('write:refund [Customer Support Agent, gateway] allow → success');
+    expect(meshguard(['audit', 'verify'], admin)).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining('audit trail intact'),
+    });
+    expect(meshguard(['audit', 'stats', '--json'], admin).stdout).toContain('"total"');
+    expect(meshguard(['audit', 'tail', '-n', '2', '--json'], admin).stdout.trim().split('\n')).toHaveLength(
+      2,
+    );
+    const exported = meshguard(['audit', 'export', '--trace', 'trace_fault', '--format', 'csv'], admin);
+    expect(exported.stdout.trim().split('\n')).toHaveLength(1 + 1 + 5); // header, a decision, 5 outcomes
+    expect(
+      meshguard(['audit', 'query', '--gateway', url], { MESHGUARD_ADMIN_TOKEN: 'wrong-token-0123456789' }),
+    ).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/^meshguard: the gateway refused: not a valid admin token/),
+    });
 
     // SIGTERM: drains and exits 0; the trail verifies.
     gateway.child.kill('SIGTERM');

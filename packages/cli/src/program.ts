@@ -122,9 +122,15 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
       '--db <url>',
       'audit database (sqlite:<path>); default MESHGUARD_DB or .meshguard/meshguard.db',
     );
+  const gatewayOption = () =>
+    new Option(
+      '--gateway <url>',
+      'read through a gateway (with MESHGUARD_ADMIN_TOKEN); default MESHGUARD_GATEWAY_URL when --db is not given',
+    );
   const filters = (command: Command) =>
     command
       .addOption(dbOption())
+      .addOption(gatewayOption())
       .option('--agent <id|name>', 'only this agent (id or name)')
       .option('--action <glob>', 'only matching actions, e.g. "write:*"')
       .addOption(
@@ -151,25 +157,34 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     .description('one run as a timeline tree: decisions, outcomes, handoffs, denials')
     .argument('<traceId>', 'the trace id a demo or your app printed')
     .addOption(dbOption())
+    .addOption(gatewayOption())
     .option('--json', 'JSON lines')
-    .action(run((traceId: string, flags: { db?: string; json?: boolean }) => auditTrace(io, traceId, flags)));
+    .action(
+      run((traceId: string, flags: { db?: string; gateway?: string; json?: boolean }) =>
+        auditTrace(io, traceId, flags),
+      ),
+    );
   audit
     .command('tail')
     .description('the latest events; -f follows new ones')
     .addOption(dbOption())
+    .addOption(gatewayOption())
     .option('-f, --follow', 'keep printing new events until interrupted')
     .option('-n, --lines <n>', 'how many latest events, default 20')
     .option('--interval <ms>', 'with -f: how often to look, default 500')
     .option('--json', 'JSON lines')
     .action(
-      run((flags: { db?: string; follow?: boolean; lines?: string; json?: boolean }) => auditTail(io, flags)),
+      run((flags: { db?: string; gateway?: string; follow?: boolean; lines?: string; json?: boolean }) =>
+        auditTail(io, flags),
+      ),
     );
   audit
     .command('verify')
     .description("check every stream's hash chain: exit 0 intact, 1 broken")
     .addOption(dbOption())
+    .addOption(gatewayOption())
     .option('--json', 'the report as JSON')
-    .action(run((flags: { db?: string; json?: boolean }) => auditVerify(io, flags)));
+    .action(run((flags: { db?: string; gateway?: string; json?: boolean }) => auditVerify(io, flags)));
   filters(audit.command('export').description('stream events as JSON lines or CSV'))
     .addOption(new Option('--format <format>', 'jsonl or csv').choices(['jsonl', 'csv']).default('jsonl'))
     .option('--out <file>', 'write here instead of stdout')
@@ -178,9 +193,14 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     .command('stats')
     .description('counts by decision, action and agent')
     .addOption(dbOption())
+    .addOption(gatewayOption())
     .option('--since <time>', 'from this time: ISO, or relative (15m, 1h, 7d)')
     .option('--json', 'JSON')
-    .action(run((flags: { db?: string; since?: string; json?: boolean }) => auditStats(io, flags)));
+    .action(
+      run((flags: { db?: string; gateway?: string; since?: string; json?: boolean }) =>
+        auditStats(io, flags),
+      ),
+    );
 
   return program;
 }

@@ -2,7 +2,10 @@ import { timingSafeEqual } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import {
   type AgentIdentity,
+  type AuditEvent,
   type AuditEventBody,
+  type AuditFilter,
+  AuditFilterSchema,
   type AuditStore,
   type Clock,
   createEmbeddedGuard,
@@ -73,6 +76,13 @@ export interface Gateway {
   readonly policies: PolicyHolder;
   /** Stops accepting requests, finishes those in flight, and flushes the audit trail. */
   close(): Promise<void>;
+}
+
+/** Reading helpers some stores have beside `AuditStore` (the SQLite store has them all). */
+interface ReaderExtras {
+  latest(n: number): { events: AuditEvent[]; cursor: string };
+  after(cursor: string | undefined, limit?: number): { events: AuditEvent[]; cursor: string };
+  stats(filter?: AuditFilter): unknown;
 }
 
 declare module 'fastify' {
@@ -313,6 +323,53 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       },
     },
     async (request) => options.store.query(request.query),
+  );
+
+  // What the CLI's `audit tail` and `audit stats` need, where the store can answer it.
+  const extras = options.store as AuditStore & Partial<ReaderExtras>;
+  app.get(
+    '/v1/audit/tail',
+    {
+      preHandler: adminOnly,
+      schema: {
+        querystring: z.object({
+          lines: z.coerce.number().int().positive().max(10_000).optional(),
+          after: z.string().max(256).optional(),
+        }),
+        security: [{ adminToken: [] }],
+      },
+    },
+    async (request, reply) => {
+      if (!extras.latest || !extras.after) {
+        return reply.code(501).send({
+          error: 'not_implemented',
+          message: `a ${options.store.kind} store cannot follow the trail`,
+        });
+      }
+      await guard.query({ limit: 1 }); // appends in flight first (read-your-writes)
+      return request.query.after !== undefined
+        ? extras.after(request.query.after)
+        : extras.latest(request.query.lines ?? 20);
+    },
+  );
+
+  app.get(
+    '/v1/audit/stats',
+    {
+      preHandler: adminOnly,
+      schema: {
+        querystring: AuditFilterSchema.pick({ since: true, until: true }),
+        security: [{ adminToken: [] }],
+      },
+    },
+    async (request, reply) => {
+      if (!extras.stats) {
+        return reply
+          .code(501)
+          .send({ error: 'not_implemented', message: `a ${options.store.kind} store has no stats` });
+      }
+      return extras.stats(request.query);
+    },
   );
 
   app.get(

@@ -150,8 +150,9 @@ describe('the remote guard against a real gateway', () => {
         traceId: 'trace_spool',
       });
     }
+    // The denied check is spooled too (a blocked outcome), then the five outcomes.
     const spoolFiles = readFileSync(join(spoolDir, readdirSync(spoolDir)[0]!), 'utf8');
-    expect(spoolFiles.trim().split('\n')).toHaveLength(5);
+    expect(spoolFiles.trim().split('\n')).toHaveLength(6);
 
     // Back on the same port and database: the next flush replays the spool.
     const second = await gatewayOn(dir, port);
@@ -166,7 +167,13 @@ describe('the remote guard against a real gateway', () => {
     await guard.flush();
     await guard.flush(); // a second flush sends nothing twice
     const events = await guard.query({ traceId: 'trace_spool', type: 'outcome', order: 'asc' });
-    expect(events.map((e) => e.id)).toEqual([
+    const blocked = events.filter((e) => e.outcome === 'blocked');
+    expect(blocked).toHaveLength(0); // that check named no trace: it is in the trail, under its own
+    expect(events.map((e) => e.id)).toEqual(['spooled-0', 'spooled-1', 'spooled-2', 'spooled-3', 'spooled-4', 'after']);
+    const denied = await guard.query({ type: 'outcome', action: 'read:orders', order: 'asc' });
+    expect(denied.filter((e) => e.outcome === 'blocked')).toMatchObject([
+      { effect: 'deny', reason: expect.stringMatching(/^Denied: the MeshGuard gateway at .* (was unreachable|did not answer)/) },
+    ]);
       'spooled-0',
       'spooled-1',
       'spooled-2',

@@ -94,14 +94,37 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
       signal: AbortSignal.timeout(timeoutMs),
     });
 
-  const failClosed = (why: string): Decision => ({
-    decisionId: uuidv7(),
-    allowed: false,
-    effect: 'deny',
-    reason: `Denied: the MeshGuard gateway ${why}`,
-    mode: 'enforce',
-    evaluatedAt: isoTime(Date.now()),
-  });
+  /**
+   * The deny given when the gateway cannot decide. It is recorded too, as a `blocked` outcome
+   * queued like any other (spooled while the gateway is away), so the trail shows it later.
+   */
+  const failClosed = (why: string, request: Omit<CheckRequest, 'agent'>): Decision => {
+    const decision: Decision = {
+      decisionId: uuidv7(),
+      allowed: false,
+      effect: 'deny',
+      reason: `Denied: the MeshGuard gateway ${why}`,
+      mode: 'enforce',
+      evaluatedAt: isoTime(Date.now()),
+    };
+    if (!closed) {
+      const event: OutcomeEvent & { id: string } = {
+        id: uuidv7(),
+        decisionId: decision.decisionId,
+        outcome: 'blocked',
+        effect: 'deny',
+        action: request.action,
+        reason: decision.reason,
+        ts: decision.evaluatedAt,
+      };
+      if (request.traceId) event.traceId = request.traceId;
+      if (request.kind) event.kind = request.kind;
+      if (request.framework) event.framework = request.framework;
+      queue.push({ event, acknowledged: () => {} });
+      schedule();
+    }
+    return decision;
+  };
 
   const describeFailure = (error: unknown): string => {
     const name = (error as { name?: string }).name;
@@ -211,20 +234,20 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
       try {
         res = await call('/v1/check', { method: 'POST', body: JSON.stringify(body) });
       } catch (error) {
-        return failClosed(describeFailure(error));
+        return failClosed(describeFailure(error), body);
       }
       let json: unknown;
       try {
         json = await res.json();
       } catch {
-        return failClosed(`at ${base} answered HTTP ${res.status} with something that is not JSON`);
+        return failClosed(`at ${base} answered HTTP ${res.status} with something that is not JSON`, body);
       }
       if (!res.ok) {
         const message = (json as { message?: string })?.message ?? `HTTP ${res.status}`;
-        return failClosed(`at ${base} refused the check (HTTP ${res.status}: ${message})`);
+        return failClosed(`at ${base} refused the check (HTTP ${res.status}: ${message})`, body);
       }
       const decision = DecisionSchema.safeParse(json);
-      if (!decision.success) return failClosed(`at ${base} answered something that is not a decision`);
+      if (!decision.success) return failClosed(`at ${base} answered something that is not a decision`, body);
       return decision.data;
     },
     async reachable(request): Promise<Reachability> {
