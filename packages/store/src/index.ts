@@ -1,6 +1,9 @@
 export type { AgentRecord, GatewayState, PolicyFile, PolicySet, SigningKey } from './gateway-state';
 export type { OpenStoreOptions } from './open-store';
 export { openSqliteForReading, openStore } from './open-store';
+export { POSTGRES_SCHEMA_VERSION } from './postgres-schema';
+export type { PostgresAuditStore, PostgresStoreOptions } from './postgres-store';
+export { openPostgresStore } from './postgres-store';
 export { openSqliteGatewayState } from './sqlite-gateway-state';
 export type { SqliteAuditStore, SqliteStoreOptions, StoreStats } from './sqlite-store';
 export { openSqliteStore, SQLITE_SCHEMA_VERSION } from './sqlite-store';

@@ -1,0 +1,156 @@
+import { randomBytes } from 'node:crypto';
+import { ConfigError } from '@meshguard/core';
+import type { Pool, PoolClient } from 'pg';
+
+/** Bumped when the schema changes; a schema written by a newer version is refused rather than misread. */
+export const POSTGRES_SCHEMA_VERSION = 1;
+
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** Checks a schema name and returns it quoted for SQL (names are never taken from events). */
+export function quoteSchema(schema: string): string {
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new ConfigError(
+      `"${schema}" is not a usable PostgreSQL schema name: use letters, digits and _ (at most 63)`,
+      { code: 'store_url_invalid' },
+    );
+  }
+  return `"${schema}"`;
+}
+
+// The body column holds the event's canonical JSON exactly as hashed; it is text, not jsonb,
+// because jsonb would reorder keys and refuses \u0000. The columns queries filter on are written
+// from the same event by the store (NUL replaced, PostgreSQL text cannot hold it), and a trigger
+// refuses every UPDATE, so no column can be made to disagree with what the chain covers.
+// `tx` is the writing transaction's id: `after()` follows the trail by (tx, pos), which, unlike
+// pos alone, never skips an event that several writers committed out of pos order.
+// Indexes: the event id (idempotency), (stream, seq) (a chain can never fork, even if the locking
+// were bypassed), agent and trace id with pos (ordered pages), and a BRIN on tx (nearly free).
+function ddl(s: string): string {
+  return `
+CREATE TABLE ${s}.meshguard_meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE ${s}.audit_streams (
+  stream text COLLATE "C" PRIMARY KEY,
+  seq integer NOT NULL,
+  hash text NOT NULL
+);
+CREATE TABLE ${s}.audit_events (
+  pos bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  tx bigint NOT NULL DEFAULT (pg_current_xact_id()::text::bigint),
+  stream text COLLATE "C" NOT NULL,
+  seq integer NOT NULL,
+  body text NOT NULL,
+  hash text NOT NULL,
+  id text COLLATE "C" NOT NULL,
+  ts text COLLATE "C" NOT NULL,
+  type text COLLATE "C" NOT NULL,
+  trace_id text COLLATE "C" NOT NULL,
+  decision_id text COLLATE "C" NOT NULL,
+  agent_id text COLLATE "C" NOT NULL,
+  agent_name text COLLATE "C" NOT NULL,
+  framework text COLLATE "C" NOT NULL,
+  kind text COLLATE "C" NOT NULL,
+  action text COLLATE "C" NOT NULL,
+  effect text COLLATE "C" NOT NULL,
+  mode text COLLATE "C" NOT NULL
+);
+CREATE UNIQUE INDEX audit_events_id ON ${s}.audit_events (id);
+CREATE UNIQUE INDEX audit_events_stream_seq ON ${s}.audit_events (stream, seq);
+CREATE INDEX audit_events_agent ON ${s}.audit_events (agent_id, pos);
+CREATE INDEX audit_events_trace ON ${s}.audit_events (trace_id, pos);
+CREATE INDEX audit_events_tx ON ${s}.audit_events USING brin (tx) WITH (autosummarize = on);
+CREATE TABLE ${s}.audit_agents (
+  name text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL,
+  PRIMARY KEY (name, id)
+);
+CREATE FUNCTION ${s}.meshguard_refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'MeshGuard audit events are append-only' USING ERRCODE = 'insufficient_privilege';
+END $$;
+CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON ${s}.audit_events
+  FOR EACH STATEMENT EXECUTE FUNCTION ${s}.meshguard_refuse_update();
+`;
+}
+
+const OUR_TABLES = ['meshguard_meta', 'audit_streams', 'audit_events', 'audit_agents'];
+
+/**
+ * Creates the schema on first use and returns the redaction salt. Safe when several processes
+ * start at once: creation runs under a transaction-level advisory lock keyed by the schema name,
+ * and the salt is inserted with ON CONFLICT DO NOTHING and read back, so one value wins.
+ */
+export async function preparePostgresSchema(
+  pool: Pool,
+  schema: string,
+  options: { readonly: boolean; where: string },
+): Promise<string> {
+  const s = quoteSchema(schema);
+  const where = `schema "${schema}" of ${options.where}`;
+  const notOurs = (why: string) =>
+    new ConfigError(`${where} is not a MeshGuard audit store (${why})`, { code: 'store_not_meshguard' });
+  const tables = async (client: Pool | PoolClient) =>
+    (
+      await client.query<{ name: string }>(
+        'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = $1 AND table_name = ANY($2)',
+        [schema, OUR_TABLES],
+      )
+    ).rows.map((r) => r.name);
+
+  if (!(await tables(pool)).includes('meshguard_meta')) {
+    if (options.readonly) throw notOurs('it has no meshguard_meta table');
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+        `meshguard:schema:${schema}`,
+      ]);
+      // Checked again under the lock: another process may have created it meanwhile.
+      const found = await tables(client);
+      if (!found.includes('meshguard_meta')) {
+        if (found.length > 0) throw notOurs(`it has ${found.join(', ')} but no meshguard_meta table`);
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+        await client.query(ddl(s));
+        await client.query(
+          `INSERT INTO ${s}.meshguard_meta (key, value) VALUES ('format', 'meshguard-audit'), ('schema_version', $1), ('created_at', $2)`,
+          [String(POSTGRES_SCHEMA_VERSION), new Date().toISOString()],
+        );
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  const readMeta = async () =>
+    new Map(
+      (
+        await pool.query<{ key: string; value: string }>(`SELECT key, value FROM ${s}.meshguard_meta`)
+      ).rows.map((r) => [r.key, r.value]),
+    );
+  let meta = await readMeta();
+  if (meta.get('format') !== 'meshguard-audit') throw notOurs('its meshguard_meta names another format');
+  const version = Number(meta.get('schema_version'));
+  if (!(version <= POSTGRES_SCHEMA_VERSION)) {
+    throw new ConfigError(
+      `${where} was written by a newer MeshGuard (schema ${meta.get('schema_version')}; this one reads up to ${POSTGRES_SCHEMA_VERSION}): upgrade @meshguard/store`,
+      { code: 'store_too_new' },
+    );
+  }
+  if (!meta.get('redaction_salt') && !options.readonly) {
+    // One salt per store, whoever gets there first: the losers read the winner's.
+    await pool.query(
+      `INSERT INTO ${s}.meshguard_meta (key, value) VALUES ('redaction_salt', $1) ON CONFLICT (key) DO NOTHING`,
+      [randomBytes(32).toString('hex')],
+    );
+    meta = await readMeta();
+  }
+  const salt = meta.get('redaction_salt');
+  if (salt) return salt;
+  // A reader never redacts; a writer cannot record without the salt.
+  if (options.readonly) return '';
+  throw new ConfigError(`${where} has no redaction salt`, { code: 'store_damaged' });
+}
