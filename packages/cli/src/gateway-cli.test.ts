@@ -272,3 +272,78 @@ describe('meshguard gateway start', () => {
     expect(verify.code).toBe(0);
   });
 });
+
+const PG_URL = process.env.MESHGUARD_TEST_PG_URL;
+if (!PG_URL) console.warn('gateway processes on PostgreSQL: skipped (set MESHGUARD_TEST_PG_URL)');
+
+describe.skipIf(!PG_URL)('two meshguard gateway processes on one PostgreSQL database', () => {
+  it('share agents, policies (pushed to one, enforced by the other within a second) and revocations; both streams verify', async () => {
+    const schema = `mg_cli_${Math.random().toString(16).slice(2, 10)}`;
+    const db = `${PG_URL}${PG_URL!.includes('?') ? '&' : '?'}schema=${schema}`;
+    const [portA, portB] = [await freePort(), await freePort()];
+    const a = await startGateway(portA, db, ['--policies', SEED]);
+    const b = await startGateway(portB, db);
+    const urlA = `http://127.0.0.1:${portA}`;
+    const urlB = `http://127.0.0.1:${portB}`;
+    try {
+      const token = meshguard(
+        ['agent', 'create', '--name', 'Customer Support Agent', '--tags', 'openai,support', '--id', 'cs-1'],
+        {
+          MESHGUARD_GATEWAY_URL: urlA,
+          MESHGUARD_ADMIN_TOKEN: ADMIN,
+        },
+      ).stdout.trim();
+      const onB = createRemoteGuard({ url: urlB, agentToken: token, spoolDir: join(dir, 'spool-pg') });
+      const agent = { id: 'x', name: 'x', tags: [], tier: 'basic' as const };
+      expect((await onB.check({ action: 'write:escalation', agent })).effect).toBe('deny');
+
+      const extra = join(dir, 'escalation.yaml');
+      await writeFile(
+        extra,
+        'name: escalations\nversion: "1"\nrules:\n  - effect: allow\n    actions: ["write:escalation"]\n',
+      );
+      expect(
+        meshguard(['policy', 'push', SEED, extra], {
+          MESHGUARD_GATEWAY_URL: urlA,
+          MESHGUARD_ADMIN_TOKEN: ADMIN,
+        }).code,
+      ).toBe(0);
+      const pushedAt = Date.now();
+      let effect = 'deny';
+      while (effect !== 'allow' && Date.now() - pushedAt < 1000) {
+        effect = (await onB.check({ action: 'write:escalation', agent })).effect;
+        if (effect !== 'allow') await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(effect).toBe('allow');
+
+      const onA = createRemoteGuard({ url: urlA, agentToken: token, spoolDir: join(dir, 'spool-pg-a') });
+      expect((await onA.check({ action: 'read:order_data', agent })).allowed).toBe(true);
+      expect(
+        meshguard(['agent', 'revoke', 'cs-1'], { MESHGUARD_GATEWAY_URL: urlB, MESHGUARD_ADMIN_TOKEN: ADMIN })
+          .code,
+      ).toBe(0);
+      expect((await onA.check({ action: 'read:order_data', agent })).reason).toMatch(
+        /HTTP 401: agent "cs-1" was revoked/,
+      );
+
+      const verify = meshguard(['audit', 'verify', '--json'], {
+        MESHGUARD_GATEWAY_URL: urlB,
+        MESHGUARD_ADMIN_TOKEN: ADMIN,
+      });
+      expect(verify.code).toBe(0);
+      expect(JSON.parse(verify.stdout).streams).toHaveLength(2);
+      await onA.close();
+      await onB.close();
+    } finally {
+      for (const g of [a, b]) {
+        g.child.kill('SIGTERM');
+        await new Promise((r) => g.child.once('exit', r));
+      }
+      const pg = await import('pg');
+      const client = new pg.default.Client({ connectionString: PG_URL });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await client.end();
+    }
+  });
+});

@@ -4,6 +4,8 @@ import { type AuditStore, MeshGuardError, TRUST_TIERS } from '@meshguard/core';
 import { createGateway, readPolicyDir } from '@meshguard/gateway';
 import {
   type GatewayState,
+  openPostgresGatewayState,
+  openPostgresStore,
   openSqliteGatewayState,
   openSqliteStore,
   type PolicyFile,
@@ -75,13 +77,20 @@ export async function gatewayStart(io: CliIo, flags: GatewayStartFlags): Promise
   return 0;
 }
 
+/** The audit trail and the gateway's state, in one SQLite file or one PostgreSQL schema. */
 async function openGatewayStores(url: string): Promise<{ store: AuditStore; state: GatewayState }> {
-  const location = parseStoreUrl(url);
-  if (location.kind !== 'sqlite') {
-    throw new UsageError(`--db: the gateway keeps its state in sqlite:<path> in this version ("${url}")`);
-  }
   try {
-    return { store: openSqliteStore(location.path), state: openSqliteGatewayState(location.path) };
+    const location = parseStoreUrl(url);
+    if (location.kind === 'sqlite') {
+      return { store: openSqliteStore(location.path), state: openSqliteGatewayState(location.path) };
+    }
+    const store = await openPostgresStore(location.url);
+    try {
+      return { store, state: await openPostgresGatewayState(location.url, { schema: store.schema }) };
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
   } catch (error) {
     if (MeshGuardError.isInstance(error)) throw new UsageError(error.message);
     throw error;

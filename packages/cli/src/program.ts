@@ -86,7 +86,10 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     .description('serve decisions and the audit trail over HTTP until SIGTERM (then drain and flush)')
     .option('--port <port>', 'port, default 8787')
     .option('--host <host>', 'interface, default 127.0.0.1')
-    .option('--db <url>', 'database (sqlite:<path>); default MESHGUARD_DB or .meshguard/meshguard.db')
+    .option(
+      '--db <url>',
+      'database: sqlite:<path> or postgres://... (replicas); default MESHGUARD_DB or .meshguard/meshguard.db',
+    )
     .option('--policies <dir>', 'enforce these policy files from the start')
     .option('--dev', 'without MESHGUARD_ADMIN_TOKEN: generate an admin token and print it once')
     .action(run((flags: GatewayStartFlags) => gatewayStart(io, flags)));

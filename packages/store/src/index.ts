@@ -1,6 +1,8 @@
 export type { AgentRecord, GatewayState, PolicyFile, PolicySet, SigningKey } from './gateway-state';
 export type { OpenStoreOptions } from './open-store';
 export { openSqliteForReading, openStore } from './open-store';
+export type { PostgresGatewayStateOptions } from './postgres-gateway-state';
+export { openPostgresGatewayState } from './postgres-gateway-state';
 export { POSTGRES_SCHEMA_VERSION } from './postgres-schema';
 export type { PostgresAuditStore, PostgresStoreOptions } from './postgres-store';
 export { openPostgresStore } from './postgres-store';

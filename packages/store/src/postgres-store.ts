@@ -796,7 +796,7 @@ function decodeTxCursor(cursor: string): { tx: string; pos: string } {
 }
 
 /** Takes `?schema=` out of the URL (pg does not know it) and names the server without credentials. */
-function readUrl(url: string): { connectionString: string; schema?: string; where: string } {
+export function readUrl(url: string): { connectionString: string; schema?: string; where: string } {
   let parsed: URL;
   try {
     parsed = new URL(url);

@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto';
+import { openPostgresGatewayState, openPostgresStore } from '@meshguard/store';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGateway, type Gateway } from './gateway-app';
+
+const PG_URL = process.env.MESHGUARD_TEST_PG_URL;
+const ADMIN = 'replica-admin-token-0123456789ab';
+const POLICY = {
+  name: 'support.yaml',
+  text: 'name: support\nversion: "1"\nappliesTo: { tags: [support] }\nrules:\n  - effect: allow\n    actions: ["read:*"]\n',
+};
+
+if (!PG_URL) {
+  console.warn(
+    'gateway replicas on PostgreSQL: skipped (set MESHGUARD_TEST_PG_URL, e.g. postgres://postgres@127.0.0.1:5432/test)',
+  );
+}
+
+describe.skipIf(!PG_URL)('two gateway replicas on one PostgreSQL database', () => {
+  const schema = `mg_replicas_${randomBytes(4).toString('hex')}`;
+  const url = `${PG_URL}${PG_URL?.includes('?') ? '&' : '?'}schema=${schema}`;
+  let a: Gateway;
+  let b: Gateway;
+
+  // Each replica writes its own stream, as separate processes would.
+  const open = async (stream: string) =>
+    createGateway({
+      store: await openPostgresStore(url, { stream }),
+      state: await openPostgresGatewayState(PG_URL!, { schema }),
+      adminToken: ADMIN,
+      policyPollMs: 60_000, // a NOTIFY must carry the change, not the backstop poll
+    });
+
+  beforeAll(async () => {
+    a = await open('replica-a');
+    await a.policies.push([POLICY]);
+    b = await open('replica-b');
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
+  });
+
+  const admin = { authorization: `Bearer ${ADMIN}` };
+  const check = (gateway: Gateway, token: string, action: string) =>
+    gateway.app.inject({
+      method: 'POST',
+      url: '/v1/check',
+      headers: { authorization: `Bearer ${token}` },
+      payload: { action, traceId: 'trace_replicas' },
+    });
+
+  it('shares one signing key: a token issued by one replica works on the other', async () => {
+    expect(a.tokens.kid).toBe(b.tokens.kid);
+    const created = await a.app.inject({
+      method: 'POST',
+      url: '/v1/agents',
+      headers: admin,
+      payload: { id: 'bot-1', name: 'support-bot', tags: ['support'] },
+    });
+    const { token } = created.json() as { token: string };
+    expect((await check(b, token, 'read:orders')).json().effect).toBe('allow');
+  });
+
+  it('enforces a policy pushed to one replica on the other within a second', async () => {
+    const { token } = (
+      await a.app.inject({
+        method: 'POST',
+        url: '/v1/agents',
+        headers: admin,
+        payload: { id: 'bot-2', name: 'support-bot', tags: ['support'] },
+      })
+    ).json() as { token: string };
+    expect((await check(b, token, 'write:email')).json().effect).toBe('deny');
+    const pushed = await a.app.inject({
+      method: 'PUT',
+      url: '/v1/policies',
+      headers: admin,
+      payload: {
+        files: [
+          POLICY,
+          {
+            name: 'email.yaml',
+            text: 'name: email\nversion: "1"\nrules:\n  - effect: allow\n    actions: ["write:email"]\n',
+          },
+        ],
+      },
+    });
+    expect(pushed.statusCode).toBe(200);
+    const started = Date.now();
+    let effect = 'deny';
+    while (effect !== 'allow' && Date.now() - started < 1000) {
+      await new Promise((r) => setTimeout(r, 25));
+      effect = (await check(b, token, 'write:email')).json().effect;
+    }
+    expect(effect).toBe('allow');
+    expect(b.policies.version).toBe(a.policies.version);
+  });
+
+  it('holds a revocation made on one replica on the other at the next request', async () => {
+    const { token } = (
+      await b.app.inject({
+        method: 'POST',
+        url: '/v1/agents',
+        headers: admin,
+        payload: { id: 'bot-3', name: 'support-bot', tags: ['support'] },
+      })
+    ).json() as { token: string };
+    expect((await check(a, token, 'read:orders')).statusCode).toBe(200);
+    expect(
+      (await a.app.inject({ method: 'DELETE', url: '/v1/agents/bot-3', headers: admin })).statusCode,
+    ).toBe(204);
+    expect((await check(b, token, 'read:orders')).statusCode).toBe(401);
+  });
+
+  it("verifies both replicas' audit streams", async () => {
+    const report = (
+      await a.app.inject({ method: 'GET', url: '/v1/audit/verify', headers: admin })
+    ).json() as {
+      ok: boolean;
+      streams: unknown[];
+    };
+    expect(report.ok).toBe(true);
+    expect(report.streams.map((r) => (r as { stream: string }).stream).sort()).toEqual([
+      'replica-a',
+      'replica-b',
+    ]);
+  });
+});

@@ -1,0 +1,220 @@
+import { type AgentIdentity, ConfigError, isoTime } from '@meshguard/core';
+import createDebug from 'debug';
+import pg from 'pg';
+import type { AgentRecord, GatewayState, PolicyFile, PolicySet, SigningKey } from './gateway-state';
+import { quoteSchema } from './postgres-schema';
+import { readUrl } from './postgres-store';
+
+const debug = createDebug('meshguard:store');
+
+export interface PostgresGatewayStateOptions {
+  /** The schema the tables live in (default `meshguard`, the audit store's). */
+  schema?: string;
+}
+
+function ddl(s: string): string {
+  return `
+CREATE SCHEMA IF NOT EXISTS ${s};
+CREATE TABLE IF NOT EXISTS ${s}.gateway_keys (
+  kid text PRIMARY KEY,
+  private_jwk text NOT NULL,
+  public_jwk text NOT NULL,
+  created_at text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${s}.gateway_agents (
+  id text PRIMARY KEY,
+  name text NOT NULL,
+  tags text NOT NULL,
+  tier text NOT NULL,
+  created_at text NOT NULL,
+  revoked_at text
+);
+CREATE TABLE IF NOT EXISTS ${s}.gateway_revoked_tokens (jti text PRIMARY KEY, expires_at text NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}.gateway_policies (version integer PRIMARY KEY, files text NOT NULL, updated_at text NOT NULL);
+`;
+}
+
+interface AgentRow {
+  id: string;
+  name: string;
+  tags: string;
+  tier: AgentIdentity['tier'];
+  created_at: string;
+  revoked_at: string | null;
+}
+
+function toRecord(row: AgentRow): AgentRecord {
+  const record: AgentRecord = {
+    id: row.id,
+    name: row.name,
+    tags: JSON.parse(row.tags) as string[],
+    tier: row.tier,
+    createdAt: row.created_at,
+  };
+  if (row.revoked_at) record.revokedAt = row.revoked_at;
+  return record;
+}
+
+/**
+ * The gateway's state in PostgreSQL, shared by every replica: a policy push or a revocation is
+ * announced with NOTIFY, so the other replicas reload at once (they also poll as a backstop), and
+ * every token check reads the agent and the token's revocation from the database.
+ */
+export async function openPostgresGatewayState(
+  url: string,
+  options: PostgresGatewayStateOptions = {},
+): Promise<GatewayState> {
+  const target = readUrl(url);
+  const schemaName = options.schema ?? target.schema ?? 'meshguard';
+  const s = quoteSchema(schemaName);
+  const channel = `meshguard_${schemaName}`.slice(0, 63);
+  const pool = new pg.Pool({ connectionString: target.connectionString, max: 8 });
+  pool.on('error', (error) => debug('idle PostgreSQL client failed: %O', error));
+  try {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`meshguard-gateway:${schemaName}`]);
+      await client.query(ddl(s));
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw new ConfigError(`cannot open the gateway state in ${target.where} (${(error as Error).message})`, {
+      code: 'store_unreadable',
+      cause: error,
+    });
+  }
+  const listeners = new Set<(what: 'policies' | 'agents') => void>();
+  let listener: pg.Client | undefined;
+  const notify = (what: 'policies' | 'agents') => pool.query('SELECT pg_notify($1, $2)', [channel, what]);
+  const now = () => isoTime(Date.now());
+
+  const state: GatewayState = {
+    async signingKey(create) {
+      const existing = await pool.query(`SELECT * FROM ${s}.gateway_keys ORDER BY created_at, kid LIMIT 1`);
+      const row = existing.rows[0] as
+        | { kid: string; private_jwk: string; public_jwk: string; created_at: string }
+        | undefined;
+      if (row) {
+        return {
+          kid: row.kid,
+          privateJwk: JSON.parse(row.private_jwk),
+          publicJwk: JSON.parse(row.public_jwk),
+          createdAt: row.created_at,
+        };
+      }
+      const key: SigningKey = await create();
+      await pool.query(
+        `INSERT INTO ${s}.gateway_keys (kid, private_jwk, public_jwk, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+        [key.kid, JSON.stringify(key.privateJwk), JSON.stringify(key.publicJwk), key.createdAt],
+      );
+      // Several replicas starting at once: all use the oldest key.
+      return state.signingKey(async () => key);
+    },
+    async createAgent(agent) {
+      const createdAt = now();
+      const res = await pool.query(
+        `INSERT INTO ${s}.gateway_agents (id, name, tags, tier, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
+        [agent.id, agent.name, JSON.stringify(agent.tags), agent.tier, createdAt],
+      );
+      if (res.rowCount === 0)
+        throw new ConfigError(`an agent with id "${agent.id}" exists already`, { code: 'agent_exists' });
+      return { ...agent, createdAt };
+    },
+    async getAgent(id) {
+      const res = await pool.query(`SELECT * FROM ${s}.gateway_agents WHERE id = $1`, [id]);
+      return res.rows[0] ? toRecord(res.rows[0] as AgentRow) : undefined;
+    },
+    async listAgents() {
+      const res = await pool.query(`SELECT * FROM ${s}.gateway_agents ORDER BY created_at, id`);
+      return (res.rows as AgentRow[]).map(toRecord);
+    },
+    async revokeAgent(id) {
+      const exists = await pool.query(`SELECT 1 FROM ${s}.gateway_agents WHERE id = $1`, [id]);
+      if (exists.rowCount === 0) return false;
+      await pool.query(
+        `UPDATE ${s}.gateway_agents SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`,
+        [now(), id],
+      );
+      await notify('agents');
+      return true;
+    },
+    async revokeToken(jti, expiresAt) {
+      await pool.query(
+        `INSERT INTO ${s}.gateway_revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+        [jti, expiresAt],
+      );
+      await pool.query(`DELETE FROM ${s}.gateway_revoked_tokens WHERE expires_at < $1`, [now()]);
+      await notify('agents');
+    },
+    async isTokenRevoked(jti) {
+      return (
+        ((await pool.query(`SELECT 1 FROM ${s}.gateway_revoked_tokens WHERE jti = $1`, [jti])).rowCount ??
+          0) > 0
+      );
+    },
+    async putPolicies(files: PolicyFile[]): Promise<PolicySet> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        // Two replicas pushing at once get consecutive versions.
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+          `meshguard-policies:${schemaName}`,
+        ]);
+        const latest = await client.query(`SELECT max(version) AS version FROM ${s}.gateway_policies`);
+        const version = Number((latest.rows[0] as { version: number | null }).version ?? 0) + 1;
+        const updatedAt = now();
+        await client.query(
+          `INSERT INTO ${s}.gateway_policies (version, files, updated_at) VALUES ($1, $2, $3)`,
+          [version, JSON.stringify(files), updatedAt],
+        );
+        await client.query('SELECT pg_notify($1, $2)', [channel, 'policies']);
+        await client.query('COMMIT');
+        return { version, files, updatedAt };
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    async getPolicies() {
+      const res = await pool.query(
+        `SELECT version, files, updated_at FROM ${s}.gateway_policies ORDER BY version DESC LIMIT 1`,
+      );
+      const row = res.rows[0] as { version: number; files: string; updated_at: string } | undefined;
+      return row
+        ? { version: row.version, files: JSON.parse(row.files) as PolicyFile[], updatedAt: row.updated_at }
+        : undefined;
+    },
+    onChange(fn) {
+      listeners.add(fn);
+      if (!listener) {
+        const client = new pg.Client({ connectionString: target.connectionString });
+        listener = client;
+        client.on('notification', (message) => {
+          const what = message.payload === 'policies' ? 'policies' : 'agents';
+          for (const l of listeners) l(what);
+        });
+        client.on('error', (error) => debug('LISTEN connection failed: %O', error));
+        client
+          .connect()
+          .then(() => client.query(`LISTEN "${channel}"`))
+          .catch((error: unknown) => debug('could not LISTEN: %O', error));
+      }
+      return () => listeners.delete(fn);
+    },
+    async close() {
+      listeners.clear();
+      await listener?.end().catch(() => {});
+      await pool.end();
+    },
+  };
+  return state;
+}
