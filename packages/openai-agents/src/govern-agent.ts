@@ -13,7 +13,7 @@ import {
 } from '@openai/agents';
 import { governHandoff } from './govern-handoff';
 import { governedToolInfo, governTool } from './govern-tool';
-import { type GovernanceOptions, identityOf, offerable, runGovernance } from './governance-context';
+import { type GovernanceOptions, guardFor, identityOf, offerable, runGovernance } from './governance-context';
 import {
   builtinAction,
   governApprovalTool,
@@ -130,7 +130,7 @@ async function forThisRun(
   let possible = run.offered.get(key);
   if (!possible) {
     const delegation = run.delegation.get(agentName) ?? [];
-    possible = options.guard
+    possible = guardFor(options, agentName)
       .reachable({
         action: info.action,
         agent: identityOf(options, agentName),

@@ -106,7 +106,7 @@ export function governHandoff<TContext = any>(
       if (decision.effect !== 'allow') {
         // No human-in-the-loop hook exists for handoffs: anything but allow stays where it is.
         state.denied = denialText(options, decision, action);
-        await recordOutcome(options.guard, checked, { outcome: 'blocked' });
+        await recordOutcome(checked, { outcome: 'blocked' });
         if (!state.current) {
           throw new ConfigError(`governHandoff(${target}): the agent handing off is unknown`, {
             code: 'agent_missing',
@@ -119,7 +119,7 @@ export function governHandoff<TContext = any>(
       const run = runGovernance(runContext, options);
       const chain = run.delegation.get(from) ?? [];
       run.delegation.set(next.name, [...chain, identityOf(options, from)]);
-      await recordOutcome(options.guard, checked, { outcome: 'success' });
+      await recordOutcome(checked, { outcome: 'success' });
       return next;
     },
     inputFilter: (data: HandoffInputData) => {

@@ -146,7 +146,7 @@ export function governTool<T extends FunctionTool<any, any, any>>(
   const finish = async (call: CallRecord, outcome: 'success' | 'error', error?: string) => {
     if (call.finished) return;
     call.finished = true;
-    await recordOutcome(options.guard, call.checked, {
+    await recordOutcome(call.checked, {
       outcome,
       ...(call.startedAt !== undefined ? { durationMs: Date.now() - call.startedAt } : {}),
       ...(error ? { error } : {}),
@@ -159,7 +159,7 @@ export function governTool<T extends FunctionTool<any, any, any>>(
       const call = await decide(runContext, toolCall.callId, parseArguments(toolCall.arguments));
       const { decision } = call.checked;
       if (decision.effect === 'deny') {
-        await recordOutcome(options.guard, call.checked, { outcome: 'blocked' });
+        await recordOutcome(call.checked, { outcome: 'blocked' });
         return Verdict.rejectContent(denialText(options, decision, action), { meshguard: decision });
       }
       if (decision.effect === 'require_approval') {
@@ -168,7 +168,7 @@ export function governTool<T extends FunctionTool<any, any, any>>(
           // Before the approval (toolExecution.preApprovalInputGuardrails): the SDK interrupts next.
           if (call.approvalAsked) return Verdict.allow({ meshguard: decision });
           // No approval was asked for (the policy changed during the run): never run unapproved.
-          await recordOutcome(options.guard, call.checked, { outcome: 'blocked' });
+          await recordOutcome(call.checked, { outcome: 'blocked' });
           return Verdict.rejectContent(
             denialText(
               options,
@@ -182,7 +182,7 @@ export function governTool<T extends FunctionTool<any, any, any>>(
         if (!pending?.answered) {
           // Approved through the SDK directly (not approveToolCall): recorded without who.
           if (pending) pending.answered = true;
-          await recordOutcome(options.guard, call.checked, { outcome: 'approved' });
+          await recordOutcome(call.checked, { outcome: 'approved' });
         }
       }
       call.startedAt = Date.now();

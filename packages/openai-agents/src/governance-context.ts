@@ -5,6 +5,7 @@ import {
   type CheckContext,
   type CheckRequest,
   ConfigError,
+  createRemoteGuard,
   type Decision,
   type Guard,
   type OutcomeEvent,
@@ -26,10 +27,11 @@ export interface GovernanceOptions {
   /** The guard that decides and records (`createGuard()` from `@meshguard/core`). */
   guard: Guard;
   /**
-   * The MeshGuard identity of each SDK agent, by agent name. `id` and `name` default to the
-   * agent's name, so `{ tags: ['support'], tier: 'basic' }` is enough.
+   * The MeshGuard identity of each SDK agent, by agent name: an identity (`id` and `name`
+   * default to the agent's name, so `{ tags: ['support'], tier: 'basic' }` is enough), or, with
+   * a gateway guard, the agent's token (the gateway decides who it is).
    */
-  identities?: Record<string, IdentityInput>;
+  identities?: Record<string, IdentityInput | string>;
   /** The identity of agents not named in `identities` (again `id`/`name` default to the agent's name). */
   identity?: IdentityInput;
   /** Policy actions by tool name (default `tool:<name>`), e.g. `{ process_refund: 'write:refund' }`. */
@@ -94,7 +96,13 @@ export function identityOf(options: GovernanceOptions, agentName: string): Agent
 }
 
 function resolveIdentity(options: GovernanceOptions, agentName: string): AgentIdentity {
-  const given = options.identities?.[agentName] ?? options.identity;
+  const entry = options.identities?.[agentName];
+  if (typeof entry === 'string') {
+    // The gateway takes the identity from the token; this one only names the agent locally.
+    guardFor(options, agentName);
+    return { id: agentName, name: agentName, tags: [], tier: 'untrusted' };
+  }
+  const given = entry ?? options.identity;
   if (!given) {
     throw new ConfigError(
       `no MeshGuard identity for agent "${agentName}": add it to \`identities\` or give a default \`identity\``,
@@ -112,6 +120,41 @@ function resolveIdentity(options: GovernanceOptions, agentName: string): AgentId
     );
   }
   return parsed.data;
+}
+
+// One guard per gateway and token, shared by every options object that names the token.
+const agentGuards = new Map<string, Guard>();
+
+/**
+ * The guard that decides for an SDK agent: `options.guard`, or, for an agent given by token, a
+ * guard of the same gateway holding that agent's token.
+ */
+export function guardFor(options: GovernanceOptions, agentName: string): Guard {
+  const token = options.identities?.[agentName];
+  if (typeof token !== 'string') return options.guard;
+  const remote = options.guard as Guard & { mode?: string; url?: string };
+  if (remote.mode !== 'remote' || !remote.url) {
+    throw new ConfigError(
+      `agent "${agentName}" is given by token, which only a gateway can read: use a remote guard (MESHGUARD_GATEWAY_URL) or give an identity`,
+      { code: 'identity_invalid' },
+    );
+  }
+  const key = `${remote.url}\u0000${token}`;
+  let guard = agentGuards.get(key);
+  if (!guard) {
+    guard = createRemoteGuard({ url: remote.url, agentToken: token });
+    agentGuards.set(key, guard);
+  }
+  return guard;
+}
+
+/** Sends what the agents' own guards (token identities) still hold: call before the process exits. */
+export async function flushGovernance(options: GovernanceOptions): Promise<void> {
+  const names = Object.keys(options.identities ?? {}).filter(
+    (n) => typeof options.identities?.[n] === 'string',
+  );
+  const guards = names.map((n) => guardFor(options, n)) as Array<Guard & { flush?: () => Promise<void> }>;
+  await Promise.all(guards.map((g) => g.flush?.()));
 }
 
 export function actionOf(options: GovernanceOptions, toolName: string): string {
@@ -147,6 +190,8 @@ export function parseArguments(raw: string | undefined): unknown {
 
 /** A decision made for an SDK agent, with what an outcome event needs to stand on its own. */
 export interface Checked {
+  /** The guard that decided (the agent's own, when it has a token). */
+  guard: Guard;
   decision: Decision;
   agent: AgentIdentity;
   action: string;
@@ -167,7 +212,8 @@ export async function checkFor(
   const run = runGovernance(runContext, options);
   const agent = identityOf(options, agentName);
   const delegation = run.delegation.get(agentName) ?? [];
-  const decision = await options.guard.check({
+  const guard = guardFor(options, agentName);
+  const decision = await guard.check({
     ...request,
     agent,
     traceId: run.traceId,
@@ -175,7 +221,15 @@ export async function checkFor(
     source: SOURCE,
     ...(delegation.length > 0 ? { delegation } : {}),
   });
-  return { decision, agent, action: request.action, kind: request.kind, traceId: run.traceId, delegation };
+  return {
+    guard,
+    decision,
+    agent,
+    action: request.action,
+    kind: request.kind,
+    traceId: run.traceId,
+    delegation,
+  };
 }
 
 /**
@@ -184,12 +238,11 @@ export async function checkFor(
  * approval). A failure to record is logged, never thrown into the agent's run.
  */
 export async function recordOutcome(
-  guard: Guard,
   checked: Checked,
   event: Omit<OutcomeEvent, 'decisionId' | 'agent' | 'action' | 'traceId' | 'kind' | 'effect'>,
 ): Promise<void> {
   try {
-    await guard.record({
+    await checked.guard.record({
       framework: FRAMEWORK,
       source: SOURCE,
       decisionId: checked.decision.decisionId,
@@ -234,7 +287,7 @@ export function offerable(
     verdict = (async () => {
       const agent = identityOf(options, agentName);
       const delegation = run.delegation.get(agentName) ?? [];
-      const reach = await options.guard.reachable({
+      const reach = await guardFor(options, agentName).reachable({
         action,
         agent,
         kind,

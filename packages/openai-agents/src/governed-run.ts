@@ -4,7 +4,9 @@ import { governedToolInfo } from './govern-tool';
 import {
   type Checked,
   FRAMEWORK,
+  flushGovernance,
   type GovernanceOptions,
+  guardFor,
   identityOf,
   parseArguments,
   pendingApprovals,
@@ -48,7 +50,7 @@ async function recordAnswer(
   if (pending) {
     if (pending.answered) return;
     pending.answered = true;
-    await recordOutcome(pending.options.guard, pending.checked, common);
+    await recordOutcome(pending.checked, common);
     return;
   }
   // Resumed from a serialized RunState: the decision is in the trail, not in this process.
@@ -66,9 +68,9 @@ async function recordAnswer(
     pendingApprovals(state._context).set(callId, { checked, options, answered: true });
   }
   if (checked) {
-    await recordOutcome(options.guard, checked, common);
+    await recordOutcome(checked, common);
   } else {
-    await recordObserved(options.guard, {
+    await recordObserved(guardFor(options, item.agent.name), {
       ...common,
       agent,
       action,
@@ -90,7 +92,8 @@ async function findDecision(
   const candidates = (
     await options.guard.query({
       traceId,
-      agent: agentId,
+      // An agent given by token is whoever the gateway says: its local id means nothing there.
+      ...(typeof options.identities?.[item.agent.name] === 'string' ? {} : { agent: agentId }),
       type: 'decision',
       effect: 'require_approval',
       limit: 200,
@@ -113,6 +116,7 @@ async function findDecision(
     ...(event.rule ? { rule: event.rule } : {}),
   };
   return {
+    guard: guardFor(options, item.agent.name),
     decision,
     agent: event.agent,
     action: event.action,
@@ -219,5 +223,6 @@ export async function runGoverned(
     result = (await runner.run(agent, result.state, runOptions)) as RunResult<any, any>;
   }
   await recordHostedToolCalls(result, options);
+  await flushGovernance(options);
   return result;
 }

@@ -16,6 +16,7 @@ import {
   denialText,
   FRAMEWORK,
   type GovernanceOptions,
+  guardFor,
   identityOf,
   pendingApprovals,
   recordObserved,
@@ -124,13 +125,13 @@ export async function recordHostedToolCalls(
       ...(Object.keys(context).length > 0 ? { context } : {}),
     };
     if (checked) {
-      await recordOutcome(options.guard, checked, {
+      await recordOutcome(checked, {
         ...event,
         outcome: raw.status === 'failed' ? 'error' : 'success',
       });
     } else {
       // A hosted call no offer decision of this run covers (a tool the host added itself).
-      await recordObserved(options.guard, {
+      await recordObserved(guardFor(options, agentName), {
         ...event,
         agent: identityOf(options, agentName),
         action,
@@ -181,7 +182,7 @@ async function approvalCheck(
   });
   const { decision } = checked;
   if (decision.effect === 'deny') {
-    await recordOutcome(options.guard, checked, { outcome: 'blocked' });
+    await recordOutcome(checked, { outcome: 'blocked' });
   }
   if (decision.effect !== 'allow' && callId !== undefined) {
     pendingApprovals(runContext).set(callId, {
@@ -305,7 +306,7 @@ export function governHostedMcpTool(
         const callId = (item.rawItem as { id?: string }).id;
         if (callId) pendingApprovals(runContext).set(callId, { checked, options });
         if (decision.effect === 'deny') {
-          await recordOutcome(options.guard, checked, { outcome: 'blocked' });
+          await recordOutcome(checked, { outcome: 'blocked' });
           return { approve: false, reason: denialText(options, decision, action) };
         }
         if (own) return own(runContext, item);

@@ -1,6 +1,6 @@
 import type { AgentIdentity, OutcomeEvent } from '@meshguard/core';
 import type { Span, Trace, TracingProcessor } from '@openai/agents';
-import { debug, FRAMEWORK, type GovernanceOptions, identityOf, SOURCE } from './governance-context';
+import { debug, FRAMEWORK, type GovernanceOptions, guardFor, identityOf, SOURCE } from './governance-context';
 
 type AnySpan = Span<any>;
 
@@ -41,7 +41,7 @@ export class MeshGuardTracingProcessor implements TracingProcessor {
     this.#parents.delete(span.spanId);
     this.#agents.delete(span.spanId);
     if (!event) return;
-    const pending = this.#options.guard
+    const pending = guardFor(this.#options, event.agent!.name)
       .record(event)
       .catch((error: unknown) => debug('could not mirror span %s: %O', span.spanId, error))
       .finally(() => this.#pending.delete(pending));
