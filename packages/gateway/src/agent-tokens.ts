@@ -82,10 +82,10 @@ export async function createTokenAuthority(state: GatewayState): Promise<TokenAu
         throw new TokenError('the agent token has expired');
       }
       const { sub, name, tags, tier, jti, exp } = claims;
-      const record = await state.getAgent(sub);
+      const { agent: record, tokenRevoked } = await state.tokenStatus(sub, jti);
       if (!record) throw new TokenError(`agent "${sub}" is unknown to this gateway`);
       if (record.revokedAt) throw new TokenError(`agent "${sub}" was revoked`);
-      if (await state.isTokenRevoked(jti)) throw new TokenError('the agent token was revoked');
+      if (tokenRevoked) throw new TokenError('the agent token was revoked');
       return { agent: { id: sub, name, tags, tier }, jti, expiresAt: new Date(exp * 1000).toISOString() };
     },
   };

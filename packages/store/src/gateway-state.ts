@@ -42,6 +42,11 @@ export interface GatewayState {
   revokeAgent(id: string): Promise<boolean>;
   revokeToken(jti: string, expiresAt: string): Promise<void>;
   isTokenRevoked(jti: string): Promise<boolean>;
+  /** What a token check needs, in one read: the agent (if known) and whether the token is revoked. */
+  tokenStatus(
+    agentId: string,
+    jti: string,
+  ): Promise<{ agent: AgentRecord | undefined; tokenRevoked: boolean }>;
   /** Stores a new policy set (the caller has validated it) and returns it with its version. */
   putPolicies(files: PolicyFile[]): Promise<PolicySet>;
   getPolicies(): Promise<PolicySet | undefined>;

@@ -159,6 +159,18 @@ export async function openPostgresGatewayState(
           0) > 0
       );
     },
+    async tokenStatus(agentId, jti) {
+      const res = await pool.query(
+        `SELECT a.*, EXISTS (SELECT 1 FROM ${s}.gateway_revoked_tokens WHERE jti = $1) AS token_revoked
+           FROM (SELECT 1) one LEFT JOIN ${s}.gateway_agents a ON a.id = $2`,
+        [jti, agentId],
+      );
+      const row = res.rows[0] as (AgentRow & { token_revoked: boolean }) | undefined;
+      return {
+        agent: row?.id ? toRecord(row) : undefined,
+        tokenRevoked: row?.token_revoked === true,
+      };
+    },
     async putPolicies(files: PolicyFile[]): Promise<PolicySet> {
       const client = await pool.connect();
       try {

@@ -90,6 +90,9 @@ export function openSqliteGatewayState(path: string): GatewayState {
     'INSERT OR IGNORE INTO gateway_revoked_tokens (jti, expires_at) VALUES (?, ?)',
   );
   const tokenRevoked = db.prepare('SELECT 1 FROM gateway_revoked_tokens WHERE jti = ?');
+  const tokenStatus = db.prepare(
+    'SELECT a.*, EXISTS (SELECT 1 FROM gateway_revoked_tokens WHERE jti = ?) AS token_revoked FROM gateway_agents a WHERE a.id = ?',
+  );
   const dropExpired = db.prepare('DELETE FROM gateway_revoked_tokens WHERE expires_at < ?');
   const latestPolicies = db.prepare(
     'SELECT version, files, updated_at FROM gateway_policies ORDER BY version DESC LIMIT 1',
@@ -154,6 +157,11 @@ export function openSqliteGatewayState(path: string): GatewayState {
     },
     async isTokenRevoked(jti) {
       return tokenRevoked.get(jti) !== undefined;
+    },
+    async tokenStatus(agentId, jti) {
+      const row = tokenStatus.get(jti, agentId) as (AgentRow & { token_revoked: number }) | undefined;
+      if (row) return { agent: toRecord(row), tokenRevoked: row.token_revoked === 1 };
+      return { agent: undefined, tokenRevoked: tokenRevoked.get(jti) !== undefined };
     },
     async putPolicies(files) {
       return pushImmediate(files, now());
