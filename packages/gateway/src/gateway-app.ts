@@ -255,7 +255,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.post(
     '/v1/check',
     {
-      preHandler: agentOnly,
+      onRequest: agentOnly,
       schema: {
         body: CheckBodySchema,
         response: { 200: DecisionSchema, ...errors },
@@ -268,7 +268,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.post(
     '/v1/check/batch',
     {
-      preHandler: agentOnly,
+      onRequest: agentOnly,
       schema: {
         body: BatchCheckBodySchema,
         response: { 200: BatchCheckReplySchema, ...errors },
@@ -283,7 +283,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.post(
     '/v1/reachable',
     {
-      preHandler: agentOnly,
+      onRequest: agentOnly,
       schema: {
         body: CheckBodySchema.omit({ context: true }),
         response: {
@@ -299,7 +299,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.post(
     '/v1/audit',
     {
-      preHandler: agentOnly,
+      onRequest: agentOnly,
       schema: {
         body: OutcomeBodySchema,
         response: { 200: OutcomeReplySchema, ...errors },
@@ -315,7 +315,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.get(
     '/v1/audit',
     {
-      preHandler: adminOnly,
+      onRequest: adminOnly,
       schema: {
         querystring: AuditQuerySchema,
         response: { 200: AuditPageSchema, ...errors },
@@ -330,7 +330,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.get(
     '/v1/audit/tail',
     {
-      preHandler: adminOnly,
+      onRequest: adminOnly,
       schema: {
         querystring: z.object({
           lines: z.coerce.number().int().positive().max(10_000).optional(),
@@ -356,7 +356,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.get(
     '/v1/audit/stats',
     {
-      preHandler: adminOnly,
+      onRequest: adminOnly,
       schema: {
         querystring: AuditFilterSchema.pick({ since: true, until: true }),
         security: [{ adminToken: [] }],
@@ -374,14 +374,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   app.get(
     '/v1/audit/verify',
-    { preHandler: adminOnly, schema: { security: [{ adminToken: [] }] } },
+    { onRequest: adminOnly, schema: { security: [{ adminToken: [] }] } },
     async () => options.store.verify(),
   );
 
   app.post(
     '/v1/agents',
     {
-      preHandler: adminOnly,
+      onRequest: adminOnly,
       schema: {
         body: CreateAgentBodySchema,
         response: { 201: CreateAgentReplySchema, ...errors, 409: ErrorReplySchema },
@@ -408,7 +408,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.get(
     '/v1/agents',
     {
-      preHandler: adminOnly,
+      onRequest: adminOnly,
       schema: {
         response: { 200: z.object({ agents: z.array(AgentRecordSchema) }) },
         security: [{ adminToken: [] }],
@@ -420,7 +420,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.delete(
     '/v1/agents/:id',
     {
-      preHandler: adminOnly,
+      onRequest: adminOnly,
       schema: { params: z.object({ id: z.string().min(1).max(256) }), security: [{ adminToken: [] }] },
     },
     async (request, reply) => {
@@ -434,7 +434,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.delete(
     '/v1/tokens/:jti',
     {
-      preHandler: adminOnly,
+      onRequest: adminOnly,
       schema: { params: z.object({ jti: z.string().min(1).max(256) }), security: [{ adminToken: [] }] },
     },
     async (request, reply) => {
@@ -450,7 +450,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.put(
     '/v1/policies',
     {
-      preHandler: adminOnly,
+      onRequest: adminOnly,
       schema: {
         body: PutPoliciesBodySchema,
         response: { 200: PolicySetReplySchema, ...errors },
@@ -463,7 +463,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.get(
     '/v1/policies',
     {
-      preHandler: adminOnly,
+      onRequest: adminOnly,
       schema: { response: { 200: PolicySetReplySchema }, security: [{ adminToken: [] }] },
     },
     async () => (await options.state.getPolicies()) ?? { version: 0, files: [] },

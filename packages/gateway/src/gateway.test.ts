@@ -108,6 +108,14 @@ describe('gateway: security', () => {
     const check = (headers: Record<string, string>) =>
       app.inject({ method: 'POST', url: '/v1/check', headers, payload: { action: 'read:orders' } });
     expect((await check({})).statusCode).toBe(401);
+    // Authentication comes before the body is even parsed: no token, a broken body, still 401.
+    const unauthenticated = await app.inject({
+      method: 'POST',
+      url: '/v1/check',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"broken',
+    });
+    expect(unauthenticated.statusCode).toBe(401);
     expect((await check({ authorization: 'Bearer not-a-jwt' })).statusCode).toBe(401);
 
     // Same claims, signed with a key that is not the gateway's.

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -152,7 +152,7 @@ describe('the remote guard against a real gateway', () => {
     }
     // The denied check is spooled too (a blocked outcome), then the five outcomes.
     const spoolFiles = readFileSync(join(spoolDir, readdirSync(spoolDir)[0]!), 'utf8');
-    expect(spoolFiles.trim().split('\n')).toHaveLength(6);
+    expect(spoolFiles.split('\n').filter((l) => l.trim() !== '')).toHaveLength(6);
 
     // Back on the same port and database: the next flush replays the spool.
     const second = await gatewayOn(dir, port);
@@ -191,5 +191,64 @@ describe('the remote guard against a real gateway', () => {
       await fetch(`${second.url}/v1/audit/verify`, { headers: { authorization: `Bearer ${ADMIN}` } })
     ).json();
     expect((verify as { ok: boolean }).ok).toBe(true);
+  });
+});
+
+describe('the remote guard delivers what it can, and says when it cannot', () => {
+  it("sets aside an event the gateway refuses (another agent's decision) and delivers the rest", async () => {
+    const dir = tempDir();
+    const { gateway, url } = await gatewayOn(dir);
+    cleanups.push(() => gateway.close());
+    const alice = remote(url, await tokenFor(url), join(dir, 'spool-a'));
+    const mallory = remote(url, await tokenFor(url), join(dir, 'spool-m'));
+    const decision = await alice.check({ action: 'read:orders', agent, traceId: 'trace_poison' });
+    // Mallory claims an approval on Alice's decision: refused, set aside, not retried forever.
+    await mallory.record({
+      id: 'forged',
+      decisionId: decision.decisionId,
+      outcome: 'approved',
+      actor: 'cfo@acme.test',
+    });
+    await mallory.record({
+      id: 'honest',
+      outcome: 'success',
+      action: 'read:orders',
+      traceId: 'trace_poison',
+    });
+    await mallory.flush();
+    const events = await alice.query({ traceId: 'trace_poison', order: 'asc' });
+    expect(events.map((e) => e.id).filter((id) => id === 'forged' || id === 'honest')).toEqual(['honest']);
+    const rejected = readdirSync(join(dir, 'spool-m')).filter((f) => f.endsWith('.rejected.jsonl'));
+    expect(rejected).toHaveLength(1);
+    expect(readFileSync(join(dir, 'spool-m', rejected[0]!), 'utf8')).toContain('"forged"');
+  });
+
+  it('rejects record() when an outcome can be neither sent nor spooled, without crashing the process', async () => {
+    const dir = tempDir();
+    const blocker = join(dir, 'not-a-folder');
+    writeFileSync(blocker, 'a file where the spool folder should be');
+    const guard = remote('http://127.0.0.1:9', 'token', join(blocker, 'spool'), 300);
+    await expect(guard.record({ outcome: 'success', action: 'read:orders', traceId: 't' })).rejects.toThrow(
+      /could be neither sent to the gateway nor spooled/,
+    );
+  });
+
+  it('replays the spool on flush even when nothing new is queued', async () => {
+    const dir = tempDir();
+    const first = await gatewayOn(dir);
+    const port = Number(new URL(first.url).port);
+    const token = await tokenFor(first.url);
+    await first.gateway.close();
+    const guard = remote(first.url, token, join(dir, 'spool'), 300);
+    await guard.record({
+      id: 'while-away',
+      outcome: 'success',
+      action: 'read:orders',
+      traceId: 'trace_replay',
+    });
+    const second = await gatewayOn(dir, port);
+    cleanups.push(() => second.gateway.close());
+    await guard.flush();
+    expect((await guard.query({ traceId: 'trace_replay' })).map((e) => e.id)).toEqual(['while-away']);
   });
 });

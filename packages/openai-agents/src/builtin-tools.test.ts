@@ -12,7 +12,7 @@ import {
 import { assistantMessage, modelResponder, ScriptedModel } from '@openai/agents/testing';
 import { describe, expect, it } from 'vitest';
 import { governAgent } from './govern-agent';
-import { runGoverned } from './governed-run';
+import { approveToolCall, runGoverned } from './governed-run';
 import { recordHostedToolCalls } from './hosted-tools';
 import { seedGuard, supportOptions, trail } from './support-fixtures';
 
@@ -156,6 +156,30 @@ describe('built-in tools', () => {
       'Open the admin page',
     );
     expect(offeredUnderSeed).toEqual([]);
+
+    // A host approving every interruption cannot lift a policy deny.
+    const raw = await new Runner({ tracingDisabled: true }).run(
+      governAgent(
+        agent.clone({
+          model: new ScriptedModel([
+            [
+              {
+                type: 'computer_call',
+                callId: 'cc_9',
+                status: 'completed',
+                action: { type: 'type', text: 'DROP TABLE users' },
+              },
+            ],
+          ]),
+        }),
+        supportOptions(guard, 'trace_computer_host'),
+      ),
+      'Type it',
+    );
+    expect(raw.interruptions).toHaveLength(1);
+    await expect(approveToolCall(raw.state, raw.interruptions[0]!, { by: 'eager-host' })).rejects.toThrow(
+      /is a policy denial/,
+    );
 
     const result = await runGoverned(governAgent(agent, options), 'Fill in the form', {
       ...options,

@@ -69,22 +69,47 @@ export function governAgent<T extends Agent<any, any>>(root: T, options: Governa
         resolveAgent: (next) => copies.get(next) ?? next,
       });
     });
-    const baseGetAllTools = copy.getAllTools.bind(copy);
-    copy.getAllTools = async (runContext: RunContext<any>, ...rest: unknown[]) => {
-      const all = await (baseGetAllTools as (...args: unknown[]) => Promise<Tool<any>[]>)(
-        runContext,
-        ...rest,
-      );
-      const offered: Tool<any>[] = [];
-      for (const candidate of all) {
-        if (candidate.type === 'function')
-          offered.push(await forThisRun(candidate, options, runContext, agent.name));
-        else if (await offer(candidate, options, runContext, agent.name)) offered.push(candidate);
-      }
-      return offered;
-    };
+    governCopy(copy, options, agent.name);
   }
   return copies.get(root) as T;
+}
+
+/**
+ * Filters and governs what an agent offers the model each turn: tools no policy could allow are
+ * left out; function tools that arrive ungoverned (from MCP servers, or added later) are governed
+ * here, so nothing reaches the model without a check. A clone keeps all of this.
+ */
+function governCopy(copy: Agent<any, any>, options: GovernanceOptions, agentName: string): void {
+  const baseGetAllTools = Agent.prototype.getAllTools;
+  const adopted = new WeakMap<object, Tool<any>>();
+  copy.getAllTools = async function (this: Agent<any, any>, runContext: RunContext<any>, ...rest: unknown[]) {
+    const all = await (baseGetAllTools as (...args: unknown[]) => Promise<Tool<any>[]>).call(
+      this,
+      runContext,
+      ...rest,
+    );
+    const offered: Tool<any>[] = [];
+    for (let candidate of all) {
+      if (candidate.type === 'function' && !governedToolInfo(candidate)) {
+        let governed = adopted.get(candidate);
+        if (!governed) {
+          governed = governTool(candidate as FunctionTool<any, any, any>, { ...options, agent: agentName });
+          adopted.set(candidate, governed);
+        }
+        candidate = governed;
+      }
+      if (candidate.type === 'function')
+        offered.push(await forThisRun(candidate, options, runContext, agentName));
+      else if (await offer(candidate, options, runContext, agentName)) offered.push(candidate);
+    }
+    return offered;
+  };
+  const baseClone = copy.clone.bind(copy);
+  copy.clone = (config) => {
+    const cloned = baseClone(config);
+    governCopy(cloned, options, cloned.name);
+    return cloned;
+  };
 }
 
 function governToolOf(candidate: Tool<any>, options: GovernanceOptions, agentName: string): Tool<any> {

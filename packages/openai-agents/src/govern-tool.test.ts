@@ -113,3 +113,26 @@ describe('the seed customer support story, in the real Runner', () => {
     expect(lookupOutcome!.decisionId).toBe(events[0]!.decisionId);
   });
 });
+
+describe('nothing reaches the model ungoverned', () => {
+  it('governs function tools that arrive after governAgent (MCP servers, tools added later), and clones stay governed', async () => {
+    const { guard, store } = seedGuard();
+    const tools = supportTools();
+    const model = new ScriptedModel([
+      [functionCall('process_refund', { order_id: 'X', amount: 500, reason: 'r' }, { callId: 'late_1' })],
+      [assistantMessage('Blocked.')],
+      [functionCall('process_refund', { order_id: 'Y', amount: 500, reason: 'r' }, { callId: 'late_2' })],
+      [assistantMessage('Blocked again.')],
+    ]);
+    const agent = new Agent({ name: 'Customer Support Agent', instructions: 'x', model });
+    const governed = governAgent(agent, supportOptions(guard, 'trace_late_tools'));
+    governed.tools.push(tools.processRefund); // as an MCP server's tool list would appear
+    const runner = new Runner({ tracingDisabled: true });
+    await runner.run(governed, 'Refund X');
+    await runner.run(governed.clone({ instructions: 'y' }), 'Refund Y');
+    expect(tools.ran).toEqual([]);
+    const events = (await store.query({ traceId: 'trace_late_tools', order: 'asc', type: 'decision' }))
+      .events;
+    expect(events.map((e) => `${e.action} ${e.effect}`)).toEqual(['write:refund deny', 'write:refund deny']);
+  });
+});

@@ -66,6 +66,11 @@ export interface GovernToolOptions extends GovernanceOptions {
 // One record per call, per run (the SDK's RunContext is one object per run).
 const calls = new WeakMap<object, Map<string, Promise<CallRecord>>>();
 
+/** The span id a tool decision carries: the SDK's call id (what approvals after a round trip look for). */
+export function callSpanId(callId: string): string {
+  return `call:${callId}`.slice(0, 256);
+}
+
 function callKey(toolName: string, callId: string): string {
   return `${toolName}\u0000${callId}`;
 }
@@ -118,18 +123,25 @@ export function governTool<T extends FunctionTool<any, any, any>>(
     let record = perRun.get(key);
     if (!record) {
       record = (async () => {
-        // Approved after a RunState round trip: the call runs under the decision that was approved.
-        const prior = pendingApprovals(runContext).get(callId);
-        if (prior?.answered && prior.checked.decision.effect === 'require_approval')
-          return { checked: prior.checked };
         const context = contextOf(options, args, { toolName: base.name, agentName, action });
-        const spanId = getCurrentSpan()?.spanId;
+        // The SDK's call id is the decision's span: an approval answered after a RunState round
+        // trip finds its own decision by it.
         const checked = await checkFor(options, runContext, agentName, {
           action,
           kind: 'tool',
           context,
-          ...(spanId && spanId !== 'no-op' ? { spanId } : {}),
+          spanId: callSpanId(callId),
         });
+        // Approved after a round trip: checked again now (a deny, e.g. a policy pushed since or a
+        // revoked agent, still wins); otherwise the call runs under the decision that was approved.
+        const prior = pendingApprovals(runContext).get(callId);
+        if (
+          prior?.answered &&
+          prior.checked.decision.effect === 'require_approval' &&
+          checked.decision.effect !== 'deny'
+        ) {
+          return { checked: prior.checked };
+        }
         const call: CallRecord = { checked };
         if (checked.decision.effect === 'require_approval' && !pendingApprovals(runContext).has(callId)) {
           pendingApprovals(runContext).set(callId, { checked, options });
@@ -143,9 +155,18 @@ export function governTool<T extends FunctionTool<any, any, any>>(
     return record;
   };
 
-  const finish = async (call: CallRecord, outcome: 'success' | 'error', error?: string) => {
+  const finish = async (
+    runContext: RunContext<unknown>,
+    callId: string,
+    call: CallRecord,
+    outcome: 'success' | 'error',
+    error?: string,
+  ) => {
     if (call.finished) return;
     call.finished = true;
+    // Done with: a provider that reuses call ids must not meet this decision again.
+    calls.get(runContext)?.delete(callKey(base.name, callId));
+    pendingApprovals(runContext).delete(callId);
     await recordOutcome(call.checked, {
       outcome,
       ...(call.startedAt !== undefined ? { durationMs: Date.now() - call.startedAt } : {}),
@@ -155,7 +176,13 @@ export function governTool<T extends FunctionTool<any, any, any>>(
 
   const gate = defineToolInputGuardrail({
     name: 'meshguard',
-    run: async ({ context: runContext, toolCall }) => {
+    run: async ({ context: runContext, agent, toolCall }) => {
+      if (agent.name !== agentName) {
+        // This copy checks as `agentName`: another agent calling it would borrow that identity.
+        return Verdict.rejectContent(
+          `Blocked: this tool is governed for agent "${agentName}", not "${agent.name}" (use governAgent, or governTool per agent)`,
+        );
+      }
       const call = await decide(runContext, toolCall.callId, parseArguments(toolCall.arguments));
       const { decision } = call.checked;
       if (decision.effect === 'deny') {
@@ -201,7 +228,7 @@ export function governTool<T extends FunctionTool<any, any, any>>(
         const failed = call.error ?? getCurrentSpan()?.error?.message;
         // Written behind: an outcome is not a gate, so the run does not wait for its commit
         // (the guard's queries and close wait for it).
-        void finish(call, failed !== undefined ? 'error' : 'success', failed);
+        void finish(runContext, toolCall.callId, call, failed !== undefined ? 'error' : 'success', failed);
       }
       return Verdict.allow();
     },

@@ -281,12 +281,13 @@ export function offerable(
   context: CheckContext,
 ): Promise<boolean> {
   const run = runGovernance(runContext, options);
-  const key = `${agentName}\u0000${action}`;
+  const delegation = run.delegation.get(agentName) ?? [];
+  // Keyed by the delegation chain too: an agent handed back to under a ceiling is asked again.
+  const key = `${agentName}\u0000${action}\u0000${delegation.map((a) => a.id).join('>')}`;
   let verdict = run.offered.get(key);
   if (!verdict) {
     verdict = (async () => {
       const agent = identityOf(options, agentName);
-      const delegation = run.delegation.get(agentName) ?? [];
       const reach = await guardFor(options, agentName).reachable({
         action,
         agent,

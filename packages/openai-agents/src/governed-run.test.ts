@@ -64,13 +64,17 @@ describe('approval interruptions', () => {
     model.assertComplete();
 
     const events = (await store.query({ traceId: 'trace_approved', order: 'asc' })).events;
+    // Checked again when the approved call runs (a deny since would still win); the approval and
+    // the outcome join the decision that was approved.
     expect(trail(events)).toEqual([
       'decision Customer Support Agent write:refund require_approval',
       'outcome Customer Support Agent write:refund require_approval/approved',
+      'decision Customer Support Agent write:refund require_approval',
       'outcome Customer Support Agent write:refund require_approval/success',
     ]);
     expect(events[1]).toMatchObject({ actor: 'manager@acme.test', decisionId: events[0]!.decisionId });
-    expect(events[2]!.decisionId).toBe(events[0]!.decisionId);
+    expect(events[3]!.decisionId).toBe(events[0]!.decisionId);
+    expect(events[0]!.spanId).toBe('call:call_a1');
   });
 
   it('rejected after a RunState round trip: the model gets the message, the refund never runs', async () => {

@@ -1,6 +1,6 @@
-import { canonicalJson, type Decision } from '@meshguard/core';
+import { type Decision, ValidationError } from '@meshguard/core';
 import { type Agent, Runner, type RunResult, type RunState, type RunToolApprovalItem } from '@openai/agents';
-import { governedToolInfo } from './govern-tool';
+import { callSpanId, governedToolInfo } from './govern-tool';
 import {
   type Checked,
   FRAMEWORK,
@@ -8,7 +8,6 @@ import {
   type GovernanceOptions,
   guardFor,
   identityOf,
-  parseArguments,
   pendingApprovals,
   recordObserved,
   recordOutcome,
@@ -99,11 +98,9 @@ async function findDecision(
       limit: 200,
     })
   ).filter((e) => e.action === action && e.mode === 'enforce');
-  const args = (item.rawItem as { arguments?: string }).arguments;
-  const wanted = args === undefined ? undefined : canonicalJson(parseArguments(args));
-  const event =
-    candidates.find((e) => wanted !== undefined && canonicalJson(e.context ?? {}) === wanted) ??
-    candidates[0];
+  // The decision made for this very call (its span is the call id); no guessing by arguments.
+  const callId = (item.rawItem as { callId?: string }).callId;
+  const event = callId === undefined ? undefined : candidates.find((e) => e.spanId === callSpanId(callId));
   if (!event) return undefined;
   const decision: Decision = {
     decisionId: event.decisionId,
@@ -139,6 +136,12 @@ export async function approveToolCall(
   answer: ApprovalAnswer,
   options?: GovernanceOptions,
 ): Promise<void> {
+  const callId = callIdOf(item);
+  const denial = callId === undefined ? undefined : pendingApprovals(state._context).get(callId)?.denial;
+  if (denial !== undefined) {
+    // A policy deny that the SDK could only raise as an interruption (computer use): not a human's to lift.
+    throw new ValidationError('item', `is a policy denial, not an approval request: ${denial}`);
+  }
   await recordAnswer(state, item, 'approved', answer, options);
   state.approve(item);
 }

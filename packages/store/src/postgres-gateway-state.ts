@@ -15,8 +15,9 @@ export interface PostgresGatewayStateOptions {
 function ddl(s: string): string {
   return `
 CREATE SCHEMA IF NOT EXISTS ${s};
-CREATE TABLE IF NOT EXISTS ${s}.gateway_keys (
-  kid text PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS ${s}.gateway_signing_key (
+  slot integer PRIMARY KEY CHECK (slot = 1),
+  kid text NOT NULL,
   private_jwk text NOT NULL,
   public_jwk text NOT NULL,
   created_at text NOT NULL
@@ -97,7 +98,7 @@ export async function openPostgresGatewayState(
 
   const state: GatewayState = {
     async signingKey(create) {
-      const existing = await pool.query(`SELECT * FROM ${s}.gateway_keys ORDER BY created_at, kid LIMIT 1`);
+      const existing = await pool.query(`SELECT * FROM ${s}.gateway_signing_key WHERE slot = 1`);
       const row = existing.rows[0] as
         | { kid: string; private_jwk: string; public_jwk: string; created_at: string }
         | undefined;
@@ -111,10 +112,10 @@ export async function openPostgresGatewayState(
       }
       const key: SigningKey = await create();
       await pool.query(
-        `INSERT INTO ${s}.gateway_keys (kid, private_jwk, public_jwk, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+        `INSERT INTO ${s}.gateway_signing_key (slot, kid, private_jwk, public_jwk, created_at) VALUES (1, $1, $2, $3, $4) ON CONFLICT DO NOTHING`,
         [key.kid, JSON.stringify(key.privateJwk), JSON.stringify(key.publicJwk), key.createdAt],
       );
-      // Several replicas starting at once: all use the oldest key.
+      // Several replicas starting at once: the first insert wins, all read slot 1.
       return state.signingKey(async () => key);
     },
     async createAgent(agent) {

@@ -5,8 +5,9 @@ import Database from 'better-sqlite3';
 import type { AgentRecord, GatewayState, PolicyFile, PolicySet, SigningKey } from './gateway-state';
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS gateway_keys (
-  kid TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS gateway_signing_key (
+  slot INTEGER PRIMARY KEY CHECK (slot = 1),
+  kid TEXT NOT NULL,
   private_jwk TEXT NOT NULL,
   public_jwk TEXT NOT NULL,
   created_at TEXT NOT NULL
@@ -72,11 +73,12 @@ export function openSqliteGatewayState(path: string): GatewayState {
     });
   }
   const now = () => isoTime(Date.now());
+  // One key per database: the first insert wins, everyone reads slot 1 (replicas starting at once agree).
   const firstKey = db.prepare(
-    'SELECT kid, private_jwk, public_jwk, created_at FROM gateway_keys ORDER BY created_at LIMIT 1',
+    'SELECT kid, private_jwk, public_jwk, created_at FROM gateway_signing_key WHERE slot = 1',
   );
   const insertKey = db.prepare(
-    'INSERT OR IGNORE INTO gateway_keys (kid, private_jwk, public_jwk, created_at) VALUES (?, ?, ?, ?)',
+    'INSERT OR IGNORE INTO gateway_signing_key (slot, kid, private_jwk, public_jwk, created_at) VALUES (1, ?, ?, ?, ?)',
   );
   const insertAgent = db.prepare(
     'INSERT INTO gateway_agents (id, name, tags, tier, created_at) VALUES (?, ?, ?, ?, ?)',
@@ -124,7 +126,7 @@ export function openSqliteGatewayState(path: string): GatewayState {
       }
       const key: SigningKey = await create();
       insertKey.run(key.kid, JSON.stringify(key.privateJwk), JSON.stringify(key.publicJwk), key.createdAt);
-      // Another process may have stored its key first: everyone uses the oldest.
+      // Another process may have stored its key first: slot 1 holds the one everyone uses.
       return this.signingKey(async () => key);
     },
     async createAgent(agent) {

@@ -152,8 +152,9 @@ export function createEmbeddedGuard(parts: {
     );
     return done;
   };
+  // Waits for the appends begun before the call (not for those that keep coming under load).
   const settle = async () => {
-    while (inflight.size > 0) await Promise.allSettled([...inflight]);
+    if (inflight.size > 0) await Promise.allSettled([...inflight]);
   };
   let closed = false;
 
@@ -255,8 +256,15 @@ export function createEmbeddedGuard(parts: {
       }
       const event = parsed.data;
       const decided = event.decisionId ? recent.get(event.decisionId)?.body : undefined;
-      const agent = event.agent ?? decided?.agent;
-      const action = event.action ?? decided?.action;
+      // The decision's own facts win over what the event says; an event cannot re-attribute it.
+      if (decided && event.agent && event.agent.id !== decided.agent.id) {
+        throw new ValidationError(
+          'decisionId',
+          `belongs to agent "${decided.agent.id}", not "${event.agent.id}"`,
+        );
+      }
+      const agent = decided?.agent ?? event.agent;
+      const action = decided?.action ?? event.action;
       if (!agent || !action) {
         throw new ValidationError(
           event.agent ? 'action' : 'agent',
@@ -270,10 +278,10 @@ export function createEmbeddedGuard(parts: {
         id: event.id ?? uuidv7(now),
         ts: event.ts ?? isoTime(now),
         type: event.type ?? 'outcome',
-        traceId: event.traceId ?? decided?.traceId ?? `trace_${decisionId.replaceAll('-', '')}`,
+        traceId: decided?.traceId ?? event.traceId ?? `trace_${decisionId.replaceAll('-', '')}`,
         agent,
-        framework: event.framework ?? decided?.framework ?? defaultFramework,
-        kind: event.kind ?? decided?.kind ?? 'custom',
+        framework: decided?.framework ?? event.framework ?? defaultFramework,
+        kind: decided?.kind ?? event.kind ?? 'custom',
         action,
         effect:
           decided?.effect ??
@@ -285,7 +293,7 @@ export function createEmbeddedGuard(parts: {
       };
       const spanId = event.spanId ?? decided?.spanId;
       if (spanId) body.spanId = spanId;
-      const delegation = event.delegation ?? decided?.delegation;
+      const delegation = decided?.delegation ?? event.delegation;
       if (delegation && delegation.length > 0) body.delegation = delegation;
       if (decided?.policy) body.policy = decided.policy;
       if (decided?.rule) body.rule = decided.rule;

@@ -42,6 +42,7 @@ export interface RemoteGuard extends Guard {
 interface QueuedEvent {
   event: OutcomeEvent & { id: string };
   acknowledged: () => void;
+  failed: (error: unknown) => void;
 }
 
 /**
@@ -82,7 +83,7 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
     `${createHash('sha256').update(`${base} ${options.agentToken}`).digest('hex').slice(0, 16)}.jsonl`,
   );
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${options.agentToken}` };
-  let queue: QueuedEvent[] = [];
+  const queue: QueuedEvent[] = [];
   let sending: Promise<void> | undefined;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
@@ -120,7 +121,7 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
       if (request.traceId) event.traceId = request.traceId;
       if (request.kind) event.kind = request.kind;
       if (request.framework) event.framework = request.framework;
-      queue.push({ event, acknowledged: () => {} });
+      queue.push({ event, acknowledged: () => {}, failed: () => {} });
       schedule();
     }
     return decision;
@@ -134,35 +135,98 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
     return `at ${base} was unreachable (${cause ?? (error as Error).message})`;
   };
 
-  /** Sends one batch; true when the gateway took it. */
-  const send = async (events: OutcomeEvent[]): Promise<boolean> => {
+  /**
+   * Sends one batch: `sent` when the gateway took it, `away` when it could not be reached (try
+   * again later), `refused` when it answered 4xx (it will never take these as they are).
+   */
+  const send = async (events: OutcomeEvent[]): Promise<'sent' | 'away' | 'refused'> => {
     try {
       const res = await call('/v1/audit', { method: 'POST', body: JSON.stringify({ events }) });
-      if (res.ok) return true;
+      if (res.ok) return 'sent';
       const text = await res.text().catch(() => '');
       if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
-        // The gateway will never take these (bad event, revoked token): keep them, say why.
         debug('gateway refused %d outcome events: HTTP %d %s', events.length, res.status, text);
+        return 'refused';
       }
-      return false;
+      return 'away';
     } catch (error) {
       debug('could not send outcome events: %s', describeFailure(error));
-      return false;
+      return 'away';
     }
   };
 
-  const spool = async (events: OutcomeEvent[]) => {
-    await mkdir(spoolDir, { recursive: true });
-    await appendFile(spoolFile, events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+  /** Batches of at most 500 events and about 256 KB, well under the gateway's 1 MiB body limit. */
+  const batches = (events: OutcomeEvent[]): OutcomeEvent[][] => {
+    const out: OutcomeEvent[][] = [];
+    let current: OutcomeEvent[] = [];
+    let bytes = 0;
+    for (const event of events) {
+      const size = JSON.stringify(event).length;
+      if (current.length > 0 && (current.length >= 500 || bytes + size > 256 * 1024)) {
+        out.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(event);
+      bytes += size;
+    }
+    if (current.length > 0) out.push(current);
+    return out;
   };
 
-  /** Replays the spool (oldest first); leaves it in place if the gateway is still away. */
+  /**
+   * Sends events, oldest first. What the gateway refuses is set aside, one event at a time, in a
+   * `.rejected.jsonl` file beside the spool (kept for an operator, never retried automatically),
+   * so one bad event cannot hold up the others. Returns the events not sent because the gateway
+   * is away.
+   */
+  const deliver = async (events: OutcomeEvent[]): Promise<OutcomeEvent[]> => {
+    const parts = batches(events);
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      const result = await send(part);
+      if (result === 'away') return parts.slice(i).flat();
+      if (result === 'refused') {
+        for (const event of part) {
+          const single = part.length === 1 ? 'refused' : await send([event]);
+          if (single === 'away')
+            return [
+              event,
+              ...parts
+                .slice(i)
+                .flat()
+                .slice(part.indexOf(event) + 1),
+            ];
+          if (single === 'refused')
+            await appendLines(`${spoolFile.replace(/\.jsonl$/, '')}.rejected.jsonl`, [event]);
+        }
+      }
+    }
+    return [];
+  };
+
+  const appendLines = async (file: string, events: OutcomeEvent[]) => {
+    await mkdir(spoolDir, { recursive: true, mode: 0o700 });
+    // A leading newline ends a line a crash may have torn, so it cannot swallow this one.
+    await appendFile(file, `\n${events.map((e) => JSON.stringify(e)).join('\n')}\n`, { mode: 0o600 });
+  };
+
+  /**
+   * Replays the spool. The file is first claimed by renaming it, so events appended meanwhile (by
+   * this guard or another process with the same token) go to a fresh spool and are not lost.
+   */
   const replay = async (): Promise<boolean> => {
-    let text: string;
+    const claimed = `${spoolFile}.${process.pid}.${Date.now()}.replaying`;
     try {
-      text = await readFile(spoolFile, 'utf8');
+      await rename(spoolFile, claimed);
     } catch {
       return true; // no spool
+    }
+    let text = '';
+    try {
+      text = await readFile(claimed, 'utf8');
+    } catch {
+      return true;
     }
     const events = text
       .split('\n')
@@ -174,37 +238,39 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
           return []; // a line torn by a crash mid-write
         }
       });
-    for (let i = 0; i < events.length; i += 500) {
-      if (!(await send(events.slice(i, i + 500)))) {
-        // Keep what is left; the sent part is harmless to send again (ids are idempotent).
-        return false;
-      }
-    }
-    const done = `${spoolFile}.${process.pid}.sent`;
-    await rename(spoolFile, done).catch(() => {});
-    await rm(done, { force: true });
-    return true;
+    const left = await deliver(events);
+    if (left.length > 0) await appendLines(spoolFile, left); // still away: back in the spool
+    await rm(claimed, { force: true });
+    return left.length === 0;
   };
 
+  let pendingRecords = 0;
   const drain = async () => {
+    // The spool first (also when nothing is queued), then the queue, in order.
+    let away = !(await replay());
     while (queue.length > 0) {
-      const batch = queue.slice(0, 500);
-      queue = queue.slice(batch.length);
+      const batch = queue.splice(0, 500);
       const events = batch.map((q) => q.event);
-      const spooled = await replay();
-      if (spooled && (await send(events))) {
+      try {
+        const left = away ? events : await deliver(events);
+        if (left.length > 0) {
+          away = true;
+          await appendLines(spoolFile, left);
+        }
         for (const q of batch) q.acknowledged();
-        continue;
+      } catch (error) {
+        // Neither at the gateway nor on disk (the spool cannot be written): say so to each caller.
+        for (const q of batch) q.failed(error);
       }
-      await spool(events);
-      for (const q of batch) q.acknowledged();
     }
   };
 
   const flush = (): Promise<void> => {
-    sending ??= drain().finally(() => {
-      sending = undefined;
-    });
+    sending ??= drain()
+      .catch((error: unknown) => debug('outcome delivery failed: %O', error))
+      .finally(() => {
+        sending = undefined;
+      });
     return sending;
   };
 
@@ -216,7 +282,8 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
         if (queue.length > 0) schedule();
       });
     }, options.flushMs ?? 100);
-    timer.unref();
+    // Keep the process alive while a record() is waiting; internal events alone do not.
+    if (pendingRecords === 0) timer.unref();
   };
 
   return {
@@ -283,8 +350,28 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
         return Promise.reject(new ValidationError(issue.path.join('.') || 'event', issue.message));
       }
       const { agent: _fromToken, ...event } = parsed.data;
-      return new Promise<void>((resolve) => {
-        queue.push({ event: { ...event, id: event.id ?? uuidv7() }, acknowledged: resolve });
+      return new Promise<void>((resolve, reject) => {
+        pendingRecords++;
+        const settle = () => {
+          pendingRecords--;
+        };
+        queue.push({
+          event: { ...event, id: event.id ?? uuidv7() },
+          acknowledged: () => {
+            settle();
+            resolve();
+          },
+          failed: (error) => {
+            settle();
+            reject(
+              new MeshGuardError(
+                `the outcome could be neither sent to the gateway nor spooled to ${spoolDir} (${(error as Error).message})`,
+                { code: 'spool_failed', cause: error },
+              ),
+            );
+          },
+        });
+        if (timer && pendingRecords === 1) timer.ref();
         schedule();
       });
     },
