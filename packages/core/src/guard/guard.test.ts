@@ -128,6 +128,33 @@ describe('embedded guard', () => {
     expect(decision.policy).toBeUndefined();
   });
 
+  it('checks many requests in one append, and denies them all when it fails', async () => {
+    const { guard, store } = createTestGuard({ policy: POLICY });
+    let appends = 0;
+    const original = store.append.bind(store);
+    store.append = async (events) => {
+      appends++;
+      return original(events);
+    };
+    const decisions = await guard.checkMany([
+      { action: 'read:orders', agent, traceId: 'trace_many' },
+      { action: 'write:refund', agent, context: { amount: 150 }, traceId: 'trace_many' },
+    ]);
+    expect(decisions.map((d) => d.effect)).toEqual(['allow', 'deny']);
+    expect(appends).toBe(1);
+    expect(
+      (await guard.query({ traceId: 'trace_many', type: 'decision', order: 'asc' })).length,
+    ).toBeGreaterThanOrEqual(2);
+    store.append = async () => {
+      throw new Error('disk full');
+    };
+    const failed = await guard.checkMany([
+      { action: 'read:orders', agent },
+      { action: 'read:customers', agent },
+    ]);
+    expect(failed.every((d) => d.effect === 'deny' && d.reason.includes('(disk full)'))).toBe(true);
+  });
+
   it('needs policies', async () => {
     await expect(createGuard({ store: 'memory', env: {} })).rejects.toThrow(ConfigError);
     await expect(createGuard({ store: 'memory', env: {} })).rejects.toThrow(/MESHGUARD_POLICIES/);

@@ -44,6 +44,8 @@ export interface Guard {
 /** The embedded guard also explains decisions and exposes its engine and store. */
 export interface EmbeddedGuard extends Guard {
   readonly mode: 'embedded';
+  /** Decides several requests and records them in one append (all denied if it fails). */
+  checkMany(requests: readonly CheckRequest[]): Promise<Decision[]>;
   readonly engine: PolicyEngine;
   readonly store: AuditStore;
   explain(request: CheckRequest): Explanation;
@@ -175,6 +177,74 @@ export function createEmbeddedGuard(parts: {
     return parsed.data;
   };
 
+  /** Decides and builds the events to record (the decision, and a shadow verdict if any). */
+  const evaluate = (req: ParsedCheckRequest): { decision: Decision; bodies: AuditEventBody[] } => {
+    const now = clock();
+    const decision = engine.decide(req, now);
+    const body: AuditEventBody = {
+      v: 1,
+      id: uuidv7(now),
+      ts: isoTime(now),
+      type: 'decision',
+      traceId: req.traceId ?? `trace_${decision.decisionId.replaceAll('-', '')}`,
+      agent: req.agent,
+      framework: req.framework ?? defaultFramework,
+      kind: req.kind ?? 'custom',
+      action: req.action,
+      effect: decision.effect,
+      reason: decision.reason,
+      mode: 'enforce',
+      decisionId: decision.decisionId,
+    };
+    if (req.spanId) body.spanId = req.spanId;
+    if (req.delegation && req.delegation.length > 0) body.delegation = req.delegation;
+    if (decision.policy) body.policy = decision.policy;
+    if (decision.rule) body.rule = decision.rule;
+    const source = req.source ?? parts.source;
+    if (source) body.source = source;
+    if (req.context) body.context = req.context;
+    const bodies = [body];
+    if (decision.shadow) {
+      const shadow: AuditEventBody = {
+        ...body,
+        id: uuidv7(now),
+        effect: decision.shadow.effect,
+        reason: decision.shadow.reason,
+        mode: 'shadow',
+      };
+      delete shadow.policy;
+      delete shadow.rule;
+      if (decision.shadow.policy) shadow.policy = decision.shadow.policy;
+      if (decision.shadow.rule) shadow.rule = decision.shadow.rule;
+      bodies.push(shadow);
+    }
+    return { decision, bodies };
+  };
+
+  /** Records decisions in one append; if it fails, every one of them is a deny (fail closed). */
+  const recordDecisions = async (made: Array<{ decision: Decision; bodies: AuditEventBody[] }>) => {
+    try {
+      await append(made.flatMap((m) => m.bodies));
+    } catch (error) {
+      // An action that cannot be audited does not run.
+      debug('audit append failed: %O', error);
+      const message = error instanceof Error ? error.message : String(error);
+      // The deny is the guard's own: it names no policy rule and carries no shadow verdict.
+      return made.map(
+        ({ decision }): Decision => ({
+          decisionId: decision.decisionId,
+          allowed: false,
+          effect: 'deny',
+          reason: `Denied: the decision could not be recorded in the audit trail (${message})`,
+          mode: 'enforce',
+          evaluatedAt: decision.evaluatedAt,
+        }),
+      );
+    }
+    for (const { decision, bodies } of made) remember(decision.decisionId, { body: bodies[0]! });
+    return made.map((m) => m.decision);
+  };
+
   return {
     mode: 'embedded',
     engine,
@@ -188,64 +258,12 @@ export function createEmbeddedGuard(parts: {
     },
     async check(request) {
       if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });
-      const req = parseRequest(request);
-      const now = clock();
-      const decision = engine.decide(req, now);
-      const body: AuditEventBody = {
-        v: 1,
-        id: uuidv7(now),
-        ts: isoTime(now),
-        type: 'decision',
-        traceId: req.traceId ?? `trace_${decision.decisionId.replaceAll('-', '')}`,
-        agent: req.agent,
-        framework: req.framework ?? defaultFramework,
-        kind: req.kind ?? 'custom',
-        action: req.action,
-        effect: decision.effect,
-        reason: decision.reason,
-        mode: 'enforce',
-        decisionId: decision.decisionId,
-      };
-      if (req.spanId) body.spanId = req.spanId;
-      if (req.delegation && req.delegation.length > 0) body.delegation = req.delegation;
-      if (decision.policy) body.policy = decision.policy;
-      if (decision.rule) body.rule = decision.rule;
-      const source = req.source ?? parts.source;
-      if (source) body.source = source;
-      if (req.context) body.context = req.context;
-      const bodies = [body];
-      if (decision.shadow) {
-        const shadow: AuditEventBody = {
-          ...body,
-          id: uuidv7(now),
-          effect: decision.shadow.effect,
-          reason: decision.shadow.reason,
-          mode: 'shadow',
-        };
-        delete shadow.policy;
-        delete shadow.rule;
-        if (decision.shadow.policy) shadow.policy = decision.shadow.policy;
-        if (decision.shadow.rule) shadow.rule = decision.shadow.rule;
-        bodies.push(shadow);
-      }
-      try {
-        await append(bodies);
-      } catch (error) {
-        // An action that cannot be audited does not run: fail closed.
-        debug('audit append failed: %O', error);
-        const message = error instanceof Error ? error.message : String(error);
-        // The deny is the guard's own: it names no policy rule and carries no shadow verdict.
-        return {
-          decisionId: decision.decisionId,
-          allowed: false,
-          effect: 'deny',
-          reason: `Denied: the decision could not be recorded in the audit trail (${message})`,
-          mode: 'enforce',
-          evaluatedAt: decision.evaluatedAt,
-        };
-      }
-      remember(decision.decisionId, { body });
-      return decision;
+      const [decision] = await recordDecisions([evaluate(parseRequest(request))]);
+      return decision!;
+    },
+    async checkMany(requests) {
+      if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });
+      return recordDecisions(requests.map((request) => evaluate(parseRequest(request))));
     },
     async record(input) {
       if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });
