@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { openSqliteStore } from './sqlite-store';
 import { makeEventBody } from './testing';
+import { CHECKPOINTER_FROM } from './wal-checkpointer';
 
 const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
@@ -30,39 +31,55 @@ for (;;) {
 }
 `;
 
-describe('sqlite store crash safety', () => {
-  it('keeps every acknowledged event when the writer is killed with SIGKILL, and the chain resumes', async () => {
-    if (!existsSync(DIST))
-      throw new Error('packages/store is not built: run `pnpm build` first (pnpm test does)');
-    const path = join(await mkdtemp(join(tmpdir(), 'mg-crash-')), 'audit.db');
-    const child = spawn(process.execPath, ['--input-type=module', '-e', WRITER, path], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const acknowledged: string[] = [];
-    const lines = createInterface({ input: child.stdout! });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-      child.on('exit', (_code, signal) => resolve(signal)),
-    );
+/** Kills the writer after `after` acknowledged events, then checks what it left behind. */
+async function killMidStream(after: number) {
+  if (!existsSync(DIST))
+    throw new Error('packages/store is not built: run `pnpm build` first (pnpm test does)');
+  const path = join(await mkdtemp(join(tmpdir(), 'mg-crash-')), 'audit.db');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', WRITER, path], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const acknowledged: string[] = [];
+  const lines = createInterface({ input: child.stdout! });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    child.on('exit', (_code, signal) => resolve(signal)),
+  );
+  try {
     for await (const line of lines) {
       if (line) acknowledged.push(line);
-      if (acknowledged.length >= 3000) {
-        child.kill('SIGKILL'); // mid-stream: the writer is in the middle of appending
-        break;
-      }
+      if (acknowledged.length >= after) break;
     }
-    expect(await exited).toBe('SIGKILL');
+  } finally {
+    // Mid-stream: the writer is in the middle of appending (and is never left running).
+    child.kill('SIGKILL');
+  }
+  expect(await exited).toBe('SIGKILL');
+  const checkpointed = statSync(path).size;
 
-    const store = openSqliteStore(path);
-    const stored = new Set([...store.iterate({ order: 'asc' })].map((e) => e.id));
-    const lost = acknowledged.filter((id) => !stored.has(id));
-    expect(lost).toEqual([]);
-    expect(stored.size).toBeGreaterThanOrEqual(acknowledged.length);
-    const report = await store.verify();
-    expect(report).toMatchObject({ ok: true, checked: stored.size });
+  const store = openSqliteStore(path);
+  const stored = new Set([...store.iterate({ order: 'asc' })].map((e) => e.id));
+  const lost = acknowledged.filter((id) => !stored.has(id));
+  expect(lost).toEqual([]);
+  expect(stored.size).toBeGreaterThanOrEqual(acknowledged.length);
+  const report = await store.verify();
+  expect(report).toMatchObject({ ok: true, checked: stored.size });
 
-    const [next] = await store.append([makeEventBody()]);
-    expect(next!.seq).toBe(stored.size + 1);
-    expect((await store.verify()).ok).toBe(true);
-    await store.close();
+  const [next] = await store.append([makeEventBody()]);
+  expect(next!.seq).toBe(stored.size + 1);
+  expect((await store.verify()).ok).toBe(true);
+  await store.close();
+  return { checkpointed };
+}
+
+describe('sqlite store crash safety', () => {
+  it('keeps every acknowledged event when the writer is killed with SIGKILL, and the chain resumes', async () => {
+    await killMidStream(3_000);
+  });
+
+  it('keeps them too when it is killed while its background checkpointer copies the WAL', async () => {
+    // Past CHECKPOINTER_FROM events a worker thread checkpoints; these small events never fill
+    // the 40 MiB at which the writer checkpoints, so pages in the database file came from it.
+    const { checkpointed } = await killMidStream(CHECKPOINTER_FROM + 12_000);
+    expect(checkpointed).toBeGreaterThan(1_000_000);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createTestGuard, testAgent } from '../testing';
-import { canonicalJson } from './canonical-json';
+import { canonicalJson, quoteJson } from './canonical-json';
 import { createRedactor } from './redaction';
 
 async function trail(n: number) {
@@ -82,6 +82,32 @@ describe('canonicalJson', () => {
     expect(canonicalJson({ d: new Date(0) })).toBe('{"d":"1970-01-01T00:00:00.000Z"}');
   });
 
+  it('quotes strings exactly as JSON.stringify does, escapes and lone surrogates included', async () => {
+    const fc = await import('fast-check');
+    const codeUnits = fc.string({
+      unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)),
+    });
+    for (const text of [
+      '',
+      'plain',
+      'a"b',
+      'a\\b',
+      '\u0000\u001f\u007f',
+      '\ud83d\ude00',
+      '\ud800x',
+      'x\udc00',
+      '\u2028\u2029',
+    ]) {
+      expect(quoteJson(text)).toBe(JSON.stringify(text));
+    }
+    fc.assert(
+      fc.property(fc.oneof(codeUnits, fc.string({ unit: 'binary' })), (text) => {
+        expect(quoteJson(text)).toBe(JSON.stringify(text));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('agrees with a reference implementation on random values', async () => {
     const fc = await import('fast-check');
     const reference = (v: unknown): string => {
@@ -153,6 +179,25 @@ describe('redaction', () => {
     );
   });
 
+  it('hashes exactly as createHmac does, for any salt and value', async () => {
+    const fc = await import('fast-check');
+    const { createHmac } = await import('node:crypto');
+    const codeUnits = fc.string({
+      unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)),
+    });
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string({ maxLength: 80 }), fc.string({ minLength: 60, maxLength: 200 })),
+        fc.oneof(fc.string(), codeUnits, fc.string({ minLength: 1300, maxLength: 3000 })),
+        (salt, text) => {
+          const expected = `redacted:sha256:${createHmac('sha256', Buffer.from(salt, 'utf8')).update(canonicalJson(text)).digest('hex').slice(0, 32)}`;
+          expect(createRedactor({ salt })({ password: text }).password).toBe(expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('takes a custom key list', () => {
     const redact = createRedactor({ salt: 's', keys: ['iban'] });
     expect(redact({ iban: 'DE00', email: 'x' })).toEqual({
@@ -166,46 +211,45 @@ describe('eventBody', () => {
   it('is exactly the canonical JSON of the event without its hash, for any event', async () => {
     const fc = await import('fast-check');
     const { eventBody } = await import('./audit-chain');
+    // Any UTF-16 code units, lone surrogates and control characters included, beside plain text.
+    const text = fc.oneof(
+      fc.string(),
+      fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)) }),
+    );
     const agent = fc.record({
-      id: fc.string(),
-      name: fc.string(),
-      tags: fc.array(fc.string()),
+      id: text,
+      name: text,
+      tags: fc.array(text),
       tier: fc.constantFrom('basic', 'trusted'),
     });
     const event = fc.record(
       {
         v: fc.constant(1),
-        id: fc.string(),
-        ts: fc.string(),
+        id: text,
+        ts: text,
         type: fc.constantFrom('decision', 'outcome'),
-        traceId: fc.string(),
-        spanId: fc.string(),
-        agent: fc.oneof(agent, fc.dictionary(fc.string(), fc.jsonValue())),
+        traceId: text,
+        spanId: text,
+        agent: fc.oneof(agent, fc.dictionary(text, fc.jsonValue())),
         delegation: fc.array(agent, { maxLength: 3 }),
-        framework: fc.string(),
+        framework: text,
         kind: fc.constant('tool'),
-        action: fc.string(),
+        action: text,
         effect: fc.constantFrom('allow', 'deny'),
-        reason: fc.string(),
-        policy: fc.oneof(
-          fc.record({ name: fc.string(), version: fc.string() }),
-          fc.dictionary(fc.string(), fc.jsonValue()),
-        ),
-        rule: fc.oneof(
-          fc.record({ id: fc.string(), index: fc.nat() }),
-          fc.record({ id: fc.string(), index: fc.string() }),
-        ),
+        reason: text,
+        policy: fc.oneof(fc.record({ name: text, version: text }), fc.dictionary(text, fc.jsonValue())),
+        rule: fc.oneof(fc.record({ id: text, index: fc.nat() }), fc.record({ id: text, index: text })),
         mode: fc.constant('enforce'),
-        decisionId: fc.string(),
+        decisionId: text,
         outcome: fc.constant('success'),
         durationMs: fc.double({ min: 0, max: 1e9, noNaN: true }),
-        actor: fc.string(),
-        error: fc.string(),
-        source: fc.record({ name: fc.string(), version: fc.string() }),
-        context: fc.dictionary(fc.string(), fc.jsonValue()),
-        stream: fc.string(),
+        actor: text,
+        error: text,
+        source: fc.record({ name: text, version: text }),
+        context: fc.dictionary(text, fc.jsonValue()),
+        stream: text,
         seq: fc.nat(),
-        prevHash: fc.string(),
+        prevHash: text,
         extra: fc.jsonValue(),
       },
       { requiredKeys: ['v', 'id', 'seq'] },

@@ -10,6 +10,19 @@ export function canonicalJson(value: unknown): string {
   return write(value, 0);
 }
 
+// What JSON.stringify escapes in a string: '"', '\\', control characters and (ES2019) lone
+// surrogates. Any surrogate sends the string to JSON.stringify, which writes pairs as they are.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly the characters to find
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * `JSON.stringify(text)`, but a string with nothing to escape (nearly all of them) is quoted
+ * directly: about 1.5x faster, and events hold some twenty strings each.
+ */
+export function quoteJson(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
+}
+
 type Member = readonly [key: string, prefix: string];
 
 const MAX_SHAPES = 2_000;
@@ -38,7 +51,7 @@ function sortMembers(keys: string[]): readonly Member[] {
 function write(value: unknown, depth: number): string {
   switch (typeof value) {
     case 'string':
-      return JSON.stringify(value);
+      return quoteJson(value);
     case 'number':
       if (!Number.isFinite(value)) throw new TypeError(`cannot canonicalize the number ${value}`);
       return `${value}`;

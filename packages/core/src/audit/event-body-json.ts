@@ -1,12 +1,13 @@
 import type { AuditEvent } from '../protocol/audit-event';
-import { canonicalJson } from './canonical-json';
+import { canonicalJson, quoteJson } from './canonical-json';
 
 type Unsigned = Omit<AuditEvent, 'hash'>;
 
 // The members of an event in canonical (code unit) order, each with the writer for its value.
 // Known nested objects (agent, policy, rule, source) are written field by field; free-form
-// values (context) go through the general canonicalJson.
-const str = (v: unknown) => JSON.stringify(v);
+// values (context) go through the general canonicalJson. Strings are quoted the quick way;
+// any other value in a string member is written exactly as before.
+const str = (v: unknown): string => (typeof v === 'string' ? quoteJson(v) : JSON.stringify(v));
 const agent = (a: unknown): string => {
   const x = a as Record<string, unknown>;
   const keys = Object.keys(x);
@@ -60,6 +61,12 @@ const MEMBERS: ReadonlyArray<readonly [key: keyof Unsigned, prefix: string, writ
     ['v', '"v":', number],
   ];
 const KNOWN = new Set<string>(MEMBERS.map(([key]) => key));
+// The same table as parallel arrays, with the prefix after a comma prepared: the loop below runs
+// for every appended event.
+const KEYS = MEMBERS.map(([key]) => key);
+const FIRST = MEMBERS.map(([, prefix]) => prefix);
+const NEXT = MEMBERS.map(([, prefix]) => `,${prefix}`);
+const WRITE = MEMBERS.map(([, , write]) => write);
 
 /**
  * `canonicalJson(event)` for an audit event without its hash, written field by field (about 3x
@@ -73,10 +80,11 @@ export function eventBodyJson(event: Unsigned): string {
     if (!KNOWN.has(key) && record[key] !== undefined) return canonicalJson(event);
   }
   let out = '{';
-  for (const [key, prefix, write] of MEMBERS) {
-    const value = record[key];
+  for (let i = 0; i < KEYS.length; i++) {
+    const value = record[KEYS[i]!];
     if (value === undefined) continue;
-    out += out.length === 1 ? prefix : `,${prefix}`;
+    const write = WRITE[i]!;
+    out += out.length === 1 ? FIRST[i] : NEXT[i];
     out += typeof value === 'object' && value !== null && write === str ? canonicalJson(value) : write(value);
   }
   return `${out}}`;

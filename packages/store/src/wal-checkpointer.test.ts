@@ -1,0 +1,77 @@
+import { existsSync, statSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AuditStore } from '@meshguard/core';
+import { describe, expect, it } from 'vitest';
+import { makeEventBody } from './testing';
+import { CHECKPOINTER_FROM } from './wal-checkpointer';
+
+// The checkpoint worker exists only in the built package, so this suite uses dist/ as a user would.
+const DIST = new URL('../dist/index.js', import.meta.url);
+type StoreModule = typeof import('./index');
+
+async function load(): Promise<StoreModule> {
+  if (!existsSync(DIST))
+    throw new Error('packages/store is not built: run `pnpm build` first (pnpm test does)');
+  return (await import(DIST.href)) as StoreModule;
+}
+
+async function appendMany(store: AuditStore, n: number) {
+  for (let i = 0; i < n; i += 500)
+    await store.append(Array.from({ length: Math.min(500, n - i) }, () => makeEventBody()));
+}
+
+describe('background checkpoints', () => {
+  it('copy the WAL into the database file while appends go on, and stop with the store', async () => {
+    const { openSqliteStore } = await load();
+    const path = join(await mkdtemp(join(tmpdir(), 'mg-checkpoint-')), 'audit.db');
+    const store = openSqliteStore(path);
+    await appendMany(store, CHECKPOINTER_FROM + 10_000);
+    // Far below the 40 MiB at which the writer checkpoints: pages in the file came from the worker
+    // (given a moment, and a nudge by the next append, on a busy machine).
+    let appended = CHECKPOINTER_FROM + 10_000;
+    for (let tries = 0; statSync(path).size < 1_000_000 && tries < 60; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await store.append([makeEventBody()]);
+      appended++;
+    }
+    expect(statSync(path).size).toBeGreaterThan(1_000_000);
+    expect(await store.verify()).toMatchObject({ ok: true, checked: appended });
+    await store.close();
+    // The last connection to close checkpoints and removes the WAL: the worker's had closed.
+    expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  it('run beside several writers of one file, whose chain stays whole', async () => {
+    const { openSqliteStore } = await load();
+    const path = join(await mkdtemp(join(tmpdir(), 'mg-checkpoint-')), 'audit.db');
+    const a = openSqliteStore(path);
+    const b = openSqliteStore(path);
+    const rounds = Math.ceil((CHECKPOINTER_FROM + 4_000) / 500);
+    for (let round = 0; round < rounds; round++) {
+      await Promise.all([a.append(Array.from({ length: 500 }, () => makeEventBody())), appendMany(b, 500)]);
+    }
+    expect(await a.verify()).toMatchObject({
+      ok: true,
+      checked: rounds * 1_000,
+      streams: [{ stream: 'main', lastSeq: rounds * 1_000 }],
+    });
+    await Promise.all([a.close(), b.close()]);
+    expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  it('are off when asked, and for a small trail', async () => {
+    const { openSqliteStore } = await load();
+    const dir = await mkdtemp(join(tmpdir(), 'mg-checkpoint-'));
+    const off = openSqliteStore(join(dir, 'off.db'), { backgroundCheckpoints: false });
+    const small = openSqliteStore(join(dir, 'small.db'));
+    await appendMany(off, CHECKPOINTER_FROM + 10_000);
+    await appendMany(small, CHECKPOINTER_FROM - 500);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(statSync(join(dir, 'off.db')).size).toBeLessThan(100_000);
+    expect(statSync(join(dir, 'small.db')).size).toBeLessThan(100_000);
+    await off.close();
+    await small.close();
+  });
+});
