@@ -356,7 +356,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           message: `a ${options.store.kind} store cannot follow the trail`,
         });
       }
-      await guard.query({ limit: 1 }); // appends in flight first (read-your-writes)
+      await guard.settled(); // appends in flight first (read-your-writes)
       return request.query.after !== undefined
         ? extras.after(request.query.after)
         : extras.latest(request.query.lines ?? 20);

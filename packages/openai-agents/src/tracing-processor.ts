@@ -24,9 +24,9 @@ export class MeshGuardTracingProcessor implements TracingProcessor {
 
   async onTraceStart(_trace: Trace): Promise<void> {}
 
-  async onTraceEnd(trace: Trace): Promise<void> {
+  async onTraceEnd(_trace: Trace): Promise<void> {
+    // Spans leave #parents and #agents as they end; only the records in flight are left to wait for.
     await this.forceFlush();
-    for (const [id] of this.#parents) if (id.startsWith(trace.traceId)) this.#parents.delete(id);
   }
 
   async onSpanStart(span: AnySpan): Promise<void> {

@@ -54,3 +54,25 @@ export interface GatewayState {
   onChange?(listener: (what: 'policies' | 'agents') => void): () => void;
   close(): Promise<void>;
 }
+
+/** An agent as both gateway-state stores keep it (tags as JSON text). */
+export interface AgentRow {
+  id: string;
+  name: string;
+  tags: string;
+  tier: AgentIdentity['tier'];
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export function agentFromRow(row: AgentRow): AgentRecord {
+  const record: AgentRecord = {
+    id: row.id,
+    name: row.name,
+    tags: JSON.parse(row.tags) as string[],
+    tier: row.tier,
+    createdAt: row.created_at,
+  };
+  if (row.revoked_at) record.revokedAt = row.revoked_at;
+  return record;
+}

@@ -1,8 +1,16 @@
-import { type AgentIdentity, ConfigError, isoTime } from '@meshguard/core';
+import { ConfigError, isoTime } from '@meshguard/core';
 import createDebug from 'debug';
 import pg from 'pg';
-import type { AgentRecord, GatewayState, PolicyFile, PolicySet, SigningKey } from './gateway-state';
-import { quoteSchema } from './postgres-schema';
+import {
+  type AgentRecord,
+  type AgentRow,
+  agentFromRow,
+  type GatewayState,
+  type PolicyFile,
+  type PolicySet,
+  type SigningKey,
+} from './gateway-state';
+import { inTransaction, quoteSchema } from './postgres-schema';
 import { readUrl } from './postgres-store';
 
 const debug = createDebug('meshguard:store');
@@ -35,27 +43,6 @@ CREATE TABLE IF NOT EXISTS ${s}.gateway_policies (version integer PRIMARY KEY, f
 `;
 }
 
-interface AgentRow {
-  id: string;
-  name: string;
-  tags: string;
-  tier: AgentIdentity['tier'];
-  created_at: string;
-  revoked_at: string | null;
-}
-
-function toRecord(row: AgentRow): AgentRecord {
-  const record: AgentRecord = {
-    id: row.id,
-    name: row.name,
-    tags: JSON.parse(row.tags) as string[],
-    tier: row.tier,
-    createdAt: row.created_at,
-  };
-  if (row.revoked_at) record.revokedAt = row.revoked_at;
-  return record;
-}
-
 /**
  * The gateway's state in PostgreSQL, shared by every replica: a policy push or a revocation is
  * announced with NOTIFY, so the other replicas reload at once (they also poll as a backstop), and
@@ -72,18 +59,10 @@ export async function openPostgresGatewayState(
   const pool = new pg.Pool({ connectionString: target.connectionString, max: 8 });
   pool.on('error', (error) => debug('idle PostgreSQL client failed: %O', error));
   try {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inTransaction(pool, async (client) => {
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`meshguard-gateway:${schemaName}`]);
       await client.query(ddl(s));
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   } catch (error) {
     await pool.end().catch(() => {});
     throw new ConfigError(`cannot open the gateway state in ${target.where} (${(error as Error).message})`, {
@@ -130,11 +109,11 @@ export async function openPostgresGatewayState(
     },
     async getAgent(id) {
       const res = await pool.query(`SELECT * FROM ${s}.gateway_agents WHERE id = $1`, [id]);
-      return res.rows[0] ? toRecord(res.rows[0] as AgentRow) : undefined;
+      return res.rows[0] ? agentFromRow(res.rows[0] as AgentRow) : undefined;
     },
     async listAgents() {
       const res = await pool.query(`SELECT * FROM ${s}.gateway_agents ORDER BY created_at, id`);
-      return (res.rows as AgentRow[]).map(toRecord);
+      return (res.rows as AgentRow[]).map(agentFromRow);
     },
     async revokeAgent(id) {
       const exists = await pool.query(`SELECT 1 FROM ${s}.gateway_agents WHERE id = $1`, [id]);
@@ -168,14 +147,12 @@ export async function openPostgresGatewayState(
       );
       const row = res.rows[0] as (AgentRow & { token_revoked: boolean }) | undefined;
       return {
-        agent: row?.id ? toRecord(row) : undefined,
+        agent: row?.id ? agentFromRow(row) : undefined,
         tokenRevoked: row?.token_revoked === true,
       };
     },
     async putPolicies(files: PolicyFile[]): Promise<PolicySet> {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
+      return inTransaction(pool, async (client) => {
         // Two replicas pushing at once get consecutive versions.
         await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
           `meshguard-policies:${schemaName}`,
@@ -188,14 +165,8 @@ export async function openPostgresGatewayState(
           [version, JSON.stringify(files), updatedAt],
         );
         await client.query('SELECT pg_notify($1, $2)', [channel, 'policies']);
-        await client.query('COMMIT');
         return { version, files, updatedAt };
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw error;
-      } finally {
-        client.release();
-      }
+      });
     },
     async getPolicies() {
       const res = await pool.query(

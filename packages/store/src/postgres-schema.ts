@@ -7,6 +7,22 @@ export const POSTGRES_SCHEMA_VERSION = 1;
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
+/** Runs `fn` in a transaction on one pooled client: committed if it returns, rolled back if it throws. */
+export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
 /** Checks a schema name and returns it quoted for SQL (names are never taken from events). */
 export function quoteSchema(schema: string): string {
   if (!SCHEMA_NAME.test(schema)) {
@@ -99,9 +115,7 @@ export async function preparePostgresSchema(
 
   if (!(await tables(pool)).includes('meshguard_meta')) {
     if (options.readonly) throw notOurs('it has no meshguard_meta table');
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inTransaction(pool, async (client) => {
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
         `meshguard:schema:${schema}`,
       ]);
@@ -116,13 +130,7 @@ export async function preparePostgresSchema(
           [String(POSTGRES_SCHEMA_VERSION), new Date().toISOString()],
         );
       }
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   const readMeta = async () =>

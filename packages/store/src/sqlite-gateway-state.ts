@@ -1,8 +1,16 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { type AgentIdentity, ConfigError, isoTime } from '@meshguard/core';
+import { ConfigError, isoTime } from '@meshguard/core';
 import Database from 'better-sqlite3';
-import type { AgentRecord, GatewayState, PolicyFile, PolicySet, SigningKey } from './gateway-state';
+import {
+  type AgentRecord,
+  type AgentRow,
+  agentFromRow,
+  type GatewayState,
+  type PolicyFile,
+  type PolicySet,
+  type SigningKey,
+} from './gateway-state';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS gateway_signing_key (
@@ -30,27 +38,6 @@ CREATE TABLE IF NOT EXISTS gateway_policies (
   updated_at TEXT NOT NULL
 );
 `;
-
-interface AgentRow {
-  id: string;
-  name: string;
-  tags: string;
-  tier: AgentIdentity['tier'];
-  created_at: string;
-  revoked_at: string | null;
-}
-
-function toRecord(row: AgentRow): AgentRecord {
-  const record: AgentRecord = {
-    id: row.id,
-    name: row.name,
-    tags: JSON.parse(row.tags) as string[],
-    tier: row.tier,
-    createdAt: row.created_at,
-  };
-  if (row.revoked_at) record.revokedAt = row.revoked_at;
-  return record;
-}
 
 /**
  * The gateway's state in a SQLite file (by default the same file as the audit trail): WAL, so
@@ -143,10 +130,10 @@ export function openSqliteGatewayState(path: string): GatewayState {
     },
     async getAgent(id) {
       const row = getAgent.get(id) as AgentRow | undefined;
-      return row ? toRecord(row) : undefined;
+      return row ? agentFromRow(row) : undefined;
     },
     async listAgents() {
-      return (listAgents.all() as AgentRow[]).map(toRecord);
+      return (listAgents.all() as AgentRow[]).map(agentFromRow);
     },
     async revokeAgent(id) {
       if (!getAgent.get(id)) return false;
@@ -162,7 +149,7 @@ export function openSqliteGatewayState(path: string): GatewayState {
     },
     async tokenStatus(agentId, jti) {
       const row = tokenStatus.get(jti, agentId) as (AgentRow & { token_revoked: number }) | undefined;
-      if (row) return { agent: toRecord(row), tokenRevoked: row.token_revoked === 1 };
+      if (row) return { agent: agentFromRow(row), tokenRevoked: row.token_revoked === 1 };
       return { agent: undefined, tokenRevoked: tokenRevoked.get(jti) !== undefined };
     },
     async putPolicies(files) {

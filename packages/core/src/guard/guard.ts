@@ -44,6 +44,8 @@ export interface Guard {
 /** The embedded guard also explains decisions and exposes its engine and store. */
 export interface EmbeddedGuard extends Guard {
   readonly mode: 'embedded';
+  /** Resolves once the appends begun so far are committed (or failed): read-your-writes. */
+  settled(): Promise<void>;
   /** Decides several requests and records them in one append (all denied if it fails). */
   checkMany(requests: readonly CheckRequest[]): Promise<Decision[]>;
   readonly engine: PolicyEngine;
@@ -261,6 +263,7 @@ export function createEmbeddedGuard(parts: {
       const [decision] = await recordDecisions([evaluate(parseRequest(request))]);
       return decision!;
     },
+    settled: settle,
     async checkMany(requests) {
       if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });
       return recordDecisions(requests.map((request) => evaluate(parseRequest(request))));
