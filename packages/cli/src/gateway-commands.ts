@@ -103,12 +103,19 @@ export interface GatewayClientFlags {
   gateway?: string;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: a gateway reply, read field by field by each command
+type GatewayReply = any;
+
 function adminClient(flags: GatewayClientFlags) {
   const url = (flags.gateway ?? process.env.MESHGUARD_GATEWAY_URL ?? '').trim().replace(/\/+$/, '');
   if (!url) throw new UsageError('no gateway: pass --gateway <url> or set MESHGUARD_GATEWAY_URL');
   const token = process.env.MESHGUARD_ADMIN_TOKEN?.trim();
   if (!token) throw new UsageError('set MESHGUARD_ADMIN_TOKEN to talk to the gateway as its admin');
-  return async (method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> => {
+  return async (
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: GatewayReply }> => {
     let res: Response;
     try {
       res = await fetch(`${url}${path}`, {
@@ -126,7 +133,7 @@ function adminClient(flags: GatewayClientFlags) {
       );
     }
     const text = await res.text();
-    let json: any;
+    let json: GatewayReply;
     try {
       json = text ? JSON.parse(text) : undefined;
     } catch {

@@ -2,7 +2,6 @@ import { ConfigError, isoTime } from '@meshguard/core';
 import createDebug from 'debug';
 import pg from 'pg';
 import {
-  type AgentRecord,
   type AgentRow,
   agentFromRow,
   type GatewayState,

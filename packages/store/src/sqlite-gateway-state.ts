@@ -3,7 +3,6 @@ import { dirname } from 'node:path';
 import { ConfigError, isoTime } from '@meshguard/core';
 import Database from 'better-sqlite3';
 import {
-  type AgentRecord,
   type AgentRow,
   agentFromRow,
   type GatewayState,
