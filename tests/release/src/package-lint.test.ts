@@ -1,0 +1,92 @@
+// Package correctness of every published package, checked on the tarball `pnpm publish` would
+// upload: publint in strict mode (warnings count), are-the-types-wrong (the checks `attw --pack`
+// runs: every entry point's types resolve and match its JavaScript under node10, node16 CJS/ESM
+// and bundler resolution), and the manifest promises a user relies on.
+import { readFileSync } from 'node:fs';
+import { checkPackage, createPackageFromTarballData } from '@arethetypeswrong/core';
+import { publint } from 'publint';
+import { formatMessage } from 'publint/utils';
+import semver from 'semver';
+import { describe, expect, inject, it } from 'vitest';
+import { type PackageJson, REPO_ROOT } from './workspace';
+
+const packed = inject('packed');
+
+function tarballBytes(path: string): Uint8Array {
+  return new Uint8Array(readFileSync(path));
+}
+
+function packedManifest(path: string): PackageJson {
+  const pkg = createPackageFromTarballData(tarballBytes(path));
+  return JSON.parse(pkg.readFile(`/node_modules/${pkg.packageName}/package.json`)) as PackageJson;
+}
+
+describe.each(packed.map((p) => [p.name, p] as const))('%s, as published', (_name, pkg) => {
+  it('passes publint --strict', async () => {
+    const bytes = readFileSync(pkg.tarball);
+    const tarball = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    const { messages, pkg: manifest } = await publint({
+      pack: { tarball },
+      strict: true,
+      level: 'suggestion',
+    });
+    const problems = messages
+      .filter((m) => m.type !== 'suggestion')
+      .map((m) => `${m.type}: ${formatMessage(m, manifest) ?? m.code}`);
+    expect(problems, `publint --strict on ${pkg.dir}`).toEqual([]);
+  });
+
+  it('passes are-the-types-wrong (attw --pack)', async () => {
+    const result = await checkPackage(createPackageFromTarballData(tarballBytes(pkg.tarball)));
+    expect(result.types, `${pkg.name} ships no type declarations`).not.toBe(false);
+    const problems =
+      'problems' in result
+        ? result.problems.map((p) =>
+            ['entrypoint' in p ? p.entrypoint : '', 'resolutionKind' in p ? p.resolutionKind : '', p.kind]
+              .filter(Boolean)
+              .join(' '),
+          )
+        : [];
+    expect(problems, `attw problems in ${pkg.dir}`).toEqual([]);
+  });
+
+  it('names Node 20+, a license, real versions of its siblings and the SDK versions it is tested with', () => {
+    const manifest = packedManifest(pkg.tarball);
+    const source = JSON.parse(readFileSync(`${REPO_ROOT}/${pkg.dir}/package.json`, 'utf8')) as PackageJson;
+    expect(manifest.engines?.node, 'engines.node').toBeDefined();
+    expect(semver.minVersion(manifest.engines?.node ?? '')?.major).toBe(20);
+    expect(manifest.license).toBe('Apache-2.0');
+    const ranges = { ...manifest.dependencies, ...manifest.peerDependencies };
+    for (const [name, range] of Object.entries(ranges)) {
+      expect(range, `${name} in the published manifest`).not.toMatch(/^workspace:/);
+      if (name.startsWith('@meshguard/') || name === 'meshguard') {
+        expect(semver.satisfies(pkg.version, range), `${name}@${range} accepts the release version`).toBe(
+          true,
+        );
+      }
+    }
+    // Each peer range must accept the version the workspace tests against (its devDependency).
+    for (const [name, range] of Object.entries(source.peerDependencies ?? {})) {
+      const tested = source.devDependencies?.[name];
+      expect(
+        tested,
+        `${name} is a peer of ${pkg.name} but no devDependency pins the tested version`,
+      ).toBeDefined();
+      const version = semver.minVersion(tested ?? '');
+      expect(
+        version && semver.satisfies(version, range),
+        `${name}: tested ${tested} within peer ${range}`,
+      ).toBe(true);
+    }
+  });
+
+  it('ships its README and built code, and no tests or sources', () => {
+    const contents = createPackageFromTarballData(tarballBytes(pkg.tarball));
+    const prefix = `/node_modules/${contents.packageName}/`;
+    const files = contents.listFiles().map((f) => f.slice(prefix.length));
+    expect(files).toContain('README.md');
+    expect(files).toContain('package.json');
+    expect(files.some((f) => f.startsWith('dist/'))).toBe(true);
+    expect(files.filter((f) => /\.test\.|(^|\/)src\//.test(f))).toEqual([]);
+  });
+});
