@@ -14,6 +14,8 @@ export interface DemoOptions {
   /** Run against OpenAI with this key instead of the scripted model. */
   openaiApiKey?: string | undefined;
   model?: string | undefined;
+  /** Record under this trace id (the root `pnpm demo` runs every framework under one). */
+  traceId?: string | undefined;
 }
 
 export interface DemoResult {
@@ -43,7 +45,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   });
   if (created.mode !== 'embedded') throw new Error('the demo runs embedded: unset MESHGUARD_GATEWAY_URL');
   const guard: EmbeddedGuard = created;
-  const traceId = `trace_${crypto.randomUUID().replaceAll('-', '')}`;
+  const traceId = options.traceId ?? `trace_${crypto.randomUUID().replaceAll('-', '')}`;
   const governance: GovernanceOptions = { guard, identities: IDENTITIES, actions: ACTIONS, traceId };
   const model = live ? (options.model ?? 'gpt-4.1-mini') : scriptedStory();
   const { supportAgent, tier1 } = supportAgents(model);

@@ -6,24 +6,24 @@ import { runDemo } from './demo';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 // Every demo writes to the repository's embedded store, so one `meshguard audit` shows them all.
 const DB = process.env.MESHGUARD_DB ?? `sqlite:${join(ROOT, '.meshguard/meshguard.db')}`;
+// One policy folder governs every framework's demo (the seed policy, the escalation tier's...).
+const POLICIES = process.env.MESHGUARD_POLICIES ?? join(ROOT, 'examples/policies');
 
 async function main() {
   const live = Boolean(process.env.OPENAI_API_KEY);
   console.log(pc.bold('MeshGuard + OpenAI Agents SDK: the seed customer support story'));
   console.log(
     pc.dim(
-      `${live ? `live against OpenAI (${process.env.OPENAI_MODEL ?? 'gpt-4.1-mini'})` : 'offline: a scripted model drives the real Runner (set OPENAI_API_KEY to run live)'}\npolicies: examples/policies/openai-support.yaml, examples/policies/escalation.yaml\n`,
+      `${live ? `live against OpenAI (${process.env.OPENAI_MODEL ?? 'gpt-4.1-mini'})` : 'offline: a scripted model drives the real Runner (set OPENAI_API_KEY to run live)'}\npolicies: ${POLICIES.replace(ROOT, '')}\n`,
     ),
   );
   const { traceId, events, verified } = await runDemo({
-    policies: [
-      join(ROOT, 'examples/policies/openai-support.yaml'),
-      join(ROOT, 'examples/policies/escalation.yaml'),
-    ],
+    policies: [POLICIES],
     store: DB,
     print: (line) => console.log(line),
     openaiApiKey: process.env.OPENAI_API_KEY,
     model: process.env.OPENAI_MODEL,
+    traceId: process.env.MESHGUARD_DEMO_TRACE_ID,
   });
   const decisions = events.filter((e) => e.type === 'decision' && e.mode === 'enforce');
   const blocked = decisions.filter((e) => e.effect !== 'allow').length;
