@@ -125,8 +125,10 @@ export async function governBuiltinTools<T extends object>(
         ...(id ? { id } : {}),
         ...(activity.error ? { error: activity.error } : {}),
       };
+      // Joined to the offer decision whatever it said: a tool that ran although policy did not
+      // allow it (added back behind MeshGuard) shows as exactly that.
       const checked = decisions.get(activity.action);
-      if (checked && checked.decision.effect === 'allow') await recordOutcome(checked, event);
+      if (checked) await recordOutcome(checked, event);
       else await recordObserved(scope, activity.action, event);
       recorded++;
     }

@@ -1,0 +1,185 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { FunctionDeclarationsTool } from '@google-cloud/vertexai';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createEmulatorCertificate } from './emulator-certificate';
+import { governFunctions } from './govern-functions';
+import { runGovernedChat } from './governed-chat';
+import {
+  lastFunctionResponses,
+  legacyClient,
+  MODEL,
+  SUPPORT_IDENTITY,
+  supportFunctions,
+  supportGuard,
+  trail,
+} from './support-fixtures';
+import {
+  functionCallPart,
+  startVertexEmulator,
+  textPart,
+  type VertexEmulator,
+  type VertexRequest,
+} from './vertex-emulator';
+
+let emulator: VertexEmulator | undefined;
+let restore: (() => void) | undefined;
+afterEach(async () => {
+  restore?.();
+  restore = undefined;
+  await emulator?.close();
+  emulator = undefined;
+});
+
+const relay = (request: VertexRequest) => ({
+  parts: [
+    textPart(
+      lastFunctionResponses(request.body.contents)
+        .map((r) => (r.response.error ? `Sorry: ${String(r.response.error)}` : `Done: ${r.name}`))
+        .join(' '),
+    ),
+  ],
+});
+
+describe('governFunctions with @google-cloud/vertexai (legacy, over TLS)', () => {
+  it('allows one call and denies another in one turn; the model hears the reason', async () => {
+    const { guard, store } = supportGuard();
+    const { ran, functions } = supportFunctions();
+    emulator = await startVertexEmulator({
+      tls: true,
+      script: [
+        {
+          parts: [
+            functionCallPart('process_refund', { order_id: 'ORD-1', amount: 79.99 }, { id: 'l1' }),
+            functionCallPart('process_refund', { order_id: 'ORD-2', amount: 150 }, { id: 'l2' }),
+          ],
+        },
+        relay,
+      ],
+    });
+    const client = legacyClient(emulator);
+    restore = client.restore;
+    const governed = governFunctions({
+      guard,
+      identity: SUPPORT_IDENTITY,
+      functions,
+      traceId: 'trace_legacy',
+    });
+    const chat = client.vertex
+      .getGenerativeModel({ model: MODEL, tools: [governed.tool as FunctionDeclarationsTool] })
+      .startChat({}); // startChat() without an argument would drop apiEndpoint
+    const result = await runGovernedChat({ chat, message: 'Refund both orders', functions: governed });
+
+    expect(result.text).toBe(
+      'Done: process_refund Sorry: Blocked by policy: Refunds over $100 require manager approval (rule vertex-support-agent-policy#4)',
+    );
+    expect(ran).toEqual(['process_refund ORD-1 79.99']);
+    expect(emulator.problems).toEqual([]);
+    expect(emulator.requests[0]!.path).toBe(
+      '/v1/projects/meshguard-test/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent',
+    );
+    expect(
+      lastFunctionResponses(emulator.requests[1]!.body.contents).map((r) => `${r.id} ${r.name}`),
+    ).toEqual(['l1 process_refund', 'l2 process_refund']);
+    const events = await store.query({ traceId: 'trace_legacy', order: 'asc' }).then((p) => p.events);
+    expect(trail(events)).toEqual([
+      'decision write:refund allow',
+      'decision write:refund deny',
+      'outcome write:refund deny/blocked',
+      'outcome write:refund allow/success',
+    ]);
+    expect(events.map((e) => e.framework)).toEqual(['vertex', 'vertex', 'vertex', 'vertex']);
+    expect(events[3]!.decisionId).toBe(events[0]!.decisionId);
+  });
+
+  it('streams with sendMessageStream and answers the calls found in the chunks', async () => {
+    const { guard, store } = supportGuard();
+    const { functions } = supportFunctions();
+    emulator = await startVertexEmulator({
+      tls: true,
+      script: [
+        { parts: [functionCallPart('lookup_customer', { email: 'john@example.com' }, { id: 'ls1' })] },
+        { parts: [textPart('John Doe is a Gold tier customer, ID CUST-001.')] },
+      ],
+    });
+    const client = legacyClient(emulator);
+    restore = client.restore;
+    const governed = governFunctions({
+      guard,
+      identity: SUPPORT_IDENTITY,
+      functions,
+      traceId: 'trace_legacy_stream',
+    });
+    const chat = client.vertex
+      .getGenerativeModel({ model: MODEL, tools: [governed.tool as FunctionDeclarationsTool] })
+      .startChat({});
+    const pieces: string[] = [];
+    const result = await runGovernedChat({
+      chat,
+      message: 'Who is john@example.com?',
+      functions: governed,
+      stream: true,
+      onText: (t) => pieces.push(t),
+    });
+    expect(result.text).toBe('John Doe is a Gold tier customer, ID CUST-001.');
+    expect(pieces.join('')).toBe(result.text);
+    expect(emulator.requests.map((r) => r.method)).toEqual([
+      'streamGenerateContent',
+      'streamGenerateContent',
+    ]);
+    expect(emulator.problems).toEqual([]);
+    // The chat kept its own history: the call and its answer are in it.
+    expect((await chat.getHistory()).map((c) => c.role)).toEqual(['user', 'model', 'user', 'model']);
+    const events = await store.query({ traceId: 'trace_legacy_stream', order: 'asc' }).then((p) => p.events);
+    expect(trail(events)).toEqual([
+      'decision read:customer_data allow',
+      'outcome read:customer_data allow/success',
+    ]);
+  });
+
+  it('works the documented way: NODE_EXTRA_CA_CERTS set before the client process starts', async () => {
+    // The certificate exists before the child starts, as it must for NODE_EXTRA_CA_CERTS.
+    const certificate = await createEmulatorCertificate();
+    const dir = mkdtempSync(join(tmpdir(), 'meshguard-vertex-'));
+    const caFile = join(dir, 'emulator-ca.pem');
+    writeFileSync(caFile, certificate.ca);
+    emulator = await startVertexEmulator({
+      tls: certificate,
+      script: [
+        {
+          parts: [
+            functionCallPart('get_order_details', { order_id: 'ORD-1' }, { id: 'c1' }),
+            functionCallPart('process_refund', { order_id: 'ORD-2', amount: 150 }, { id: 'c2' }),
+          ],
+        },
+        relay,
+      ],
+    });
+    const child = fileURLToPath(new URL('../test-fixtures/legacy-child.mjs', import.meta.url));
+    const policy = fileURLToPath(new URL('../../../examples/policies/vertex-support.yaml', import.meta.url));
+    const { stdout } = await promisify(execFile)(process.execPath, [child], {
+      env: {
+        ...process.env,
+        NODE_EXTRA_CA_CERTS: caFile,
+        EMULATOR_ENDPOINT: emulator.apiEndpoint,
+        POLICY: policy,
+      },
+      timeout: 20_000,
+    });
+    const { text, events } = JSON.parse(stdout) as { text: string; events: string[] };
+    expect(text).toBe(
+      'Done: get_order_details Sorry: Blocked by policy: Refunds over $100 require manager approval (rule vertex-support-agent-policy#4)',
+    );
+    expect(events).toEqual([
+      'decision read:order_data allow',
+      'decision write:refund deny',
+      'outcome write:refund deny/blocked',
+      'outcome read:order_data allow/success',
+    ]);
+    expect(emulator.problems).toEqual([]);
+  });
+});
