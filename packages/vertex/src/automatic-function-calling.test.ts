@@ -1,43 +1,24 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { governFunctions } from './govern-functions';
 import {
   genaiClient,
-  lastFunctionResponses,
   MODEL,
+  relay,
   SUPPORT_IDENTITY,
   supportFunctions,
   supportGuard,
   trail,
+  useEmulator,
 } from './support-fixtures';
-import {
-  functionCallPart,
-  startVertexEmulator,
-  textPart,
-  type VertexEmulator,
-  type VertexRequest,
-} from './vertex-emulator';
+import { functionCallPart, textPart } from './vertex-emulator';
 
-let emulator: VertexEmulator | undefined;
-afterEach(async () => {
-  await emulator?.close();
-  emulator = undefined;
-});
-
-const relay = (request: VertexRequest) => ({
-  parts: [
-    textPart(
-      lastFunctionResponses(request.body.contents)
-        .map((r) => (r.response.error ? `Sorry: ${String(r.response.error)}` : `Done: ${r.name}`))
-        .join(' '),
-    ),
-  ],
-});
+const emulators = useEmulator();
 
 describe("the governed CallableTool in @google/genai's automatic function calling", () => {
   it('generateContent: the SDK loops, MeshGuard checks every call it makes', async () => {
     const { guard, store } = supportGuard();
     const { ran, functions } = supportFunctions();
-    emulator = await startVertexEmulator({
+    const emulator = await emulators.start({
       script: [
         {
           parts: [
@@ -94,7 +75,7 @@ describe("the governed CallableTool in @google/genai's automatic function callin
   it('a chat with streaming: the SDK calls the tool per functionCall chunk', async () => {
     const { guard, store } = supportGuard();
     const { functions } = supportFunctions();
-    emulator = await startVertexEmulator({
+    const emulator = await emulators.start({
       script: [
         { parts: [functionCallPart('get_order_details', { order_id: 'ORD-9' }, { id: 's1' })] },
         { parts: [textPart('Order ORD-9 was delivered.')] },

@@ -1,5 +1,5 @@
 import type { Tool } from '@google/genai';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { governBuiltinTools } from './builtin-tools';
 import { governFunctions } from './govern-functions';
 import { runGovernedChat } from './governed-chat';
@@ -10,21 +10,11 @@ import {
   supportFunctions,
   supportGuard,
   trail,
+  useEmulator,
 } from './support-fixtures';
-import {
-  codeExecutionParts,
-  functionCallPart,
-  searchGrounding,
-  startVertexEmulator,
-  textPart,
-  type VertexEmulator,
-} from './vertex-emulator';
+import { codeExecutionParts, functionCallPart, searchGrounding, textPart } from './vertex-emulator';
 
-let emulator: VertexEmulator | undefined;
-afterEach(async () => {
-  await emulator?.close();
-  emulator = undefined;
-});
+const emulators = useEmulator();
 
 const CODE_POLICY = `
 name: analysts-run-code
@@ -41,7 +31,7 @@ describe('built-in tools', () => {
   it('removes what policy denies before the request, and records the search the model ran', async () => {
     const { guard, store } = supportGuard();
     const { functions } = supportFunctions();
-    emulator = await startVertexEmulator({
+    const emulator = await emulators.start({
       script: [
         {
           parts: [functionCallPart('get_order_details', { order_id: 'ORD-1' }, { id: 'o1' })],

@@ -173,29 +173,20 @@ export function builtinActivity(
   const out: Activity[] = [];
   for (const candidate of response?.candidates ?? []) {
     const grounding = candidate.groundingMetadata;
-    const chunks = grounding?.groundingChunks ?? [];
-    const web = chunks.flatMap((c) => (c.web ? [{ uri: c.web.uri, title: c.web.title }] : []));
-    if ((grounding?.webSearchQueries?.length ?? 0) > 0 || web.length > 0) {
-      out.push({
-        action: actionOf('googleSearch'),
-        context: {
-          tool: 'googleSearch',
-          queries: (grounding?.webSearchQueries ?? []).slice(0, 20),
-          sources: web.slice(0, 20),
-        },
+    // Google Search and retrieval report alike: the queries run, and the sources found.
+    const searches = [
+      { tool: 'googleSearch', queries: grounding?.webSearchQueries, source: 'web' as const },
+      { tool: 'retrieval', queries: grounding?.retrievalQueries, source: 'retrievedContext' as const },
+    ];
+    for (const { tool, queries = [], source } of searches) {
+      const sources = (grounding?.groundingChunks ?? []).flatMap((c) => {
+        const found = c[source];
+        return found ? [{ uri: found.uri, title: found.title }] : [];
       });
-    }
-    const retrieved = chunks.flatMap((c) =>
-      c.retrievedContext ? [{ uri: c.retrievedContext.uri, title: c.retrievedContext.title }] : [],
-    );
-    if ((grounding?.retrievalQueries?.length ?? 0) > 0 || retrieved.length > 0) {
+      if (queries.length === 0 && sources.length === 0) continue;
       out.push({
-        action: actionOf('retrieval'),
-        context: {
-          tool: 'retrieval',
-          queries: (grounding?.retrievalQueries ?? []).slice(0, 20),
-          sources: retrieved.slice(0, 20),
-        },
+        action: actionOf(tool),
+        context: { tool, queries: queries.slice(0, 20), sources: sources.slice(0, 20) },
       });
     }
     const parts: GeminiPart[] = candidate.content?.parts ?? [];

@@ -1,52 +1,28 @@
 import type { Content } from '@google/genai';
 import { ConfigError, type Guard } from '@meshguard/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { governFunctions } from './govern-functions';
 import { runGovernedChat } from './governed-chat';
 import {
   genaiClient,
   lastFunctionResponses,
   MODEL,
+  relay,
   SUPPORT_IDENTITY,
   supportFunctions,
   supportGuard,
   trail,
+  useEmulator,
 } from './support-fixtures';
-import {
-  functionCallPart,
-  startVertexEmulator,
-  textPart,
-  type VertexEmulator,
-  type VertexRequest,
-} from './vertex-emulator';
+import { functionCallPart, textPart } from './vertex-emulator';
 
-let emulator: VertexEmulator | undefined;
-afterEach(async () => {
-  await emulator?.close();
-  emulator = undefined;
-});
-
-/** The model relays what the function responses said: a block is told to the user. */
-const relay = (request: VertexRequest) => {
-  const responses = lastFunctionResponses(request.body.contents);
-  return {
-    parts: [
-      textPart(
-        responses
-          .map((r) =>
-            r.response.error ? `Sorry: ${String(r.response.error)}` : `Done: ${JSON.stringify(r.response)}`,
-          )
-          .join(' '),
-      ),
-    ],
-  };
-};
+const emulators = useEmulator();
 
 describe('governFunctions with @google/genai', () => {
   it('runs an allowed call, refuses a denied one with the reason, and the model hears why', async () => {
     const { guard, store } = supportGuard();
     const { ran, functions } = supportFunctions();
-    emulator = await startVertexEmulator({
+    const emulator = await emulators.start({
       script: [
         {
           parts: [
@@ -71,7 +47,14 @@ describe('governFunctions with @google/genai', () => {
     const chat = genaiClient(emulator).chats.create({ model: MODEL, config: { tools: [governed.tool] } });
 
     const first = await runGovernedChat({ chat, message: 'Refund $79.99 on ORD-1', functions: governed });
-    expect(first.text).toContain('"status":"refunded"');
+    expect(first.text).toBe('Done: process_refund');
+    expect(lastFunctionResponses(emulator.requests[1]!.body.contents)).toEqual([
+      {
+        id: 'call_1',
+        name: 'process_refund',
+        response: { status: 'refunded', order_id: 'ORD-1', amount: 79.99, ref: 'REF-0001' },
+      },
+    ]);
     const second = await runGovernedChat({ chat, message: 'And $150 on ORD-2', functions: governed });
     expect(second.text).toBe(
       'Sorry: Blocked by policy: Refunds over $100 require manager approval (rule vertex-support-agent-policy#4)',
@@ -121,7 +104,7 @@ describe('governFunctions with @google/genai', () => {
   it('answers parallel calls in one turn, in order, each checked on its own', async () => {
     const { guard, store } = supportGuard();
     const { ran, functions } = supportFunctions();
-    emulator = await startVertexEmulator({
+    const emulator = await emulators.start({
       script: [
         {
           parts: [
@@ -185,7 +168,7 @@ describe('governFunctions with @google/genai', () => {
   it('streams: function calls gathered from the chunks, the answer text streamed', async () => {
     const { guard, store } = supportGuard();
     const { functions } = supportFunctions();
-    emulator = await startVertexEmulator({
+    const emulator = await emulators.start({
       script: [
         {
           parts: [
@@ -232,7 +215,7 @@ describe('governFunctions with @google/genai', () => {
   it('keeps generateContent history verbatim (thought signatures, ids) across rounds', async () => {
     const { guard, store } = supportGuard();
     const { functions } = supportFunctions();
-    emulator = await startVertexEmulator({
+    const emulator = await emulators.start({
       script: [
         {
           parts: [
@@ -264,7 +247,7 @@ describe('governFunctions with @google/genai', () => {
       message: 'Who is john@example.com?',
       functions: governed,
     });
-    expect(result.text).toContain('John Doe');
+    expect(result.text).toBe('Done: lookup_customer');
     expect(emulator.problems).toEqual([]);
     expect(history.map((c) => c.role)).toEqual(['user', 'model', 'user', 'model']);
     expect(history[1]!.parts).toEqual([

@@ -4,52 +4,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { FunctionDeclarationsTool } from '@google-cloud/vertexai';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEmulatorCertificate } from './emulator-certificate';
 import { governFunctions } from './govern-functions';
 import { runGovernedChat } from './governed-chat';
 import {
   lastFunctionResponses,
-  legacyClient,
-  MODEL,
+  relay,
   SUPPORT_IDENTITY,
   supportFunctions,
   supportGuard,
   trail,
+  useEmulator,
 } from './support-fixtures';
-import {
-  functionCallPart,
-  startVertexEmulator,
-  textPart,
-  type VertexEmulator,
-  type VertexRequest,
-} from './vertex-emulator';
+import { functionCallPart, textPart } from './vertex-emulator';
 
-let emulator: VertexEmulator | undefined;
-let restore: (() => void) | undefined;
-afterEach(async () => {
-  restore?.();
-  restore = undefined;
-  await emulator?.close();
-  emulator = undefined;
-});
-
-const relay = (request: VertexRequest) => ({
-  parts: [
-    textPart(
-      lastFunctionResponses(request.body.contents)
-        .map((r) => (r.response.error ? `Sorry: ${String(r.response.error)}` : `Done: ${r.name}`))
-        .join(' '),
-    ),
-  ],
-});
+const emulators = useEmulator();
 
 describe('governFunctions with @google-cloud/vertexai (legacy, over TLS)', () => {
   it('allows one call and denies another in one turn; the model hears the reason', async () => {
     const { guard, store } = supportGuard();
     const { ran, functions } = supportFunctions();
-    emulator = await startVertexEmulator({
+    const emulator = await emulators.start({
       tls: true,
       script: [
         {
@@ -61,17 +37,13 @@ describe('governFunctions with @google-cloud/vertexai (legacy, over TLS)', () =>
         relay,
       ],
     });
-    const client = legacyClient(emulator);
-    restore = client.restore;
     const governed = governFunctions({
       guard,
       identity: SUPPORT_IDENTITY,
       functions,
       traceId: 'trace_legacy',
     });
-    const chat = client.vertex
-      .getGenerativeModel({ model: MODEL, tools: [governed.tool as FunctionDeclarationsTool] })
-      .startChat({}); // startChat() without an argument would drop apiEndpoint
+    const chat = emulators.legacyChat(emulator, governed);
     const result = await runGovernedChat({ chat, message: 'Refund both orders', functions: governed });
 
     expect(result.text).toBe(
@@ -99,24 +71,20 @@ describe('governFunctions with @google-cloud/vertexai (legacy, over TLS)', () =>
   it('streams with sendMessageStream and answers the calls found in the chunks', async () => {
     const { guard, store } = supportGuard();
     const { functions } = supportFunctions();
-    emulator = await startVertexEmulator({
+    const emulator = await emulators.start({
       tls: true,
       script: [
         { parts: [functionCallPart('lookup_customer', { email: 'john@example.com' }, { id: 'ls1' })] },
         { parts: [textPart('John Doe is a Gold tier customer, ID CUST-001.')] },
       ],
     });
-    const client = legacyClient(emulator);
-    restore = client.restore;
     const governed = governFunctions({
       guard,
       identity: SUPPORT_IDENTITY,
       functions,
       traceId: 'trace_legacy_stream',
     });
-    const chat = client.vertex
-      .getGenerativeModel({ model: MODEL, tools: [governed.tool as FunctionDeclarationsTool] })
-      .startChat({});
+    const chat = emulators.legacyChat(emulator, governed);
     const pieces: string[] = [];
     const result = await runGovernedChat({
       chat,
@@ -147,7 +115,7 @@ describe('governFunctions with @google-cloud/vertexai (legacy, over TLS)', () =>
     const dir = mkdtempSync(join(tmpdir(), 'meshguard-vertex-'));
     const caFile = join(dir, 'emulator-ca.pem');
     writeFileSync(caFile, certificate.ca);
-    emulator = await startVertexEmulator({
+    const emulator = await emulators.start({
       tls: certificate,
       script: [
         {

@@ -3,13 +3,20 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type FunctionDeclaration, GoogleGenAI } from '@google/genai';
-import { VertexAI } from '@google-cloud/vertexai';
+import { type FunctionDeclarationsTool, VertexAI } from '@google-cloud/vertexai';
 import type { AuditEvent } from '@meshguard/core';
 import { createTestGuard } from '@meshguard/core/testing';
 import { Agent, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
+import { afterEach } from 'vitest';
 import { fixedTokenAuthClient } from './fixed-token-auth-client';
-import type { GovernedFunction } from './govern-functions';
-import type { VertexEmulator } from './vertex-emulator';
+import type { GovernedFunction, GovernedFunctions } from './govern-functions';
+import {
+  startVertexEmulator,
+  textPart,
+  type VertexEmulator,
+  type VertexEmulatorOptions,
+  type VertexRequest,
+} from './vertex-emulator';
 
 export const SUPPORT_POLICY = readFileSync(
   fileURLToPath(new URL('../../../examples/policies/vertex-support.yaml', import.meta.url)),
@@ -131,4 +138,42 @@ export function lastFunctionResponses(
         p.functionResponse as { id?: string; name: string; response: Record<string, unknown> } | undefined,
     )
     .filter((r) => r !== undefined);
+}
+
+/** The emulated model relays what the function responses said: a block is told to the user. */
+export function relay(request: VertexRequest) {
+  return {
+    parts: [
+      textPart(
+        lastFunctionResponses(request.body.contents)
+          .map((r) => (r.response.error ? `Sorry: ${String(r.response.error)}` : `Done: ${r.name}`))
+          .join(' '),
+      ),
+    ],
+  };
+}
+
+/** Starts an emulator per test and closes it (and whatever else the test opened) afterwards. */
+export function useEmulator() {
+  let current: VertexEmulator | undefined;
+  const cleanups: Array<() => void> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0)) cleanup();
+    await current?.close();
+    current = undefined;
+  });
+  return {
+    start: async (options: VertexEmulatorOptions) => {
+      current = await startVertexEmulator(options);
+      return current;
+    },
+    /** A legacy chat over TLS with the governed declarations; the CA trust is undone after the test. */
+    legacyChat: (emulator: VertexEmulator, governed: GovernedFunctions<FunctionDeclaration>) => {
+      const { vertex, restore } = legacyClient(emulator);
+      cleanups.push(restore);
+      return vertex
+        .getGenerativeModel({ model: MODEL, tools: [governed.tool as FunctionDeclarationsTool] })
+        .startChat({}); // startChat() without an argument would drop apiEndpoint
+    },
+  };
 }
