@@ -1,23 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { governFunctions } from './govern-functions';
-import {
-  genaiClient,
-  MODEL,
-  relay,
-  SUPPORT_IDENTITY,
-  supportFunctions,
-  supportGuard,
-  trail,
-  useEmulator,
-} from './support-fixtures';
+import { genaiClient, MODEL, relay, supportScenario, trail, useEmulator } from './support-fixtures';
 import { functionCallPart, textPart } from './vertex-emulator';
 
 const emulators = useEmulator();
 
 describe("the governed CallableTool in @google/genai's automatic function calling", () => {
   it('generateContent: the SDK loops, MeshGuard checks every call it makes', async () => {
-    const { guard, store } = supportGuard();
-    const { ran, functions } = supportFunctions();
+    const { governed, ran, recorded } = supportScenario('trace_afc');
     const emulator = await emulators.start({
       script: [
         {
@@ -38,7 +27,6 @@ describe("the governed CallableTool in @google/genai's automatic function callin
         relay,
       ],
     });
-    const governed = governFunctions({ guard, identity: SUPPORT_IDENTITY, functions, traceId: 'trace_afc' });
     const response = await genaiClient(emulator).models.generateContent({
       model: MODEL,
       contents: 'Refund both of John’s orders',
@@ -53,7 +41,7 @@ describe("the governed CallableTool in @google/genai's automatic function callin
     expect(emulator.requests[0]!.body.tools).toEqual([
       { functionDeclarations: expect.arrayContaining([expect.objectContaining({ name: 'process_refund' })]) },
     ]);
-    const events = await store.query({ traceId: 'trace_afc', order: 'asc' }).then((p) => p.events);
+    const events = await recorded();
     expect(trail(events)).toEqual([
       'decision read:customer_data allow',
       'outcome read:customer_data allow/success',
@@ -73,19 +61,12 @@ describe("the governed CallableTool in @google/genai's automatic function callin
   });
 
   it('a chat with streaming: the SDK calls the tool per functionCall chunk', async () => {
-    const { guard, store } = supportGuard();
-    const { functions } = supportFunctions();
+    const { governed, recorded } = supportScenario('trace_afc_stream');
     const emulator = await emulators.start({
       script: [
         { parts: [functionCallPart('get_order_details', { order_id: 'ORD-9' }, { id: 's1' })] },
         { parts: [textPart('Order ORD-9 was delivered.')] },
       ],
-    });
-    const governed = governFunctions({
-      guard,
-      identity: SUPPORT_IDENTITY,
-      functions,
-      traceId: 'trace_afc_stream',
     });
     const chat = genaiClient(emulator).chats.create({
       model: MODEL,
@@ -96,7 +77,7 @@ describe("the governed CallableTool in @google/genai's automatic function callin
       text += chunk.text ?? '';
     expect(text).toBe('Order ORD-9 was delivered.');
     expect(emulator.problems).toEqual([]);
-    const events = await store.query({ traceId: 'trace_afc_stream', order: 'asc' }).then((p) => p.events);
+    const events = await recorded();
     expect(trail(events)).toEqual([
       'decision read:order_data allow',
       'outcome read:order_data allow/success',

@@ -11,6 +11,7 @@ import {
   SUPPORT_IDENTITY,
   supportFunctions,
   supportGuard,
+  supportScenario,
   trail,
   useEmulator,
 } from './support-fixtures';
@@ -20,8 +21,7 @@ const emulators = useEmulator();
 
 describe('governFunctions with @google/genai', () => {
   it('runs an allowed call, refuses a denied one with the reason, and the model hears why', async () => {
-    const { guard, store } = supportGuard();
-    const { ran, functions } = supportFunctions();
+    const { governed, ran, recorded } = supportScenario('trace_genai');
     const emulator = await emulators.start({
       script: [
         {
@@ -37,12 +37,6 @@ describe('governFunctions with @google/genai', () => {
         { parts: [functionCallPart('process_refund', { order_id: 'ORD-2', amount: 150 }, { id: 'call_2' })] },
         relay,
       ],
-    });
-    const governed = governFunctions({
-      guard,
-      identity: SUPPORT_IDENTITY,
-      functions,
-      traceId: 'trace_genai',
     });
     const chat = genaiClient(emulator).chats.create({ model: MODEL, config: { tools: [governed.tool] } });
 
@@ -77,7 +71,7 @@ describe('governFunctions with @google/genai', () => {
       },
     ]);
 
-    const events = await store.query({ traceId: 'trace_genai', order: 'asc' }).then((p) => p.events);
+    const events = await recorded();
     expect(trail(events)).toEqual([
       'decision write:refund allow',
       'outcome write:refund allow/success',
@@ -102,8 +96,7 @@ describe('governFunctions with @google/genai', () => {
   });
 
   it('answers parallel calls in one turn, in order, each checked on its own', async () => {
-    const { guard, store } = supportGuard();
-    const { ran, functions } = supportFunctions();
+    const { governed, ran, recorded } = supportScenario('trace_parallel');
     const emulator = await emulators.start({
       script: [
         {
@@ -116,12 +109,6 @@ describe('governFunctions with @google/genai', () => {
         },
         relay,
       ],
-    });
-    const governed = governFunctions({
-      guard,
-      identity: SUPPORT_IDENTITY,
-      functions,
-      traceId: 'trace_parallel',
     });
     const chat = genaiClient(emulator).chats.create({ model: MODEL, config: { tools: [governed.tool] } });
     await runGovernedChat({ chat, message: 'Everything at once', functions: governed });
@@ -142,7 +129,7 @@ describe('governFunctions with @google/genai', () => {
     );
     expect(ran).toEqual(['lookup_customer john@example.com', 'get_order_details ORD-1']);
 
-    const events = await store.query({ traceId: 'trace_parallel', order: 'asc' }).then((p) => p.events);
+    const events = await recorded();
     expect(trail(events)).toEqual([
       'decision read:customer_data allow',
       'decision read:order_data allow',
@@ -166,8 +153,7 @@ describe('governFunctions with @google/genai', () => {
   });
 
   it('streams: function calls gathered from the chunks, the answer text streamed', async () => {
-    const { guard, store } = supportGuard();
-    const { functions } = supportFunctions();
+    const { governed, recorded } = supportScenario('trace_stream');
     const emulator = await emulators.start({
       script: [
         {
@@ -182,12 +168,6 @@ describe('governFunctions with @google/genai', () => {
         },
         { parts: [textPart('Your Wireless Headphones were delivered on 2024-01-15.')] },
       ],
-    });
-    const governed = governFunctions({
-      guard,
-      identity: SUPPORT_IDENTITY,
-      functions,
-      traceId: 'trace_stream',
     });
     const chat = genaiClient(emulator).chats.create({ model: MODEL, config: { tools: [governed.tool] } });
     const pieces: string[] = [];
@@ -205,7 +185,7 @@ describe('governFunctions with @google/genai', () => {
       'streamGenerateContent',
     ]);
     expect(emulator.problems).toEqual([]);
-    const events = await store.query({ traceId: 'trace_stream', order: 'asc' }).then((p) => p.events);
+    const events = await recorded();
     expect(trail(events)).toEqual([
       'decision read:order_data allow',
       'outcome read:order_data allow/success',
@@ -213,8 +193,7 @@ describe('governFunctions with @google/genai', () => {
   });
 
   it('keeps generateContent history verbatim (thought signatures, ids) across rounds', async () => {
-    const { guard, store } = supportGuard();
-    const { functions } = supportFunctions();
+    const { governed, recorded } = supportScenario('trace_history');
     const emulator = await emulators.start({
       script: [
         {
@@ -229,12 +208,6 @@ describe('governFunctions with @google/genai', () => {
         },
         relay,
       ],
-    });
-    const governed = governFunctions({
-      guard,
-      identity: SUPPORT_IDENTITY,
-      functions,
-      traceId: 'trace_history',
     });
     const ai = genaiClient(emulator);
     const history: Content[] = [];
@@ -257,7 +230,7 @@ describe('governFunctions with @google/genai', () => {
         thoughtSignature: 'AAEC',
       },
     ]);
-    const events = await store.query({ traceId: 'trace_history', order: 'asc' }).then((p) => p.events);
+    const events = await recorded();
     expect(trail(events)).toEqual([
       'decision read:customer_data allow',
       'outcome read:customer_data allow/success',

@@ -6,25 +6,15 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createEmulatorCertificate } from './emulator-certificate';
-import { governFunctions } from './govern-functions';
 import { runGovernedChat } from './governed-chat';
-import {
-  lastFunctionResponses,
-  relay,
-  SUPPORT_IDENTITY,
-  supportFunctions,
-  supportGuard,
-  trail,
-  useEmulator,
-} from './support-fixtures';
+import { lastFunctionResponses, relay, supportScenario, trail, useEmulator } from './support-fixtures';
 import { functionCallPart, textPart } from './vertex-emulator';
 
 const emulators = useEmulator();
 
 describe('governFunctions with @google-cloud/vertexai (legacy, over TLS)', () => {
   it('allows one call and denies another in one turn; the model hears the reason', async () => {
-    const { guard, store } = supportGuard();
-    const { ran, functions } = supportFunctions();
+    const { governed, ran, recorded } = supportScenario('trace_legacy');
     const emulator = await emulators.start({
       tls: true,
       script: [
@@ -36,12 +26,6 @@ describe('governFunctions with @google-cloud/vertexai (legacy, over TLS)', () =>
         },
         relay,
       ],
-    });
-    const governed = governFunctions({
-      guard,
-      identity: SUPPORT_IDENTITY,
-      functions,
-      traceId: 'trace_legacy',
     });
     const chat = emulators.legacyChat(emulator, governed);
     const result = await runGovernedChat({ chat, message: 'Refund both orders', functions: governed });
@@ -57,7 +41,7 @@ describe('governFunctions with @google-cloud/vertexai (legacy, over TLS)', () =>
     expect(
       lastFunctionResponses(emulator.requests[1]!.body.contents).map((r) => `${r.id} ${r.name}`),
     ).toEqual(['l1 process_refund', 'l2 process_refund']);
-    const events = await store.query({ traceId: 'trace_legacy', order: 'asc' }).then((p) => p.events);
+    const events = await recorded();
     expect(trail(events)).toEqual([
       'decision write:refund allow',
       'decision write:refund deny',
@@ -69,20 +53,13 @@ describe('governFunctions with @google-cloud/vertexai (legacy, over TLS)', () =>
   });
 
   it('streams with sendMessageStream and answers the calls found in the chunks', async () => {
-    const { guard, store } = supportGuard();
-    const { functions } = supportFunctions();
+    const { governed, recorded } = supportScenario('trace_legacy_stream');
     const emulator = await emulators.start({
       tls: true,
       script: [
         { parts: [functionCallPart('lookup_customer', { email: 'john@example.com' }, { id: 'ls1' })] },
         { parts: [textPart('John Doe is a Gold tier customer, ID CUST-001.')] },
       ],
-    });
-    const governed = governFunctions({
-      guard,
-      identity: SUPPORT_IDENTITY,
-      functions,
-      traceId: 'trace_legacy_stream',
     });
     const chat = emulators.legacyChat(emulator, governed);
     const pieces: string[] = [];
@@ -102,7 +79,7 @@ describe('governFunctions with @google-cloud/vertexai (legacy, over TLS)', () =>
     expect(emulator.problems).toEqual([]);
     // The chat kept its own history: the call and its answer are in it.
     expect((await chat.getHistory()).map((c) => c.role)).toEqual(['user', 'model', 'user', 'model']);
-    const events = await store.query({ traceId: 'trace_legacy_stream', order: 'asc' }).then((p) => p.events);
+    const events = await recorded();
     expect(trail(events)).toEqual([
       'decision read:customer_data allow',
       'outcome read:customer_data allow/success',

@@ -9,7 +9,7 @@ import { createTestGuard } from '@meshguard/core/testing';
 import { Agent, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 import { afterEach } from 'vitest';
 import { fixedTokenAuthClient } from './fixed-token-auth-client';
-import type { GovernedFunction, GovernedFunctions } from './govern-functions';
+import { type GovernedFunction, type GovernedFunctions, governFunctions } from './govern-functions';
 import {
   startVertexEmulator,
   textPart,
@@ -176,4 +176,14 @@ export function useEmulator() {
         .startChat({}); // startChat() without an argument would drop apiEndpoint
     },
   };
+}
+
+/** The usual test setup: the support guard and functions, governed under `traceId`. */
+export function supportScenario(traceId: string, extraPolicies: string[] = []) {
+  const { guard, store } = supportGuard(extraPolicies);
+  const { ran, functions } = supportFunctions();
+  const governed = governFunctions({ guard, identity: SUPPORT_IDENTITY, functions, traceId });
+  /** The trace's events, oldest first. */
+  const recorded = () => store.query({ traceId, order: 'asc' }).then((p) => p.events);
+  return { guard, store, ran, functions, governed, recorded };
 }
