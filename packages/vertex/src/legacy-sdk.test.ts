@@ -86,6 +86,42 @@ describe('governFunctions with @google-cloud/vertexai (legacy, over TLS)', () =>
     ]);
   });
 
+  it('an SDK limit, documented: its stream aggregate drops thought signatures from the chat history', async () => {
+    const { governed, recorded } = supportScenario('trace_legacy_signature');
+    const emulator = await emulators.start({
+      tls: true,
+      script: [
+        {
+          parts: [
+            functionCallPart(
+              'get_order_details',
+              { order_id: 'ORD-1' },
+              { id: 'ts1', thoughtSignature: 'c2ln' },
+            ),
+          ],
+        },
+        relay,
+      ],
+    });
+    const chat = emulators.legacyChat(emulator, governed);
+    const result = await runGovernedChat({
+      chat,
+      message: 'Where is ORD-1?',
+      functions: governed,
+      stream: true,
+    });
+    // The call is still answered and recorded (runGovernedChat reads the chunks itself)...
+    expect(result.text).toBe('Done: get_order_details');
+    expect(trail(await recorded())).toEqual([
+      'decision read:order_data allow',
+      'outcome read:order_data allow/success',
+    ]);
+    // ...but the history the SDK sends back lost the signature (see the README).
+    expect(emulator.problems).toEqual([
+      'request 2: the thought signature of functionCall get_order_details (ts1) was not kept',
+    ]);
+  });
+
   it('works the documented way: NODE_EXTRA_CA_CERTS set before the client process starts', async () => {
     // The certificate exists before the child starts, as it must for NODE_EXTRA_CA_CERTS.
     const certificate = await createEmulatorCertificate();
