@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { Content } from '@google-cloud/vertexai';
 import { describe, expect, it } from 'vitest';
 import { createEmulatorCertificate } from './emulator-certificate';
 import { runGovernedChat } from './governed-chat';
@@ -83,6 +84,52 @@ describe('governFunctions with @google-cloud/vertexai (legacy, over TLS)', () =>
     expect(trail(events)).toEqual([
       'decision read:customer_data allow',
       'outcome read:customer_data allow/success',
+    ]);
+  });
+
+  it('drives generateContent / generateContentStream with a history the caller keeps', async () => {
+    const { governed, recorded } = supportScenario('trace_legacy_history');
+    const emulator = await emulators.start({
+      tls: true,
+      script: [
+        { parts: [functionCallPart('lookup_customer', { email: 'john@example.com' }, { id: 'g1' })] },
+        relay,
+        { parts: [functionCallPart('get_order_details', { order_id: 'ORD-1' }, { id: 'g2' })] },
+        relay,
+      ],
+    });
+    const model = emulators.legacyModel(emulator, governed);
+    const history: Content[] = [];
+    const chat = {
+      history,
+      generateContent: (contents: Content[]) => model.generateContent({ contents }),
+      generateContentStream: (contents: Content[]) => model.generateContentStream({ contents }),
+    };
+    const first = await runGovernedChat({ chat, message: 'Who is john@example.com?', functions: governed });
+    const second = await runGovernedChat({ chat, message: 'And ORD-1?', functions: governed, stream: true });
+    expect([first.text, second.text]).toEqual(['Done: lookup_customer', 'Done: get_order_details']);
+    expect(history.map((c) => c.role)).toEqual([
+      'user',
+      'model',
+      'user',
+      'model',
+      'user',
+      'model',
+      'user',
+      'model',
+    ]);
+    expect(emulator.requests.map((r) => r.method)).toEqual([
+      'generateContent',
+      'generateContent',
+      'streamGenerateContent',
+      'streamGenerateContent',
+    ]);
+    expect(emulator.problems).toEqual([]);
+    expect(trail(await recorded())).toEqual([
+      'decision read:customer_data allow',
+      'outcome read:customer_data allow/success',
+      'decision read:order_data allow',
+      'outcome read:order_data allow/success',
     ]);
   });
 

@@ -7,7 +7,7 @@ import { type FunctionDeclarationsTool, VertexAI } from '@google-cloud/vertexai'
 import type { AuditEvent } from '@meshguard/core';
 import { createTestGuard } from '@meshguard/core/testing';
 import { Agent, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { fixedTokenAuthClient } from './fixed-token-auth-client';
 import { type GovernedFunction, type GovernedFunctions, governFunctions } from './govern-functions';
 import {
@@ -167,13 +167,15 @@ export function useEmulator() {
       current = await startVertexEmulator(options);
       return current;
     },
-    /** A legacy chat over TLS with the governed declarations; the CA trust is undone after the test. */
-    legacyChat: (emulator: VertexEmulator, governed: GovernedFunctions<FunctionDeclaration>) => {
+    /** A legacy model over TLS with the governed declarations; the CA trust is undone after the test. */
+    legacyModel(emulator: VertexEmulator, governed: GovernedFunctions<FunctionDeclaration>) {
       const { vertex, restore } = legacyClient(emulator);
       cleanups.push(restore);
-      return vertex
-        .getGenerativeModel({ model: MODEL, tools: [governed.tool as FunctionDeclarationsTool] })
-        .startChat({}); // startChat() without an argument would drop apiEndpoint
+      return vertex.getGenerativeModel({ model: MODEL, tools: [governed.tool as FunctionDeclarationsTool] });
+    },
+    /** Its chat: `startChat()` without an argument would drop `apiEndpoint`. */
+    legacyChat(emulator: VertexEmulator, governed: GovernedFunctions<FunctionDeclaration>) {
+      return this.legacyModel(emulator, governed).startChat({});
     },
   };
 }
@@ -183,7 +185,18 @@ export function supportScenario(traceId: string, extraPolicies: string[] = []) {
   const { guard, store } = supportGuard(extraPolicies);
   const { ran, functions } = supportFunctions();
   const governed = governFunctions({ guard, identity: SUPPORT_IDENTITY, functions, traceId });
-  /** The trace's events, oldest first. */
-  const recorded = () => store.query({ traceId, order: 'asc' }).then((p) => p.events);
+  /** The trace's events, oldest first; each checked to be this agent's, in this trace, stamped by this adapter. */
+  const recorded = async () => {
+    const { events } = await store.query({ traceId, order: 'asc' });
+    for (const event of events) {
+      expect(event).toMatchObject({
+        traceId,
+        framework: 'vertex',
+        agent: { id: SUPPORT_IDENTITY.name, name: SUPPORT_IDENTITY.name, tags: SUPPORT_IDENTITY.tags },
+        source: { name: '@meshguard/vertex' },
+      });
+    }
+    return events;
+  };
   return { guard, store, ran, functions, governed, recorded };
 }
