@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -50,5 +53,15 @@ describe('the vertex demo (offline)', () => {
     expect(transcript).toContain(
       'OBSERVED Customer Support Agent: read:web_search "wireless headphones return window US" (2 sources)',
     );
+  });
+
+  it('records every run in full when the runs share one store (as `pnpm demo` does)', async () => {
+    const store = `sqlite:${join(mkdtempSync(join(tmpdir(), 'meshguard-vertex-demo-')), 'meshguard.db')}`;
+    for (let run = 0; run < 2; run++) {
+      const { events, verified } = await runDemo({ policies: [policy], store, print: () => {} });
+      expect(verified).toBe(true);
+      expect(events).toHaveLength(12);
+      expect(events.filter((e) => e.outcome === 'observed')).toHaveLength(1);
+    }
   });
 });

@@ -83,8 +83,16 @@ describe('built-in tools', () => {
       'retrieval',
       'functionDeclarations',
     ]);
-    // Recording the same response twice records nothing new (the event id comes from the response).
+    // Recording the same response twice records nothing new (the event id comes from the response)...
     await builtins.recordBuiltinActivity(result.responses.at(-1));
+    // ...but another trace seeing a response with the same id records its own activity.
+    const other = await governBuiltinTools([{ googleSearch: {} }], {
+      guard,
+      identity: SUPPORT_IDENTITY,
+      traceId: 'trace_other',
+    });
+    expect(await other.recordBuiltinActivity(result.responses.at(-1))).toBe(1);
+    expect((await store.query({ traceId: 'trace_other', type: 'outcome' })).events).toHaveLength(1);
 
     const events = await store.query({ traceId, order: 'asc' }).then((p) => p.events);
     expect(trail(events)).toEqual([
@@ -103,7 +111,7 @@ describe('built-in tools', () => {
     expect(events[6]).toMatchObject({
       kind: 'builtin_tool',
       decisionId: events[0]!.decisionId,
-      id: 'vertex:emulated-2:0',
+      id: expect.stringMatching(/^vertex:[0-9a-f]{32}:0$/),
       context: {
         tool: 'googleSearch',
         queries: ['acme headphones return policy'],

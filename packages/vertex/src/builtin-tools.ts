@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ConfigError, type OutcomeEvent } from '@meshguard/core';
 import type { GeminiPart, GeminiResponse } from './gemini-parts';
 import {
@@ -118,7 +119,11 @@ export async function governBuiltinTools<T extends object>(
   const recordBuiltinActivity = async (response: GeminiResponse | undefined) => {
     let recorded = 0;
     for (const [i, activity] of builtinActivity(response, actionOf).entries()) {
-      const id = response?.responseId ? `vertex:${response.responseId}:${i}`.slice(0, 128) : undefined;
+      // Stable per trace and response, so recording a response twice records it once; the trace is
+      // part of it, so an id a model provider reuses cannot swallow another trace's activity.
+      const id = response?.responseId
+        ? `vertex:${createHash('sha256').update(`${scope.traceId}\u0000${response.responseId}`).digest('hex').slice(0, 32)}:${i}`
+        : undefined;
       const event = {
         outcome: 'observed' as const,
         context: activity.context,

@@ -32,7 +32,7 @@ describe('the Vertex emulator', () => {
     expect(JSON.parse(first.text)).toMatchObject({
       candidates: [{ content: { role: 'model', parts: [call, other] }, finishReason: 'STOP', index: 0 }],
       usageMetadata: { totalTokenCount: 15 },
-      responseId: 'emulated-1',
+      responseId: expect.stringMatching(/^emulated-[0-9a-f]{12}-1$/),
     });
     await post(emulator.url, {
       contents: [

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -116,6 +117,8 @@ export async function startVertexEmulator(options: VertexEmulatorOptions): Promi
   const requests: VertexRequest[] = [];
   const problems: string[] = [];
   let awaiting: VertexPart[] = [];
+  // Unique across emulator runs, as Vertex's are: audit event ids derive from them.
+  const run = randomBytes(6).toString('hex');
   let sequence = 0;
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -154,7 +157,7 @@ export async function startVertexEmulator(options: VertexEmulatorOptions): Promi
     }
     const turn = typeof scripted === 'function' ? scripted(request) : scripted;
     awaiting = turn.parts.filter((p) => p.functionCall);
-    const responseId = `emulated-${++sequence}`;
+    const responseId = `emulated-${run}-${++sequence}`;
     const envelope = {
       modelVersion: request.model,
       createTime: new Date().toISOString(),
