@@ -357,6 +357,27 @@ rules:
     expect(events[2]!.error).toBe('review service down');
   });
 
+  it('runs nothing of a turn when deciding one of its calls fails', async () => {
+    const { guard } = supportGuard();
+    const { ran, functions } = supportFunctions();
+    const governed = governFunctions({
+      guard,
+      identity: SUPPORT_IDENTITY,
+      functions,
+      context: (args) => {
+        if (args.amount === undefined) return args;
+        throw new Error('cannot read the amount');
+      },
+    });
+    await expect(
+      governed.respond([
+        { id: 'ok', name: 'lookup_customer', args: { email: 'john@example.com' } },
+        { id: 'bad', name: 'process_refund', args: { amount: 10 } },
+      ]),
+    ).rejects.toThrow('cannot read the amount');
+    expect(ran).toEqual([]); // the lookup was allowed, but the turn never reached its handlers
+  });
+
   it('records a handler that throws as an error outcome and tells the model', async () => {
     const { guard, store } = supportGuard();
     const governed = governFunctions({

@@ -228,39 +228,32 @@ export function governFunctions<D extends FunctionDeclarationLike = FunctionDecl
 
   const respond: GovernedFunctions<D>['respond'] = async (input) => {
     const calls = callsOf(input);
-    // Decisions and approvals in the model's order (a readable trail); allowed calls then run
+    // Every call is decided (and approved) first, in the model's order, so the trail reads like
+    // the turn and nothing runs if deciding a later call fails; the allowed calls then run
     // together, and their outcomes are recorded in the same order.
-    const answers: Array<
-      FunctionResponsePart | Promise<{ part: FunctionResponsePart; record: () => Promise<void> }>
-    > = [];
+    const answers: Array<FunctionResponsePart | Pending> = [];
     for (const [index, call] of calls.entries()) {
       const p = await decide(call, index);
       const { effect } = p.checked.decision;
       if (effect === 'deny') {
         answers.push(await refuse(p, denialText(options, p.checked.decision, p.action), 'blocked'));
-        continue;
-      }
-      if (effect === 'require_approval') {
-        const verdict = await approval(p);
-        if (verdict !== 'run') {
-          answers.push(verdict);
-          continue;
-        }
-      }
-      if (!p.entry) {
+      } else if (!p.entry) {
         const known = [...table.keys()].join(', ');
         answers.push(
           await refuse(p, `Unknown function "${p.name}": the functions are ${known}`, 'error', {
             error: `no function named "${p.name}"`,
           }),
         );
-        continue;
+      } else if (effect === 'require_approval') {
+        const verdict = await approval(p);
+        answers.push(verdict === 'run' ? p : verdict);
+      } else {
+        answers.push(p);
       }
-      answers.push(run(p));
     }
-    const settled = await Promise.all(answers);
+    const ran = await Promise.all(answers.map((a) => ('functionResponse' in a ? a : run(a))));
     const parts: FunctionResponsePart[] = [];
-    for (const item of settled) {
+    for (const item of ran) {
       if ('functionResponse' in item) parts.push(item);
       else {
         await item.record();
