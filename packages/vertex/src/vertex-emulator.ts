@@ -110,7 +110,7 @@ const PATH =
  * @example
  * const emulator = await startVertexEmulator({ script: [{ parts: [textPart('Hello!')] }] });
  * const ai = new GoogleGenAI({ vertexai: true, project: 'demo', location: 'us-central1',
- *   googleAuthOptions: { authClient: fixedTokenAuthClient() }, httpOptions: { baseUrl: emulator.url } });
+ *   googleAuthOptions: { authClient: fixedTokenAuthClient() as never }, httpOptions: { baseUrl: emulator.url } });
  */
 export async function startVertexEmulator(options: VertexEmulatorOptions): Promise<VertexEmulator> {
   const script = [...options.script];
