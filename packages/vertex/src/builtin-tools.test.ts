@@ -1,0 +1,185 @@
+import type { Tool } from '@google/genai';
+import { describe, expect, it } from 'vitest';
+import { governBuiltinTools } from './builtin-tools';
+import { governFunctions } from './govern-functions';
+import { runGovernedChat } from './governed-chat';
+import {
+  genaiClient,
+  MODEL,
+  SUPPORT_IDENTITY,
+  supportFunctions,
+  supportGuard,
+  trail,
+  useEmulator,
+} from './support-fixtures';
+import { codeExecutionParts, functionCallPart, searchGrounding, textPart } from './vertex-emulator';
+
+const emulators = useEmulator();
+
+const CODE_POLICY = `
+name: analysts-run-code
+version: "1"
+appliesTo: { tags: [vertex] }
+rules:
+  - id: code-needs-review
+    effect: require_approval
+    actions: ["execute:code_interpreter"]
+    reason: "Code execution needs a reviewer"
+`;
+
+describe('built-in tools', () => {
+  it('removes what policy denies before the request, and records the search the model ran', async () => {
+    const { guard, store } = supportGuard();
+    const { functions } = supportFunctions();
+    const emulator = await emulators.start({
+      script: [
+        {
+          parts: [functionCallPart('get_order_details', { order_id: 'ORD-1' }, { id: 'o1' })],
+        },
+        {
+          parts: [textPart('Our return window is 30 days [1].')],
+          groundingMetadata: searchGrounding(
+            ['acme headphones return policy'],
+            [{ uri: 'https://acme.example/returns', title: 'Returns - ACME' }],
+          ),
+        },
+      ],
+    });
+    const traceId = 'trace_builtins';
+    const governed = governFunctions({ guard, identity: SUPPORT_IDENTITY, functions, traceId });
+    const tools: Tool[] = [
+      { googleSearch: {} },
+      { codeExecution: {} },
+      {
+        retrieval: {
+          vertexAiSearch: { datastore: 'projects/p/locations/global/collections/c/dataStores/faq' },
+        },
+      },
+      governed.tool,
+    ];
+    const builtins = await governBuiltinTools(tools, { guard, identity: SUPPORT_IDENTITY, traceId });
+    expect(builtins.removed).toEqual([
+      {
+        tool: 'codeExecution',
+        action: 'execute:code_interpreter',
+        reason: expect.stringMatching(/^Nothing allows "execute:code_interpreter"/),
+      },
+    ]);
+    expect(builtins.tools).toHaveLength(3);
+    expect(tools).toHaveLength(4); // the caller's array is left alone
+
+    const chat = genaiClient(emulator).chats.create({ model: MODEL, config: { tools: builtins.tools } });
+    const result = await runGovernedChat({
+      chat,
+      message: 'Return policy for ORD-1?',
+      functions: governed,
+      builtins,
+    });
+    expect(result.text).toBe('Our return window is 30 days [1].');
+    expect(emulator.problems).toEqual([]);
+    // What reached Vertex: no code execution.
+    expect(emulator.requests[0]!.body.tools!.map((t) => Object.keys(t)[0])).toEqual([
+      'googleSearch',
+      'retrieval',
+      'functionDeclarations',
+    ]);
+    // Recording the same response twice records nothing new (the event id comes from the response)...
+    await builtins.recordBuiltinActivity(result.responses.at(-1));
+    // ...but another trace seeing a response with the same id records its own activity.
+    const other = await governBuiltinTools([{ googleSearch: {} }], {
+      guard,
+      identity: SUPPORT_IDENTITY,
+      traceId: 'trace_other',
+    });
+    expect(await other.recordBuiltinActivity(result.responses.at(-1))).toBe(1);
+    expect((await store.query({ traceId: 'trace_other', type: 'outcome' })).events).toHaveLength(1);
+
+    const events = await store.query({ traceId, order: 'asc' }).then((p) => p.events);
+    expect(trail(events)).toEqual([
+      'decision read:web_search allow',
+      'decision execute:code_interpreter deny',
+      'outcome execute:code_interpreter deny/blocked',
+      'decision read:file_search allow',
+      'decision read:order_data allow',
+      'outcome read:order_data allow/success',
+      'outcome read:web_search allow/observed',
+    ]);
+    expect(events[0]).toMatchObject({
+      kind: 'builtin_tool',
+      context: { stage: 'offer', tool: 'googleSearch' },
+    });
+    expect(events[6]).toMatchObject({
+      kind: 'builtin_tool',
+      decisionId: events[0]!.decisionId,
+      id: expect.stringMatching(/^vertex:[0-9a-f]{32}:0$/),
+      context: {
+        tool: 'googleSearch',
+        queries: ['acme headphones return policy'],
+        sources: [{ uri: 'https://acme.example/returns', title: 'Returns - ACME' }],
+      },
+    });
+  });
+
+  it('never offers a tool that needs approval (Google cannot pause it), and records code it saw run', async () => {
+    const { guard, store } = supportGuard([CODE_POLICY]);
+    const traceId = 'trace_code';
+    const builtins = await governBuiltinTools([{ codeExecution: {}, googleSearch: {} }], {
+      guard,
+      identity: SUPPORT_IDENTITY,
+      traceId,
+    });
+    expect(builtins.tools).toEqual([{ googleSearch: {} }]);
+    expect(builtins.removed[0]!.reason).toBe(
+      'Code execution needs a reviewer (rule code-needs-review) (Google runs codeExecution itself: nothing can pause it for approval, so it is not offered)',
+    );
+    // A response where code ran anyway (the tool added back behind MeshGuard): recorded as
+    // observed activity, joined to the decision that kept it out.
+    const recorded = await builtins.recordBuiltinActivity({
+      responseId: 'r-1',
+      candidates: [
+        {
+          content: {
+            role: 'model',
+            parts: [
+              ...codeExecutionParts('print(79.99 * 2)', '159.98'),
+              ...codeExecutionParts('1/0', 'ZeroDivisionError', 'OUTCOME_FAILED'),
+            ],
+          },
+        },
+      ],
+    });
+    expect(recorded).toBe(2);
+    const events = await store.query({ traceId, order: 'asc' }).then((p) => p.events);
+    expect(trail(events)).toEqual([
+      'decision execute:code_interpreter require_approval',
+      'outcome execute:code_interpreter require_approval/blocked',
+      'decision read:web_search allow',
+      'outcome execute:code_interpreter require_approval/observed',
+      'outcome execute:code_interpreter require_approval/observed',
+    ]);
+    expect(events[3]).toMatchObject({
+      decisionId: events[0]!.decisionId,
+      context: {
+        tool: 'codeExecution',
+        language: 'PYTHON',
+        code: 'print(79.99 * 2)',
+        result: 'OUTCOME_OK',
+        output: '159.98',
+      },
+    });
+    expect(events[4]).toMatchObject({
+      error: 'code execution ended with OUTCOME_FAILED',
+      context: { code: '1/0' },
+    });
+  });
+
+  it('says what is wrong with its input', async () => {
+    const { guard } = supportGuard();
+    await expect(governBuiltinTools({} as never, { guard, identity: SUPPORT_IDENTITY })).rejects.toThrow(
+      /`tools` must be an array/,
+    );
+    await expect(governBuiltinTools([null as never], { guard, identity: SUPPORT_IDENTITY })).rejects.toThrow(
+      /tools\[0\] is not a tool object/,
+    );
+  });
+});

@@ -1,0 +1,217 @@
+import { createHash } from 'node:crypto';
+import { ConfigError, type OutcomeEvent } from '@meshguard/core';
+import type { GeminiPart, GeminiResponse } from './gemini-parts';
+import {
+  type Checked,
+  checkAction,
+  debug,
+  FRAMEWORK,
+  type GovernanceOptions,
+  recordOutcome,
+  resolveGovernance,
+  SOURCE,
+} from './vertex-governance';
+
+/**
+ * Policy actions of Gemini's built-in tools (run on Google's side), the same names as on every
+ * platform. Any other built-in tool key is checked as `tool:<key>`.
+ */
+export const BUILTIN_ACTIONS: Readonly<Record<string, string>> = {
+  googleSearch: 'read:web_search',
+  googleSearchRetrieval: 'read:web_search',
+  enterpriseWebSearch: 'read:web_search',
+  retrieval: 'read:file_search',
+  fileSearch: 'read:file_search',
+  codeExecution: 'execute:code_interpreter',
+  computerUse: 'execute:computer_use',
+};
+
+// Keys of a Tool that are not built-in tools: function declarations are governed per call.
+const NOT_BUILTIN = new Set(['functionDeclarations']);
+
+export interface GovernBuiltinToolsOptions extends GovernanceOptions {
+  /** Actions by tool key, over `BUILTIN_ACTIONS`, e.g. `{ urlContext: 'read:url_context' }`. */
+  actions?: Record<string, string>;
+}
+
+/** A built-in tool taken out of the request, and why. */
+export interface RemovedBuiltinTool {
+  tool: string;
+  action: string;
+  reason: string;
+}
+
+export interface GovernedBuiltinTools<T> {
+  /** The request's tools without the built-in tools policy does not allow (a new array). */
+  readonly tools: T[];
+  readonly removed: RemovedBuiltinTool[];
+  readonly traceId: string;
+  /**
+   * Records what the model did with the built-in tools in a response (search queries and
+   * sources from `groundingMetadata`, executed code and its outcome) as `observed` activity,
+   * joined to the decision that let the tool into the request. Returns how many events it
+   * recorded; recording the same response twice records nothing new.
+   */
+  recordBuiltinActivity(response: GeminiResponse | undefined): Promise<number>;
+}
+
+/**
+ * Checks each built-in tool of a request (Google Search, retrieval, code execution...) once and
+ * removes the ones policy does not allow, recording why. Google runs these itself, so nothing
+ * can stop one mid-call or pause it for a human: only `allow` keeps a tool in the request.
+ * Function declarations and `CallableTool`s pass through untouched (checked per call).
+ *
+ * @example
+ * const builtins = await governBuiltinTools([{ googleSearch: {} }, { codeExecution: {} }], { guard, identity });
+ * const response = await ai.models.generateContent({ model, contents, config: { tools: builtins.tools } });
+ * await builtins.recordBuiltinActivity(response);
+ */
+export async function governBuiltinTools<T extends object>(
+  tools: readonly T[] | undefined,
+  options: GovernBuiltinToolsOptions,
+): Promise<GovernedBuiltinTools<T>> {
+  const scope = resolveGovernance('governBuiltinTools', options);
+  const actionOf = (key: string) => options.actions?.[key] ?? BUILTIN_ACTIONS[key] ?? `tool:${key}`;
+  const decisions = new Map<string, Checked>();
+  const removed: RemovedBuiltinTool[] = [];
+  const kept: T[] = [];
+  if (tools !== undefined && !Array.isArray(tools)) {
+    throw new ConfigError("governBuiltinTools: `tools` must be an array (a request's `tools`)", {
+      code: 'tools_invalid',
+    });
+  }
+  for (const [index, tool] of (tools ?? []).entries()) {
+    if (tool === null || typeof tool !== 'object') {
+      throw new ConfigError(`governBuiltinTools: tools[${index}] is not a tool object`, {
+        code: 'tools_invalid',
+      });
+    }
+    if (typeof (tool as { callTool?: unknown }).callTool === 'function') {
+      kept.push(tool);
+      continue;
+    }
+    const copy: Record<string, unknown> = { ...tool };
+    for (const key of Object.keys(tool)) {
+      if (NOT_BUILTIN.has(key) || (tool as Record<string, unknown>)[key] === undefined) continue;
+      const action = actionOf(key);
+      let checked = decisions.get(action);
+      if (!checked) {
+        checked = await checkAction(scope, {
+          action,
+          kind: 'builtin_tool',
+          context: { stage: 'offer', tool: key },
+        });
+        decisions.set(action, checked);
+      }
+      const { decision } = checked;
+      if (decision.effect === 'allow') continue;
+      delete copy[key];
+      const reason =
+        decision.effect === 'require_approval'
+          ? `${decision.reason} (Google runs ${key} itself: nothing can pause it for approval, so it is not offered)`
+          : decision.reason;
+      removed.push({ tool: key, action, reason });
+      await recordOutcome(checked, { outcome: 'blocked', reason, context: { stage: 'offer', tool: key } });
+    }
+    if (Object.keys(copy).length > 0) kept.push(copy as T);
+  }
+
+  const recordBuiltinActivity = async (response: GeminiResponse | undefined) => {
+    let recorded = 0;
+    for (const [i, activity] of builtinActivity(response, actionOf).entries()) {
+      // Stable per trace and response, so recording a response twice records it once; the trace is
+      // part of it, so an id a model provider reuses cannot swallow another trace's activity.
+      const id = response?.responseId
+        ? `vertex:${createHash('sha256').update(`${scope.traceId}\u0000${response.responseId}`).digest('hex').slice(0, 32)}:${i}`
+        : undefined;
+      const event = {
+        outcome: 'observed' as const,
+        context: activity.context,
+        ...(id ? { id } : {}),
+        ...(activity.error ? { error: activity.error } : {}),
+      };
+      // Joined to the offer decision whatever it said: a tool that ran although policy did not
+      // allow it (added back behind MeshGuard) shows as exactly that.
+      const checked = decisions.get(activity.action);
+      if (checked) await recordOutcome(checked, event);
+      else await recordObserved(scope, activity.action, event);
+      recorded++;
+    }
+    return recorded;
+  };
+
+  return { tools: kept, removed, traceId: scope.traceId, recordBuiltinActivity };
+}
+
+/** Activity no decision of this request covers (a built-in tool added behind MeshGuard's back). */
+async function recordObserved(
+  scope: ReturnType<typeof resolveGovernance>,
+  action: string,
+  event: Omit<OutcomeEvent, 'agent' | 'action'>,
+): Promise<void> {
+  try {
+    await scope.guard.record({
+      framework: FRAMEWORK,
+      source: SOURCE,
+      kind: 'builtin_tool',
+      traceId: scope.traceId,
+      agent: scope.agent,
+      action,
+      ...event,
+    });
+  } catch (error) {
+    debug('could not record %o: %O', event, error);
+  }
+}
+
+interface Activity {
+  action: string;
+  context: Record<string, unknown>;
+  error?: string;
+}
+
+/** What the built-in tools did in a response, for the trail: queries, sources, code (never whole results). */
+export function builtinActivity(
+  response: GeminiResponse | undefined,
+  actionOf: (key: string) => string,
+): Activity[] {
+  const out: Activity[] = [];
+  for (const candidate of response?.candidates ?? []) {
+    const grounding = candidate.groundingMetadata;
+    // Google Search and retrieval report alike: the queries run, and the sources found.
+    const searches = [
+      { tool: 'googleSearch', queries: grounding?.webSearchQueries, source: 'web' as const },
+      { tool: 'retrieval', queries: grounding?.retrievalQueries, source: 'retrievedContext' as const },
+    ];
+    for (const { tool, queries = [], source } of searches) {
+      const sources = (grounding?.groundingChunks ?? []).flatMap((c) => {
+        const found = c[source];
+        return found ? [{ uri: found.uri, title: found.title }] : [];
+      });
+      if (queries.length === 0 && sources.length === 0) continue;
+      out.push({
+        action: actionOf(tool),
+        context: { tool, queries: queries.slice(0, 20), sources: sources.slice(0, 20) },
+      });
+    }
+    const parts: GeminiPart[] = candidate.content?.parts ?? [];
+    parts.forEach((part, i) => {
+      if (!part.executableCode) return;
+      const result = parts
+        .slice(i + 1)
+        .find((p) => p.codeExecutionResult || p.executableCode)?.codeExecutionResult;
+      const failed = result?.outcome !== undefined && result.outcome !== 'OUTCOME_OK';
+      out.push({
+        action: actionOf('codeExecution'),
+        context: {
+          tool: 'codeExecution',
+          language: part.executableCode.language,
+          code: (part.executableCode.code ?? '').slice(0, 4000),
+          ...(result ? { result: result.outcome, output: (result.output ?? '').slice(0, 1000) } : {}),
+        },
+        ...(failed ? { error: `code execution ended with ${result.outcome}` } : {}),
+      });
+    });
+  }
+  return out;
+}

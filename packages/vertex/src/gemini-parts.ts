@@ -1,0 +1,110 @@
+// The Gemini wire shapes this adapter reads and writes, typed structurally so the same code serves
+// `@google/genai` and `@google-cloud/vertexai` (both optional peers) without importing either.
+
+/** A `functionCall` as the model sends it. Gemini 2.5+ ids it; thought signatures sit on its part. */
+export interface GeminiFunctionCall {
+  id?: string | undefined;
+  name?: string | undefined;
+  args?: unknown;
+}
+
+/** A content part (text, function call or response, code execution...). */
+export interface GeminiPart {
+  text?: string | undefined;
+  thought?: boolean | undefined;
+  thoughtSignature?: string | undefined;
+  functionCall?: GeminiFunctionCall | undefined;
+  functionResponse?: { id?: string | undefined; name?: string | undefined; response?: unknown } | undefined;
+  executableCode?: { code?: string | undefined; language?: string | undefined } | undefined;
+  codeExecutionResult?: { outcome?: string | undefined; output?: string | undefined } | undefined;
+}
+
+export interface GeminiContent {
+  role?: string | undefined;
+  parts?: GeminiPart[] | undefined;
+}
+
+export interface GeminiCandidate {
+  content?: GeminiContent | undefined;
+  finishReason?: string | undefined;
+  groundingMetadata?: GroundingMetadata | undefined;
+}
+
+/** What Vertex reports about Google Search and retrieval it ran for a response. */
+export interface GroundingMetadata {
+  webSearchQueries?: string[] | undefined;
+  retrievalQueries?: string[] | undefined;
+  groundingChunks?:
+    | Array<{
+        web?: { uri?: string | undefined; title?: string | undefined } | undefined;
+        retrievedContext?: { uri?: string | undefined; title?: string | undefined } | undefined;
+      }>
+    | undefined;
+}
+
+/** A `generateContent` response (or one streamed chunk) of either SDK. */
+export interface GeminiResponse {
+  responseId?: string | undefined;
+  candidates?: GeminiCandidate[] | undefined;
+}
+
+/** A function declaration of either SDK (`parameters` or `parametersJsonSchema`). */
+export interface FunctionDeclarationLike {
+  name?: string | undefined;
+  description?: string | undefined;
+  parameters?: unknown;
+  parametersJsonSchema?: unknown;
+}
+
+/** The part that answers one function call. */
+export interface FunctionResponsePart {
+  functionResponse: { id?: string; name: string; response: Record<string, unknown> };
+}
+
+/** The function calls of the first candidate, in the order the model made them. */
+export function functionCallsOf(response: GeminiResponse | undefined): GeminiFunctionCall[] {
+  return (response?.candidates?.[0]?.content?.parts ?? [])
+    .map((p) => p.functionCall)
+    .filter((c): c is GeminiFunctionCall => c !== undefined);
+}
+
+/** The answer text of the first candidate (thoughts left out). */
+export function textOf(response: GeminiResponse | undefined): string {
+  return (response?.candidates?.[0]?.content?.parts ?? [])
+    .filter((p) => typeof p.text === 'string' && !p.thought)
+    .map((p) => p.text)
+    .join('');
+}
+
+/**
+ * One response from streamed chunks: every part kept as sent (thought signatures, code
+ * execution), text pieces joined, grounding from whichever chunk carried it.
+ */
+export function mergeChunks(chunks: GeminiResponse[]): GeminiResponse {
+  const parts: GeminiPart[] = [];
+  let groundingMetadata: GroundingMetadata | undefined;
+  let finishReason: string | undefined;
+  for (const chunk of chunks) {
+    const candidate = chunk.candidates?.[0];
+    for (const part of candidate?.content?.parts ?? []) {
+      const previous = parts.at(-1);
+      const plainText = (p: GeminiPart | undefined) =>
+        p !== undefined && typeof p.text === 'string' && Object.keys(p).length === 1;
+      if (plainText(part) && plainText(previous)) previous!.text += part.text!;
+      else parts.push({ ...part });
+    }
+    groundingMetadata = candidate?.groundingMetadata ?? groundingMetadata;
+    finishReason = candidate?.finishReason ?? finishReason;
+  }
+  const responseId = chunks.find((c) => c.responseId)?.responseId;
+  return {
+    ...(responseId ? { responseId } : {}),
+    candidates: [
+      {
+        content: { role: 'model', parts },
+        ...(finishReason ? { finishReason } : {}),
+        ...(groundingMetadata ? { groundingMetadata } : {}),
+      },
+    ],
+  };
+}
