@@ -1,14 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { createGovernedAgent } from './governed-agent';
-import { emulatorClient, SUPPORT_IDENTITY, supportGuard, trail } from './support-fixtures';
+import { describe, expect, it } from 'vitest';
+import { supportAgent, supportGuard, trail, useEmulator } from './support-fixtures';
 import {
-  type BedrockEmulator,
   bedrockChunk,
   bedrockCollaboratorTrace,
   bedrockFunctionInput,
   bedrockKnowledgeBaseTrace,
   bedrockReturnControl,
-  startBedrockEmulator,
 } from './testing';
 
 /** The supervisor's collaborators may only read: a ceiling on what is done on its behalf. */
@@ -20,46 +17,35 @@ delegation: { permissionCeiling: ["read:*"] }
 rules: []
 `;
 
-let emulator: BedrockEmulator | undefined;
-afterEach(async () => {
-  await emulator?.close();
-  emulator = undefined;
-});
+const startEmulator = useEmulator();
 
 describe('collaborators of a Bedrock agent', () => {
   it('records hand-offs and knowledge-base lookups as observed, and checks a collaborator’s calls under supervisor -> collaborator', async () => {
-    emulator = await startBedrockEmulator({
-      script: [
-        [
-          bedrockCollaboratorTrace('BillingSpecialist', 'The customer was charged twice for INV-7'),
-          bedrockKnowledgeBaseTrace('KBBILLING1', 'duplicate charge policy', { by: 'BillingSpecialist' }),
-          bedrockCollaboratorTrace('SalesDesk', 'Offer an upgrade'),
-          bedrockReturnControl([
-            bedrockFunctionInput(
-              'Billing',
-              'get_invoice',
-              { invoice_id: 'INV-7' },
-              { collaboratorName: 'BillingSpecialist' },
-            ),
-            bedrockFunctionInput(
-              'Billing',
-              'issue_refund',
-              { invoice_id: 'INV-7', amount: 50 },
-              { collaboratorName: 'BillingSpecialist' },
-            ),
-          ]),
-        ],
-        (request) => [bedrockChunk(request.results.map((r) => r.body).join(' | '))],
+    const emulator = await startEmulator([
+      [
+        bedrockCollaboratorTrace('BillingSpecialist', 'The customer was charged twice for INV-7'),
+        bedrockKnowledgeBaseTrace('KBBILLING1', 'duplicate charge policy', { by: 'BillingSpecialist' }),
+        bedrockCollaboratorTrace('SalesDesk', 'Offer an upgrade'),
+        bedrockReturnControl([
+          bedrockFunctionInput(
+            'Billing',
+            'get_invoice',
+            { invoice_id: 'INV-7' },
+            { collaboratorName: 'BillingSpecialist' },
+          ),
+          bedrockFunctionInput(
+            'Billing',
+            'issue_refund',
+            { invoice_id: 'INV-7', amount: 50 },
+            { collaboratorName: 'BillingSpecialist' },
+          ),
+        ]),
       ],
-    });
+      (request) => [bedrockChunk(request.results.map((r) => r.body).join(' | '))],
+    ]);
     const { guard } = supportGuard([CEILING]);
     const refunds: unknown[] = [];
-    const agent = createGovernedAgent({
-      client: emulatorClient(emulator),
-      agentId: 'SUPPORT001',
-      agentAliasId: 'LIVE001',
-      guard,
-      identity: SUPPORT_IDENTITY,
+    const agent = supportAgent(emulator, guard, {
       identities: { BillingSpecialist: { tags: ['support', 'billing'], tier: 'verified' } },
       actionGroups: {
         Billing: {
@@ -127,14 +113,9 @@ describe('collaborators of a Bedrock agent', () => {
   });
 
   it('names the hand-off after the collaborator’s identity, so one policy governs every platform', async () => {
-    emulator = await startBedrockEmulator({
-      script: [
-        [
-          bedrockCollaboratorTrace('BillingSpecialist', 'Refund question'),
-          bedrockChunk('Handled by billing.'),
-        ],
-      ],
-    });
+    const emulator = await startEmulator([
+      [bedrockCollaboratorTrace('BillingSpecialist', 'Refund question'), bedrockChunk('Handled by billing.')],
+    ]);
     const { guard } = supportGuard([
       `
 name: by-display-name
@@ -145,12 +126,7 @@ rules:
     actions: ["handoff:Billing Specialist"]
 `,
     ]);
-    const agent = createGovernedAgent({
-      client: emulatorClient(emulator),
-      agentId: 'SUPPORT001',
-      agentAliasId: 'LIVE001',
-      guard,
-      identity: SUPPORT_IDENTITY,
+    const agent = supportAgent(emulator, guard, {
       identities: { BillingSpecialist: { name: 'Billing Specialist' } },
       actionGroups: {},
     });

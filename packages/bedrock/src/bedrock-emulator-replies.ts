@@ -5,14 +5,18 @@
  * with a `dependencyFailedException`.
  */
 
-/** An input the emulated agent is waiting on. */
-export interface PendingInput {
+/** Which action an input or a result is about: what the service matches results to inputs by. */
+export interface ActionRef {
   type: 'function' | 'api';
   actionGroup: string;
   function?: string;
   apiPath?: string;
   httpMethod?: string;
   agentId?: string;
+}
+
+/** An input the emulated agent is waiting on. */
+export interface PendingInput extends ActionRef {
   collaboratorName?: string;
   invocationType: string;
 }
@@ -23,13 +27,7 @@ export interface PendingReturnControl {
 }
 
 /** One result the client sent, flattened. */
-export interface ReplyResult {
-  type: 'function' | 'api';
-  actionGroup: string;
-  function?: string;
-  apiPath?: string;
-  httpMethod?: string;
-  agentId?: string;
+export interface ReplyResult extends ActionRef {
   /** The first response body's text. */
   body?: string;
   responseState?: string;
@@ -117,7 +115,7 @@ function shapeErrors(
   return { results };
 }
 
-const label = (r: { type: string; actionGroup: string; function?: string; apiPath?: string }) =>
+const label = (r: ActionRef) =>
   r.type === 'function'
     ? `actionGroup: ${r.actionGroup} or function : ${r.function ?? 'null'}`
     : `actionGroup: ${r.actionGroup} or apiPath : ${r.apiPath ?? 'null'}`;

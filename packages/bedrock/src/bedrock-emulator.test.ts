@@ -6,9 +6,9 @@ import {
   type InvokeInlineAgentCommandInput,
 } from '@aws-sdk/client-bedrock-agent-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useEmulator } from './support-fixtures';
 import {
-  type BedrockEmulator,
   type BedrockScriptStep,
   bedrockChunk,
   bedrockCollaboratorTrace,
@@ -16,17 +16,12 @@ import {
   bedrockFunctionInput,
   bedrockKnowledgeBaseTrace,
   bedrockReturnControl,
-  startBedrockEmulator,
 } from './testing';
 
-let emulator: BedrockEmulator | undefined;
-afterEach(async () => {
-  await emulator?.close();
-  emulator = undefined;
-});
+const startEmulator = useEmulator();
 
 async function start(script: BedrockScriptStep[]) {
-  emulator = await startBedrockEmulator({ script });
+  const emulator = await startEmulator(script);
   return { emulator, client: new BedrockAgentRuntimeClient(emulator.clientConfig) };
 }
 
@@ -121,7 +116,7 @@ describe('the Bedrock emulator (the real client, over HTTP/2 cleartext)', () => 
   });
 
   it('accepts HTTP/1.1 too (NodeHttpHandler)', async () => {
-    emulator = await startBedrockEmulator({ script: [[bedrockChunk('over HTTP/1.1')]] });
+    const emulator = await startEmulator([[bedrockChunk('over HTTP/1.1')]]);
     const client = new BedrockAgentRuntimeClient({
       ...emulator.clientConfig,
       requestHandler: new NodeHttpHandler(),

@@ -153,6 +153,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions): Pro
       problems.push(
         `session ${sessionId}: a new request came while invocationId ${waiting.invocationId} still waited for results (they were never sent)`,
       );
+      pending.delete(sessionId); // a new turn: the unanswered invocation is abandoned
     }
     if (reply.kind === 'ok' && operation === 'InvokeInlineAgent' && waiting) {
       const lost = missingActionGroup(waiting, body);

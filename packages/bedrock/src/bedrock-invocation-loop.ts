@@ -1,6 +1,10 @@
-import type { InvocationResultMember, OutputFile } from '@aws-sdk/client-bedrock-agent-runtime';
+import type {
+  InlineAgentTracePart,
+  InvocationResultMember,
+  OutputFile,
+  TracePart,
+} from '@aws-sdk/client-bedrock-agent-runtime';
 import { MeshGuardError } from '@meshguard/core';
-import { toUtf8 } from '@smithy/core/serde';
 import type { Governance } from './bedrock-governance';
 import { answerReturnControl, parseReturnControl } from './bedrock-return-control';
 import { observeTrace } from './bedrock-trace-activity';
@@ -9,7 +13,7 @@ import type { GovernedCall, ObservedActivity, TurnState } from './bedrock-turn';
 /** The events of `InvokeAgent` and `InvokeInlineAgent` responses MeshGuard reads (both streams share them). */
 export interface StreamEvent {
   chunk?: { bytes?: Uint8Array };
-  trace?: unknown;
+  trace?: TracePart | InlineAgentTracePart;
   returnControl?: unknown;
   files?: { files?: OutputFile[] };
 }
@@ -26,7 +30,7 @@ export interface GovernedTurnResult {
   /** Collaborator hand-offs, knowledge-base lookups and other activity seen in the trace (not gated). */
   observed: ObservedActivity[];
   /** The raw trace events, in order (`enableTrace` is on unless turned off). */
-  trace: unknown[];
+  trace: Array<TracePart | InlineAgentTracePart>;
   /** Files the agent produced (code interpreter). */
   files: OutputFile[];
   /** How many times the agent returned control. */
@@ -50,8 +54,10 @@ export async function runTurn(
   send: SendRound,
 ): Promise<GovernedTurnResult> {
   const maxRounds = governance.maxRounds ?? 10;
-  const text: string[] = [];
-  const trace: unknown[] = [];
+  // One decoder for the turn: a character split across two chunks still comes out whole.
+  const decoder = new TextDecoder();
+  let text = '';
+  const trace: GovernedTurnResult['trace'] = [];
   const files: OutputFile[] = [];
   let rounds = 0;
   let results: Parameters<SendRound>[0];
@@ -60,7 +66,7 @@ export async function runTurn(
     try {
       const stream = await send(results);
       for await (const event of stream ?? []) {
-        if (event.chunk?.bytes) text.push(toUtf8(event.chunk.bytes));
+        if (event.chunk?.bytes) text += decoder.decode(event.chunk.bytes, { stream: true });
         if (event.files?.files) files.push(...event.files.files);
         if (event.trace !== undefined) {
           trace.push(event.trace);
@@ -86,7 +92,7 @@ export async function runTurn(
     };
   }
   return {
-    text: text.join(''),
+    text: text + decoder.decode(),
     sessionId: turn.sessionId,
     traceId: turn.traceId,
     decisions: turn.decisions,

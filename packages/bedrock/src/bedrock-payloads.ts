@@ -83,11 +83,8 @@ export type InvocationInputTrace = z.infer<typeof InvocationInputTraceSchema>;
 
 /** A trace part (both `TracePart` and `InlineAgentTracePart`), as far as MeshGuard reads it. */
 export const TracePartSchema = z.object({
-  sessionId: z.string().optional(),
   callerChain: z.array(z.object({ agentAliasArn: z.string().optional() })).optional(),
   collaboratorName: z.string().optional(),
-  agentId: z.string().optional(),
-  eventTime: z.union([z.date(), z.string()]).optional(),
   trace: z
     .object({
       orchestrationTrace: z.object({ invocationInput: InvocationInputTraceSchema.optional() }).optional(),
@@ -101,6 +98,9 @@ export type TracePart = z.infer<typeof TracePartSchema>;
  * A Bedrock parameter value as the JSON value its declared type names: Bedrock sends `"150"`
  * for a number and `"true"` for a boolean, so `amount_max` would otherwise never see a number.
  * A value that does not parse as its type is kept as the string it was.
+ *
+ * @example
+ * parameterValue({ name: 'amount', type: 'number', value: '150' }) // 150
  */
 export function parameterValue(parameter: BedrockParameter): unknown {
   const raw = parameter.value;

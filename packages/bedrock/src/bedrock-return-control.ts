@@ -255,10 +255,7 @@ function resultFor(
       httpMethod: call.httpMethod,
       ...(answer.confirmed
         ? {}
-        : {
-            httpStatusCode:
-              answer.refused !== undefined ? (answer.httpStatusCode ?? 403) : (answer.httpStatusCode ?? 200),
-          }),
+        : { httpStatusCode: answer.httpStatusCode ?? (answer.refused !== undefined ? 403 : 200) }),
       ...(text !== undefined
         ? {
             responseBody: {

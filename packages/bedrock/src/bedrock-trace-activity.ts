@@ -41,18 +41,26 @@ export async function observeTrace(governance: Governance, turn: TurnState, raw:
     ? collaboratorIdentity(governance, part.collaboratorName)
     : governance.self;
   const delegation = part.collaboratorName ? delegationOf(governance, turn, part.collaboratorName) : [];
-  const reach = await governance.guard.reachable({
-    action: activity.action,
-    agent,
-    kind: activity.kind,
-    ...(delegation.length > 0 ? { delegation } : {}),
-  });
-  const reason = reach.reachable ? NOT_GATED : `${NOT_GATED}; policy would not allow it: ${reach.reason}`;
-  turn.observed.push({ ...activity, agent, delegation, policyAllows: reach.reachable, reason });
+  let policyAllows = false;
+  let reason: string;
+  try {
+    const reach = await governance.guard.reachable({
+      action: activity.action,
+      agent,
+      kind: activity.kind,
+      ...(delegation.length > 0 ? { delegation } : {}),
+    });
+    policyAllows = reach.reachable;
+    reason = reach.reachable ? NOT_GATED : `${NOT_GATED}; policy would not allow it: ${reach.reason}`;
+  } catch (error) {
+    // Only a record of what already happened: it must not fail the turn.
+    reason = `${NOT_GATED}; policy could not be consulted: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  turn.observed.push({ ...activity, agent, delegation, policyAllows, reason });
   try {
     await governance.guard.record({
       outcome: 'observed',
-      effect: reach.reachable ? 'allow' : 'deny',
+      effect: policyAllows ? 'allow' : 'deny',
       reason,
       agent,
       action: activity.action,

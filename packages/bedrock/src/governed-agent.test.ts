@@ -1,47 +1,32 @@
 import { MeshGuardError } from '@meshguard/core';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createGovernedAgent } from './governed-agent';
+import { describe, expect, it } from 'vitest';
+import type { GovernedAgentOptions } from './governed-agent';
 import {
-  emulatorClient,
-  SUPPORT_IDENTITY,
+  AGENT_ID,
   supportActionGroups,
+  supportAgent,
   supportGuard,
   trail,
+  useEmulator,
 } from './support-fixtures';
 import {
-  type BedrockEmulator,
   type BedrockScriptStep,
   bedrockApiInput,
   bedrockChunk,
   bedrockException,
   bedrockFunctionInput,
   bedrockReturnControl,
-  startBedrockEmulator,
 } from './testing';
 
-const AGENT_ID = 'SUPPORT001';
-const ALIAS_ID = 'LIVE001';
+const startEmulator = useEmulator();
 
-let emulator: BedrockEmulator | undefined;
-afterEach(async () => {
-  await emulator?.close();
-  emulator = undefined;
-});
-
-async function setup(script: BedrockScriptStep[], extraPolicies: string[] = []) {
-  emulator = await startBedrockEmulator({ script });
-  const { guard } = supportGuard(extraPolicies);
+/** An emulator playing `script`, and the support agent governed against it (options override its own). */
+async function setup(script: BedrockScriptStep[], options: Partial<GovernedAgentOptions> = {}) {
+  const emulator = await startEmulator(script);
+  const { guard } = supportGuard();
   const { ran, actionGroups } = supportActionGroups();
-  const client = emulatorClient(emulator);
-  const agent = createGovernedAgent({
-    client,
-    agentId: AGENT_ID,
-    agentAliasId: ALIAS_ID,
-    guard,
-    identity: SUPPORT_IDENTITY,
-    actionGroups,
-  });
-  return { emulator, guard, ran, actionGroups, client, agent };
+  const agent = supportAgent(emulator, guard, { actionGroups, ...options });
+  return { emulator, guard, ran, agent };
 }
 
 /** The scripted model's reply: it relays what the action returned (a refusal included). */
@@ -132,42 +117,40 @@ describe('createGovernedAgent against the real BedrockAgentRuntimeClient', () =>
   });
 
   it('governs API-schema calls: METHOD and path in the action, parameters and body in the context', async () => {
-    const { emulator, guard, agent } = await setup([
-      [
-        bedrockReturnControl([
-          bedrockApiInput('Orders', 'get', '/orders/{orderId}', { parameters: { orderId: 'ORD-2024-001' } }),
-          bedrockApiInput('Orders', 'POST', '/refunds', {
-            body: { order_id: 'ORD-2024-002', amount: 150 },
-          }),
-          bedrockApiInput('Orders', 'DELETE', '/orders/{orderId}', {
-            parameters: { orderId: 'ORD-2024-001' },
-          }),
-        ]),
-      ],
-      relay,
-    ]);
     const refunds: unknown[] = [];
-    const governed = createGovernedAgent({
-      client: emulatorClient(emulator),
-      agentId: AGENT_ID,
-      agentAliasId: ALIAS_ID,
-      guard,
-      identity: SUPPORT_IDENTITY,
-      actionGroups: {
-        Orders: {
-          apis: {
-            'GET /orders/{orderId}': {
-              action: 'read:order_data',
-              handler: ({ orderId }) => ({ orderId, status: 'delivered' }),
+    const { emulator, guard, agent } = await setup(
+      [
+        [
+          bedrockReturnControl([
+            bedrockApiInput('Orders', 'get', '/orders/{orderId}', {
+              parameters: { orderId: 'ORD-2024-001' },
+            }),
+            bedrockApiInput('Orders', 'POST', '/refunds', {
+              body: { order_id: 'ORD-2024-002', amount: 150 },
+            }),
+            bedrockApiInput('Orders', 'DELETE', '/orders/{orderId}', {
+              parameters: { orderId: 'ORD-2024-001' },
+            }),
+          ]),
+        ],
+        relay,
+      ],
+      {
+        actionGroups: {
+          Orders: {
+            apis: {
+              'GET /orders/{orderId}': {
+                action: 'read:order_data',
+                handler: ({ orderId }) => ({ orderId, status: 'delivered' }),
+              },
+              'POST /refunds': { action: 'write:refund', handler: (args) => refunds.push(args) },
+              'DELETE /orders/{orderId}': () => 'deleted',
             },
-            'POST /refunds': { action: 'write:refund', handler: (args) => refunds.push(args) },
-            'DELETE /orders/{orderId}': () => 'deleted',
           },
         },
       },
-    });
-    void agent;
-    const result = await governed.invoke({ sessionId: 'session-api', inputText: 'Refund ORD-2024-002' });
+    );
+    const result = await agent.invoke({ sessionId: 'session-api', inputText: 'Refund ORD-2024-002' });
     expect(refunds).toEqual([]);
     expect(result.decisions.map((d) => [d.call.action, d.decision.effect, d.outcome])).toEqual([
       ['read:order_data', 'allow', 'success'],
@@ -270,7 +253,7 @@ describe('createGovernedAgent against the real BedrockAgentRuntimeClient', () =>
   });
 
   it('confirms or denies USER_CONFIRMATION inputs by policy', async () => {
-    const { emulator, guard, agent } = await setup([
+    const { emulator, guard } = await setup([
       [
         bedrockReturnControl([
           bedrockFunctionInput(
@@ -295,12 +278,7 @@ describe('createGovernedAgent against the real BedrockAgentRuntimeClient', () =>
       ],
       relay,
     ]);
-    const governed = createGovernedAgent({
-      client: emulatorClient(emulator),
-      agentId: AGENT_ID,
-      agentAliasId: ALIAS_ID,
-      guard,
-      identity: SUPPORT_IDENTITY,
+    const governed = supportAgent(emulator, guard, {
       actionGroups: {
         ...supportActionGroups().actionGroups,
         Notifications: {
@@ -308,7 +286,6 @@ describe('createGovernedAgent against the real BedrockAgentRuntimeClient', () =>
         },
       },
     });
-    void agent;
     const result = await governed.invoke({
       sessionId: 'session-confirm',
       inputText: 'Email John and refund',
@@ -361,12 +338,7 @@ describe('createGovernedAgent against the real BedrockAgentRuntimeClient', () =>
       { approve: false, by: 'manager@acme.example', message: 'Not this month.' },
     ];
     const asked: string[] = [];
-    const withApprover = createGovernedAgent({
-      client: emulatorClient(emulator),
-      agentId: AGENT_ID,
-      agentAliasId: ALIAS_ID,
-      guard,
-      identity: SUPPORT_IDENTITY,
+    const withApprover = supportAgent(emulator, guard, {
       actionGroups,
       onApprovalRequired: (call, decision) => {
         asked.push(`${call.action} ${decision.reason}`);
@@ -378,14 +350,7 @@ describe('createGovernedAgent against the real BedrockAgentRuntimeClient', () =>
       inputText: 'Credit John $25',
     });
     const rejected = await withApprover.invoke({ sessionId: 'session-approval', inputText: 'Again' });
-    const withoutApprover = createGovernedAgent({
-      client: emulatorClient(emulator),
-      agentId: AGENT_ID,
-      agentAliasId: ALIAS_ID,
-      guard,
-      identity: SUPPORT_IDENTITY,
-      actionGroups,
-    });
+    const withoutApprover = supportAgent(emulator, guard, { actionGroups });
     const unanswered = await withoutApprover.invoke({ sessionId: 'session-approval', inputText: 'Again' });
 
     expect(asked).toEqual([

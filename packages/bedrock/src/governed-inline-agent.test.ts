@@ -1,5 +1,5 @@
 import type { AgentActionGroup, Collaborator, ParameterType } from '@aws-sdk/client-bedrock-agent-runtime';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { invokeGovernedInlineAgent } from './governed-inline-agent';
 import {
   emulatorClient,
@@ -7,15 +7,14 @@ import {
   supportActionGroups,
   supportGuard,
   trail,
+  useEmulator,
 } from './support-fixtures';
 import {
-  type BedrockEmulator,
   type BedrockEmulatorRequest,
   bedrockChunk,
   bedrockCollaboratorTrace,
   bedrockFunctionInput,
   bedrockReturnControl,
-  startBedrockEmulator,
 } from './testing';
 
 const MODEL = 'anthropic.claude-3-5-sonnet-20241022-v2:0';
@@ -76,40 +75,34 @@ const names = (
   list: Array<{ agentName?: string; collaboratorName?: string; actionGroupName?: string }> | undefined,
 ) => (list ?? []).map((c) => c.agentName ?? c.collaboratorName ?? c.actionGroupName);
 
-let emulator: BedrockEmulator | undefined;
-afterEach(async () => {
-  await emulator?.close();
-  emulator = undefined;
-});
+const startEmulator = useEmulator();
 
 describe('invokeGovernedInlineAgent', () => {
   it('removes what policy never allows (a collaborator, a function, built-ins), records why, and governs the rest', async () => {
     const seen: BedrockEmulatorRequest[] = [];
-    emulator = await startBedrockEmulator({
-      script: [
-        (request) => {
-          seen.push(request);
-          // The model hands off only to collaborators it was given.
-          const offered = names(request.body.collaborators as Collaborator[]);
-          return [
-            ...offered.map((name) => bedrockCollaboratorTrace(name!, 'Customer asks about invoice INV-7')),
-            bedrockReturnControl([
-              bedrockFunctionInput(
-                'Billing',
-                'get_invoice',
-                { invoice_id: 'INV-7' },
-                { collaboratorName: 'BillingSpecialist' },
-              ),
-              bedrockFunctionInput('CustomerSupport', 'process_refund', { order_id: 'ORD-7', amount: 150 }),
-            ]),
-          ];
-        },
-        (request) => {
-          seen.push(request);
-          return [bedrockChunk(request.results.map((r) => r.body).join(' | '))];
-        },
-      ],
-    });
+    const emulator = await startEmulator([
+      (request) => {
+        seen.push(request);
+        // The model hands off only to collaborators it was given.
+        const offered = names(request.body.collaborators as Collaborator[]);
+        return [
+          ...offered.map((name) => bedrockCollaboratorTrace(name!, 'Customer asks about invoice INV-7')),
+          bedrockReturnControl([
+            bedrockFunctionInput(
+              'Billing',
+              'get_invoice',
+              { invoice_id: 'INV-7' },
+              { collaboratorName: 'BillingSpecialist' },
+            ),
+            bedrockFunctionInput('CustomerSupport', 'process_refund', { order_id: 'ORD-7', amount: 150 }),
+          ]),
+        ];
+      },
+      (request) => {
+        seen.push(request);
+        return [bedrockChunk(request.results.map((r) => r.body).join(' | '))];
+      },
+    ]);
     const { guard } = supportGuard();
     const { actionGroups } = supportActionGroups();
     const result = await invokeGovernedInlineAgent({
@@ -180,13 +173,14 @@ describe('invokeGovernedInlineAgent', () => {
   });
 
   it('runs a supervisor with no collaborator left as a plain agent', async () => {
-    emulator = await startBedrockEmulator({ script: [[bedrockChunk('No one to delegate to.')]] });
+    const emulator = await startEmulator([[bedrockChunk('No one to delegate to.')]]);
     const { guard } = supportGuard();
     const base = configuration();
     const result = await invokeGovernedInlineAgent({
       client: emulatorClient(emulator),
       guard,
       identity: SUPPORT_IDENTITY,
+      handlers: supportActionGroups().actionGroups,
       sessionId: 'inline-session-2',
       inputText: 'Any offers?',
       ...base,
@@ -199,12 +193,21 @@ describe('invokeGovernedInlineAgent', () => {
     expect(body.agentCollaboration).toBe('DISABLED');
     expect(body.collaborators).toBeUndefined();
     expect(body.collaboratorConfigurations).toBeUndefined();
-    expect(result.removed.map((r) => r.name)).toContain('SalesDesk');
+    expect(result.removed.map((r) => [r.type, r.name])).toEqual([
+      ['function', 'CustomerSupport/delete_customer'],
+      ['action_group', 'CodeInterpreter'],
+      ['collaborator', 'SalesDesk'],
+    ]);
     expect(result.text).toBe('No one to delegate to.');
+    expect(trail(await guard.query({ traceId: result.traceId, order: 'asc' }))).toEqual([
+      'decision Support Agent tool:CustomerSupport/delete_customer deny',
+      'decision Support Agent execute:code_interpreter deny',
+      'decision Support Agent handoff:SalesDesk deny',
+    ]);
   });
 
   it('trims an OpenAPI action group to the operations policy allows', async () => {
-    emulator = await startBedrockEmulator({ script: [[bedrockChunk('ok')]] });
+    const emulator = await startEmulator([[bedrockChunk('ok')]]);
     const { guard } = supportGuard();
     const openapi = {
       openapi: '3.0.0',
@@ -244,6 +247,9 @@ describe('invokeGovernedInlineAgent', () => {
     expect(result.removed.map((r) => [r.type, r.name, r.action])).toEqual([
       ['api_operation', 'Orders/DELETE /orders/{orderId}', 'tool:Orders/DELETE /orders/{orderId}'],
     ]);
+    const offer = await guard.query({ traceId: result.traceId, order: 'asc' });
+    expect(trail(offer)).toEqual(['decision Support Agent tool:Orders/DELETE /orders/{orderId} deny']);
+    expect(offer[0]).toMatchObject({ kind: 'tool', context: { stage: 'offer' } });
     const sent = (emulator.requests[0]!.body.actionGroups as AgentActionGroup[])[0]!;
     expect(JSON.parse(sent.apiSchema!.payload!).paths).toEqual({
       '/orders/{orderId}': { get: { description: 'Read an order' } },

@@ -1,8 +1,10 @@
 import { BedrockAgentRuntimeClient } from '@aws-sdk/client-bedrock-agent-runtime';
-import type { AuditEvent } from '@meshguard/core';
+import type { AuditEvent, Guard } from '@meshguard/core';
 import { createTestGuard } from '@meshguard/core/testing';
+import { afterEach } from 'vitest';
 import type { ActionGroupsHandlers } from './action-group-handlers';
-import type { BedrockEmulator } from './bedrock-emulator';
+import { type BedrockEmulator, type BedrockScriptStep, startBedrockEmulator } from './bedrock-emulator';
+import { createGovernedAgent, type GovernedAgentOptions } from './governed-agent';
 
 /** The support policy the tests share (the seed's rules, with Bedrock's collaborator names). */
 export const SUPPORT_POLICY = `
@@ -45,6 +47,39 @@ export function supportGuard(extra: string[] = []) {
 /** The real client, pointed at the emulator (fake static credentials, no retries). */
 export function emulatorClient(emulator: BedrockEmulator): BedrockAgentRuntimeClient {
   return new BedrockAgentRuntimeClient(emulator.clientConfig);
+}
+
+/** Starts emulators for a test file, each closed after its test. */
+export function useEmulator(): (script: BedrockScriptStep[]) => Promise<BedrockEmulator> {
+  const started: BedrockEmulator[] = [];
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((e) => e.close()));
+  });
+  return async (script) => {
+    const emulator = await startBedrockEmulator({ script });
+    started.push(emulator);
+    return emulator;
+  };
+}
+
+export const AGENT_ID = 'SUPPORT001';
+export const ALIAS_ID = 'LIVE001';
+
+/** The support agent, governed, talking to the emulator (the support action groups unless others are given). */
+export function supportAgent(
+  emulator: BedrockEmulator,
+  guard: Guard,
+  options: Partial<Omit<GovernedAgentOptions, 'client' | 'guard'>> = {},
+) {
+  return createGovernedAgent({
+    client: emulatorClient(emulator),
+    agentId: AGENT_ID,
+    agentAliasId: ALIAS_ID,
+    guard,
+    identity: SUPPORT_IDENTITY,
+    actionGroups: supportActionGroups().actionGroups,
+    ...options,
+  });
 }
 
 /** The seed's tools as one action group, recording which handlers ran. */

@@ -5,7 +5,7 @@ export type {
   BedrockScriptStep,
 } from './bedrock-emulator';
 export { startBedrockEmulator } from './bedrock-emulator';
-export type { PendingInput, ReplyResult } from './bedrock-emulator-replies';
+export type { ActionRef, PendingInput, ReplyResult } from './bedrock-emulator-replies';
 export type {
   BedrockScriptEvent,
   BedrockStreamException,
