@@ -1,5 +1,5 @@
 import { type AuditEvent, createGuard, type EmbeddedGuard } from '@meshguard/core';
-import { type GovernanceOptions, governAgent, runGoverned } from '@meshguard/openai-agents';
+import { FRAMEWORK, type GovernanceOptions, governAgent, runGoverned } from '@meshguard/openai-agents';
 import { Runner, setTracingDisabled, withTrace } from '@openai/agents';
 import pc from 'picocolors';
 import { ACTIONS, IDENTITIES, scriptedStory, supportAgents } from './support-team';
@@ -55,7 +55,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   let shown = 0;
 
   const showDecisions = async () => {
-    const events = await guard.query({ traceId, order: 'asc', limit: 10_000 });
+    const events = await guard.query({ traceId, framework: FRAMEWORK, order: 'asc', limit: 10_000 });
     for (const event of events.slice(shown)) {
       if (event.type !== 'decision' || event.mode !== 'enforce') continue;
       const outcome = events.find((o) => o.type === 'outcome' && o.decisionId === event.decisionId);
@@ -91,7 +91,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   else await story();
   if (!live) (model as { assertComplete(): void }).assertComplete();
 
-  const events = await guard.query({ traceId, order: 'asc', limit: 10_000 });
+  const events = await guard.query({ traceId, framework: FRAMEWORK, order: 'asc', limit: 10_000 });
   const verified = (await guard.store.verify()).ok;
   await guard.close();
   return { traceId, events, verified };

@@ -1,6 +1,6 @@
 import { GoogleGenAI } from '@google/genai';
 import { type AuditEvent, createGuard, type EmbeddedGuard } from '@meshguard/core';
-import { governBuiltinTools, governFunctions, runGovernedChat } from '@meshguard/vertex';
+import { FRAMEWORK, governBuiltinTools, governFunctions, runGovernedChat } from '@meshguard/vertex';
 import { fixedTokenAuthClient, startVertexEmulator, type VertexEmulator } from '@meshguard/vertex/testing';
 import pc from 'picocolors';
 import {
@@ -63,7 +63,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     let shown = 0;
 
     const showDecisions = async () => {
-      const events = await guard.query({ traceId, order: 'asc', limit: 10_000 });
+      const events = await guard.query({ traceId, framework: FRAMEWORK, order: 'asc', limit: 10_000 });
       for (const event of events.slice(shown)) {
         if (event.type === 'outcome' && event.outcome === 'observed') {
           const queries = (event.context?.queries as string[] | undefined) ?? [];
@@ -124,7 +124,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
   if (emulator && emulator.remaining > 0)
     throw new Error(`the offline script has ${emulator.remaining} turns left`);
-  const events = await guard.query({ traceId, order: 'asc', limit: 10_000 });
+  const events = await guard.query({ traceId, framework: FRAMEWORK, order: 'asc', limit: 10_000 });
   const verified = (await guard.store.verify()).ok;
   await guard.close();
   return { traceId, events, verified, problems: emulator?.problems ?? [] };
