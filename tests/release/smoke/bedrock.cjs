@@ -1,78 +1,15 @@
-// Installed-from-tarball check, as CommonJS: a Bedrock agent returns control with two refunds
-// through the real BedrockAgentRuntimeClient (HTTP/2, AWS event streams) against the package's
-// emulator; 79.99 runs, 150 is refused with the policy's reason; then the decisions are read back
-// from the audit store. Usage: node bedrock.cjs <sqlite path> <trace id>
-const { BedrockAgentRuntimeClient } = require('@aws-sdk/client-bedrock-agent-runtime');
-const { createGovernedAgent } = require('@meshguard/bedrock');
-const {
-  bedrockChunk,
-  bedrockFunctionInput,
-  bedrockReturnControl,
-  startBedrockEmulator,
-} = require('@meshguard/bedrock/testing');
-const { createGuard } = require('@meshguard/core');
-const { openStore } = require('@meshguard/store');
+// Installed-from-tarball check, as CommonJS: every module loaded with require, then the shared run.
+// Usage: node bedrock.cjs <sqlite path> <trace id>
+const smoke = require('./bedrock.body.cjs');
 
-async function main() {
-  const [db, traceId] = process.argv.slice(2);
-  const refunds = [];
-  const emulator = await startBedrockEmulator({
-    script: [
-      [
-        bedrockReturnControl([
-          bedrockFunctionInput('Support', 'process_refund', { order_id: 'A-1', amount: 79.99 }),
-          bedrockFunctionInput('Support', 'process_refund', { order_id: 'A-2', amount: 150 }),
-        ]),
-      ],
-      [bedrockChunk('One refund done, one needs a manager.')],
-    ],
-  });
-  const guard = await createGuard({ policies: 'policy.yaml', store: `sqlite:${db}` });
-  const agent = createGovernedAgent({
-    client: new BedrockAgentRuntimeClient(emulator.clientConfig),
-    agentId: 'SMOKEAGENT',
-    agentAliasId: 'SMOKEALIAS',
-    guard,
-    identity: { name: 'Smoke Agent', tags: ['smoke'], tier: 'basic' },
-    actionGroups: {
-      Support: {
-        functions: {
-          process_refund: {
-            action: 'write:refund',
-            handler: ({ order_id, amount }) => {
-              refunds.push(amount);
-              return `Refunded $${amount} on ${order_id}`;
-            },
-          },
-        },
-      },
-    },
-  });
-  const result = await agent.invoke({
-    sessionId: 'smoke-session',
-    inputText: 'Refund both orders.',
-    traceId,
-  });
-  await guard.close();
-  await emulator.close();
-  if (emulator.problems.length > 0) throw new Error(`emulator: ${emulator.problems.join('; ')}`);
-
-  const store = await openStore(`sqlite:${db}`);
-  const { events } = await store.query({ traceId, order: 'asc' });
-  await store.close();
-  console.log(
-    JSON.stringify({
-      format: 'cjs',
-      finalOutput: result.text,
-      refunds,
-      decisions: events
-        .filter((e) => e.type === 'decision')
-        .map((e) => ({ action: e.action, effect: e.effect, framework: e.framework, reason: e.reason })),
-    }),
-  );
-}
-
-main().catch((error) => {
+const modules = {
+  core: require('@meshguard/core'),
+  adapter: require('@meshguard/bedrock'),
+  store: require('@meshguard/store'),
+  sdk: require('@aws-sdk/client-bedrock-agent-runtime'),
+  testing: require('@meshguard/bedrock/testing'),
+};
+smoke(modules, 'cjs').catch((error) => {
   console.error(error);
   process.exit(1);
 });

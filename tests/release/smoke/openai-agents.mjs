@@ -1,49 +1,11 @@
-// Installed-from-tarball check, as ESM: one governed tool call allowed and one denied in the real
-// OpenAI Agents Runner with a scripted model, then the decisions read back from the audit store.
+// Installed-from-tarball check, as ESM: every module loaded with import, then the shared run.
 // Usage: node openai-agents.mjs <sqlite path> <trace id>
-import { createGuard } from '@meshguard/core';
-import { governAgent } from '@meshguard/openai-agents';
-import { openStore } from '@meshguard/store';
-import { Agent, Runner, tool } from '@openai/agents';
-import { assistantMessage, functionCall, ScriptedModel } from '@openai/agents/testing';
-import { z } from 'zod';
+import * as core from '@meshguard/core';
+import * as adapter from '@meshguard/openai-agents';
+import * as store from '@meshguard/store';
+import * as sdk from '@openai/agents';
+import * as testing from '@openai/agents/testing';
+import * as zod from 'zod';
+import smoke from './openai-agents.body.cjs';
 
-const [db, traceId] = process.argv.slice(2);
-const refunds = [];
-const refund = tool({
-  name: 'process_refund',
-  description: 'Refund an order.',
-  parameters: z.object({ order_id: z.string(), amount: z.number() }),
-  execute: ({ order_id, amount }) => {
-    refunds.push(amount);
-    return `Refunded $${amount} on ${order_id}`;
-  },
-});
-const model = new ScriptedModel([
-  [functionCall('process_refund', { order_id: 'A-1', amount: 79.99 }, { callId: 'call_1' })],
-  [functionCall('process_refund', { order_id: 'A-2', amount: 150 }, { callId: 'call_2' })],
-  [assistantMessage('One refund done, one needs a manager.')],
-]);
-const guard = await createGuard({ policies: 'policy.yaml', store: `sqlite:${db}` });
-const agent = governAgent(new Agent({ name: 'Smoke Agent', model, tools: [refund] }), {
-  guard,
-  identity: { tags: ['smoke'], tier: 'basic' },
-  actions: { process_refund: 'write:refund' },
-  traceId,
-});
-const result = await new Runner({ tracingDisabled: true }).run(agent, 'Refund both orders.');
-await guard.close();
-
-const store = await openStore(`sqlite:${db}`);
-const { events } = await store.query({ traceId, order: 'asc' });
-await store.close();
-console.log(
-  JSON.stringify({
-    format: 'esm',
-    finalOutput: result.finalOutput,
-    refunds,
-    decisions: events
-      .filter((e) => e.type === 'decision')
-      .map((e) => ({ action: e.action, effect: e.effect, framework: e.framework, reason: e.reason })),
-  }),
-);
+await smoke({ core, adapter, store, sdk, testing, zod }, 'esm');
