@@ -30,7 +30,7 @@ export {
   PolicyError,
   ValidationError,
 } from './errors/meshguard-error';
-export type { EmbeddedGuard, Guard, GuardOptions } from './guard/guard';
+export type { AuditDurability, EmbeddedGuard, Guard, GuardOptions } from './guard/guard';
 export { createEmbeddedGuard, createGuard, openAuditStore } from './guard/guard';
 export type { GuardEnvironment, GuardSettings } from './guard/guard-settings';
 export { DEFAULT_DB, resolveGuardSettings } from './guard/guard-settings';

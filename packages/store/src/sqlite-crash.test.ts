@@ -83,3 +83,49 @@ describe('sqlite store crash safety', () => {
     expect(checkpointed).toBeGreaterThan(1_000_000);
   });
 });
+
+const CORE_DIST = fileURLToPath(new URL('../../core/dist/index.js', import.meta.url));
+
+// A guard in batched durability over this store: checks as fast as it can, then ends without
+// closing anything, as a script that simply runs to its end would.
+const BATCHED_GUARD = `
+import { createGuard, parsePolicies } from ${JSON.stringify(pathToFileURL(CORE_DIST).href)};
+import { openSqliteStore } from ${JSON.stringify(pathToFileURL(DIST).href)};
+const policies = parsePolicies('name: p\\nversion: "1"\\nrules:\\n  - effect: allow\\n    actions: ["read:*"]\\n');
+const guard = await createGuard({
+  policies,
+  store: openSqliteStore(process.argv[1]),
+  audit: { durability: 'batched', batchMs: 50 },
+});
+const agent = { id: 'batch', name: 'batch', tags: [], tier: 'basic' };
+for (let i = 0; i < 500; i++) {
+  const decision = await guard.check({ action: 'read:item', agent, traceId: 'trace_batched', context: { i } });
+  if (!decision.allowed) throw new Error(decision.reason);
+}
+process.stdout.write('checked\\n');
+`;
+
+describe('a batched guard over the sqlite store', () => {
+  it('commits its queue when the process ends without closing the guard', async () => {
+    if (!existsSync(DIST) || !existsSync(CORE_DIST)) {
+      throw new Error(
+        'packages/store or packages/core is not built: run `pnpm build` first (pnpm test does)',
+      );
+    }
+    const path = join(await mkdtemp(join(tmpdir(), 'mg-batched-')), 'audit.db');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', BATCHED_GUARD, path], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout!.on('data', (chunk) => {
+      output += chunk;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(0);
+    expect(output).toBe('checked\n');
+    const store = openSqliteStore(path);
+    expect([...store.iterate({ traceId: 'trace_batched' })]).toHaveLength(500);
+    expect((await store.verify()).ok).toBe(true);
+    await store.close();
+  }, 30_000);
+});
