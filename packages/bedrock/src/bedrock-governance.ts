@@ -1,12 +1,10 @@
 import {
   type AgentIdentity,
   type AgentIdentityInput,
-  AgentIdentitySchema,
-  type CheckRequest,
-  ConfigError,
+  createAdapterKit,
   type Decision,
   type Guard,
-  type OutcomeEvent,
+  type IdentityDefaults,
 } from '@meshguard/core';
 import createDebug from 'debug';
 import type { ActionGroupsHandlers, BedrockActionCall } from './action-group-handlers';
@@ -16,7 +14,13 @@ export const debug = createDebug('meshguard:bedrock');
 
 /** The `framework` of every event this adapter records. */
 export const FRAMEWORK = 'bedrock-agents';
-export const SOURCE = { name: PACKAGE_NAME, version: PACKAGE_VERSION };
+
+/** The adapter plumbing every MeshGuard adapter shares, bound to this one. */
+export const kit = createAdapterKit({
+  framework: FRAMEWORK,
+  source: { name: PACKAGE_NAME, version: PACKAGE_VERSION },
+  debug,
+});
 
 /** An identity where `id` and `name` may be left out (they default to the agent's id or name). */
 export type IdentityInput = Partial<AgentIdentityInput>;
@@ -66,24 +70,10 @@ export interface Governance extends GovernanceOptions {
 /** Validates an identity, filling `id` and `name`; a bad one is a `ConfigError` naming the agent. */
 export function resolveIdentity(
   given: IdentityInput,
-  defaults: { id: string; name?: string; tags?: string[]; tier?: AgentIdentity['tier'] },
+  defaults: IdentityDefaults,
   what: string,
 ): AgentIdentity {
-  const id = given.id ?? defaults.id;
-  const parsed = AgentIdentitySchema.safeParse({
-    ...(defaults.tags ? { tags: defaults.tags } : {}),
-    ...(defaults.tier ? { tier: defaults.tier } : {}),
-    ...given,
-    id,
-    name: given.name ?? defaults.name ?? id,
-  });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`the identity of ${what} is invalid: ${issue.path.join('.')}: ${issue.message}`, {
-      code: 'identity_invalid',
-    });
-  }
-  return parsed.data;
+  return kit.identity(given, defaults, (issue) => `the identity of ${what} is invalid: ${issue}`);
 }
 
 const collaboratorIdentities = new WeakMap<Governance, Map<string, AgentIdentity>>();
@@ -110,74 +100,4 @@ export function collaboratorIdentity(governance: Governance, collaboratorName: s
 /** The handoff action for a collaborator: `handoff:<its identity's name>` (the collaborator name by default). */
 export function handoffAction(governance: Governance, collaboratorName: string): string {
   return `handoff:${collaboratorIdentity(governance, collaboratorName).name}`;
-}
-
-export function denialText(governance: Governance, decision: Decision, call: BedrockActionCall): string {
-  return governance.denialMessage
-    ? governance.denialMessage(decision, call)
-    : `Blocked by policy: ${decision.reason}`;
-}
-
-/** A decision with what an outcome event needs to stand on its own (however late it is recorded). */
-export interface Checked {
-  decision: Decision;
-  agent: AgentIdentity;
-  action: string;
-  kind: NonNullable<CheckRequest['kind']>;
-  traceId: string;
-  delegation: AgentIdentity[];
-}
-
-/** Checks (and so records) one action. */
-export async function check(
-  guard: Guard,
-  request: {
-    action: string;
-    agent: AgentIdentity;
-    kind: NonNullable<CheckRequest['kind']>;
-    traceId: string;
-    delegation: AgentIdentity[];
-    context?: Record<string, unknown>;
-    spanId?: string;
-  },
-): Promise<Checked> {
-  const { delegation, ...rest } = request;
-  const decision = await guard.check({
-    ...rest,
-    framework: FRAMEWORK,
-    source: SOURCE,
-    ...(delegation.length > 0 ? { delegation } : {}),
-  });
-  return {
-    decision,
-    agent: request.agent,
-    action: request.action,
-    kind: request.kind,
-    traceId: request.traceId,
-    delegation,
-  };
-}
-
-/** Records the outcome of a checked action; a failure to record is logged, never thrown into the turn. */
-export async function recordOutcome(
-  guard: Guard,
-  checked: Checked,
-  event: Omit<OutcomeEvent, 'decisionId' | 'agent' | 'action' | 'traceId' | 'kind' | 'effect'>,
-): Promise<void> {
-  try {
-    await guard.record({
-      framework: FRAMEWORK,
-      source: SOURCE,
-      decisionId: checked.decision.decisionId,
-      agent: checked.agent,
-      action: checked.action,
-      traceId: checked.traceId,
-      kind: checked.kind,
-      effect: checked.decision.effect,
-      ...(checked.delegation.length > 0 ? { delegation: checked.delegation } : {}),
-      ...event,
-    });
-  } catch (error) {
-    debug('could not record outcome %o: %O', event, error);
-  }
 }

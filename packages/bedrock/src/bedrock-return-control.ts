@@ -1,20 +1,12 @@
 import type { InvocationResultMember } from '@aws-sdk/client-bedrock-agent-runtime';
-import { ValidationError } from '@meshguard/core';
+import { type CheckedAction, ValidationError } from '@meshguard/core';
 import {
   type ActionSpec,
   type BedrockActionCall,
   isApiResponse,
   resolveAction,
 } from './action-group-handlers';
-import {
-  type Checked,
-  check,
-  collaboratorIdentity,
-  debug,
-  denialText,
-  type Governance,
-  recordOutcome,
-} from './bedrock-governance';
+import { collaboratorIdentity, debug, type Governance, kit } from './bedrock-governance';
 import {
   INVOCATION_TYPES,
   type InvocationInputMember,
@@ -74,7 +66,8 @@ async function answerInput(
     });
   }
   const input = call.type === 'api' ? { ...call.args, ...call.body } : call.args;
-  const checked = await check(governance.guard, {
+  const checked = await kit.check({
+    guard: governance.guard,
     action: call.action,
     agent: call.agent,
     kind: 'tool',
@@ -90,7 +83,7 @@ async function answerInput(
   };
   const refuse = async (text: string, record?: { outcome: 'blocked' | 'error'; reason?: string }) => {
     if (record) {
-      await recordOutcome(governance.guard, checked, {
+      await kit.recordOutcome(checked, {
         outcome: record.outcome,
         ...(record.outcome === 'error' ? { error: text } : record.reason ? { reason: record.reason } : {}),
       });
@@ -100,12 +93,12 @@ async function answerInput(
   };
 
   if (decision.effect === 'deny') {
-    return refuse(denialText(governance, decision, call), { outcome: 'blocked' });
+    return refuse(kit.denialText(decision, call, governance.denialMessage), { outcome: 'blocked' });
   }
   if (decision.effect === 'require_approval') {
     if (!governance.onApprovalRequired) {
       // Nothing runs unapproved: with no one to ask, the call is refused.
-      const text = `${denialText(governance, decision, call)} (approval is required and no approver is configured)`;
+      const text = `${kit.denialText(decision, call, governance.denialMessage)} (approval is required and no approver is configured)`;
       return refuse(text, { outcome: 'blocked', reason: text });
     }
     approval = await askApproval(governance, checked, call);
@@ -117,12 +110,11 @@ async function answerInput(
     return resultFor(call, { confirmed: true });
   }
   if (!spec) return refuse(`No handler for ${call.action} in this application`, { outcome: 'error' });
-  return runHandler(governance, checked, call, spec, input, done);
+  return runHandler(checked, call, spec, input, done);
 }
 
 async function runHandler(
-  governance: Governance,
-  checked: Checked,
+  checked: CheckedAction,
   call: BedrockActionCall,
   spec: ActionSpec,
   input: Record<string, unknown>,
@@ -134,13 +126,13 @@ async function runHandler(
     const durationMs = Math.round(performance.now() - started);
     const status = isApiResponse(value) ? value.httpStatusCode : 200;
     const body = bodyText(isApiResponse(value) ? value.body : value);
-    await recordOutcome(governance.guard, checked, { outcome: 'success', durationMs });
+    await kit.recordOutcome(checked, { outcome: 'success', durationMs });
     done({ outcome: 'success', response: body, durationMs });
     return resultFor(call, { body, httpStatusCode: status });
   } catch (error) {
     const durationMs = Math.round(performance.now() - started);
     const message = error instanceof Error ? error.message : String(error);
-    await recordOutcome(governance.guard, checked, { outcome: 'error', durationMs, error: message });
+    await kit.recordOutcome(checked, { outcome: 'error', durationMs, error: message });
     const text = `The action failed: ${message}`;
     done({ outcome: 'error', response: text, durationMs });
     return resultFor(call, { refused: text, httpStatusCode: 500 });
@@ -150,11 +142,11 @@ async function runHandler(
 /** Asks the host's `onApprovalRequired` and records who answered what. */
 async function askApproval(
   governance: Governance,
-  checked: Checked,
+  checked: CheckedAction,
   call: BedrockActionCall,
 ): Promise<NonNullable<GovernedCall['approval']>> {
   const answer = await governance.onApprovalRequired!(call, checked.decision);
-  await recordOutcome(governance.guard, checked, {
+  await kit.recordOutcome(checked, {
     outcome: answer.approve ? 'approved' : 'rejected',
     actor: answer.by,
     ...(answer.message ? { reason: answer.message } : {}),

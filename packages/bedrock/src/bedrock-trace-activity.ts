@@ -1,13 +1,6 @@
 import type { AgentIdentity } from '@meshguard/core';
 import { resolveAction } from './action-group-handlers';
-import {
-  collaboratorIdentity,
-  debug,
-  FRAMEWORK,
-  type Governance,
-  handoffAction,
-  SOURCE,
-} from './bedrock-governance';
+import { collaboratorIdentity, debug, type Governance, handoffAction, kit } from './bedrock-governance';
 import { type InvocationInputTrace, type TracePart, TracePartSchema } from './bedrock-payloads';
 import type { ObservedActivity, TurnState } from './bedrock-turn';
 
@@ -57,23 +50,17 @@ export async function observeTrace(governance: Governance, turn: TurnState, raw:
     reason = `${NOT_GATED}; policy could not be consulted: ${error instanceof Error ? error.message : String(error)}`;
   }
   turn.observed.push({ ...activity, agent, delegation, policyAllows, reason });
-  try {
-    await governance.guard.record({
-      outcome: 'observed',
-      effect: policyAllows ? 'allow' : 'deny',
-      reason,
-      agent,
-      action: activity.action,
-      kind: activity.kind,
-      traceId: turn.traceId,
-      framework: FRAMEWORK,
-      source: SOURCE,
-      context: activity.context,
-      ...(delegation.length > 0 ? { delegation } : {}),
-    });
-  } catch (error) {
-    debug('could not record observed %s: %O', activity.action, error);
-  }
+  await kit.recordObserved(governance.guard, {
+    outcome: 'observed',
+    effect: policyAllows ? 'allow' : 'deny',
+    reason,
+    agent,
+    action: activity.action,
+    kind: activity.kind,
+    traceId: turn.traceId,
+    context: activity.context,
+    ...(delegation.length > 0 ? { delegation } : {}),
+  });
 }
 
 type Activity = Pick<ObservedActivity, 'action' | 'kind' | 'context'>;

@@ -1,5 +1,6 @@
 import type { AgentIdentity, Decision } from '@meshguard/core';
 import type { BedrockActionCall } from './action-group-handlers';
+import { kit } from './bedrock-governance';
 
 /** What became of one call the agent returned control for. */
 export interface GovernedCall {
@@ -51,7 +52,7 @@ export interface TurnState {
 export function newTurnState(sessionId: string, traceId: string | undefined): TurnState {
   return {
     sessionId,
-    traceId: traceId ?? `trace_${crypto.randomUUID().replaceAll('-', '')}`,
+    traceId: traceId ?? kit.newTraceId(),
     decisions: [],
     observed: [],
     seen: new Set(),

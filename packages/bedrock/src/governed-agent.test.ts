@@ -1,4 +1,4 @@
-import { MeshGuardError } from '@meshguard/core';
+import { type Guard, MeshGuardError } from '@meshguard/core';
 import { describe, expect, it } from 'vitest';
 import type { GovernedAgentOptions } from './governed-agent';
 import {
@@ -379,6 +379,37 @@ describe('createGovernedAgent against the real BedrockAgentRuntimeClient', () =>
       ['decision', 'require_approval', undefined, undefined],
       ['outcome', 'require_approval', 'blocked', undefined],
     ]);
+  });
+
+  it('fails closed: a check that throws refuses the call with the reason, and the turn goes on', async () => {
+    const emulator = await startEmulator([
+      [
+        bedrockReturnControl([
+          bedrockFunctionInput('CustomerSupport', 'lookup_customer', { email: 'john@example.com' }),
+        ]),
+      ],
+      relay,
+    ]);
+    const { guard } = supportGuard();
+    const { ran, actionGroups } = supportActionGroups();
+    const broken: Guard = { ...guard, check: async () => Promise.reject(new Error('store offline')) };
+    const agent = supportAgent(emulator, broken, { actionGroups });
+    const result = await agent.invoke({
+      sessionId: 'session-broken',
+      inputText: 'Who is john@example.com?',
+      traceId: 'trace_check_failed',
+    });
+    expect(result.text).toBe(
+      'The action said: Blocked by policy: the policy check failed, so the action is denied: store offline',
+    );
+    expect(ran).toEqual([]);
+    expect(result.decisions.map((d) => [d.call.action, d.decision.effect, d.outcome])).toEqual([
+      ['read:customer_data', 'deny', 'blocked'],
+    ]);
+    // No decision could be recorded; the refusal is, with why.
+    const events = await guard.query({ traceId: 'trace_check_failed', order: 'asc' });
+    expect(trail(events)).toEqual(['outcome Support Agent read:customer_data deny/blocked']);
+    expect(events[0]!.error).toBe('the policy check failed, so the action is denied: store offline');
   });
 
   it('turns an exception mid-stream into a clear error, and keeps the decisions already made', async () => {

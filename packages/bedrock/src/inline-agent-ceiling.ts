@@ -7,7 +7,7 @@ import type {
 import type { AgentIdentity, Decision } from '@meshguard/core';
 import { parse as parseYaml } from 'yaml';
 import { resolveAction } from './action-group-handlers';
-import { check, collaboratorIdentity, debug, type Governance, handoffAction } from './bedrock-governance';
+import { collaboratorIdentity, debug, type Governance, handoffAction, kit } from './bedrock-governance';
 import type { TurnState } from './bedrock-turn';
 
 /** Something policy took out of an inline agent's configuration before it was invoked. */
@@ -144,7 +144,8 @@ class Ceiling {
     });
     if (reach.reachable) return undefined;
     // Recorded as a decision: the trail says what the agent was not given, and why.
-    const { decision } = await check(this.governance.guard, {
+    const { decision } = await kit.check({
+      guard: this.governance.guard,
       action,
       agent,
       kind,

@@ -30,6 +30,15 @@ export {
   PolicyError,
   ValidationError,
 } from './errors/meshguard-error';
+export type {
+  AdapterCheckRequest,
+  AdapterKit,
+  AdapterKitOptions,
+  AdapterOutcome,
+  CheckedAction,
+  IdentityDefaults,
+} from './guard/adapter-kit';
+export { createAdapterKit } from './guard/adapter-kit';
 export type { AuditDurability, EmbeddedGuard, Guard, GuardOptions } from './guard/guard';
 export { createEmbeddedGuard, createGuard, openAuditStore } from './guard/guard';
 export type { GuardEnvironment, GuardSettings } from './guard/guard-settings';

@@ -9,12 +9,11 @@ import {
 } from '@openai/agents';
 import {
   checkFor,
-  denialText,
   type GovernanceOptions,
   identityOf,
+  kit,
   offerable,
   parseArguments,
-  recordOutcome,
   runGovernance,
 } from './governance-context';
 
@@ -105,8 +104,8 @@ export function governHandoff<TContext = any>(
       const { decision } = checked;
       if (decision.effect !== 'allow') {
         // No human-in-the-loop hook exists for handoffs: anything but allow stays where it is.
-        state.denied = denialText(options, decision, action);
-        await recordOutcome(checked, { outcome: 'blocked' });
+        state.denied = kit.denialText(decision, action, options.denialMessage);
+        await kit.recordOutcome(checked, { outcome: 'blocked' });
         if (!state.current) {
           throw new ConfigError(`governHandoff(${target}): the agent handing off is unknown`, {
             code: 'agent_missing',
@@ -119,7 +118,7 @@ export function governHandoff<TContext = any>(
       const run = runGovernance(runContext, options);
       const chain = run.delegation.get(from) ?? [];
       run.delegation.set(next.name, [...chain, identityOf(options, from)]);
-      await recordOutcome(checked, { outcome: 'success' });
+      await kit.recordOutcome(checked, { outcome: 'success' });
       return next;
     },
     inputFilter: (data: HandoffInputData) => {

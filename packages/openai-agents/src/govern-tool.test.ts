@@ -1,3 +1,4 @@
+import type { Guard } from '@meshguard/core';
 import { Agent, Runner } from '@openai/agents';
 import { assistantMessage, functionCall, modelResponder, ScriptedModel } from '@openai/agents/testing';
 import { describe, expect, it } from 'vitest';
@@ -134,5 +135,38 @@ describe('nothing reaches the model ungoverned', () => {
     const events = (await store.query({ traceId: 'trace_late_tools', order: 'asc', type: 'decision' }))
       .events;
     expect(events.map((e) => `${e.action} ${e.effect}`)).toEqual(['write:refund deny', 'write:refund deny']);
+  });
+});
+
+describe('a governed tool whose check fails', () => {
+  it('fails closed: the model gets the reason, the tool never runs, the run goes on', async () => {
+    const { guard, store } = seedGuard();
+    const tools = supportTools();
+    const seen: string[] = [];
+    const model = new ScriptedModel([
+      [functionCall('lookup_customer', { email: 'john@example.com' }, { callId: 'call_lookup' })],
+      modelResponder((call) => {
+        seen.push(lastToolOutput(call.request.input));
+        return [assistantMessage('I cannot look that up right now.')];
+      }),
+    ]);
+    const support = new Agent({
+      name: 'Customer Support Agent',
+      instructions: 'You are a helpful customer support agent.',
+      model,
+      tools: [tools.lookupCustomer],
+    });
+    const broken: Guard = { ...guard, check: async () => Promise.reject(new Error('store offline')) };
+    const governed = governAgent(support, supportOptions(broken, 'trace_check_failed'));
+    const result = await new Runner({ tracingDisabled: true }).run(governed, 'Who is john@example.com?');
+    model.assertComplete();
+    expect(result.finalOutput).toBe('I cannot look that up right now.');
+    expect(seen).toEqual([
+      'Blocked by policy: the policy check failed, so the action is denied: store offline',
+    ]);
+    expect(tools.ran).toEqual([]);
+    const events = (await store.query({ traceId: 'trace_check_failed', order: 'asc' })).events;
+    expect(trail(events)).toEqual(['outcome Customer Support Agent read:customer_data deny/blocked']);
+    expect(events[0]!.error).toBe('the policy check failed, so the action is denied: store offline');
   });
 });

@@ -1,4 +1,4 @@
-import { ConfigError } from '@meshguard/core';
+import { type CheckedAction, ConfigError } from '@meshguard/core';
 import {
   defineToolInputGuardrail,
   defineToolOutputGuardrail,
@@ -11,14 +11,12 @@ import {
 } from '@openai/agents';
 import {
   actionOf,
-  type Checked,
   checkFor,
   contextOf,
-  denialText,
   type GovernanceOptions,
+  kit,
   parseArguments,
   pendingApprovals,
-  recordOutcome,
 } from './governance-context';
 
 /** What a governed tool copy carries, so approvals and `governAgent` can find its governance. */
@@ -35,7 +33,7 @@ export interface GovernedToolInfo {
 }
 
 export interface CallRecord {
-  checked: Checked;
+  checked: CheckedAction;
   /** The approval hook asked the SDK to interrupt for this call. */
   approvalAsked?: boolean;
   startedAt?: number;
@@ -132,6 +130,8 @@ export function governTool<T extends FunctionTool<any, any, any>>(
           context,
           spanId: callSpanId(callId),
         });
+        // A check that failed (a deny, fail closed) is not cached: a retry of the call checks again.
+        if (checked.failed) perRun.delete(key);
         // Approved after a round trip: checked again now (a deny, e.g. a policy pushed since or a
         // revoked agent, still wins); otherwise the call runs under the decision that was approved.
         const prior = pendingApprovals(runContext).get(callId);
@@ -149,7 +149,7 @@ export function governTool<T extends FunctionTool<any, any, any>>(
         return call;
       })();
       perRun.set(key, record);
-      // A failed check is not cached: the SDK fails the run, and a retry checks again.
+      // Nor is a check that threw before deciding (a config error): the SDK fails the run.
       record.catch(() => perRun.delete(key));
     }
     return record;
@@ -167,7 +167,7 @@ export function governTool<T extends FunctionTool<any, any, any>>(
     // Done with: a provider that reuses call ids must not meet this decision again.
     calls.get(runContext)?.delete(callKey(base.name, callId));
     pendingApprovals(runContext).delete(callId);
-    await recordOutcome(call.checked, {
+    await kit.recordOutcome(call.checked, {
       outcome,
       ...(call.startedAt !== undefined ? { durationMs: Date.now() - call.startedAt } : {}),
       ...(error ? { error } : {}),
@@ -186,8 +186,10 @@ export function governTool<T extends FunctionTool<any, any, any>>(
       const call = await decide(runContext, toolCall.callId, parseArguments(toolCall.arguments));
       const { decision } = call.checked;
       if (decision.effect === 'deny') {
-        await recordOutcome(call.checked, { outcome: 'blocked' });
-        return Verdict.rejectContent(denialText(options, decision, action), { meshguard: decision });
+        await kit.recordOutcome(call.checked, { outcome: 'blocked' });
+        return Verdict.rejectContent(kit.denialText(decision, action, options.denialMessage), {
+          meshguard: decision,
+        });
       }
       if (decision.effect === 'require_approval') {
         const approved = runContext.isToolApproved({ toolName: base.name, callId: toolCall.callId });
@@ -195,12 +197,12 @@ export function governTool<T extends FunctionTool<any, any, any>>(
           // Before the approval (toolExecution.preApprovalInputGuardrails): the SDK interrupts next.
           if (call.approvalAsked) return Verdict.allow({ meshguard: decision });
           // No approval was asked for (the policy changed during the run): never run unapproved.
-          await recordOutcome(call.checked, { outcome: 'blocked' });
+          await kit.recordOutcome(call.checked, { outcome: 'blocked' });
           return Verdict.rejectContent(
-            denialText(
-              options,
+            kit.denialText(
               { ...decision, reason: `${decision.reason} (approval is required and was not given)` },
               action,
+              options.denialMessage,
             ),
             { meshguard: decision },
           );
@@ -209,7 +211,7 @@ export function governTool<T extends FunctionTool<any, any, any>>(
         if (!pending?.answered) {
           // Approved through the SDK directly (not approveToolCall): recorded without who.
           if (pending) pending.answered = true;
-          await recordOutcome(call.checked, { outcome: 'approved' });
+          await kit.recordOutcome(call.checked, { outcome: 'approved' });
         }
       }
       call.startedAt = Date.now();

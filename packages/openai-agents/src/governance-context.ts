@@ -1,14 +1,15 @@
 import {
+  type ActionKind,
   type AgentIdentity,
   type AgentIdentityInput,
-  AgentIdentitySchema,
   type CheckContext,
+  type CheckedAction,
   type CheckRequest,
   ConfigError,
+  createAdapterKit,
   createRemoteGuard,
   type Decision,
   type Guard,
-  type OutcomeEvent,
 } from '@meshguard/core';
 import { getCurrentTrace, type RunContext } from '@openai/agents';
 import createDebug from 'debug';
@@ -17,7 +18,13 @@ import { PACKAGE_NAME, PACKAGE_VERSION } from './package-info';
 export const debug = createDebug('meshguard:openai-agents');
 
 export const FRAMEWORK = 'openai-agents';
-export const SOURCE = { name: PACKAGE_NAME, version: PACKAGE_VERSION };
+
+/** The adapter plumbing every MeshGuard adapter shares, bound to this one. */
+export const kit = createAdapterKit({
+  framework: FRAMEWORK,
+  source: { name: PACKAGE_NAME, version: PACKAGE_VERSION },
+  debug,
+});
 
 /** An identity for an SDK agent; `id` and `name` default to the agent's name. */
 export type IdentityInput = Partial<AgentIdentityInput>;
@@ -75,7 +82,7 @@ function resolveTraceId(options: GovernanceOptions): string {
   if (options.traceId) return options.traceId;
   const current = getCurrentTrace()?.traceId;
   if (current && current !== 'no-op') return current;
-  return `trace_${crypto.randomUUID().replaceAll('-', '')}`;
+  return kit.newTraceId();
 }
 
 const identities = new WeakMap<GovernanceOptions, Map<string, AgentIdentity>>();
@@ -109,17 +116,11 @@ function resolveIdentity(options: GovernanceOptions, agentName: string): AgentId
       { code: 'identity_missing' },
     );
   }
-  const parsed = AgentIdentitySchema.safeParse({ id: agentName, name: agentName, ...given });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(
-      `the identity of agent "${agentName}" is invalid: ${issue.path.join('.')}: ${issue.message}`,
-      {
-        code: 'identity_invalid',
-      },
-    );
-  }
-  return parsed.data;
+  return kit.identity(
+    given,
+    { id: agentName, name: agentName },
+    (issue) => `the identity of agent "${agentName}" is invalid: ${issue}`,
+  );
 }
 
 // One guard per gateway and token, shared by every options object that names the token.
@@ -161,12 +162,6 @@ export function actionOf(options: GovernanceOptions, toolName: string): string {
   return options.actions?.[toolName] ?? `tool:${toolName}`;
 }
 
-export function denialText(options: GovernanceOptions, decision: Decision, action: string): string {
-  return options.denialMessage
-    ? options.denialMessage(decision, action)
-    : `Blocked by policy: ${decision.reason}`;
-}
-
 /** Turns tool arguments into a check context. */
 export function contextOf(
   options: GovernanceOptions,
@@ -188,84 +183,25 @@ export function parseArguments(raw: string | undefined): unknown {
   }
 }
 
-/** A decision made for an SDK agent, with what an outcome event needs to stand on its own. */
-export interface Checked {
-  /** The guard that decided (the agent's own, when it has a token). */
-  guard: Guard;
-  decision: Decision;
-  agent: AgentIdentity;
-  action: string;
-  kind: NonNullable<CheckRequest['kind']>;
-  traceId: string;
-  delegation: AgentIdentity[];
-}
-
-/** Checks one action for an SDK agent inside a run, with its delegation chain and trace. */
+/**
+ * Checks one action for an SDK agent inside a run, with its delegation chain and trace, through
+ * the agent's own guard when it has a token (fails closed: see `AdapterKit.check`).
+ */
 export async function checkFor(
   options: GovernanceOptions,
   runContext: RunContext<unknown> | object,
   agentName: string,
-  request: Omit<CheckRequest, 'agent' | 'traceId' | 'delegation' | 'framework' | 'source'> & {
-    kind: NonNullable<CheckRequest['kind']>;
-  },
-): Promise<Checked> {
+  request: Pick<CheckRequest, 'action' | 'context' | 'spanId'> & { kind: ActionKind },
+): Promise<CheckedAction> {
   const run = runGovernance(runContext, options);
   const agent = identityOf(options, agentName);
-  const delegation = run.delegation.get(agentName) ?? [];
-  const guard = guardFor(options, agentName);
-  const decision = await guard.check({
+  return kit.check({
     ...request,
+    guard: guardFor(options, agentName),
     agent,
     traceId: run.traceId,
-    framework: FRAMEWORK,
-    source: SOURCE,
-    ...(delegation.length > 0 ? { delegation } : {}),
+    delegation: run.delegation.get(agentName) ?? [],
   });
-  return {
-    guard,
-    decision,
-    agent,
-    action: request.action,
-    kind: request.kind,
-    traceId: run.traceId,
-    delegation,
-  };
-}
-
-/**
- * Records the outcome of a checked action. The event carries the decision's agent, action and
- * trace itself, so it is recorded right however long ago the decision was made (a late
- * approval). A failure to record is logged, never thrown into the agent's run.
- */
-export async function recordOutcome(
-  checked: Checked,
-  event: Omit<OutcomeEvent, 'decisionId' | 'agent' | 'action' | 'traceId' | 'kind' | 'effect'>,
-): Promise<void> {
-  try {
-    await checked.guard.record({
-      framework: FRAMEWORK,
-      source: SOURCE,
-      decisionId: checked.decision.decisionId,
-      agent: checked.agent,
-      action: checked.action,
-      traceId: checked.traceId,
-      kind: checked.kind,
-      effect: checked.decision.effect,
-      ...(checked.delegation.length > 0 ? { delegation: checked.delegation } : {}),
-      ...event,
-    });
-  } catch (error) {
-    debug('could not record outcome %o: %O', event, error);
-  }
-}
-
-/** Records activity no decision preceded (a hosted call seen afterwards). */
-export async function recordObserved(guard: Guard, event: OutcomeEvent): Promise<void> {
-  try {
-    await guard.record({ framework: FRAMEWORK, source: SOURCE, ...event });
-  } catch (error) {
-    debug('could not record %o: %O', event, error);
-  }
 }
 
 /**
@@ -310,7 +246,7 @@ export function offerable(
 
 /** A call waiting on a human, or denied where the SDK can only interrupt: by run, by call id. */
 export interface PendingApproval {
-  checked: Checked;
+  checked: CheckedAction;
   options: GovernanceOptions;
   /** The text the model gets when a policy denial is turned into a rejection. */
   denial?: string;

@@ -1,16 +1,13 @@
-import { type Decision, ValidationError } from '@meshguard/core';
+import { type CheckedAction, type Decision, ValidationError } from '@meshguard/core';
 import { type Agent, Runner, type RunResult, type RunState, type RunToolApprovalItem } from '@openai/agents';
 import { callSpanId, governedToolInfo } from './govern-tool';
 import {
-  type Checked,
-  FRAMEWORK,
   flushGovernance,
   type GovernanceOptions,
   guardFor,
   identityOf,
+  kit,
   pendingApprovals,
-  recordObserved,
-  recordOutcome,
   runGovernance,
 } from './governance-context';
 import { builtinAction, recordHostedToolCalls } from './hosted-tools';
@@ -49,7 +46,7 @@ async function recordAnswer(
   if (pending) {
     if (pending.answered) return;
     pending.answered = true;
-    await recordOutcome(pending.checked, common);
+    await kit.recordOutcome(pending.checked, common);
     return;
   }
   // Resumed from a serialized RunState: the decision is in the trail, not in this process.
@@ -67,15 +64,14 @@ async function recordAnswer(
     pendingApprovals(state._context).set(callId, { checked, options, answered: true });
   }
   if (checked) {
-    await recordOutcome(checked, common);
+    await kit.recordOutcome(checked, common);
   } else {
-    await recordObserved(guardFor(options, item.agent.name), {
+    await kit.recordObserved(guardFor(options, item.agent.name), {
       ...common,
       agent,
       action,
       traceId,
       kind: info ? 'tool' : 'builtin_tool',
-      framework: FRAMEWORK,
     });
   }
 }
@@ -87,7 +83,7 @@ async function findDecision(
   agentId: string,
   action: string,
   item: RunToolApprovalItem,
-): Promise<Checked | undefined> {
+): Promise<CheckedAction | undefined> {
   const candidates = (
     await options.guard.query({
       traceId,

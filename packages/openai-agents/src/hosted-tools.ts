@@ -1,4 +1,4 @@
-import type { Decision } from '@meshguard/core';
+import type { CheckedAction, Decision } from '@meshguard/core';
 import type {
   ApplyPatchTool,
   ComputerTool,
@@ -10,17 +10,13 @@ import type {
   Tool,
 } from '@openai/agents';
 import {
-  type Checked,
   checkFor,
   contextOf,
-  denialText,
-  FRAMEWORK,
   type GovernanceOptions,
   guardFor,
   identityOf,
+  kit,
   pendingApprovals,
-  recordObserved,
-  recordOutcome,
   runGovernance,
 } from './governance-context';
 
@@ -77,8 +73,8 @@ export async function offerHostedTool(
   return verdict;
 }
 
-const hostedByRun = new WeakMap<object, Map<string, Checked>>();
-function hostedDecisions(run: object): Map<string, Checked> {
+const hostedByRun = new WeakMap<object, Map<string, CheckedAction>>();
+function hostedDecisions(run: object): Map<string, CheckedAction> {
   let map = hostedByRun.get(run);
   if (!map) {
     map = new Map();
@@ -125,20 +121,19 @@ export async function recordHostedToolCalls(
       ...(Object.keys(context).length > 0 ? { context } : {}),
     };
     if (checked) {
-      await recordOutcome(checked, {
+      await kit.recordOutcome(checked, {
         ...event,
         outcome: raw.status === 'failed' ? 'error' : 'success',
       });
     } else {
       // A hosted call no offer decision of this run covers (a tool the host added itself).
-      await recordObserved(guardFor(options, agentName), {
+      await kit.recordObserved(guardFor(options, agentName), {
         ...event,
         agent: identityOf(options, agentName),
         action,
         outcome: 'observed',
         traceId: run.traceId,
         kind: 'builtin_tool',
-        framework: FRAMEWORK,
       });
     }
     recorded++;
@@ -173,7 +168,7 @@ async function approvalCheck(
   action: string,
   args: unknown,
   callId: string | undefined,
-): Promise<{ need: boolean; checked: Checked }> {
+): Promise<{ need: boolean; checked: CheckedAction }> {
   const context = contextOf(options, args, { toolName: action, agentName, action });
   const checked = await checkFor(options, runContext, agentName, {
     action,
@@ -182,14 +177,14 @@ async function approvalCheck(
   });
   const { decision } = checked;
   if (decision.effect === 'deny') {
-    await recordOutcome(checked, { outcome: 'blocked' });
+    await kit.recordOutcome(checked, { outcome: 'blocked' });
   }
   if (decision.effect !== 'allow' && callId !== undefined) {
     pendingApprovals(runContext).set(callId, {
       checked,
       options,
       ...(decision.effect === 'deny'
-        ? { denial: denialText(options, decision, action), answered: true }
+        ? { denial: kit.denialText(decision, action, options.denialMessage), answered: true }
         : {}),
     });
   }
@@ -252,7 +247,7 @@ export function governApprovalTool<T extends ShellTool | ApplyPatchTool>(
       const callId = (item.rawItem as { callId?: string }).callId;
       const decision = callId === undefined ? undefined : decisions.get(runContext)?.get(callId);
       if (decision?.effect === 'deny')
-        return { approve: false, reason: denialText(options, decision, action) };
+        return { approve: false, reason: kit.denialText(decision, action, options.denialMessage) };
       if (local.onApproval) return local.onApproval(runContext, item);
       // Approval required by policy (or by the tool): leave it to the host as an interruption.
       return {} as { approve: boolean };
@@ -306,14 +301,14 @@ export function governHostedMcpTool(
         const callId = (item.rawItem as { id?: string }).id;
         if (callId) pendingApprovals(runContext).set(callId, { checked, options });
         if (decision.effect === 'deny') {
-          await recordOutcome(checked, { outcome: 'blocked' });
-          return { approve: false, reason: denialText(options, decision, action) };
+          await kit.recordOutcome(checked, { outcome: 'blocked' });
+          return { approve: false, reason: kit.denialText(decision, action, options.denialMessage) };
         }
         if (own) return own(runContext, item);
         // With onApproval set, the SDK has no pending state for MCP calls: never approve unasked.
         return {
           approve: false,
-          reason: `${denialText(options, decision, action)} (approval is required: give the hosted MCP tool an onApproval to answer it)`,
+          reason: `${kit.denialText(decision, action, options.denialMessage)} (approval is required: give the hosted MCP tool an onApproval to answer it)`,
         };
       },
     },

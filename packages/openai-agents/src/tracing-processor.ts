@@ -1,6 +1,6 @@
 import type { AgentIdentity, OutcomeEvent } from '@meshguard/core';
 import type { Span, Trace, TracingProcessor } from '@openai/agents';
-import { debug, FRAMEWORK, type GovernanceOptions, guardFor, identityOf, SOURCE } from './governance-context';
+import { type GovernanceOptions, guardFor, identityOf, kit } from './governance-context';
 
 type AnySpan = Span<any>;
 
@@ -41,9 +41,8 @@ export class MeshGuardTracingProcessor implements TracingProcessor {
     this.#parents.delete(span.spanId);
     this.#agents.delete(span.spanId);
     if (!event) return;
-    const pending = guardFor(this.#options, event.agent!.name)
-      .record(event)
-      .catch((error: unknown) => debug('could not mirror span %s: %O', span.spanId, error))
+    const pending = kit
+      .recordObserved(guardFor(this.#options, event.agent!.name), event)
       .finally(() => this.#pending.delete(pending));
     this.#pending.add(pending);
   }
@@ -118,8 +117,6 @@ export class MeshGuardTracingProcessor implements TracingProcessor {
       kind,
       traceId: span.traceId,
       spanId: span.spanId,
-      framework: FRAMEWORK,
-      source: SOURCE,
       context: { span: data.type },
     };
     if (span.error) event.error = span.error.message;

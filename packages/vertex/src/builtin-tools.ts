@@ -1,16 +1,7 @@
 import { createHash } from 'node:crypto';
-import { ConfigError, type OutcomeEvent } from '@meshguard/core';
+import { type CheckedAction, ConfigError } from '@meshguard/core';
 import type { GeminiPart, GeminiResponse } from './gemini-parts';
-import {
-  type Checked,
-  checkAction,
-  debug,
-  FRAMEWORK,
-  type GovernanceOptions,
-  recordOutcome,
-  resolveGovernance,
-  SOURCE,
-} from './vertex-governance';
+import { type GovernanceOptions, kit, resolveGovernance } from './vertex-governance';
 
 /**
  * Policy actions of Gemini's built-in tools (run on Google's side), the same names as on every
@@ -72,7 +63,7 @@ export async function governBuiltinTools<T extends object>(
 ): Promise<GovernedBuiltinTools<T>> {
   const scope = resolveGovernance('governBuiltinTools', options);
   const actionOf = (key: string) => options.actions?.[key] ?? BUILTIN_ACTIONS[key] ?? `tool:${key}`;
-  const decisions = new Map<string, Checked>();
+  const decisions = new Map<string, CheckedAction>();
   const removed: RemovedBuiltinTool[] = [];
   const kept: T[] = [];
   if (tools !== undefined && !Array.isArray(tools)) {
@@ -96,7 +87,8 @@ export async function governBuiltinTools<T extends object>(
       const action = actionOf(key);
       let checked = decisions.get(action);
       if (!checked) {
-        checked = await checkAction(scope, {
+        checked = await kit.check({
+          ...scope,
           action,
           kind: 'builtin_tool',
           context: { stage: 'offer', tool: key },
@@ -111,7 +103,11 @@ export async function governBuiltinTools<T extends object>(
           ? `${decision.reason} (Google runs ${key} itself: nothing can pause it for approval, so it is not offered)`
           : decision.reason;
       removed.push({ tool: key, action, reason });
-      await recordOutcome(checked, { outcome: 'blocked', reason, context: { stage: 'offer', tool: key } });
+      await kit.recordOutcome(checked, {
+        outcome: 'blocked',
+        reason,
+        context: { stage: 'offer', tool: key },
+      });
     }
     if (Object.keys(copy).length > 0) kept.push(copy as T);
   }
@@ -133,35 +129,23 @@ export async function governBuiltinTools<T extends object>(
       // Joined to the offer decision whatever it said: a tool that ran although policy did not
       // allow it (added back behind MeshGuard) shows as exactly that.
       const checked = decisions.get(activity.action);
-      if (checked) await recordOutcome(checked, event);
-      else await recordObserved(scope, activity.action, event);
+      if (checked) await kit.recordOutcome(checked, event);
+      else {
+        // Activity no decision of this request covers (a built-in tool added behind MeshGuard's back).
+        await kit.recordObserved(scope.guard, {
+          kind: 'builtin_tool',
+          traceId: scope.traceId,
+          agent: scope.agent,
+          action: activity.action,
+          ...event,
+        });
+      }
       recorded++;
     }
     return recorded;
   };
 
   return { tools: kept, removed, traceId: scope.traceId, recordBuiltinActivity };
-}
-
-/** Activity no decision of this request covers (a built-in tool added behind MeshGuard's back). */
-async function recordObserved(
-  scope: ReturnType<typeof resolveGovernance>,
-  action: string,
-  event: Omit<OutcomeEvent, 'agent' | 'action'>,
-): Promise<void> {
-  try {
-    await scope.guard.record({
-      framework: FRAMEWORK,
-      source: SOURCE,
-      kind: 'builtin_tool',
-      traceId: scope.traceId,
-      agent: scope.agent,
-      action,
-      ...event,
-    });
-  } catch (error) {
-    debug('could not record %o: %O', event, error);
-  }
 }
 
 interface Activity {

@@ -14,14 +14,7 @@ import type {
   GeminiResponse,
 } from './gemini-parts';
 import { functionCallsOf } from './gemini-parts';
-import {
-  checkAction,
-  debug,
-  denialText,
-  type GovernanceOptions,
-  recordOutcome,
-  resolveGovernance,
-} from './vertex-governance';
+import { debug, type GovernanceOptions, kit, resolveGovernance } from './vertex-governance';
 
 /** What a handler learns about the call it answers. */
 export interface FunctionCallInfo {
@@ -132,7 +125,8 @@ export function governFunctions<D extends FunctionDeclarationLike = FunctionDecl
     const action = entry?.action ?? `tool:${name || 'unnamed'}`;
     const args = argsOf(call.args);
     const context = options.context ? options.context(args, { name, action }) : args;
-    const checked = await checkAction(scope, {
+    const checked = await kit.check({
+      ...scope,
       action,
       kind: 'tool',
       context,
@@ -144,7 +138,7 @@ export function governFunctions<D extends FunctionDeclarationLike = FunctionDecl
 
   // What the model is told, and what is recorded, for a call that does not run.
   const refuse = async (p: Pending, text: string, outcome: 'blocked' | 'rejected' | 'error', extra = {}) => {
-    await recordOutcome(p.checked, { outcome, ...extra });
+    await kit.recordOutcome(p.checked, { outcome, ...extra });
     return answer(p, { error: text });
   };
 
@@ -153,10 +147,10 @@ export function governFunctions<D extends FunctionDeclarationLike = FunctionDecl
     if (!options.onApprovalRequired) {
       return refuse(
         p,
-        denialText(
-          options,
+        kit.denialText(
           { ...decision, reason: `${decision.reason} (approval is required and no approver is configured)` },
           p.action,
+          options.denialMessage,
         ),
         'blocked',
       );
@@ -181,10 +175,10 @@ export function governFunctions<D extends FunctionDeclarationLike = FunctionDecl
       debug('approval of %s failed: %O', p.action, error);
       return refuse(
         p,
-        denialText(
-          options,
+        kit.denialText(
           { ...decision, reason: `${decision.reason} (approval failed: ${message})` },
           p.action,
+          options.denialMessage,
         ),
         'blocked',
         { error: message },
@@ -194,7 +188,7 @@ export function governFunctions<D extends FunctionDeclarationLike = FunctionDecl
       const message = reply.message ?? `Rejected by ${reply.by}: ${decision.reason}`;
       return refuse(p, message, 'rejected', { actor: reply.by, reason: message });
     }
-    await recordOutcome(p.checked, { outcome: 'approved', actor: reply.by });
+    await kit.recordOutcome(p.checked, { outcome: 'approved', actor: reply.by });
     return 'run';
   };
 
@@ -210,14 +204,14 @@ export function governFunctions<D extends FunctionDeclarationLike = FunctionDecl
       const response = isPlainObject(result) ? result : { output: result === undefined ? null : result };
       return {
         part: answer(p, response),
-        record: () => recordOutcome(p.checked, { outcome: 'success', durationMs: Date.now() - started }),
+        record: () => kit.recordOutcome(p.checked, { outcome: 'success', durationMs: Date.now() - started }),
       };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       return {
         part: answer(p, { error: message }),
         record: () =>
-          recordOutcome(p.checked, {
+          kit.recordOutcome(p.checked, {
             outcome: 'error',
             error: message.slice(0, 4096),
             durationMs: Date.now() - started,
@@ -236,7 +230,9 @@ export function governFunctions<D extends FunctionDeclarationLike = FunctionDecl
       const p = await decide(call, index);
       const { effect } = p.checked.decision;
       if (effect === 'deny') {
-        answers.push(await refuse(p, denialText(options, p.checked.decision, p.action), 'blocked'));
+        answers.push(
+          await refuse(p, kit.denialText(p.checked.decision, p.action, options.denialMessage), 'blocked'),
+        );
       } else if (!p.entry) {
         const known = [...table.keys()].join(', ');
         answers.push(

@@ -1,0 +1,232 @@
+import createDebug from 'debug';
+import { ConfigError } from '../errors/meshguard-error';
+import { type AgentIdentity, type AgentIdentityInput, AgentIdentitySchema } from '../protocol/agent-identity';
+import type { ActionKind, CheckContext } from '../protocol/check-request';
+import type { Decision } from '../protocol/decision';
+import type { OutcomeEvent } from '../protocol/outcome-event';
+import type { TrustTier } from '../protocol/trust-tier';
+import type { Guard } from './guard';
+
+/** Who an adapter is: stamped on every decision and outcome it records. */
+export interface AdapterKitOptions {
+  /** The `framework` of every event, e.g. `'openai-agents'`. */
+  framework: string;
+  /** The adapter package and its version, e.g. `{ name: '@meshguard/vertex', version: '0.1.0' }`. */
+  source: { name: string; version: string };
+  /**
+   * Where the kit logs what it must not throw (a failed check, an outcome it could not record):
+   * the adapter's `debug` namespace. Default: `meshguard:<framework>`.
+   */
+  debug?: (formatter: string, ...args: unknown[]) => void;
+}
+
+/** One action to check, with everything its outcome events will need. */
+export interface AdapterCheckRequest {
+  /** The guard that decides and records (an agent given by token may have its own). */
+  guard: Guard;
+  agent: AgentIdentity;
+  action: string;
+  kind: ActionKind;
+  traceId: string;
+  /** The agents the request came through, root first (empty or absent: none). */
+  delegation?: AgentIdentity[];
+  context?: CheckContext;
+  spanId?: string;
+}
+
+/**
+ * A decision with what an outcome event needs to stand on its own, however late it is recorded
+ * (a human's answer, a hosted call seen after the run).
+ */
+export interface CheckedAction {
+  /** The guard that decided: outcomes go to the same one. */
+  guard: Guard;
+  decision: Decision;
+  agent: AgentIdentity;
+  action: string;
+  kind: ActionKind;
+  traceId: string;
+  delegation: AgentIdentity[];
+  /**
+   * Set when the check itself threw: `decision` is then the kit's own deny, which no guard
+   * recorded, so its outcomes are recorded on their own (with the failure as their `error`).
+   */
+  failed?: true;
+}
+
+/** What an outcome adds to its decision: the decision's own facts come from the `CheckedAction`. */
+export type AdapterOutcome = Omit<
+  OutcomeEvent,
+  'decisionId' | 'agent' | 'action' | 'traceId' | 'kind' | 'effect'
+>;
+
+/** The defaults of an identity a host may give in part. */
+export interface IdentityDefaults {
+  id: string;
+  /** Default: the identity's `id`. */
+  name?: string;
+  tags?: string[];
+  tier?: TrustTier;
+}
+
+/** The plumbing every framework adapter shares, bound to one framework. */
+export interface AdapterKit {
+  readonly framework: string;
+  readonly source: { name: string; version: string };
+  /**
+   * Checks (and so records) one action, stamped with the framework, the source and the
+   * delegation. Fails closed: a check that throws (a broken store, a closed guard, a malformed
+   * request) returns a deny whose reason says the check failed, never an allow and never a throw.
+   */
+  check(request: AdapterCheckRequest): Promise<CheckedAction>;
+  /**
+   * Records the outcome of a checked action, joined to its decision (agent, action, trace, kind,
+   * effect and delegation come from it). A failure to record is logged, never thrown into the run.
+   */
+  recordOutcome(checked: CheckedAction, event: AdapterOutcome): Promise<void>;
+  /**
+   * Records activity no decision preceded (a hosted call seen afterwards, a span mirrored): the
+   * event names its own agent and action. A failure to record is logged, never thrown.
+   */
+  recordObserved(guard: Guard, event: OutcomeEvent): Promise<void>;
+  /**
+   * The text a model or agent receives for a refused action: the host's `denialMessage` when it
+   * gives one, else `Blocked by policy: <reason>`.
+   */
+  denialText<S>(
+    decision: Decision,
+    subject: S,
+    denialMessage?: (decision: Decision, subject: S) => string,
+  ): string;
+  /**
+   * Validates an identity the host gave, `id`, `name`, `tags` and `tier` filled from `defaults`
+   * where left out. An invalid one is a `ConfigError` (`identity_invalid`) whose message is
+   * `invalid(<path>: <problem>)`, so it can name the agent and the option.
+   */
+  identity(
+    given: Partial<AgentIdentityInput>,
+    defaults: IdentityDefaults,
+    invalid: (issue: string) => string,
+  ): AgentIdentity;
+  /** A new trace id, `trace_<32 hex>`, for a run the host gave none. */
+  newTraceId(): string;
+}
+
+/**
+ * The shared plumbing of a framework adapter: checks stamped with the framework and source that
+ * fail closed, outcomes joined to their decision, recording that never throws into the agent's
+ * run, the default denial text and identities with defaults. An adapter maps its framework's hooks
+ * onto these and keeps only what is its own.
+ *
+ * @example
+ * const kit = createAdapterKit({ framework: 'my-framework', source: { name: 'my-adapter', version: '1.0.0' } });
+ * const checked = await kit.check({ guard, agent, action: 'write:refund', kind: 'tool', traceId, context: args });
+ * if (!checked.decision.allowed) {
+ *   await kit.recordOutcome(checked, { outcome: 'blocked' });
+ *   return kit.denialText(checked.decision, 'write:refund');
+ * }
+ * const result = await runTool(args);
+ * await kit.recordOutcome(checked, { outcome: 'success' });
+ */
+export function createAdapterKit(options: AdapterKitOptions): AdapterKit {
+  const { framework } = options;
+  const source = { name: options.source.name, version: options.source.version };
+  const debug = options.debug ?? createDebug(`meshguard:${framework}`);
+
+  return {
+    framework,
+    source,
+
+    async check(request) {
+      const { guard, delegation = [], ...rest } = request;
+      const base = {
+        guard,
+        agent: request.agent,
+        action: request.action,
+        kind: request.kind,
+        traceId: request.traceId,
+        delegation,
+      };
+      try {
+        const decision = await guard.check({
+          ...rest,
+          framework,
+          source,
+          ...(delegation.length > 0 ? { delegation } : {}),
+        });
+        return { ...base, decision };
+      } catch (error) {
+        debug('check of %s failed, denying: %O', request.action, error);
+        const message = error instanceof Error ? error.message : String(error);
+        return {
+          ...base,
+          failed: true,
+          decision: {
+            decisionId: `failed-${crypto.randomUUID()}`,
+            allowed: false,
+            effect: 'deny',
+            reason: `the policy check failed, so the action is denied: ${message}`,
+            mode: 'enforce',
+            evaluatedAt: new Date().toISOString(),
+          },
+        };
+      }
+    },
+
+    async recordOutcome(checked, event) {
+      try {
+        await checked.guard.record({
+          framework,
+          source,
+          // A failed check recorded no decision to join: the outcome stands alone and says why.
+          ...(checked.failed
+            ? { error: checked.decision.reason }
+            : { decisionId: checked.decision.decisionId }),
+          agent: checked.agent,
+          action: checked.action,
+          traceId: checked.traceId,
+          kind: checked.kind,
+          effect: checked.decision.effect,
+          ...(checked.delegation.length > 0 ? { delegation: checked.delegation } : {}),
+          ...event,
+        });
+      } catch (error) {
+        debug('could not record outcome %o: %O', event, error);
+      }
+    },
+
+    async recordObserved(guard, event) {
+      try {
+        await guard.record({ framework, source, ...event });
+      } catch (error) {
+        debug('could not record %o: %O', event, error);
+      }
+    },
+
+    denialText(decision, subject, denialMessage) {
+      return denialMessage ? denialMessage(decision, subject) : `Blocked by policy: ${decision.reason}`;
+    },
+
+    identity(given, defaults, invalid) {
+      const id = given.id ?? defaults.id;
+      const parsed = AgentIdentitySchema.safeParse({
+        ...(defaults.tags ? { tags: defaults.tags } : {}),
+        ...(defaults.tier ? { tier: defaults.tier } : {}),
+        ...given,
+        id,
+        name: given.name ?? defaults.name ?? id,
+      });
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new ConfigError(invalid(`${issue.path.join('.')}: ${issue.message}`), {
+          code: 'identity_invalid',
+        });
+      }
+      return parsed.data;
+    },
+
+    newTraceId() {
+      return `trace_${crypto.randomUUID().replaceAll('-', '')}`;
+    },
+  };
+}
