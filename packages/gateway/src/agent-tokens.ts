@@ -29,11 +29,14 @@ export class TokenError extends Error {
   override readonly name = 'TokenError';
 }
 
+/** A public key as the JWKS serves it: the gateway's Ed25519 key with the fields it stores it with. */
+export type PublicJwk = JWK & { kty: string; crv: string; x: string; kid: string; alg: string; use: string };
+
 /** Issues and verifies agent tokens: EdDSA JWTs signed with the gateway's own key. */
 export interface TokenAuthority {
   readonly kid: string;
   /** The public key set (`/.well-known/jwks.json`). */
-  jwks(): { keys: JWK[] };
+  jwks(): { keys: PublicJwk[] };
   issue(agent: AgentIdentity, ttlSeconds: number): Promise<{ token: string; jti: string; expiresAt: string }>;
   /** Verifies signature, issuer, audience and expiry, then that neither agent nor token is revoked. */
   verify(token: string): Promise<VerifiedToken>;
@@ -59,7 +62,7 @@ export async function createTokenAuthority(state: GatewayState): Promise<TokenAu
   const VERIFIED_MAX = 10_000;
   return {
     kid: key.kid,
-    jwks: () => ({ keys: [key.publicJwk as JWK] }),
+    jwks: () => ({ keys: [key.publicJwk as PublicJwk] }),
     async issue(agent, ttlSeconds) {
       const jti = randomUUID();
       const now = Math.floor(Date.now() / 1000);

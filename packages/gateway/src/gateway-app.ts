@@ -5,19 +5,18 @@ import {
   type AuditEvent,
   type AuditEventBody,
   type AuditFilter,
-  AuditFilterSchema,
   type AuditStore,
   type Clock,
   createEmbeddedGuard,
-  DecisionSchema,
   type EmbeddedGuard,
   MeshGuardError,
   type PolicyEngine,
   PolicyError,
   type ValidationError,
 } from '@meshguard/core';
-import type { GatewayState, PolicyFile } from '@meshguard/store';
+import type { GatewayState, PolicyFile, StoreStats } from '@meshguard/store';
 import Fastify, {
+  type FastifyError,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
@@ -34,7 +33,8 @@ import { createTokenAuthority, type TokenAuthority, TokenError } from './agent-t
 import { createGatewayMetrics } from './gateway-metrics';
 import { createPolicyHolder, type PolicyHolder } from './gateway-policies';
 import {
-  AgentRecordSchema,
+  AgentListReplySchema,
+  AgentParamsSchema,
   AuditPageSchema,
   AuditQuerySchema,
   BatchCheckBodySchema,
@@ -42,11 +42,23 @@ import {
   CheckBodySchema,
   CreateAgentBodySchema,
   CreateAgentReplySchema,
+  DecisionReplySchema,
   ErrorReplySchema,
+  HealthReplySchema,
+  JwksReplySchema,
+  OpenApiReplySchema,
   OutcomeBodySchema,
   OutcomeReplySchema,
   PolicySetReplySchema,
   PutPoliciesBodySchema,
+  ReachableBodySchema,
+  ReachableReplySchema,
+  StatsQuerySchema,
+  StatsReplySchema,
+  TailQuerySchema,
+  TailReplySchema,
+  TokenParamsSchema,
+  VerifyReplySchema,
 } from './gateway-schemas';
 
 declare const __PACKAGE_VERSION__: string | undefined;
@@ -82,13 +94,23 @@ export interface Gateway {
 interface ReaderExtras {
   latest(n: number): { events: AuditEvent[]; cursor: string };
   after(cursor: string | undefined, limit?: number): { events: AuditEvent[]; cursor: string };
-  stats(filter?: AuditFilter): unknown;
+  stats(filter?: AuditFilter): StoreStats | Promise<StoreStats>;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     agent?: AgentIdentity;
   }
+}
+
+function refuseUrl(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+  return reply.code(400).send({
+    error: 'bad_request',
+    message:
+      error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? 'a path parameter is over 256 characters'
+        : 'the URL is not valid',
+  });
 }
 
 /**
@@ -111,6 +133,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    // A path parameter (decoded) as long as the longest id there is: an agent id or a jti has at
+    // most 256 characters, and the router refuses longer ones before the route's schema sees them.
+    routerOptions: { maxParamLength: 256 },
+    // What the router refuses (a parameter over that length, a malformed URL) gets the 400 a
+    // schema violation gets, not Fastify's own body and status (414).
+    frameworkErrors: refuseUrl,
   }).withTypeProvider<ZodTypeProvider>();
   const policies = await createPolicyHolder(options.state, {
     clock,
@@ -238,12 +266,31 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     return deny(reply, 403, 'agent tokens cannot use admin routes');
   };
 
-  const errors = {
-    400: ErrorReplySchema,
-    401: ErrorReplySchema,
-    403: ErrorReplySchema,
-    413: ErrorReplySchema,
+  // Every status a route can answer is declared with its body, so the OpenAPI document (and the
+  // reference generated from it) is the whole truth; openapi.test.ts holds each route to it.
+  const error = (when: string) => ErrorReplySchema.describe(when);
+  const agentAuth = {
+    401: error('No token, or a forged, expired or revoked one.'),
+    403: error('The admin token: this route takes an agent token.'),
   };
+  const adminAuth = {
+    401: error('No token, or one that is neither the admin token nor a valid agent token.'),
+    403: error('An agent token: this route takes the admin token.'),
+  };
+  const bodyErrors = {
+    400: error('Malformed JSON, or a field that breaks the schema (`field` names it).'),
+    413: error('The body is over the size limit (1 MiB by default).'),
+    415: error('A body that is neither JSON nor text.'),
+  };
+  const queryErrors = { 400: error('A query parameter that breaks the schema (`field` names it).') };
+  // Fastify reads a body sent with a DELETE too: these routes take none, but answer one.
+  const deleteErrors = {
+    400: error('A bad path parameter (`field` names it), or a body sent that is malformed JSON.'),
+    413: error('A body sent (the route takes none) over the size limit.'),
+    415: error('A body sent (the route takes none) that is neither JSON nor text.'),
+  };
+  const notImplemented = error('The audit store cannot answer this (a memory store).');
+
   const decide = async (agent: AgentIdentity, body: z.infer<typeof CheckBodySchema>) => {
     const started = process.hrtime.bigint();
     const decision = await guard.check({ ...body, agent });
@@ -257,8 +304,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     {
       onRequest: agentOnly,
       schema: {
+        summary: 'Decide one action',
+        description:
+          'Decides one action for the calling agent and records the decision in the audit trail. A deny is a 200 with `allowed: false`. The agent is the one the token names: identity fields in the body are ignored. `context` holds the tool arguments (`amount` for `amount_max`...) and is redacted before it is stored.',
         body: CheckBodySchema,
-        response: { 200: DecisionSchema, ...errors },
+        response: { 200: DecisionReplySchema, ...agentAuth, ...bodyErrors },
         security: [{ agentToken: [] }],
       },
     },
@@ -270,8 +320,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     {
       onRequest: agentOnly,
       schema: {
+        summary: 'Decide up to 1,000 actions',
+        description:
+          'Decides up to 1,000 actions for the calling agent in one request; the decisions come back in request order and are recorded in one append. If the decisions cannot be recorded, every one of them is a deny (an action that cannot be audited does not run).',
         body: BatchCheckBodySchema,
-        response: { 200: BatchCheckReplySchema, ...errors },
+        response: { 200: BatchCheckReplySchema, ...agentAuth, ...bodyErrors },
         security: [{ agentToken: [] }],
       },
     },
@@ -295,11 +348,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     {
       onRequest: agentOnly,
       schema: {
-        body: CheckBodySchema.omit({ context: true }),
-        response: {
-          200: z.object({ reachable: z.boolean(), reason: z.string(), approvalPossible: z.boolean() }),
-          ...errors,
-        },
+        summary: 'Whether an action could be allowed',
+        description:
+          'Whether any context could allow the action for the calling agent, without recording anything: adapters use it at offer time, to hide a tool or handoff no call could be allowed.',
+        body: ReachableBodySchema,
+        response: { 200: ReachableReplySchema, ...agentAuth, ...bodyErrors },
         security: [{ agentToken: [] }],
       },
     },
@@ -311,8 +364,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     {
       onRequest: agentOnly,
       schema: {
+        summary: 'Record outcome events',
+        description:
+          "Records outcome events (what happened after a decision), joined to their decision by `decisionId`. Idempotent by event `id`: an id the gateway already holds is ignored, so a retry never duplicates. The agent is the token's; an outcome cannot be attributed to a decision another agent got.",
         body: OutcomeBodySchema,
-        response: { 200: OutcomeReplySchema, ...errors },
+        response: { 200: OutcomeReplySchema, ...agentAuth, ...bodyErrors },
         security: [{ agentToken: [] }],
       },
     },
@@ -327,8 +383,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     {
       onRequest: adminOnly,
       schema: {
+        summary: 'Query the audit trail',
+        description:
+          'Queries the audit trail: filters as query parameters, a page of events, and a cursor for the next page. Time filters take ISO date-times. Each event is an AuditEvent v1 ([audit-events.md](audit-events.md)).',
         querystring: AuditQuerySchema,
-        response: { 200: AuditPageSchema, ...errors },
+        response: { 200: AuditPageSchema, ...adminAuth, ...queryErrors },
         security: [{ adminToken: [] }],
       },
     },
@@ -342,10 +401,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     {
       onRequest: adminOnly,
       schema: {
-        querystring: z.object({
-          lines: z.coerce.number().int().positive().max(10_000).optional(),
-          after: z.string().max(256).optional(),
-        }),
+        summary: 'Follow the audit trail',
+        description:
+          'The latest events (`lines`, default 20), or the events recorded after a cursor (`after`), with the cursor to follow from: what `meshguard audit tail -f` polls. 501 on a store that cannot follow the trail (memory).',
+        querystring: TailQuerySchema,
+        response: { 200: TailReplySchema, ...adminAuth, ...queryErrors, 501: notImplemented },
         security: [{ adminToken: [] }],
       },
     },
@@ -368,7 +428,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     {
       onRequest: adminOnly,
       schema: {
-        querystring: AuditFilterSchema.pick({ since: true, until: true }),
+        summary: 'Count the audit trail',
+        description:
+          'Counts over the trail between `since` and `until`: the total, and by effect, action, agent and event type (what `meshguard audit stats` shows). 501 on a store without counts (memory).',
+        querystring: StatsQuerySchema,
+        response: { 200: StatsReplySchema, ...adminAuth, ...queryErrors, 501: notImplemented },
         security: [{ adminToken: [] }],
       },
     },
@@ -384,7 +448,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   app.get(
     '/v1/audit/verify',
-    { onRequest: adminOnly, schema: { security: [{ adminToken: [] }] } },
+    {
+      onRequest: adminOnly,
+      schema: {
+        summary: 'Verify the hash chains',
+        description:
+          'Verifies the hash chain of every stream and reports the first broken event, if any (`ok`, `checked`, `streams`, `problem`).',
+        response: { 200: VerifyReplySchema, ...adminAuth },
+        security: [{ adminToken: [] }],
+      },
+    },
     async () => options.store.verify(),
   );
 
@@ -393,8 +466,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     {
       onRequest: adminOnly,
       schema: {
+        summary: 'Register an agent',
+        description:
+          'Registers an agent and issues its token (an EdDSA JWT, shown once): 201 with the agent, the token and its expiry. `ttl` is the token lifetime in seconds. 409 when an agent with that id exists.',
         body: CreateAgentBodySchema,
-        response: { 201: CreateAgentReplySchema, ...errors, 409: ErrorReplySchema },
+        response: {
+          201: CreateAgentReplySchema,
+          ...adminAuth,
+          ...bodyErrors,
+          409: error('An agent with this id exists.'),
+        },
         security: [{ adminToken: [] }],
       },
     },
@@ -420,7 +501,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     {
       onRequest: adminOnly,
       schema: {
-        response: { 200: z.object({ agents: z.array(AgentRecordSchema) }) },
+        summary: 'List the agents',
+        description: 'Lists the registered agents, revoked ones with `revokedAt`.',
+        response: { 200: AgentListReplySchema, ...adminAuth },
         security: [{ adminToken: [] }],
       },
     },
@@ -431,13 +514,25 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     '/v1/agents/:id',
     {
       onRequest: adminOnly,
-      schema: { params: z.object({ id: z.string().min(1).max(256) }), security: [{ adminToken: [] }] },
+      schema: {
+        summary: 'Revoke an agent',
+        description:
+          'Revokes an agent: every token of it fails from its next request. 404 when no agent has this id.',
+        params: AgentParamsSchema,
+        response: {
+          204: z.null().describe('Revoked (no body).'),
+          ...adminAuth,
+          ...deleteErrors,
+          404: error('No agent has this id.'),
+        },
+        security: [{ adminToken: [] }],
+      },
     },
     async (request, reply) => {
       if (!(await options.state.revokeAgent(request.params.id))) {
         return reply.code(404).send({ error: 'not_found', message: `no agent "${request.params.id}"` });
       }
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 
@@ -445,7 +540,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     '/v1/tokens/:jti',
     {
       onRequest: adminOnly,
-      schema: { params: z.object({ jti: z.string().min(1).max(256) }), security: [{ adminToken: [] }] },
+      schema: {
+        summary: 'Revoke a token',
+        description:
+          "Revokes one token by its `jti` claim; the agent's other tokens keep working. Any `jti` is accepted (204), one the gateway never issued included: the revocation is kept until the longest token lifetime has passed.",
+        params: TokenParamsSchema,
+        response: { 204: z.null().describe('Revoked (no body).'), ...adminAuth, ...deleteErrors },
+        security: [{ adminToken: [] }],
+      },
     },
     async (request, reply) => {
       // Kept until the longest possible token lifetime has passed.
@@ -453,7 +555,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         request.params.jti,
         new Date(Date.now() + 367 * 86_400_000).toISOString(),
       );
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 
@@ -462,8 +564,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     {
       onRequest: adminOnly,
       schema: {
+        summary: 'Replace the policy set',
+        description:
+          'Replaces the policy set in force with these files, as a new version. An invalid set is refused (400 with `issues`: `file`, `line`, `column`, `message`) and the set in force stays. Takes effect at once on this gateway and within a second on every other gateway process on the same database.',
         body: PutPoliciesBodySchema,
-        response: { 200: PolicySetReplySchema, ...errors },
+        response: {
+          200: PolicySetReplySchema.describe('The new policy set, now in force.'),
+          ...adminAuth,
+          ...bodyErrors,
+          400: error(
+            'Malformed JSON, a field that breaks the schema (`field` names it), or an invalid policy set (`issues` locates every problem).',
+          ),
+        },
         security: [{ adminToken: [] }],
       },
     },
@@ -474,18 +586,76 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     '/v1/policies',
     {
       onRequest: adminOnly,
-      schema: { response: { 200: PolicySetReplySchema }, security: [{ adminToken: [] }] },
+      schema: {
+        summary: 'The policy set in force',
+        description:
+          'The policy set in force: its version and files (version 0 and no files before the first push).',
+        response: { 200: PolicySetReplySchema, ...adminAuth },
+        security: [{ adminToken: [] }],
+      },
     },
     async () => (await options.state.getPolicies()) ?? { version: 0, files: [] },
   );
 
-  app.get('/.well-known/jwks.json', async () => tokens.jwks());
-  app.get('/healthz', async () => ({ status: 'ok', policyVersion: policies.version }));
-  app.get('/metrics', async (_request, reply) => {
-    reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
-  app.get('/v1/openapi.json', async () => app.swagger());
+  app.get(
+    '/.well-known/jwks.json',
+    {
+      schema: {
+        summary: 'The token signing keys',
+        description:
+          'The public key(s) agent tokens are signed with (JWKS, Ed25519), for anyone verifying a token.',
+        response: { 200: JwksReplySchema },
+      },
+    },
+    async () => tokens.jwks(),
+  );
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        summary: 'Liveness',
+        description: 'Liveness, and the version of the policy set in force.',
+        response: { 200: HealthReplySchema },
+      },
+    },
+    async () => ({ status: 'ok' as const, policyVersion: policies.version }),
+  );
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        summary: 'Prometheus metrics',
+        description:
+          'Prometheus metrics (text format): `meshguard_checks_total{effect}`, `meshguard_check_duration_seconds`, `meshguard_audit_queue_depth`, and the process defaults.',
+        response: {
+          200: {
+            description: 'The metrics.',
+            content: { 'text/plain': { schema: z.string().describe('The Prometheus text format.') } },
+          },
+        },
+      },
+    },
+    async (_request, reply) => {
+      reply.header('content-type', metrics.registry.contentType);
+      return metrics.registry.metrics();
+    },
+  );
+  app.get(
+    '/v1/openapi.json',
+    {
+      schema: {
+        summary: 'This API as OpenAPI',
+        description: 'This API as an OpenAPI 3.1 document.',
+        response: { 200: OpenApiReplySchema },
+      },
+    },
+    async () => {
+      const document = app.swagger();
+      // Always an OpenAPI 3.1 document with paths (registered so above): narrowed, not cast.
+      if (!('openapi' in document) || !document.paths) throw new Error('no OpenAPI 3 document');
+      return { ...document, paths: document.paths };
+    },
+  );
 
   let closing: Promise<void> | undefined;
   return {

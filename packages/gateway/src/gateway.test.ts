@@ -173,6 +173,24 @@ describe('gateway: security', () => {
     ).toBe(401);
   });
 
+  it('revokes an agent whose id is as long as ids go; a longer path parameter is a 400', async () => {
+    const { app, admin } = await start();
+    const id = 'a'.repeat(256);
+    const created = await app.inject({
+      method: 'POST',
+      url: '/v1/agents',
+      headers: admin,
+      payload: { id, name: 'long-id' },
+    });
+    expect(created.statusCode).toBe(201);
+    const revoke = (agentId: string) =>
+      app.inject({ method: 'DELETE', url: `/v1/agents/${agentId}`, headers: admin });
+    expect((await revoke(id)).statusCode).toBe(204);
+    const tooLong = await revoke(`${id}a`);
+    expect(tooLong.statusCode).toBe(400);
+    expect(tooLong.json()).toMatchObject({ error: 'bad_request' });
+  });
+
   it('400 naming the field for malformed JSON and schema violations; 413 over 1 MiB', async () => {
     const { app, auth } = await start();
     const bad = await app.inject({

@@ -1,4 +1,4 @@
-export type { TokenAuthority, VerifiedToken } from './agent-tokens';
+export type { PublicJwk, TokenAuthority, VerifiedToken } from './agent-tokens';
 export { createTokenAuthority, TOKEN_AUDIENCE, TOKEN_ISSUER, TokenError } from './agent-tokens';
 export type { Gateway, GatewayOptions } from './gateway-app';
 export { createGateway } from './gateway-app';

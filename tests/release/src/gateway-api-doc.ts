@@ -1,8 +1,9 @@
 // Generates docs/gateway-api.md from the OpenAPI document the gateway serves at
 // `GET /v1/openapi.json`: a gateway is created in-process (memory audit store, in-memory SQLite
-// state) and asked for it. Routes, auth, parameters, bodies and status codes come from the
-// document; what each route is for comes from ROUTES below, and a route missing there (or listed
-// there but no longer served) stops the generator, so a new route cannot go undocumented.
+// state) and asked for it. Everything about a route comes from the document: what it is for (its
+// `summary` and `description`), auth, parameters, bodies, and every status it answers (the gateway's
+// openapi.test.ts holds each route to its declared statuses). A route without a summary or a
+// description stops the generator, so a new route cannot go undocumented.
 import { createMemoryStore } from '@meshguard/core';
 import { createGateway } from '@meshguard/gateway';
 import { openSqliteGatewayState } from '@meshguard/store';
@@ -11,8 +12,16 @@ import { flattenFields, type JsonSchema, markdownTable, typeOf } from './json-sc
 export const GATEWAY_API_DOC = 'docs/gateway-api.md';
 
 interface OpenApiOperation {
+  summary?: string;
+  description?: string;
   security?: Array<Record<string, string[]>>;
-  parameters?: Array<{ in: string; name: string; required?: boolean; schema?: JsonSchema }>;
+  parameters?: Array<{
+    in: string;
+    name: string;
+    required?: boolean;
+    description?: string;
+    schema?: JsonSchema;
+  }>;
   requestBody?: { required?: boolean; content?: Record<string, { schema?: JsonSchema }> };
   responses?: Record<string, { description?: string; content?: Record<string, { schema?: JsonSchema }> }>;
 }
@@ -23,99 +32,6 @@ export interface OpenApiDocument {
   components?: { securitySchemes?: Record<string, { type: string; scheme?: string; bearerFormat?: string }> };
   paths: Record<string, Record<string, OpenApiOperation>>;
 }
-
-/** What each route is for (hand-written), keyed by `METHOD /path` as the OpenAPI document has it. */
-export const ROUTES: Readonly<
-  Record<
-    string,
-    {
-      summary: string;
-      notes?: string;
-      /** Statuses the route answers that its OpenAPI entry does not declare. */
-      undeclared?: readonly string[];
-    }
-  >
-> = {
-  'POST /v1/check': {
-    summary:
-      'Decides one action for the calling agent and records the decision in the audit trail. A deny is a 200 with `allowed: false`.',
-    notes:
-      'The agent is the one the token names: identity fields in the body are ignored. `context` holds the tool arguments (`amount` for `amount_max`...) and is redacted before it is stored.',
-  },
-  'POST /v1/check/batch': {
-    summary:
-      'Decides up to 1,000 actions for the calling agent in one request; the decisions come back in request order and are recorded in one append.',
-    notes:
-      'If the decisions cannot be recorded, every one of them is a deny (an action that cannot be audited does not run).',
-  },
-  'POST /v1/reachable': {
-    summary:
-      'Whether any context could allow the action for the calling agent, without recording anything: adapters use it at offer time, to hide a tool or handoff no call could be allowed.',
-  },
-  'POST /v1/audit': {
-    summary:
-      'Records outcome events (what happened after a decision), joined to their decision by `decisionId`. Idempotent by event `id`: an id the gateway already holds is ignored, so a retry never duplicates.',
-    notes: "The agent is the token's; an outcome cannot be attributed to a decision another agent got.",
-  },
-  'GET /v1/audit': {
-    summary:
-      'Queries the audit trail: filters as query parameters, a page of events, and a cursor for the next page.',
-    notes:
-      'Time filters take ISO date-times. Each event is an AuditEvent v1 ([audit-events.md](audit-events.md)).',
-  },
-  'GET /v1/audit/tail': {
-    summary:
-      'The latest events (`lines`, default 20), or the events recorded after a cursor (`after`), with the cursor to follow from: what `meshguard audit tail -f` polls.',
-    undeclared: ['501'],
-  },
-  'GET /v1/audit/stats': {
-    summary:
-      'Counts over the trail between `since` and `until`: the total, and by effect, action, agent and event type (what `meshguard audit stats` shows).',
-    undeclared: ['501'],
-  },
-  'GET /v1/audit/verify': {
-    summary:
-      'Verifies the hash chain of every stream and reports the first broken event, if any (`ok`, `checked`, `streams`, `problem`).',
-  },
-  'POST /v1/agents': {
-    summary:
-      'Registers an agent and issues its token (an EdDSA JWT, shown once): 201 with the agent, the token and its expiry.',
-    notes: '`ttl` is the token lifetime in seconds. 409 when an agent with that id exists.',
-  },
-  'GET /v1/agents': {
-    summary: 'Lists the registered agents, revoked ones with `revokedAt`.',
-  },
-  'DELETE /v1/agents/{id}': {
-    summary: 'Revokes an agent: every token of it fails from its next request.',
-    undeclared: ['204', '404'],
-  },
-  'DELETE /v1/tokens/{jti}': {
-    summary: "Revokes one token by its `jti` claim; the agent's other tokens keep working.",
-    undeclared: ['204'],
-  },
-  'PUT /v1/policies': {
-    summary:
-      'Replaces the policy set in force with these files, as a new version. An invalid set is refused (400 with `issues`: `file`, `line`, `column`, `message`) and the set in force stays.',
-    notes:
-      'Takes effect at once on this gateway and within a second on every other gateway process on the same database.',
-  },
-  'GET /v1/policies': {
-    summary: 'The policy set in force: its version and files (version 0 and no files before the first push).',
-  },
-  'GET /.well-known/jwks.json': {
-    summary: 'The public key(s) agent tokens are signed with (JWKS, Ed25519), for anyone verifying a token.',
-  },
-  'GET /healthz': {
-    summary: 'Liveness, and the version of the policy set in force: `{ status: "ok", policyVersion }`.',
-  },
-  'GET /metrics': {
-    summary:
-      'Prometheus metrics (text format): `meshguard_checks_total{effect}`, `meshguard_check_duration_seconds`, `meshguard_audit_queue_depth`, and the process defaults.',
-  },
-  'GET /v1/openapi.json': {
-    summary: 'This API as an OpenAPI 3.1 document (what this page is generated from).',
-  },
-};
 
 const AUTH: Readonly<Record<string, string>> = {
   agentToken: 'agent token (`Authorization: Bearer <agent token>`)',
@@ -132,6 +48,7 @@ const STATUS_MEANING: Readonly<Record<string, string>> = {
   '404': 'not found',
   '409': 'conflict',
   '413': 'body over the size limit (1 MiB by default)',
+  '415': 'a body that is neither JSON nor text',
   '501': 'not supported by this store',
 };
 
@@ -162,19 +79,18 @@ export function renderGatewayApiDoc(doc: OpenApiDocument): string {
       op,
     })),
   );
-  const undocumented = operations.filter((o) => !ROUTES[o.key]).map((o) => o.key);
+  const undocumented = operations.filter((o) => !o.op.summary || !o.op.description).map((o) => o.key);
   if (undocumented.length > 0) {
     throw new Error(
-      `the gateway serves route(s) ROUTES in tests/release/src/gateway-api-doc.ts does not describe: ${undocumented.join(', ')}`,
+      `the gateway serves route(s) without a summary and a description in their schema: ${undocumented.join(', ')}`,
     );
   }
-  const served = new Set(operations.map((o) => o.key));
-  const gone = Object.keys(ROUTES).filter((key) => !served.has(key));
-  if (gone.length > 0) {
-    throw new Error(
-      `ROUTES in tests/release/src/gateway-api-doc.ts describes route(s) the gateway no longer serves: ${gone.join(', ')}`,
-    );
-  }
+  const errorStatuses = [
+    ...new Set(operations.flatMap((o) => Object.keys(o.op.responses ?? {}).filter((s) => Number(s) >= 400))),
+  ].sort();
+  const unknown = errorStatuses.filter((s) => !STATUS_MEANING[s]);
+  if (unknown.length > 0)
+    throw new Error(`no meaning for status(es) ${unknown.join(', ')} in STATUS_MEANING`);
 
   const out: string[] = [
     '# Gateway HTTP API reference',
@@ -206,7 +122,7 @@ export function renderGatewayApiDoc(doc: OpenApiDocument): string {
     '',
     markdownTable(
       ['status', 'when'],
-      ['400', '401', '403', '404', '409', '413', '501'].map((s) => [`${s}`, STATUS_MEANING[s]!]),
+      errorStatuses.map((s) => [s, STATUS_MEANING[s]!]),
     ),
     '',
     'A 400 for a schema violation names the field (`field: "action"`, `message: "action: ..."`); a',
@@ -216,11 +132,7 @@ export function renderGatewayApiDoc(doc: OpenApiDocument): string {
     '',
     markdownTable(
       ['route', 'auth', 'what'],
-      operations.map((o) => [
-        `[\`${o.key}\`](#${anchor(o.key)})`,
-        authOf(o.op).short,
-        firstSentence(ROUTES[o.key]!.summary),
-      ]),
+      operations.map((o) => [`[\`${o.key}\`](#${anchor(o.key)})`, authOf(o.op).short, o.op.summary!]),
     ),
   ];
   for (const o of operations) out.push('', ...renderOperation(o.key, o.op));
@@ -228,10 +140,8 @@ export function renderGatewayApiDoc(doc: OpenApiDocument): string {
 }
 
 function renderOperation(key: string, op: OpenApiOperation): string[] {
-  const route = ROUTES[key]!;
   const auth = authOf(op);
-  const lines = [`### \`${key}\``, '', route.summary, '', `**Auth:** ${auth.long}.`];
-  if (route.notes) lines.push('', route.notes);
+  const lines = [`### \`${key}\``, '', op.description!, '', `**Auth:** ${auth.long}.`];
   for (const where of ['path', 'query'] as const) {
     const params = (op.parameters ?? []).filter((p) => p.in === where);
     if (params.length === 0) continue;
@@ -240,12 +150,13 @@ function renderOperation(key: string, op: OpenApiOperation): string[] {
       `**${where === 'path' ? 'Path' : 'Query'} parameters:**`,
       '',
       markdownTable(
-        ['name', 'type', 'required', 'constraints'],
+        ['name', 'type', 'required', 'constraints', 'description'],
         params.map((p) => [
           `\`${p.name}\``,
           p.schema ? typeOf(p.schema) : 'string',
           p.required ? 'yes' : 'no',
           p.schema ? constraints(p.schema) : '',
+          p.description ?? '',
         ]),
       ),
     );
@@ -254,30 +165,23 @@ function renderOperation(key: string, op: OpenApiOperation): string[] {
   if (body) {
     lines.push('', '**Request body:**', '', fieldTable(body));
   }
-  const undeclared = route.undeclared ?? [];
-  // Fastify's swagger adds a schema-less "Default Response" 200 to a route that declares none:
-  // not what a route answering 204 does.
-  const statuses = Object.entries(op.responses ?? {})
-    .filter(([s, r]) => !(undeclared.some((u) => u.startsWith('2')) && s === '200' && !r.content))
-    .map(([s]) => s);
-  // The auth hooks answer 401 and 403 on every route that takes a token, declared or not.
-  if (auth.secured) statuses.push('401', '403');
-  // Parameters are validated by the same schemas as bodies: a bad one is a 400, declared or not.
-  if ((op.parameters ?? []).length > 0) statuses.push('400');
-  statuses.push(...undeclared);
-  const list = [...new Set(statuses)].sort();
-  const unknown = list.filter((s) => !STATUS_MEANING[s]);
-  if (unknown.length > 0)
-    throw new Error(`no meaning for status(es) ${unknown.join(', ')} in STATUS_MEANING`);
+  const responses = Object.entries(op.responses ?? {}).sort(([a], [b]) => a.localeCompare(b));
   lines.push(
     '',
-    `**Responses:** ${list.map((s) => (s === '204' ? '204 (no body)' : s.startsWith('2') ? s : `[${s}](#errors)`)).join(', ')}.`,
+    '**Responses:**',
+    '',
+    markdownTable(
+      ['status', 'when'],
+      responses.map(([status, response]) => [
+        status.startsWith('2') ? status : `[${status}](#errors)`,
+        response.description ?? '',
+      ]),
+    ),
   );
-  for (const status of statuses.filter((s) => s.startsWith('2'))) {
-    const content = op.responses?.[status]?.content;
-    const schema = content?.['application/json']?.schema;
-    if (!schema) continue;
-    if (schema.properties && Object.keys(schema.properties).length > 0) {
+  for (const [status, response] of responses) {
+    if (!status.startsWith('2')) continue;
+    const schema = response.content?.['application/json']?.schema;
+    if (schema?.properties && Object.keys(schema.properties).length > 0) {
       lines.push('', `**${status} body:**`, '', fieldTable(schema));
     }
   }
@@ -295,7 +199,7 @@ function fieldTable(schema: JsonSchema): string {
           ? 'array of AuditEvent ([audit-events.md](audit-events.md))'
           : undefined,
   });
-  // The schemas carry no descriptions yet; when they do (zod .describe), they show up here.
+  // Descriptions come from the zod schemas (.describe); core's own schemas carry none.
   const described = rows.some((r) => r.description);
   return markdownTable(
     ['field', 'type', 'required', 'constraints', ...(described ? ['description'] : [])],
@@ -323,9 +227,9 @@ function errorBodyTable(ops: OpenApiOperation[]): string {
   );
 }
 
-function authOf(op: OpenApiOperation): { short: string; long: string; secured: boolean } {
+function authOf(op: OpenApiOperation): { short: string; long: string } {
   const schemes = (op.security ?? []).flatMap((s) => Object.keys(s));
-  if (schemes.length === 0) return { short: 'none', long: 'none', secured: false };
+  if (schemes.length === 0) return { short: 'none', long: 'none' };
   const unknown = schemes.filter((s) => !AUTH[s]);
   if (unknown.length > 0) {
     throw new Error(
@@ -335,13 +239,7 @@ function authOf(op: OpenApiOperation): { short: string; long: string; secured: b
   return {
     short: schemes.map((s) => (s === 'agentToken' ? 'agent' : 'admin')).join(' or '),
     long: schemes.map((s) => AUTH[s]).join(' or '),
-    secured: true,
   };
-}
-
-function firstSentence(text: string): string {
-  const end = text.search(/[.:](\s|$)/);
-  return end === -1 ? text : text.slice(0, end);
 }
 
 /** GitHub's heading anchor for `### \`POST /v1/check\``. */
