@@ -76,6 +76,29 @@ describe('sqlite store', () => {
     expect(() => openSqliteStore(path)).toThrow(/written by a newer MeshGuard \(schema 99/);
   });
 
+  it('commits many callers of one tick together, each answered with its own events in chain order', async () => {
+    const store = openSqliteStore(await tempDb());
+    const { makeEventBody } = await import('./testing');
+    const stored = makeEventBody();
+    await store.append([stored]);
+    const bodies = Array.from({ length: 40 }, (_, i) =>
+      i % 7 === 3 ? [makeEventBody(), makeEventBody()] : [makeEventBody()],
+    );
+    const answers = await Promise.all(bodies.map((b) => store.append(b)));
+    answers.forEach((events, i) => expect(events.map((e) => e.id)).toEqual(bodies[i]!.map((b) => b.id)));
+    const seqs = answers.flat().map((e) => e.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 2));
+    // A caller re-sending a stored event among new ones: the batch falls back, and nobody loses out.
+    const fresh = Array.from({ length: 5 }, () => [makeEventBody()]);
+    const mixed = await Promise.all(
+      [...fresh, [{ ...stored, reason: 'retried' }]].map((b) => store.append(b)),
+    );
+    expect(mixed.at(-1)![0]).toMatchObject({ id: stored.id, seq: 1 });
+    expect(mixed.slice(0, 5).map((events) => events[0]!.id)).toEqual(fresh.map((b) => b[0]!.id));
+    expect(await store.verify()).toMatchObject({ ok: true, checked: 1 + seqs.length + 5 });
+    await store.close();
+  });
+
   it('fails only the caller whose event cannot be stored, not the others batched with it', async () => {
     const store = openSqliteStore(await tempDb());
     const { makeEventBody } = await import('./testing');

@@ -279,38 +279,65 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   };
 
   /**
-   * One caller's events when none has been stored before (the usual case), several rows per
-   * INSERT. Any event already stored makes one of those INSERTs add fewer rows than it was given:
-   * the savepoint is then rolled back and `appendEach` does the work again, event by event.
+   * Events none of which has been stored before (the usual case), several rows per INSERT. Any
+   * event already stored makes one of those INSERTs add fewer rows than it was given: SEEN is
+   * thrown, and the caller's savepoint rolls the work back. Nothing outside the database changes
+   * until every row is in.
    */
+  const insertNew = (
+    bodies: readonly AuditEventBody[],
+    chain: Chain,
+    inBatch: Map<string, AuditEvent>,
+  ): AuditEvent[] => {
+    let { seq, hash } = chain;
+    const out: AuditEvent[] = [];
+    const params: string[] = [];
+    for (let i = 0; i < bodies.length; ) {
+      const left = bodies.length - i;
+      const rows = ROWS_PER_INSERT.find((n) => n <= left) ?? 1;
+      for (let j = i; j < i + rows; j++) {
+        const input = bodies[j]!;
+        if (inBatch.has(input.id)) throw SEEN;
+        const { event, body } = link(input, ++seq, hash);
+        hash = event.hash;
+        params.push(stream, body, hash);
+        out.push(event);
+      }
+      const statement = rows === 1 ? insert! : insertRows.get(rows)!;
+      if (statement.run(params).changes !== rows) throw SEEN;
+      params.length = 0;
+      i += rows;
+    }
+    rememberAgents(out, chain.agents);
+    for (const event of out) inBatch.set(event.id, event);
+    chain.seq = seq;
+    chain.hash = hash;
+    return out;
+  };
+
+  /** One caller's new events, in a savepoint of their own. */
   const appendNew = readonly
     ? undefined
-    : db.transaction((pending: Pending, chain: Chain, inBatch: Map<string, AuditEvent>): AuditEvent[] => {
-        let { seq, hash } = chain;
-        const out: AuditEvent[] = [];
-        const params: string[] = [];
-        const bodies = pending.bodies;
-        for (let i = 0; i < bodies.length; ) {
-          const left = bodies.length - i;
-          const rows = ROWS_PER_INSERT.find((n) => n <= left) ?? 1;
-          for (let j = i; j < i + rows; j++) {
-            const input = bodies[j]!;
-            if (inBatch.has(input.id)) throw SEEN;
-            const { event, body } = link(input, ++seq, hash);
-            hash = event.hash;
-            params.push(stream, body, hash);
-            out.push(event);
-          }
-          const statement = rows === 1 ? insert! : insertRows.get(rows)!;
-          if (statement.run(params).changes !== rows) throw SEEN;
-          params.length = 0;
-          i += rows;
-        }
-        rememberAgents(out, chain.agents);
-        for (const event of out) inBatch.set(event.id, event);
-        chain.seq = seq;
-        chain.hash = hash;
-        return out;
+    : db.transaction((pending: Pending, chain: Chain, inBatch: Map<string, AuditEvent>) =>
+        insertNew(pending.bodies, chain, inBatch),
+      );
+
+  /**
+   * Every caller's events of a batch in one savepoint and as few INSERTs as possible: when many
+   * callers append an event each (concurrent checks, a batched guard), a savepoint and an INSERT
+   * per caller cost more than the rows. Anything unusual (an event stored before, one that cannot
+   * be stored) rolls it back and the batch is written caller by caller instead.
+   */
+  const appendAll = readonly
+    ? undefined
+    : db.transaction((batch: Pending[], chain: Chain, inBatch: Map<string, AuditEvent>): AuditEvent[][] => {
+        const stored = insertNew(
+          batch.flatMap((pending) => pending.bodies),
+          chain,
+          inBatch,
+        );
+        let at = 0;
+        return batch.map((pending) => stored.slice(at, (at += pending.bodies.length)));
       });
 
   /** One caller's events one by one: an event stored before is answered with the stored one. */
@@ -360,17 +387,30 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
         const head = getHead.get(stream) ?? { seq: 0, hash: GENESIS_HASH };
         const chain: Chain = { seq: head.seq, hash: head.hash, agents: new Set() };
         const inBatch = new Map<string, AuditEvent>();
-        const results = batch.map((pending) => {
+        let results: Array<AuditEvent[] | Error> | undefined;
+        if (batch.length > 1) {
+          try {
+            results = appendAll!(batch, chain, inBatch);
+          } catch (error) {
+            if (isStoreFailure(error)) throw error;
+            // Rolled back, chain untouched: write caller by caller below.
+          }
+        }
+        results ??= batch.map((pending) => {
           try {
             return writeOne!(pending, chain, inBatch);
           } catch (error) {
-            if ((error as { code?: string }).code?.startsWith('SQLITE_')) throw error; // the store itself failed
+            if (isStoreFailure(error)) throw error; // the store itself failed
             return error instanceof Error ? error : new Error(String(error));
           }
         });
         if (chain.seq !== head.seq) putHead!.run(stream, chain.seq, chain.hash);
         return Object.assign(results, { agents: chain.agents });
       });
+
+  function isStoreFailure(error: unknown): boolean {
+    return Boolean((error as { code?: string } | undefined)?.code?.startsWith('SQLITE_'));
+  }
 
   function existing(id: string): AuditEvent | undefined {
     const row = findById.get(id);
