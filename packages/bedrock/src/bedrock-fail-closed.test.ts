@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ApprovalAnswer } from './bedrock-governance';
+import { parameterObject } from './bedrock-payloads';
 import {
   AGENT_ID,
   supportActionGroups,
@@ -203,5 +204,43 @@ describe('fails closed where the host or the service answers something unexpecte
       'outcome Support Agent read:customer_data allow/success',
     ]);
     expect(events[0]!.error).toMatch(/the check's context could not be built/);
+  });
+
+  it('never takes an inherited Object property for a handler (a function named toString)', async () => {
+    const emulator = await startEmulator([
+      [bedrockReturnControl([bedrockFunctionInput('CustomerSupport', 'toString', {})])],
+      relay,
+    ]);
+    const { guard } = supportGuard([
+      `
+name: open-support
+version: "1.0"
+appliesTo: { tags: [support] }
+rules:
+  - effect: allow
+    actions: ["tool:*"]
+`,
+    ]);
+    const { actionGroups } = supportActionGroups();
+    const agent = supportAgent(emulator, guard, { actionGroups });
+    const result = await agent.invoke({ sessionId: 'session-proto', inputText: 'Hi' });
+    expect(result.decisions.map((d) => [d.call.action, d.decision.effect, d.outcome, d.response])).toEqual([
+      [
+        'tool:CustomerSupport/toString',
+        'allow',
+        'blocked',
+        'No handler for tool:CustomerSupport/toString in this application',
+      ],
+    ]);
+  });
+
+  it('keeps a parameter named __proto__ as a plain value, never as the arguments prototype', () => {
+    const args = parameterObject([
+      { name: '__proto__', type: 'object', value: '{"amount": 50}' },
+      { name: 'order_id', type: 'string', value: 'ORD-1' },
+    ]);
+    expect(Object.getPrototypeOf(args)).toBe(Object.prototype);
+    expect(args.amount).toBeUndefined();
+    expect(Object.keys(args)).toEqual(['__proto__', 'order_id']);
   });
 });
