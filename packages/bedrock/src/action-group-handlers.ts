@@ -93,9 +93,10 @@ export function resolveAction(
   actionGroup: string,
   operation: { function: string } | { httpMethod: string; apiPath: string },
 ): ResolvedAction {
-  const group = groups?.[actionGroup];
+  // Own entries only: a model-chosen name like `toString` must never find an inherited function.
+  const group = own(groups, actionGroup);
   if ('function' in operation) {
-    const spec = toSpec(group?.functions?.[operation.function]);
+    const spec = toSpec(own(group?.functions, operation.function));
     return { action: spec?.action ?? `tool:${actionGroup}/${operation.function}`, ...(spec ? { spec } : {}) };
   }
   const method = operation.httpMethod.toUpperCase();
@@ -118,6 +119,10 @@ function findApi(
       return spec;
   }
   return undefined;
+}
+
+function own<T>(record: Record<string, T> | undefined, key: string): T | undefined {
+  return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 function toSpec(entry: ActionSpec | ActionHandler | undefined): ActionSpec | undefined {

@@ -88,7 +88,9 @@ export function collaboratorIdentity(governance: Governance, collaboratorName: s
   let identity = known.get(collaboratorName);
   if (!identity) {
     identity = resolveIdentity(
-      governance.identities?.[collaboratorName] ?? {},
+      (governance.identities && Object.hasOwn(governance.identities, collaboratorName)
+        ? governance.identities[collaboratorName]
+        : undefined) ?? {},
       { id: collaboratorName, tags: governance.self.tags, tier: governance.self.tier },
       `collaborator "${collaboratorName}"`,
     );

@@ -142,6 +142,14 @@ export function parameterObject(
   parameters: readonly BedrockParameter[] | undefined,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const p of parameters ?? []) out[p.name] = parameterValue(p);
+  for (const p of parameters ?? []) {
+    // Defined, not assigned: a parameter named `__proto__` stays a value, never the object's prototype.
+    Object.defineProperty(out, p.name, {
+      value: parameterValue(p),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
   return out;
 }

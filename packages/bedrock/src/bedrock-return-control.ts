@@ -1,12 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import type { InvocationResultMember } from '@aws-sdk/client-bedrock-agent-runtime';
-import { type CheckedAction, ValidationError } from '@meshguard/core';
+import { type CheckContext, type CheckedAction, ConfigError, ValidationError } from '@meshguard/core';
 import {
   type ActionSpec,
   type BedrockActionCall,
   isApiResponse,
   resolveAction,
 } from './action-group-handlers';
-import { collaboratorIdentity, debug, type Governance, kit } from './bedrock-governance';
+import { type ApprovalAnswer, collaboratorIdentity, debug, type Governance, kit } from './bedrock-governance';
 import {
   INVOCATION_TYPES,
   type InvocationInputMember,
@@ -58,40 +59,53 @@ async function answerInput(
   index: number,
 ): Promise<InvocationResultMember> {
   const { call, spec } = describeCall(governance, turn, invocationId, member);
-  if (!(INVOCATION_TYPES as readonly string[]).includes(call.invocationType)) {
-    // Unknown to this version: refused without a decision (there is nothing policy could mean by it).
-    debug('unsupported actionInvocationType %s for %s', call.invocationType, call.action);
-    return resultFor(call, {
-      refused: `MeshGuard cannot answer an action of invocation type ${call.invocationType}`,
-    });
-  }
   const input = call.type === 'api' ? { ...call.args, ...call.body } : call.args;
-  const checked = await kit.check({
+  const request = {
     guard: governance.guard,
     action: call.action,
     agent: call.agent,
-    kind: 'tool',
+    kind: 'tool' as const,
     traceId: turn.traceId,
     delegation: call.delegation,
-    context: spec?.context ? spec.context(input, call) : input,
     spanId: `bedrock:${invocationId}:${index}`,
-  });
+  };
+  let checked: CheckedAction;
+  try {
+    const context: CheckContext = spec?.context ? spec.context(input, call) : input;
+    checked = await kit.check({ ...request, context });
+  } catch (error) {
+    // The host's context mapping threw: nothing can be decided, so the call is refused.
+    checked = failedCheck(
+      request,
+      `the check's context could not be built, so the action is denied: ${errorText(error)}`,
+    );
+  }
   const { decision } = checked;
   let approval: GovernedCall['approval'];
   const done = (entry: Pick<GovernedCall, 'outcome' | 'response' | 'durationMs'>) => {
     turn.decisions.push({ call, decision, ...entry, ...(approval ? { approval } : {}) });
   };
-  const refuse = async (text: string, record?: { outcome: 'blocked' | 'error'; reason?: string }) => {
+  const refuse = async (
+    text: string,
+    record?: { outcome: 'blocked' | 'error'; reason?: string; error?: string },
+  ) => {
     if (record) {
       await kit.recordOutcome(checked, {
         outcome: record.outcome,
         ...(record.outcome === 'error' ? { error: text } : record.reason ? { reason: record.reason } : {}),
+        ...(record.error ? { error: record.error } : {}),
       });
     }
     done({ outcome: 'blocked', response: text });
     return resultFor(call, { refused: text });
   };
 
+  if (!(INVOCATION_TYPES as readonly string[]).includes(call.invocationType)) {
+    // Unknown to this version: refused whatever policy says (there is no telling what answering it would do).
+    debug('unsupported actionInvocationType %s for %s', call.invocationType, call.action);
+    const text = `MeshGuard cannot answer an action of invocation type ${call.invocationType}`;
+    return refuse(text, { outcome: 'blocked', reason: text });
+  }
   if (decision.effect === 'deny') {
     return refuse(kit.denialText(decision, call, governance.denialMessage), { outcome: 'blocked' });
   }
@@ -101,7 +115,16 @@ async function answerInput(
       const text = `${kit.denialText(decision, call, governance.denialMessage)} (approval is required and no approver is configured)`;
       return refuse(text, { outcome: 'blocked', reason: text });
     }
-    approval = await askApproval(governance, checked, call);
+    const answer = await askApproval(governance, checked, call);
+    if ('failed' in answer) {
+      const text = kit.denialText(
+        { ...decision, reason: `${decision.reason} (approval failed: ${answer.failed})` },
+        call,
+        governance.denialMessage,
+      );
+      return refuse(text, { outcome: 'blocked', error: answer.failed });
+    }
+    approval = answer;
     if (!approval.approved) return refuse(approval.message ?? `Not approved: ${decision.reason}`);
   }
   if (call.invocationType === 'USER_CONFIRMATION') {
@@ -139,13 +162,35 @@ async function runHandler(
   }
 }
 
-/** Asks the host's `onApprovalRequired` and records who answered what. */
+/**
+ * Asks the host's `onApprovalRequired` and records who answered what. An approver that throws
+ * or answers anything but `{ approve: boolean, by: string }` approved nothing (`failed` says why).
+ */
 async function askApproval(
   governance: Governance,
   checked: CheckedAction,
   call: BedrockActionCall,
-): Promise<NonNullable<GovernedCall['approval']>> {
-  const answer = await governance.onApprovalRequired!(call, checked.decision);
+): Promise<NonNullable<GovernedCall['approval']> | { failed: string }> {
+  let answer: ApprovalAnswer;
+  try {
+    answer = await governance.onApprovalRequired!(call, checked.decision);
+    if (
+      typeof answer !== 'object' ||
+      answer === null ||
+      typeof answer.approve !== 'boolean' ||
+      typeof answer.by !== 'string' ||
+      answer.by === '' ||
+      (answer.message !== undefined && typeof answer.message !== 'string')
+    ) {
+      throw new ConfigError(
+        'onApprovalRequired must answer { approve: boolean, by: string, message?: string }',
+        { code: 'approval_invalid' },
+      );
+    }
+  } catch (error) {
+    debug('approval of %s failed: %O', call.action, error);
+    return { failed: errorText(error) };
+  }
   await kit.recordOutcome(checked, {
     outcome: answer.approve ? 'approved' : 'rejected',
     actor: answer.by,
@@ -157,6 +202,33 @@ async function askApproval(
     ...(answer.message !== undefined ? { message: answer.message } : {}),
   };
 }
+
+/** A deny no guard made (the check could not be asked), recorded as the kit records a failed check. */
+function failedCheck(
+  request: Omit<CheckedAction, 'decision' | 'failed'> & { delegation: CheckedAction['delegation'] },
+  reason: string,
+): CheckedAction {
+  const { guard, agent, action, kind, traceId, delegation } = request;
+  return {
+    guard,
+    agent,
+    action,
+    kind,
+    traceId,
+    delegation,
+    failed: true,
+    decision: {
+      decisionId: `failed-${randomUUID()}`,
+      allowed: false,
+      effect: 'deny',
+      reason,
+      mode: 'enforce',
+      evaluatedAt: new Date().toISOString(),
+    },
+  };
+}
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** The call an invocation input describes, who asks for it, and what would run it. */
 function describeCall(

@@ -256,4 +256,41 @@ describe('invokeGovernedInlineAgent', () => {
       '/refunds': { post: { description: 'Refund an order' } },
     });
   });
+
+  it('keeps out a collaborator without agentName: policy cannot tell who it is, so nothing of it is offered', async () => {
+    const emulator = await startEmulator([[bedrockChunk('Handled it myself.')]]);
+    const { guard } = supportGuard();
+    const nameless: Collaborator = {
+      foundationModel: MODEL,
+      instruction: 'You are an anonymous helper of an online shop; you do what the supervisor says.',
+      actionGroups: [
+        returnControl('Admin', [{ name: 'delete_customer', params: { customer_id: 'string' } }]),
+      ],
+    };
+    const result = await invokeGovernedInlineAgent({
+      client: emulatorClient(emulator),
+      guard,
+      identity: SUPPORT_IDENTITY,
+      handlers: supportActionGroups().actionGroups,
+      sessionId: 'inline-session-4',
+      inputText: 'Delete customer CUST-001',
+      foundationModel: MODEL,
+      instruction: 'You are a customer support supervisor for an online shop. Delegate admin work.',
+      agentCollaboration: 'SUPERVISOR',
+      collaborators: [nameless],
+    });
+    const body = emulator.requests[0]!.body;
+    expect(body.collaborators).toBeUndefined();
+    expect(body.agentCollaboration).toBe('DISABLED');
+    expect(result.removed.map((r) => [r.type, r.name, r.from, r.reason])).toEqual([
+      [
+        'collaborator',
+        '(no agentName)',
+        'Support Agent',
+        'a collaborator without agentName cannot be identified, so policy cannot govern it',
+      ],
+    ]);
+    expect(emulator.problems).toEqual([]);
+    expect(await guard.query({ traceId: result.traceId })).toEqual([]);
+  });
 });

@@ -77,7 +77,17 @@ export async function applyPermissionCeiling(
   if (configuration.collaborators) {
     const collaborators: Collaborator[] = [];
     for (const collaborator of configuration.collaborators) {
-      if (collaborator.agentName && !kept.has(collaborator.agentName)) continue;
+      if (!collaborator.agentName) {
+        // Nothing names it for policy (its hand-off, its identity): fail closed and leave it out.
+        ceiling.removed.push({
+          type: 'collaborator',
+          name: '(no agentName)',
+          from,
+          reason: 'a collaborator without agentName cannot be identified, so policy cannot govern it',
+        });
+        continue;
+      }
+      if (!kept.has(collaborator.agentName)) continue;
       collaborators.push(await ceiling.collaborator(collaborator));
     }
     out.collaborators = collaborators;
@@ -87,7 +97,14 @@ export async function applyPermissionCeiling(
       (c) => !c.collaboratorName || kept.has(c.collaboratorName),
     );
   }
-  if (names.size > 0 && kept.size === 0 && out.agentCollaboration && out.agentCollaboration !== 'DISABLED') {
+  const hadCollaborators =
+    (configuration.collaborators?.length ?? 0) + (configuration.collaboratorConfigurations?.length ?? 0) > 0;
+  if (
+    hadCollaborators &&
+    kept.size === 0 &&
+    out.agentCollaboration &&
+    out.agentCollaboration !== 'DISABLED'
+  ) {
     // A supervisor with no collaborator left is refused by Bedrock: it runs as a plain agent instead.
     out.agentCollaboration = 'DISABLED';
     delete out.collaborators;
