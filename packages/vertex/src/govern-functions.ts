@@ -240,6 +240,11 @@ export function governFunctions<D extends FunctionDeclarationLike = FunctionDecl
             error: `no function named "${p.name}"`,
           }),
         );
+      } else if (isFragment(call)) {
+        // A call whose arguments are streamed over several chunks (`streamFunctionCallArguments`):
+        // what was checked is not what the function would get, so it never runs.
+        const message = `the arguments of "${p.name}" were streamed in parts (streamFunctionCallArguments), which MeshGuard cannot check: turn streamFunctionCallArguments off`;
+        answers.push(await refuse(p, `Not run: ${message}`, 'error', { error: message }));
       } else if (effect === 'require_approval') {
         const verdict = await approval(p);
         answers.push(verdict === 'run' ? p : verdict);
@@ -340,6 +345,12 @@ function callsOf(
   throw new ConfigError('respond(): expected a response, a content, or function calls / parts', {
     code: 'calls_invalid',
   });
+}
+
+/** A piece of a call whose arguments Vertex streams over several chunks (`partialArgs`, `willContinue`). */
+function isFragment(call: GeminiFunctionCall): boolean {
+  const c = call as { partialArgs?: unknown; willContinue?: unknown };
+  return c.partialArgs !== undefined || c.willContinue === true;
 }
 
 function argsOf(args: unknown): Record<string, unknown> {
