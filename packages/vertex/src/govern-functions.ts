@@ -248,8 +248,12 @@ export function governFunctions<D extends FunctionDeclarationLike = FunctionDecl
       } else if (effect === 'require_approval') {
         const verdict = await approval(p);
         answers.push(verdict === 'run' ? p : verdict);
-      } else {
+      } else if (effect === 'allow' && p.checked.decision.allowed === true) {
         answers.push(p);
+      } else {
+        // Fails closed: only an allow runs a function, whatever else a guard may answer.
+        const reason = `the decision (effect ${JSON.stringify(effect)}, allowed ${String(p.checked.decision.allowed)}) is not an allow`;
+        answers.push(await refuse(p, `Blocked by policy: ${reason}`, 'blocked', { error: reason }));
       }
     }
     const ran = await Promise.all(answers.map((a) => ('functionResponse' in a ? a : run(a))));
