@@ -6,6 +6,10 @@ export interface GeminiFunctionCall {
   id?: string | undefined;
   name?: string | undefined;
   args?: unknown;
+  /** A piece of arguments streamed in parts (`streamFunctionCallArguments`): such a call never runs. */
+  partialArgs?: unknown[] | undefined;
+  /** `true` on every piece of a call streamed in parts but the last. */
+  willContinue?: boolean | undefined;
 }
 
 /** A content part (text, function call or response, code execution...). */

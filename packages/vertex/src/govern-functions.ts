@@ -353,8 +353,7 @@ function callsOf(
 
 /** A piece of a call whose arguments Vertex streams over several chunks (`partialArgs`, `willContinue`). */
 function isFragment(call: GeminiFunctionCall): boolean {
-  const c = call as { partialArgs?: unknown; willContinue?: unknown };
-  return c.partialArgs !== undefined || c.willContinue === true;
+  return call.partialArgs !== undefined || call.willContinue === true;
 }
 
 function argsOf(args: unknown): Record<string, unknown> {
