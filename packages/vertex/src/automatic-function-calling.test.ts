@@ -83,4 +83,56 @@ describe("the governed CallableTool in @google/genai's automatic function callin
       'outcome read:order_data allow/success',
     ]);
   });
+
+  it('never runs a handler on a streamed argument fragment (streamFunctionCallArguments)', async () => {
+    const { governed, ran, recorded } = supportScenario('trace_afc_partial');
+    // Vertex streams one call's arguments over several chunks: the name first (willContinue),
+    // then partialArgs. The SDK hands the CallableTool the first fragment on its own.
+    const emulator = await emulators.start({
+      script: [
+        {
+          parts: [
+            { functionCall: { id: 'p1', name: 'get_order_details', willContinue: true } },
+            {
+              functionCall: {
+                partialArgs: [{ jsonPath: '$.order_id', stringValue: 'ORD-9' }],
+                willContinue: true,
+              },
+            },
+            { functionCall: {} },
+          ],
+        },
+      ],
+    });
+    const chat = genaiClient(emulator).chats.create({
+      model: MODEL,
+      config: { tools: [governed.callableTool()] },
+    });
+    // The SDK itself gives up on the nameless fragment that follows.
+    await expect(async () => {
+      for await (const _ of await chat.sendMessageStream({ message: 'Where is ORD-9?' })) {
+        // drain
+      }
+    }).rejects.toThrow(/Function call name was not returned/);
+    expect(ran).toEqual([]);
+    expect(
+      await governed.respond([{ functionCall: { id: 'p2', name: 'get_order_details', partialArgs: [] } }]),
+    ).toEqual([
+      {
+        functionResponse: {
+          id: 'p2',
+          name: 'get_order_details',
+          response: { error: expect.stringMatching(/streamed in parts/) },
+        },
+      },
+    ]);
+    expect(ran).toEqual([]);
+    const events = await recorded();
+    expect(trail(events)).toEqual([
+      'decision read:order_data allow',
+      'outcome read:order_data allow/error',
+      'decision read:order_data allow',
+      'outcome read:order_data allow/error',
+    ]);
+  });
 });

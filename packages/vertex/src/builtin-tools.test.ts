@@ -9,6 +9,7 @@ import {
   SUPPORT_IDENTITY,
   supportFunctions,
   supportGuard,
+  supportScenario,
   trail,
   useEmulator,
 } from './support-fixtures';
@@ -171,6 +172,51 @@ describe('built-in tools', () => {
       error: 'code execution ended with OUTCOME_FAILED',
       context: { code: '1/0' },
     });
+  });
+
+  it('governs built-in tools however the request spells them, and never as function tools', async () => {
+    // A host that lets every function tool through (`tool:*`) and turns web search off.
+    const { guard, store } = supportGuard([
+      `
+name: functions-yes-web-no
+version: "1"
+appliesTo: { tags: [vertex] }
+rules:
+  - id: functions
+    effect: allow
+    actions: ["tool:*"]
+  - id: no-web
+    effect: deny
+    actions: ["read:web_search"]
+    reason: "No web search for support"
+`,
+    ]);
+    const { governed } = supportScenario('trace_spelling');
+    const emulator = await emulators.start({ tls: true, script: [{ parts: [textPart('Hello')] }] });
+    const traceId = 'trace_spelling';
+    // Vertex reads proto field names in either spelling, and the legacy SDK sends tools verbatim.
+    const builtins = await governBuiltinTools<Record<string, unknown>>(
+      [{ google_search: {} }, { google_search_retrieval: {} }, { urlContext: {} }, { googleMaps: {} }],
+      { guard, identity: SUPPORT_IDENTITY, traceId },
+    );
+    expect(builtins.removed.map((r) => `${r.tool} ${r.action}`)).toEqual([
+      'google_search read:web_search',
+      'google_search_retrieval read:web_search',
+      'urlContext read:url_context',
+      'googleMaps read:maps',
+    ]);
+    const model = emulators.legacyModel(emulator, governed);
+    await model.generateContent({
+      contents: [{ role: 'user', parts: [{ text: 'hi' }] }],
+      tools: builtins.tools as never,
+    });
+    expect(emulator.requests[0]!.body.tools ?? []).toEqual([]);
+    const events = await store.query({ traceId, order: 'asc', type: 'decision' }).then((p) => p.events);
+    expect(events.map((e) => `${e.action} ${e.effect}`)).toEqual([
+      'read:web_search deny',
+      'read:url_context deny',
+      'read:maps deny',
+    ]);
   });
 
   it('says what is wrong with its input', async () => {

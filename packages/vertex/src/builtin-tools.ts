@@ -5,7 +5,9 @@ import { type GovernanceOptions, kit, resolveGovernance } from './vertex-governa
 
 /**
  * Policy actions of Gemini's built-in tools (run on Google's side), the same names as on every
- * platform. Any other built-in tool key is checked as `tool:<key>`.
+ * platform. Any other built-in tool key is checked as `builtin:<key>` (never `tool:`, the
+ * actions of function tools). Keys are read in either spelling Vertex accepts (`google_search`
+ * is `googleSearch`).
  */
 export const BUILTIN_ACTIONS: Readonly<Record<string, string>> = {
   googleSearch: 'read:web_search',
@@ -15,7 +17,16 @@ export const BUILTIN_ACTIONS: Readonly<Record<string, string>> = {
   fileSearch: 'read:file_search',
   codeExecution: 'execute:code_interpreter',
   computerUse: 'execute:computer_use',
+  exaAiSearch: 'read:web_search',
+  parallelAiSearch: 'read:web_search',
+  urlContext: 'read:url_context',
+  googleMaps: 'read:maps',
 };
+
+/** A Tool key as the SDKs' types spell it: Vertex also reads proto field names (`google_search`). */
+function canonicalKey(key: string): string {
+  return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
 
 // Keys of a Tool that are not built-in tools: function declarations are governed per call.
 const NOT_BUILTIN = new Set(['functionDeclarations']);
@@ -62,7 +73,15 @@ export async function governBuiltinTools<T extends object>(
   options: GovernBuiltinToolsOptions,
 ): Promise<GovernedBuiltinTools<T>> {
   const scope = resolveGovernance('governBuiltinTools', options);
-  const actionOf = (key: string) => options.actions?.[key] ?? BUILTIN_ACTIONS[key] ?? `tool:${key}`;
+  const actionOf = (key: string) => {
+    const canonical = canonicalKey(key);
+    return (
+      options.actions?.[key] ??
+      options.actions?.[canonical] ??
+      BUILTIN_ACTIONS[canonical] ??
+      `builtin:${canonical}`
+    );
+  };
   const decisions = new Map<string, CheckedAction>();
   const removed: RemovedBuiltinTool[] = [];
   const kept: T[] = [];
@@ -83,7 +102,8 @@ export async function governBuiltinTools<T extends object>(
     }
     const copy: Record<string, unknown> = { ...tool };
     for (const key of Object.keys(tool)) {
-      if (NOT_BUILTIN.has(key) || (tool as Record<string, unknown>)[key] === undefined) continue;
+      if (NOT_BUILTIN.has(canonicalKey(key)) || (tool as Record<string, unknown>)[key] === undefined)
+        continue;
       const action = actionOf(key);
       let checked = decisions.get(action);
       if (!checked) {

@@ -6,6 +6,10 @@ export interface GeminiFunctionCall {
   id?: string | undefined;
   name?: string | undefined;
   args?: unknown;
+  /** A piece of arguments streamed in parts (`streamFunctionCallArguments`): such a call never runs. */
+  partialArgs?: unknown[] | undefined;
+  /** `true` on every piece of a call streamed in parts but the last. */
+  willContinue?: boolean | undefined;
 }
 
 /** A content part (text, function call or response, code execution...). */
@@ -27,6 +31,7 @@ export interface GeminiContent {
 export interface GeminiCandidate {
   content?: GeminiContent | undefined;
   finishReason?: string | undefined;
+  finishMessage?: string | undefined;
   groundingMetadata?: GroundingMetadata | undefined;
 }
 
@@ -46,6 +51,8 @@ export interface GroundingMetadata {
 export interface GeminiResponse {
   responseId?: string | undefined;
   candidates?: GeminiCandidate[] | undefined;
+  /** Set when the prompt itself was blocked (the response then has no candidates). */
+  promptFeedback?: { blockReason?: string | undefined; blockReasonMessage?: string | undefined } | undefined;
 }
 
 /** A function declaration of either SDK (`parameters` or `parametersJsonSchema`). */
@@ -84,8 +91,13 @@ export function mergeChunks(chunks: GeminiResponse[]): GeminiResponse {
   const parts: GeminiPart[] = [];
   let groundingMetadata: GroundingMetadata | undefined;
   let finishReason: string | undefined;
+  let finishMessage: string | undefined;
+  let promptFeedback: GeminiResponse['promptFeedback'];
+  let answered = false;
   for (const chunk of chunks) {
+    promptFeedback = chunk.promptFeedback ?? promptFeedback;
     const candidate = chunk.candidates?.[0];
+    if (candidate) answered = true;
     for (const part of candidate?.content?.parts ?? []) {
       const previous = parts.at(-1);
       const plainText = (p: GeminiPart | undefined) =>
@@ -95,16 +107,22 @@ export function mergeChunks(chunks: GeminiResponse[]): GeminiResponse {
     }
     groundingMetadata = candidate?.groundingMetadata ?? groundingMetadata;
     finishReason = candidate?.finishReason ?? finishReason;
+    finishMessage = candidate?.finishMessage ?? finishMessage;
   }
   const responseId = chunks.find((c) => c.responseId)?.responseId;
   return {
     ...(responseId ? { responseId } : {}),
-    candidates: [
-      {
-        content: { role: 'model', parts },
-        ...(finishReason ? { finishReason } : {}),
-        ...(groundingMetadata ? { groundingMetadata } : {}),
-      },
-    ],
+    ...(promptFeedback ? { promptFeedback } : {}),
+    // A blocked prompt streams no candidate at all: say so, rather than invent an empty answer.
+    candidates: !answered
+      ? []
+      : [
+          {
+            content: { role: 'model', parts },
+            ...(finishReason ? { finishReason } : {}),
+            ...(finishMessage ? { finishMessage } : {}),
+            ...(groundingMetadata ? { groundingMetadata } : {}),
+          },
+        ],
   };
 }

@@ -357,6 +357,42 @@ rules:
     expect(events[2]!.error).toBe('review service down');
   });
 
+  it('runs only on an allow: a guard answering something else runs nothing', async () => {
+    const { guard, store } = supportGuard();
+    const { ran, functions } = supportFunctions();
+    // A guard of the host's making that answers a decision MeshGuard does not know.
+    const odd: Guard = {
+      ...guard,
+      check: async (request) => {
+        const decision = await guard.check(request);
+        return request.context?.email === 'a@b.c'
+          ? { ...decision, effect: 'ALLOW' as never, allowed: false }
+          : { ...decision, allowed: false };
+      },
+    };
+    const governed = governFunctions({
+      guard: odd,
+      identity: SUPPORT_IDENTITY,
+      functions,
+      traceId: 'trace_odd',
+    });
+    const parts = await governed.respond([
+      { id: 'x', name: 'lookup_customer', args: { email: 'a@b.c' } },
+      { id: 'y', name: 'lookup_customer', args: { email: 'd@e.f' } },
+    ]);
+    expect(ran).toEqual([]);
+    expect(parts.map((p) => String(p.functionResponse.response.error))).toEqual([
+      expect.stringContaining('not an allow'),
+      expect.stringContaining('not an allow'),
+    ]);
+    const events = await store.query({ traceId: 'trace_odd', order: 'asc' }).then((p) => p.events);
+    // The outcome of the unknown effect cannot be stored (the trail only knows the three effects);
+    // the inconsistent allow is recorded as blocked, saying why.
+    expect(events.filter((e) => e.type === 'outcome').map((e) => [e.outcome, e.error])).toEqual([
+      ['blocked', 'the decision (effect "allow", allowed false) is not an allow'],
+    ]);
+  });
+
   it('runs nothing of a turn when deciding one of its calls fails', async () => {
     const { guard } = supportGuard();
     const { ran, functions } = supportFunctions();

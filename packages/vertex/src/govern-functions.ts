@@ -240,11 +240,20 @@ export function governFunctions<D extends FunctionDeclarationLike = FunctionDecl
             error: `no function named "${p.name}"`,
           }),
         );
+      } else if (isFragment(call)) {
+        // A call whose arguments are streamed over several chunks (`streamFunctionCallArguments`):
+        // what was checked is not what the function would get, so it never runs.
+        const message = `the arguments of "${p.name}" were streamed in parts (streamFunctionCallArguments), which MeshGuard cannot check: turn streamFunctionCallArguments off`;
+        answers.push(await refuse(p, `Not run: ${message}`, 'error', { error: message }));
       } else if (effect === 'require_approval') {
         const verdict = await approval(p);
         answers.push(verdict === 'run' ? p : verdict);
-      } else {
+      } else if (effect === 'allow' && p.checked.decision.allowed === true) {
         answers.push(p);
+      } else {
+        // Fails closed: only an allow runs a function, whatever else a guard may answer.
+        const reason = `the decision (effect ${JSON.stringify(effect)}, allowed ${String(p.checked.decision.allowed)}) is not an allow`;
+        answers.push(await refuse(p, `Blocked by policy: ${reason}`, 'blocked', { error: reason }));
       }
     }
     const ran = await Promise.all(answers.map((a) => ('functionResponse' in a ? a : run(a))));
@@ -340,6 +349,11 @@ function callsOf(
   throw new ConfigError('respond(): expected a response, a content, or function calls / parts', {
     code: 'calls_invalid',
   });
+}
+
+/** A piece of a call whose arguments Vertex streams over several chunks (`partialArgs`, `willContinue`). */
+function isFragment(call: GeminiFunctionCall): boolean {
+  return call.partialArgs !== undefined || call.willContinue === true;
 }
 
 function argsOf(args: unknown): Record<string, unknown> {

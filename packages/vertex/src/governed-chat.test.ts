@@ -40,6 +40,33 @@ describe('runGovernedChat', () => {
     ]);
   });
 
+  it("says so, clearly, when the model's answer or the prompt is blocked", async () => {
+    const { governed, recorded } = supportScenario('trace_blocked');
+    const emulator = await emulators.start({
+      script: [
+        { parts: [], finishReason: 'SAFETY' },
+        { parts: [], promptFeedback: { blockReason: 'PROHIBITED_CONTENT', blockReasonMessage: 'no' } },
+        { parts: [], promptFeedback: { blockReason: 'SAFETY' } },
+        { parts: [], finishReason: 'MALFORMED_FUNCTION_CALL' },
+      ],
+    });
+    const chat = genaiClient(emulator).chats.create({ model: MODEL, config: { tools: [governed.tool] } });
+    const fails = async (stream: boolean) => {
+      const error = await runGovernedChat({ chat, message: 'Refund everything', functions: governed, stream })
+        .then(() => undefined)
+        .catch((e: unknown) => e);
+      expect(MeshGuardError.isInstance(error) && error.code).toBe('response_blocked');
+      return String(error);
+    };
+    expect(await fails(false)).toContain("the model's answer was stopped (finishReason SAFETY)");
+    expect(await fails(false)).toContain('the prompt was blocked (PROHIBITED_CONTENT: no)');
+    expect(await fails(true)).toContain('the prompt was blocked (SAFETY)');
+    expect(await fails(true)).toContain(
+      "the model's answer was stopped (finishReason MALFORMED_FUNCTION_CALL)",
+    );
+    expect(await recorded()).toEqual([]);
+  });
+
   it('says what it needs when given something else', async () => {
     const { governed } = supportScenario('trace_bad_chat');
     const run = (options: Record<string, unknown>) =>

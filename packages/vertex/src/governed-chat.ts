@@ -100,6 +100,7 @@ export async function runGovernedChat<C extends GeminiContent = GeminiContent>(
     responses.push(response);
     await options.builtins?.recordBuiltinActivity(response);
     const calls = functionCallsOf(response);
+    if (calls.length === 0) refuseBlocked(response);
     if (calls.length === 0) return { text: textOf(response), responses, functionResponses };
     if (round === maxRounds) break;
     const parts = await options.functions.respond(calls);
@@ -110,6 +111,28 @@ export async function runGovernedChat<C extends GeminiContent = GeminiContent>(
     `runGovernedChat: the model was still calling functions after ${maxRounds} rounds (maxRounds)`,
     { code: 'max_rounds_exceeded' },
   );
+}
+
+// How a candidate may end with an answer worth returning; any other reason stopped it.
+const FINISHED = new Set(['STOP', 'MAX_TOKENS', 'FINISH_REASON_UNSPECIFIED']);
+
+/** Throws a clear error for a response that is no answer: a blocked prompt, a stopped candidate. */
+function refuseBlocked(response: GeminiResponse): void {
+  const candidate = response.candidates?.[0];
+  const feedback = response.promptFeedback;
+  let why: string | undefined;
+  if (!candidate) {
+    why = feedback?.blockReason
+      ? `the prompt was blocked (${feedback.blockReason}${feedback.blockReasonMessage ? `: ${feedback.blockReasonMessage}` : ''})`
+      : 'the response has no candidates';
+  } else if (candidate.finishReason && !FINISHED.has(candidate.finishReason)) {
+    why = `the model's answer was stopped (finishReason ${candidate.finishReason}${candidate.finishMessage ? `: ${candidate.finishMessage}` : ''})`;
+  }
+  if (why) {
+    throw new MeshGuardError(`runGovernedChat: no answer from the model: ${why}`, {
+      code: 'response_blocked',
+    });
+  }
 }
 
 function sender<C extends GeminiContent>(options: RunGovernedChatOptions<C>): Send {

@@ -14,6 +14,11 @@ export interface VertexModelTurn {
   groundingMetadata?: Record<string, unknown>;
   /** Default `STOP`. */
   finishReason?: string;
+  /**
+   * Why the prompt was refused, as Vertex reports it (`{ blockReason: 'SAFETY' }`): the response
+   * then has no candidates.
+   */
+  promptFeedback?: Record<string, unknown>;
 }
 
 /** A scripted turn: fixed, or computed from the request (to answer what the client sent). */
@@ -164,12 +169,29 @@ export async function startVertexEmulator(options: VertexEmulatorOptions): Promi
       responseId,
     };
     const usage = { promptTokenCount: 10, candidatesTokenCount: 5, totalTokenCount: 15 };
+    // A candidate that generated nothing (a SAFETY stop) has no content, as on Vertex.
     const candidate = (parts: VertexPart[], last: boolean) => ({
-      content: { role: 'model', parts },
+      ...(parts.length > 0 ? { content: { role: 'model', parts } } : {}),
       index: 0,
       ...(last ? { finishReason: turn.finishReason ?? 'STOP' } : {}),
       ...(last && turn.groundingMetadata ? { groundingMetadata: turn.groundingMetadata } : {}),
     });
+    if (turn.promptFeedback) {
+      // A blocked prompt: no candidates, only the feedback (one chunk when streamed).
+      const blocked = JSON.stringify({
+        promptFeedback: turn.promptFeedback,
+        usageMetadata: usage,
+        ...envelope,
+      });
+      if (method === 'generateContent') {
+        res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
+        res.end(blocked);
+      } else {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        res.end(`data: ${blocked}\r\n\r\n`);
+      }
+      return;
+    }
     if (method === 'generateContent') {
       res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
       res.end(
