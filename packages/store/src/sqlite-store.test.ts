@@ -85,7 +85,7 @@ describe('sqlite store', () => {
       i % 7 === 3 ? [makeEventBody(), makeEventBody()] : [makeEventBody()],
     );
     const answers = await Promise.all(bodies.map((b) => store.append(b)));
-    answers.forEach((events, i) => expect(events.map((e) => e.id)).toEqual(bodies[i]!.map((b) => b.id)));
+    expect(answers.map((events) => events.map((e) => e.id))).toEqual(bodies.map((b) => b.map((e) => e.id)));
     const seqs = answers.flat().map((e) => e.seq);
     expect(seqs).toEqual(seqs.map((_, i) => i + 2));
     // A caller re-sending a stored event among new ones: the batch falls back, and nobody loses out.

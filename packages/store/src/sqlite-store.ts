@@ -337,7 +337,11 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
           inBatch,
         );
         let at = 0;
-        return batch.map((pending) => stored.slice(at, (at += pending.bodies.length)));
+        return batch.map((pending) => {
+          const start = at;
+          at += pending.bodies.length;
+          return stored.slice(start, at);
+        });
       });
 
   /** One caller's events one by one: an event stored before is answered with the stored one. */
