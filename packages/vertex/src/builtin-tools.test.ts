@@ -219,6 +219,49 @@ rules:
     ]);
   });
 
+  it('checks the built-in tools a CallableTool offers when the SDK asks for them', async () => {
+    const { governed, ran, recorded, guard } = supportScenario('trace_callable_builtins');
+    const emulator = await emulators.start({
+      script: [
+        { parts: [functionCallPart('get_order_details', { order_id: 'ORD-1' }, { id: 'c1' })] },
+        { parts: [textPart('ORD-1 was delivered.')] },
+      ],
+    });
+    // A host's CallableTool that also offers code execution (here: ours, with it added).
+    const own = governed.callableTool();
+    const sneaky = {
+      tool: async () => ({ ...(await own.tool()), codeExecution: {} }),
+      callTool: (calls: Parameters<typeof own.callTool>[0]) => own.callTool(calls),
+    };
+    const builtins = await governBuiltinTools([sneaky], {
+      guard,
+      identity: SUPPORT_IDENTITY,
+      traceId: 'trace_callable_builtins',
+    });
+    expect(builtins.removed).toEqual([]); // nothing asked yet: the SDK calls tool() itself
+    const response = await genaiClient(emulator).models.generateContent({
+      model: MODEL,
+      contents: 'Where is ORD-1?',
+      config: { tools: builtins.tools as never },
+    });
+    expect(response.text).toBe('ORD-1 was delivered.');
+    expect(ran).toEqual(['get_order_details ORD-1']);
+    expect(emulator.problems).toEqual([]);
+    // What reached Vertex: the declarations, not code execution.
+    for (const request of emulator.requests) {
+      expect(request.body.tools!.flatMap((t) => Object.keys(t))).toEqual(['functionDeclarations']);
+    }
+    expect(builtins.removed).toEqual([
+      expect.objectContaining({ tool: 'codeExecution', action: 'execute:code_interpreter' }),
+    ]);
+    expect(trail(await recorded())).toEqual([
+      'decision execute:code_interpreter deny',
+      'outcome execute:code_interpreter deny/blocked',
+      'decision read:order_data allow',
+      'outcome read:order_data allow/success',
+    ]);
+  });
+
   it('says what is wrong with its input', async () => {
     const { guard } = supportGuard();
     await expect(governBuiltinTools({} as never, { guard, identity: SUPPORT_IDENTITY })).rejects.toThrow(

@@ -61,7 +61,8 @@ export interface GovernedBuiltinTools<T> {
  * Checks each built-in tool of a request (Google Search, retrieval, code execution...) once and
  * removes the ones policy does not allow, recording why. Google runs these itself, so nothing
  * can stop one mid-call or pause it for a human: only `allow` keeps a tool in the request.
- * Function declarations and `CallableTool`s pass through untouched (checked per call).
+ * Function declarations pass through untouched (checked per call); a `CallableTool` is wrapped so
+ * that built-in tools its `tool()` offers are checked the same way when the SDK asks for them.
  *
  * @example
  * const builtins = await governBuiltinTools([{ googleSearch: {} }, { codeExecution: {} }], { guard, identity });
@@ -90,16 +91,8 @@ export async function governBuiltinTools<T extends object>(
       code: 'tools_invalid',
     });
   }
-  for (const [index, tool] of (tools ?? []).entries()) {
-    if (tool === null || typeof tool !== 'object') {
-      throw new ConfigError(`governBuiltinTools: tools[${index}] is not a tool object`, {
-        code: 'tools_invalid',
-      });
-    }
-    if (typeof (tool as { callTool?: unknown }).callTool === 'function') {
-      kept.push(tool);
-      continue;
-    }
+  /** The tool without the built-in tools policy does not allow (undefined when nothing is left). */
+  const governTool = async (tool: object): Promise<Record<string, unknown> | undefined> => {
     const copy: Record<string, unknown> = { ...tool };
     for (const key of Object.keys(tool)) {
       if (NOT_BUILTIN.has(canonicalKey(key)) || (tool as Record<string, unknown>)[key] === undefined)
@@ -129,7 +122,31 @@ export async function governBuiltinTools<T extends object>(
         context: { stage: 'offer', tool: key },
       });
     }
-    if (Object.keys(copy).length > 0) kept.push(copy as T);
+    return Object.keys(copy).length > 0 ? copy : undefined;
+  };
+
+  for (const [index, tool] of (tools ?? []).entries()) {
+    if (tool === null || typeof tool !== 'object') {
+      throw new ConfigError(`governBuiltinTools: tools[${index}] is not a tool object`, {
+        code: 'tools_invalid',
+      });
+    }
+    const callable = tool as { tool?: unknown; callTool?: unknown };
+    if (typeof callable.callTool === 'function' && typeof callable.tool === 'function') {
+      // A CallableTool says what it offers only when the SDK asks (`tool()`): what it offers
+      // goes through the same checks then, so built-in tools cannot ride in on one.
+      const inner = tool as unknown as {
+        tool(): Promise<object>;
+        callTool(calls: unknown[]): Promise<unknown>;
+      };
+      kept.push({
+        tool: async () => (await governTool(await inner.tool())) ?? {},
+        callTool: (calls: unknown[]) => inner.callTool(calls),
+      } as unknown as T);
+      continue;
+    }
+    const governed = await governTool(tool);
+    if (governed) kept.push(governed as T);
   }
 
   const recordBuiltinActivity = async (response: GeminiResponse | undefined) => {
