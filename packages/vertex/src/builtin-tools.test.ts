@@ -262,6 +262,78 @@ rules:
     ]);
   });
 
+  it('records what Maps and URL context did, as observed activity of the tools it let in', async () => {
+    const { guard, recorded } = supportScenario('trace_maps_urls', [
+      `
+name: places-and-pages
+version: "1"
+appliesTo: { tags: [vertex] }
+rules:
+  - effect: allow
+    actions: ["read:maps", "read:url_context"]
+`,
+    ]);
+    const emulator = await emulators.start({
+      script: [
+        {
+          parts: [textPart('The store on Main St is open until 6pm; returns are described on the page.')],
+          groundingMetadata: {
+            groundingChunks: [{ maps: { uri: 'https://maps.google.com/?cid=1', title: 'ACME Main St' } }],
+          },
+          urlContextMetadata: {
+            urlMetadata: [
+              {
+                retrievedUrl: 'https://acme.example/returns',
+                urlRetrievalStatus: 'URL_RETRIEVAL_STATUS_SUCCESS',
+              },
+            ],
+          },
+        },
+      ],
+    });
+    const builtins = await governBuiltinTools([{ googleMaps: {} }, { urlContext: {} }], {
+      guard,
+      identity: SUPPORT_IDENTITY,
+      traceId: 'trace_maps_urls',
+    });
+    expect(builtins.removed).toEqual([]);
+    // Streamed, so the metadata also has to survive the merge of the chunks.
+    const chat = genaiClient(emulator).chats.create({
+      model: MODEL,
+      config: { tools: builtins.tools as Tool[] },
+    });
+    const { functions } = supportFunctions();
+    const governed = governFunctions({
+      guard,
+      identity: SUPPORT_IDENTITY,
+      functions,
+      traceId: 'trace_maps_urls',
+    });
+    await runGovernedChat({
+      chat,
+      message: 'Is the Main St store open?',
+      functions: governed,
+      builtins,
+      stream: true,
+    });
+    const events = await recorded();
+    expect(trail(events)).toEqual([
+      'decision read:maps allow',
+      'decision read:url_context allow',
+      'outcome read:maps allow/observed',
+      'outcome read:url_context allow/observed',
+    ]);
+    expect(events[2]!.context).toEqual({
+      tool: 'googleMaps',
+      queries: [],
+      sources: [{ uri: 'https://maps.google.com/?cid=1', title: 'ACME Main St' }],
+    });
+    expect(events[3]!.context).toEqual({
+      tool: 'urlContext',
+      urls: [{ url: 'https://acme.example/returns', status: 'URL_RETRIEVAL_STATUS_SUCCESS' }],
+    });
+  });
+
   it('says what is wrong with its input', async () => {
     const { guard } = supportGuard();
     await expect(governBuiltinTools({} as never, { guard, identity: SUPPORT_IDENTITY })).rejects.toThrow(

@@ -203,6 +203,8 @@ export function builtinActivity(
     const searches = [
       { tool: 'googleSearch', queries: grounding?.webSearchQueries, source: 'web' as const },
       { tool: 'retrieval', queries: grounding?.retrievalQueries, source: 'retrievedContext' as const },
+      // Maps reports the places it grounded on (no queries).
+      { tool: 'googleMaps', queries: undefined, source: 'maps' as const },
     ];
     for (const { tool, queries = [], source } of searches) {
       const sources = (grounding?.groundingChunks ?? []).flatMap((c) => {
@@ -214,6 +216,13 @@ export function builtinActivity(
         action: actionOf(tool),
         context: { tool, queries: queries.slice(0, 20), sources: sources.slice(0, 20) },
       });
+    }
+    // URL context: the pages fetched, and whether each fetch worked.
+    const urls = (candidate.urlContextMetadata?.urlMetadata ?? []).flatMap((u) =>
+      u.retrievedUrl ? [{ url: u.retrievedUrl, status: u.urlRetrievalStatus }] : [],
+    );
+    if (urls.length > 0) {
+      out.push({ action: actionOf('urlContext'), context: { tool: 'urlContext', urls: urls.slice(0, 20) } });
     }
     const parts: GeminiPart[] = candidate.content?.parts ?? [];
     parts.forEach((part, i) => {

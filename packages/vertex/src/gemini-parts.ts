@@ -33,9 +33,17 @@ export interface GeminiCandidate {
   finishReason?: string | undefined;
   finishMessage?: string | undefined;
   groundingMetadata?: GroundingMetadata | undefined;
+  /** What URL context fetched for the response, and whether each fetch worked. */
+  urlContextMetadata?: UrlContextMetadata | undefined;
 }
 
-/** What Vertex reports about Google Search and retrieval it ran for a response. */
+export interface UrlContextMetadata {
+  urlMetadata?:
+    | Array<{ retrievedUrl?: string | undefined; urlRetrievalStatus?: string | undefined }>
+    | undefined;
+}
+
+/** What Vertex reports about Google Search, retrieval and Maps it ran for a response. */
 export interface GroundingMetadata {
   webSearchQueries?: string[] | undefined;
   retrievalQueries?: string[] | undefined;
@@ -43,6 +51,7 @@ export interface GroundingMetadata {
     | Array<{
         web?: { uri?: string | undefined; title?: string | undefined } | undefined;
         retrievedContext?: { uri?: string | undefined; title?: string | undefined } | undefined;
+        maps?: { uri?: string | undefined; title?: string | undefined } | undefined;
       }>
     | undefined;
 }
@@ -90,6 +99,7 @@ export function textOf(response: GeminiResponse | undefined): string {
 export function mergeChunks(chunks: GeminiResponse[]): GeminiResponse {
   const parts: GeminiPart[] = [];
   let groundingMetadata: GroundingMetadata | undefined;
+  let urlContextMetadata: UrlContextMetadata | undefined;
   let finishReason: string | undefined;
   let finishMessage: string | undefined;
   let promptFeedback: GeminiResponse['promptFeedback'];
@@ -106,6 +116,7 @@ export function mergeChunks(chunks: GeminiResponse[]): GeminiResponse {
       else parts.push({ ...part });
     }
     groundingMetadata = candidate?.groundingMetadata ?? groundingMetadata;
+    urlContextMetadata = candidate?.urlContextMetadata ?? urlContextMetadata;
     finishReason = candidate?.finishReason ?? finishReason;
     finishMessage = candidate?.finishMessage ?? finishMessage;
   }
@@ -122,6 +133,7 @@ export function mergeChunks(chunks: GeminiResponse[]): GeminiResponse {
             ...(finishReason ? { finishReason } : {}),
             ...(finishMessage ? { finishMessage } : {}),
             ...(groundingMetadata ? { groundingMetadata } : {}),
+            ...(urlContextMetadata ? { urlContextMetadata } : {}),
           },
         ],
   };

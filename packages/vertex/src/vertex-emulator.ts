@@ -12,6 +12,8 @@ export interface VertexModelTurn {
   parts: VertexPart[];
   /** What Google's built-in tools did (search queries, sources), as Vertex reports it. */
   groundingMetadata?: Record<string, unknown>;
+  /** The pages URL context fetched (`{ urlMetadata: [{ retrievedUrl, urlRetrievalStatus }] }`). */
+  urlContextMetadata?: Record<string, unknown>;
   /** Default `STOP`. */
   finishReason?: string;
   /**
@@ -175,6 +177,7 @@ export async function startVertexEmulator(options: VertexEmulatorOptions): Promi
       index: 0,
       ...(last ? { finishReason: turn.finishReason ?? 'STOP' } : {}),
       ...(last && turn.groundingMetadata ? { groundingMetadata: turn.groundingMetadata } : {}),
+      ...(last && turn.urlContextMetadata ? { urlContextMetadata: turn.urlContextMetadata } : {}),
     });
     if (turn.promptFeedback) {
       // A blocked prompt: no candidates, only the feedback (one chunk when streamed).
