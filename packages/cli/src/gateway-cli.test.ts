@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -149,6 +149,16 @@ describe('meshguard gateway start', () => {
     const pushed = meshguard(['policy', 'push', bad], admin);
     expect(pushed.code).toBe(2);
     expect(pushed.stderr).toMatch(/^bad\.yaml:7:7: unknown key "amout_max"/m);
+
+    // Two files of one name are refused before anything is sent (the set keeps files by name).
+    await writeFile(join(dir, 'policy-a.yaml'), 'name: a\nversion: "1"\nrules: []\n');
+    const twin = join(dir, 'twin');
+    await mkdir(twin);
+    await writeFile(join(twin, 'policy-a.yaml'), 'name: b\nversion: "1"\nrules: []\n');
+    const twins = meshguard(['policy', 'push', join(dir, 'policy-a.yaml'), twin], admin);
+    expect(twins.code).toBe(2);
+    expect(twins.stderr).toContain('two policy files named "policy-a.yaml"');
+    expect(twins.stderr).toContain(join(twin, 'policy-a.yaml'));
 
     const guard = createRemoteGuard({
       url,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { type AuditStore, MeshGuardError, TRUST_TIERS } from '@meshguard/core';
 import { createGateway, readPolicyDir } from '@meshguard/gateway';
 import {
@@ -221,11 +222,25 @@ export async function agentRevoke(io: CliIo, id: string, flags: GatewayClientFla
 
 export async function policyPush(io: CliIo, paths: string[], flags: GatewayClientFlags): Promise<number> {
   const files: PolicyFile[] = [];
+  // The gateway keeps a policy set's files by name: two files of one name would be ambiguous.
+  const from = new Map<string, string>();
   for (const path of paths) {
+    let found: PolicyFile[];
     try {
-      files.push(...(await readPolicyDir(path)));
+      found = await readPolicyDir(path);
     } catch {
       throw new UsageError(`no such policy file or folder "${path}"`);
+    }
+    for (const file of found) {
+      const where = found.length === 1 && file.name === basename(path) ? path : join(path, file.name);
+      const earlier = from.get(file.name);
+      if (earlier !== undefined) {
+        throw new UsageError(
+          `two policy files named "${file.name}" ("${earlier}" and "${where}"): a policy set keeps its files by name, so rename one`,
+        );
+      }
+      from.set(file.name, where);
+      files.push(file);
     }
   }
   if (files.length === 0) throw new UsageError('no policy files (.yaml, .yml, .json) to push');
