@@ -7,6 +7,7 @@ import {
 } from 'node:http2';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
+import { text } from 'node:stream/consumers';
 import {
   checkReply,
   type PendingInput,
@@ -103,7 +104,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions): Pro
     req: IncomingMessage | Http2ServerRequest,
     res: ServerResponse | Http2ServerResponse,
   ) => {
-    const raw = await readBody(req);
+    const raw = await text(req);
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const agentMatch = INVOKE_AGENT.exec(path);
     const inlineMatch = agentMatch ? null : INVOKE_INLINE_AGENT.exec(path);
@@ -362,12 +363,6 @@ function replaying(socket: Socket, first: Buffer): Duplex {
   socket.on('error', (error) => duplex.destroy(error));
   socket.on('close', () => duplex.destroy());
   return duplex;
-}
-
-async function readBody(req: IncomingMessage | Http2ServerRequest): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function httpError(

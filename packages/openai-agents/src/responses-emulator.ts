@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { text } from 'node:stream/consumers';
 
 /** One output item of the Responses API, in its wire shape (`function_call`, `message`, `web_search_call`...). */
 export type ResponsesOutputItem = Record<string, unknown> & { type: string };
@@ -89,7 +90,7 @@ export async function startResponsesEmulator(options: {
     }
     let body: ResponsesRequestBody;
     try {
-      body = JSON.parse(await readBody(req)) as ResponsesRequestBody;
+      body = JSON.parse(await text(req)) as ResponsesRequestBody;
     } catch {
       problems.push('request body is not JSON');
       return sendError(res, 400, 'request body is not JSON');
@@ -180,15 +181,6 @@ export async function startResponsesEmulator(options: {
         server.close((error) => (error ? reject(error) : resolve()));
       }),
   };
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function sendError(res: ServerResponse, status: number, message: string) {

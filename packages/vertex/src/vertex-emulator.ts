@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { text } from 'node:stream/consumers';
 import { createEmulatorCertificate, type EmulatorCertificate } from './emulator-certificate';
 
 /** A Gemini content part in its wire shape (`text`, `functionCall`, `executableCode`...). */
@@ -148,7 +149,7 @@ export async function startVertexEmulator(options: VertexEmulatorOptions): Promi
     }
     let body: VertexRequest['body'];
     try {
-      body = JSON.parse(await readBody(req)) as VertexRequest['body'];
+      body = JSON.parse(await text(req)) as VertexRequest['body'];
     } catch {
       problems.push(`request ${requests.length + 1}: body is not JSON`);
       return sendError(res, 400, 'request body is not JSON');
@@ -297,15 +298,6 @@ function answerProblems(
     }
   }
   return problems;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function sendError(res: ServerResponse, status: number, message: string) {
