@@ -12,21 +12,32 @@ import { type PackageJson, REPO_ROOT } from './workspace';
 
 const packed = inject('packed');
 
-function tarballBytes(path: string): Uint8Array {
-  return new Uint8Array(readFileSync(path));
+/** Each tarball read and unpacked once, however many checks look at it. */
+const unpacked = new Map<
+  string,
+  { bytes: Uint8Array; contents: ReturnType<typeof createPackageFromTarballData> }
+>();
+function tarball(path: string) {
+  let entry = unpacked.get(path);
+  if (!entry) {
+    const bytes = new Uint8Array(readFileSync(path));
+    entry = { bytes, contents: createPackageFromTarballData(bytes) };
+    unpacked.set(path, entry);
+  }
+  return entry;
 }
 
 function packedManifest(path: string): PackageJson {
-  const pkg = createPackageFromTarballData(tarballBytes(path));
-  return JSON.parse(pkg.readFile(`/node_modules/${pkg.packageName}/package.json`)) as PackageJson;
+  const { contents } = tarball(path);
+  return JSON.parse(contents.readFile(`/node_modules/${contents.packageName}/package.json`)) as PackageJson;
 }
 
 describe.each(packed.map((p) => [p.name, p] as const))('%s, as published', (_name, pkg) => {
   it('passes publint --strict', async () => {
-    const bytes = readFileSync(pkg.tarball);
-    const tarball = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    const { bytes } = tarball(pkg.tarball);
+    const data = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     const { messages, pkg: manifest } = await publint({
-      pack: { tarball },
+      pack: { tarball: data },
       strict: true,
       level: 'suggestion',
     });
@@ -37,7 +48,7 @@ describe.each(packed.map((p) => [p.name, p] as const))('%s, as published', (_nam
   });
 
   it('passes are-the-types-wrong (attw --pack)', async () => {
-    const result = await checkPackage(createPackageFromTarballData(tarballBytes(pkg.tarball)));
+    const result = await checkPackage(tarball(pkg.tarball).contents);
     expect(result.types, `${pkg.name} ships no type declarations`).not.toBe(false);
     const problems =
       'problems' in result
@@ -81,7 +92,7 @@ describe.each(packed.map((p) => [p.name, p] as const))('%s, as published', (_nam
   });
 
   it('ships its README and built code, and no tests or sources', () => {
-    const contents = createPackageFromTarballData(tarballBytes(pkg.tarball));
+    const { contents } = tarball(pkg.tarball);
     const prefix = `/node_modules/${contents.packageName}/`;
     const files = contents.listFiles().map((f) => f.slice(prefix.length));
     expect(files).toContain('README.md');
