@@ -118,3 +118,4 @@ export type { OutcomeEvent } from './protocol/outcome-event';
 export { OutcomeEventSchema } from './protocol/outcome-event';
 export type { TrustTier } from './protocol/trust-tier';
 export { TRUST_TIERS, TrustTierSchema, tierRank } from './protocol/trust-tier';
+export { RecentMap } from './util/recent-map';

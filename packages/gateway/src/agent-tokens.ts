@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type AgentIdentity, AgentIdentitySchema, isoTime } from '@meshguard/core';
+import { type AgentIdentity, AgentIdentitySchema, isoTime, RecentMap } from '@meshguard/core';
 import type { GatewayState, SigningKey } from '@meshguard/store';
 import { exportJWK, generateKeyPair, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
@@ -58,8 +58,7 @@ export async function createTokenAuthority(state: GatewayState): Promise<TokenAu
   const publicKey = await importJWK(key.publicJwk as JWK, ALG);
   // A signature, once verified, stays valid: remember verified tokens (bounded) so each request
   // pays for the expiry and revocation checks only, not for an EdDSA verification.
-  const verified = new Map<string, z.infer<typeof ClaimsSchema>>();
-  const VERIFIED_MAX = 10_000;
+  const verified = new RecentMap<string, z.infer<typeof ClaimsSchema>>(20_000);
   return {
     kid: key.kid,
     jwks: () => ({ keys: [key.publicJwk as PublicJwk] }),
@@ -111,7 +110,6 @@ export async function createTokenAuthority(state: GatewayState): Promise<TokenAu
     }
     const claims = ClaimsSchema.safeParse(payload);
     if (!claims.success) throw new TokenError('the agent token lacks MeshGuard claims');
-    if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value as string);
     verified.set(token, claims.data);
     return claims.data;
   }

@@ -19,6 +19,7 @@ import { type AuditFilter, AuditFilterSchema } from '../protocol/audit-filter';
 import { type CheckRequest, CheckRequestSchema, type ParsedCheckRequest } from '../protocol/check-request';
 import type { Decision } from '../protocol/decision';
 import { type OutcomeEvent, OutcomeEventSchema } from '../protocol/outcome-event';
+import { RecentMap } from '../util/recent-map';
 import { type AppendBatcher, createAppendBatcher } from './append-batcher';
 import { type GuardEnvironment, resolveGuardSettings } from './guard-settings';
 import { createRemoteGuard, type RemoteGuard } from './remote-guard';
@@ -108,7 +109,8 @@ interface DecisionRecord {
   body: AuditEventBody;
 }
 
-const RECENT_DECISIONS = 10_000;
+/** Decisions an outcome can be joined to from memory (at least the last 10,000). */
+const RECENT_DECISIONS = 20_000;
 
 /**
  * Creates a guard: embedded (policies + engine + audit store in this process) unless a gateway
@@ -198,7 +200,7 @@ export function createEmbeddedGuard(parts: {
   const batcher = auditBatcher(store, parts.audit);
   const clock = parts.clock ?? Date.now;
   const defaultFramework = parts.framework ?? 'custom';
-  const recent = new Map<string, DecisionRecord>();
+  const recent = new RecentMap<string, DecisionRecord>(RECENT_DECISIONS);
   // Appends not yet committed: a query or close waits for them (read-your-writes), so an
   // adapter may record outcomes without holding up the agent's run.
   const inflight = new Set<Promise<unknown>>();
@@ -219,10 +221,6 @@ export function createEmbeddedGuard(parts: {
   let closed = false;
 
   const remember = (decisionId: string, record: DecisionRecord) => {
-    if (recent.size >= RECENT_DECISIONS) {
-      const oldest = recent.keys().next().value;
-      if (oldest !== undefined) recent.delete(oldest);
-    }
     recent.set(decisionId, record);
   };
 
