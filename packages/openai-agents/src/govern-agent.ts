@@ -13,7 +13,14 @@ import {
 } from '@openai/agents';
 import { governHandoff } from './govern-handoff';
 import { governedToolInfo, governTool } from './govern-tool';
-import { type GovernanceOptions, guardFor, identityOf, offerable, runGovernance } from './governance-context';
+import {
+  debug,
+  type GovernanceOptions,
+  guardFor,
+  identityOf,
+  offerable,
+  runGovernance,
+} from './governance-context';
 import {
   builtinAction,
   governApprovalTool,
@@ -162,7 +169,14 @@ async function forThisRun(
         kind: 'tool',
         ...(delegation.length > 0 ? { delegation } : {}),
       })
-      .then((r) => r.approvalPossible);
+      .then(
+        (r) => r.approvalPossible,
+        (error: unknown) => {
+          // Unknown: keep the approval hook, so a require_approval is still asked for.
+          debug('reachable() of %s failed, keeping the approval hook: %O', info.action, error);
+          return true;
+        },
+      );
     run.offered.set(key, possible);
   }
   return (await possible) ? candidate : info.withoutApprovalHook;

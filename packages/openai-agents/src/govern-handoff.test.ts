@@ -156,6 +156,54 @@ describe('governed handoffs in a tiered support team', () => {
     expect(events[7]).toMatchObject({ context: { priority: 'low', from_agent: 'Billing Specialist' } });
   });
 
+  it('decides offers by a check when the guard cannot say what is reachable, and the run goes on', async () => {
+    const { guard, store } = seedGuard([TEAM_POLICY]);
+    // A guard whose reachability question fails (a custom guard, a closed one): it must not end the run.
+    const flaky = {
+      ...guard,
+      reachable: async () => {
+        throw new Error('reachability is down');
+      },
+    };
+    const offered: string[][] = [];
+    const model = new ScriptedModel([
+      modelResponder((call) => {
+        offered.push(toolNames(call.request as never));
+        return [functionCall('transfer_to_Billing_Specialist', {}, { callId: 'call_h1' })];
+      }),
+      [assistantMessage('Billing here.')],
+    ]);
+    const { tier1 } = team(model);
+    const governed = governAgent(tier1, {
+      guard: flaky,
+      identities: IDENTITIES,
+      actions: SUPPORT_ACTIONS,
+      traceId: 'trace_flaky',
+    });
+    const result = await new Runner({ tracingDisabled: true }).run(governed, 'Refund order ORD-1');
+    model.assertComplete();
+
+    // Offered exactly what a check allows now: the handoff policy never allows stays hidden.
+    expect(offered[0]).toEqual([
+      'lookup_customer',
+      'transfer_to_Billing_Specialist',
+      'transfer_to_Escalation_Manager',
+    ]);
+    expect(result.lastAgent?.name).toBe('Billing Specialist');
+    const events = (await store.query({ traceId: 'trace_flaky', order: 'asc' })).events;
+    const offers = events.filter((e) => e.context?.stage === 'offer');
+    expect(trail(offers).sort()).toEqual([
+      'decision Billing Specialist handoff:Escalation Manager allow',
+      'decision Tier 1 Support handoff:Billing Specialist allow',
+      'decision Tier 1 Support handoff:Escalation Manager allow',
+      'decision Tier 1 Support handoff:Refund Bot deny',
+    ]);
+    // The handoff itself is still checked when the model makes it.
+    expect(trail(events.filter((e) => e.context?.stage !== 'offer'))).toContain(
+      'decision Tier 1 Support handoff:Billing Specialist allow',
+    );
+  });
+
   it('refuses a graph with an agent that has no identity, naming it', () => {
     const { guard } = seedGuard();
     const { tier1 } = team(new ScriptedModel([]));

@@ -224,19 +224,26 @@ export function offerable(
   if (!verdict) {
     verdict = (async () => {
       const agent = identityOf(options, agentName);
-      const reach = await guardFor(options, agentName).reachable({
-        action,
-        agent,
-        kind,
-        ...(delegation.length > 0 ? { delegation } : {}),
-      });
-      if (reach.reachable) return true;
+      const offer = { action, kind, context: { ...context, stage: 'offer' } };
+      let reachable: boolean;
+      try {
+        ({ reachable } = await guardFor(options, agentName).reachable({
+          action,
+          agent,
+          kind,
+          ...(delegation.length > 0 ? { delegation } : {}),
+        }));
+      } catch (error) {
+        // A guard that cannot answer "could this ever be allowed?" must not end the run: the offer
+        // is decided (and recorded) by a check instead, which fails closed, so the action is
+        // offered only if it is allowed (or may be approved) now. The call is checked again.
+        debug('reachable() of %s failed, checking the offer instead: %O', action, error);
+        const checked = await checkFor(options, runContext, agentName, offer);
+        return !checked.failed && checked.decision.effect !== 'deny';
+      }
+      if (reachable) return true;
       // Recorded as a decision: the model was not offered the action, and why.
-      await checkFor(options, runContext, agentName, {
-        action,
-        kind,
-        context: { ...context, stage: 'offer' },
-      });
+      await checkFor(options, runContext, agentName, offer);
       return false;
     })();
     run.offered.set(key, verdict);
