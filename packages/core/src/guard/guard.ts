@@ -220,10 +220,6 @@ export function createEmbeddedGuard(parts: {
   };
   let closed = false;
 
-  const remember = (decisionId: string, record: DecisionRecord) => {
-    recent.set(decisionId, record);
-  };
-
   const parseRequest = (request: CheckRequest): ParsedCheckRequest => {
     const parsed = CheckRequestSchema.safeParse(request);
     if (!parsed.success) {
@@ -299,7 +295,7 @@ export function createEmbeddedGuard(parts: {
       // An action that cannot be audited does not run: while commits fail, nothing is allowed.
       if (batcher.failure) return unrecorded(made, batcher.failure);
       const full = batcher.add(made.flatMap((m) => m.bodies));
-      for (const { decision, bodies } of made) remember(decision.decisionId, { body: bodies[0]! });
+      for (const { decision, bodies } of made) recent.set(decision.decisionId, { body: bodies[0]! });
       if (full) {
         await full;
         if (batcher.failure) return unrecorded(made, batcher.failure);
@@ -312,7 +308,7 @@ export function createEmbeddedGuard(parts: {
       // An action that cannot be audited does not run.
       return unrecorded(made, error);
     }
-    for (const { decision, bodies } of made) remember(decision.decisionId, { body: bodies[0]! });
+    for (const { decision, bodies } of made) recent.set(decision.decisionId, { body: bodies[0]! });
     return made.map((m) => m.decision);
   };
 
