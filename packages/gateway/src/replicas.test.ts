@@ -40,10 +40,7 @@ describe.skipIf(!PG_URL)('two gateway replicas on one PostgreSQL database', () =
   afterAll(async () => {
     await a?.close();
     await b?.close();
-    const client = new pg.Client({ connectionString: PG_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
+    await withClient((client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
   });
 
   const admin = { authorization: `Bearer ${ADMIN}` };
@@ -54,6 +51,69 @@ describe.skipIf(!PG_URL)('two gateway replicas on one PostgreSQL database', () =
       headers: { authorization: `Bearer ${token}` },
       payload: { action, traceId: 'trace_replicas' },
     });
+
+  const listenQuery = `LISTEN "meshguard_${schema}"`;
+  const withClient = async <T>(use: (client: pg.Client) => Promise<T>): Promise<T> => {
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    try {
+      return await use(client);
+    } finally {
+      await client.end();
+    }
+  };
+  /** Kills both replicas' LISTEN connections, as a database restart or a proxy would; their pids. */
+  const killListeners = () =>
+    withClient(async (client) => {
+      const res = await client.query(
+        'SELECT pg_terminate_backend(pid), pid FROM pg_stat_activity WHERE query = $1 AND pid <> pg_backend_pid()',
+        [listenQuery],
+      );
+      return res.rows.map((row: { pid: number }) => row.pid as number);
+    });
+  const pushPolicy = (gateway: Gateway, name: string, action: string) =>
+    gateway.app.inject({
+      method: 'PUT',
+      url: '/v1/policies',
+      headers: admin,
+      payload: {
+        files: [
+          POLICY,
+          {
+            name: `${name}.yaml`,
+            text: `name: ${name}\nversion: "1"\nrules:\n  - effect: allow\n    actions: ["${action}"]\n`,
+          },
+        ],
+      },
+    });
+  const newAgentToken = async (id: string) =>
+    (
+      (
+        await a.app.inject({
+          method: 'POST',
+          url: '/v1/agents',
+          headers: admin,
+          payload: { id, name: 'support-bot', tags: ['support'] },
+        })
+      ).json() as { token: string }
+    ).token;
+
+  /** Checks again every 25 ms until the effect is `wanted` or `ms` have passed; the last effect. */
+  const effectWithin = async (
+    ms: number,
+    gateway: Gateway,
+    token: string,
+    action: string,
+    wanted: string,
+  ) => {
+    const started = Date.now();
+    let effect = (await check(gateway, token, action)).json().effect as string;
+    while (effect !== wanted && Date.now() - started < ms) {
+      await new Promise((r) => setTimeout(r, 25));
+      effect = (await check(gateway, token, action)).json().effect as string;
+    }
+    return effect;
+  };
 
   it('shares one signing key: a token issued by one replica works on the other', async () => {
     expect(a.tokens.kid).toBe(b.tokens.kid);
@@ -92,14 +152,38 @@ describe.skipIf(!PG_URL)('two gateway replicas on one PostgreSQL database', () =
       },
     });
     expect(pushed.statusCode).toBe(200);
-    const started = Date.now();
-    let effect = 'deny';
-    while (effect !== 'allow' && Date.now() - started < 1000) {
-      await new Promise((r) => setTimeout(r, 25));
-      effect = (await check(b, token, 'write:email')).json().effect;
-    }
-    expect(effect).toBe('allow');
+    expect(await effectWithin(1000, b, token, 'write:email', 'allow')).toBe('allow');
     expect(b.policies.version).toBe(a.policies.version);
+  });
+
+  it('listens again after its LISTEN connection is lost, and still sees a push within a second', async () => {
+    const token = await newAgentToken('bot-4');
+    expect((await check(b, token, 'write:sms')).json().effect).toBe('deny');
+    const killed = await killListeners();
+    expect(killed).toHaveLength(2);
+    // Each opens a new one (within its first retry, 100 ms): wait for both, then push.
+    const started = Date.now();
+    let listening: number[] = [];
+    while (listening.length < 2 && Date.now() - started < 5000) {
+      await new Promise((r) => setTimeout(r, 25));
+      listening = await withClient(async (client) => {
+        const res = await client.query('SELECT pid FROM pg_stat_activity WHERE query = $1', [listenQuery]);
+        return res.rows.map((row: { pid: number }) => row.pid).filter((pid: number) => !killed.includes(pid));
+      });
+    }
+    expect(listening).toHaveLength(2);
+    expect((await pushPolicy(a, 'sms', 'write:sms')).statusCode).toBe(200);
+    // The backstop poll is a minute away: only the new LISTEN can carry this in a second.
+    expect(await effectWithin(1000, b, token, 'write:sms', 'allow')).toBe('allow');
+  });
+
+  it('reloads at once what was pushed while its LISTEN connection was down', async () => {
+    const token = await newAgentToken('bot-5');
+    expect((await check(b, token, 'write:fax')).json().effect).toBe('deny');
+    expect(await killListeners()).toHaveLength(2);
+    // Pushed before the replicas can listen again: the NOTIFY reaches no one.
+    expect((await pushPolicy(a, 'fax', 'write:fax')).statusCode).toBe(200);
+    expect(await effectWithin(1000, b, token, 'write:fax', 'allow')).toBe('allow');
   });
 
   it('holds a revocation made on one replica on the other at the next request', async () => {

@@ -42,6 +42,11 @@ CREATE TABLE IF NOT EXISTS ${s}.gateway_policies (version integer PRIMARY KEY, f
 `;
 }
 
+/** The first wait before a lost LISTEN connection is opened again; it doubles up to the maximum. */
+const LISTEN_RETRY_MS = 100;
+const LISTEN_RETRY_MAX_MS = 5000;
+const CHANGES = ['policies', 'agents'] as const;
+
 /**
  * The gateway's state in PostgreSQL, shared by every replica: a policy push or a revocation is
  * announced with NOTIFY, so the other replicas reload at once (they also poll as a backstop), and
@@ -71,6 +76,10 @@ export async function openPostgresGatewayState(
   }
   const listeners = new Set<(what: 'policies' | 'agents') => void>();
   let listener: pg.Client | undefined;
+  let listening = false;
+  let listenFailures = 0;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
   const notify = (what: 'policies' | 'agents') => pool.query('SELECT pg_notify($1, $2)', [channel, what]);
   const now = () => isoTime(Date.now());
 
@@ -178,26 +187,59 @@ export async function openPostgresGatewayState(
     },
     onChange(fn) {
       listeners.add(fn);
-      if (!listener) {
-        const client = new pg.Client({ connectionString: target.connectionString });
-        listener = client;
-        client.on('notification', (message) => {
-          const what = message.payload === 'policies' ? 'policies' : 'agents';
-          for (const l of listeners) l(what);
-        });
-        client.on('error', (error) => debug('LISTEN connection failed: %O', error));
-        client
-          .connect()
-          .then(() => client.query(`LISTEN "${channel}"`))
-          .catch((error: unknown) => debug('could not LISTEN: %O', error));
-      }
+      if (!listening) listen();
       return () => listeners.delete(fn);
     },
     async close() {
+      closed = true;
       listeners.clear();
+      if (retry) clearTimeout(retry);
       await listener?.end().catch(() => {});
       await pool.end();
     },
   };
+
+  /**
+   * Holds one connection LISTENing on the channel. When it is lost (a database restart, a proxy's
+   * idle timeout, an administrator's pg_terminate_backend), it is opened again with backoff, and
+   * the listeners are told to reload at once: notifications sent meanwhile were missed.
+   */
+  function listen(): void {
+    listening = true;
+    const client = new pg.Client({ connectionString: target.connectionString });
+    listener = client;
+    let lost = false;
+    const reconnect = (error?: unknown) => {
+      if (lost) return;
+      lost = true;
+      client.end().catch(() => {});
+      if (closed) return;
+      const delay = Math.min(LISTEN_RETRY_MAX_MS, LISTEN_RETRY_MS * 2 ** listenFailures);
+      listenFailures += 1;
+      debug('LISTEN connection lost (%O), reconnecting in %d ms', error, delay);
+      retry = setTimeout(() => {
+        retry = undefined;
+        if (!closed) listen();
+      }, delay);
+      retry.unref();
+    };
+    client.on('notification', (message) => {
+      const what = message.payload === 'policies' ? 'policies' : 'agents';
+      for (const l of listeners) l(what);
+    });
+    client.on('error', reconnect);
+    client.on('end', () => reconnect(new Error('the connection ended')));
+    client
+      .connect()
+      .then(() => client.query(`LISTEN "${channel}"`))
+      .then(() => {
+        if (closed || lost) return;
+        const recovered = listenFailures > 0;
+        listenFailures = 0;
+        if (recovered) for (const l of listeners) for (const what of CHANGES) l(what);
+      })
+      .catch(reconnect);
+  }
+
   return state;
 }
