@@ -18,7 +18,8 @@ import type { AuditEvent, AuditEventBody } from '../protocol/audit-event';
 import { type AuditFilter, AuditFilterSchema } from '../protocol/audit-filter';
 import { type CheckRequest, CheckRequestSchema, type ParsedCheckRequest } from '../protocol/check-request';
 import type { Decision } from '../protocol/decision';
-import { type OutcomeEvent, OutcomeEventSchema } from '../protocol/outcome-event';
+import { fastCheckRequest, fastOutcomeEvent } from '../protocol/fast-parse';
+import { type OutcomeEvent, OutcomeEventSchema, type ParsedOutcomeEvent } from '../protocol/outcome-event';
 import { RecentMap } from '../util/recent-map';
 import { type AppendBatcher, createAppendBatcher } from './append-batcher';
 import { type GuardEnvironment, resolveGuardSettings } from './guard-settings';
@@ -221,6 +222,8 @@ export function createEmbeddedGuard(parts: {
   let closed = false;
 
   const parseRequest = (request: CheckRequest): ParsedCheckRequest => {
+    const fast = fastCheckRequest(request);
+    if (fast) return fast;
     const parsed = CheckRequestSchema.safeParse(request);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
@@ -335,12 +338,7 @@ export function createEmbeddedGuard(parts: {
     },
     async record(input) {
       if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });
-      const parsed = OutcomeEventSchema.safeParse(input);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new ValidationError(issue.path.join('.') || 'event', issue.message);
-      }
-      const event = parsed.data;
+      const event = fastOutcomeEvent(input) ?? parseOutcome(input);
       const decided = event.decisionId ? recent.get(event.decisionId)?.body : undefined;
       // The decision's own facts win over what the event says; an event cannot re-attribute it.
       if (decided && event.agent && event.agent.id !== decided.agent.id) {
@@ -414,6 +412,15 @@ export function createEmbeddedGuard(parts: {
       if (parts.ownsStore) await store.close();
     },
   };
+}
+
+function parseOutcome(input: OutcomeEvent): ParsedOutcomeEvent {
+  const parsed = OutcomeEventSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ValidationError(issue.path.join('.') || 'event', issue.message);
+  }
+  return parsed.data;
 }
 
 function isStringArray(value: unknown): value is string[] {

@@ -35,3 +35,4 @@ export const OutcomeEventSchema = z.object({
   type: z.enum(['outcome', 'session']).optional(),
 });
 export type OutcomeEvent = z.input<typeof OutcomeEventSchema>;
+export type ParsedOutcomeEvent = z.output<typeof OutcomeEventSchema>;
