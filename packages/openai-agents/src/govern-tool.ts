@@ -1,4 +1,4 @@
-import { type CheckedAction, ConfigError } from '@meshguard/core';
+import { type AdapterOutcome, type CheckedAction, ConfigError } from '@meshguard/core';
 import {
   defineToolInputGuardrail,
   defineToolOutputGuardrail,
@@ -167,11 +167,10 @@ export function governTool<T extends FunctionTool<any, any, any>>(
     // Done with: a provider that reuses call ids must not meet this decision again.
     calls.get(runContext)?.delete(callKey(base.name, callId));
     pendingApprovals(runContext).delete(callId);
-    await kit.recordOutcome(call.checked, {
-      outcome,
-      ...(call.startedAt !== undefined ? { durationMs: Date.now() - call.startedAt } : {}),
-      ...(error ? { error } : {}),
-    });
+    const event: AdapterOutcome = { outcome };
+    if (call.startedAt !== undefined) event.durationMs = Date.now() - call.startedAt;
+    if (error) event.error = error;
+    await kit.recordOutcome(call.checked, event);
   };
 
   const gate = defineToolInputGuardrail({

@@ -194,13 +194,15 @@ export async function checkFor(
   request: Pick<CheckRequest, 'action' | 'context' | 'spanId'> & { kind: ActionKind },
 ): Promise<CheckedAction> {
   const run = runGovernance(runContext, options);
-  const agent = identityOf(options, agentName);
   return kit.check({
-    ...request,
     guard: guardFor(options, agentName),
-    agent,
+    agent: identityOf(options, agentName),
+    action: request.action,
+    kind: request.kind,
     traceId: run.traceId,
     delegation: run.delegation.get(agentName) ?? [],
+    context: request.context,
+    spanId: request.spanId,
   });
 }
 

@@ -1,7 +1,7 @@
 import createDebug from 'debug';
 import { ConfigError } from '../errors/meshguard-error';
 import { type AgentIdentity, type AgentIdentityInput, AgentIdentitySchema } from '../protocol/agent-identity';
-import type { ActionKind, CheckContext } from '../protocol/check-request';
+import type { ActionKind, CheckContext, CheckRequest } from '../protocol/check-request';
 import type { Decision } from '../protocol/decision';
 import type { OutcomeEvent } from '../protocol/outcome-event';
 import type { TrustTier } from '../protocol/trust-tier';
@@ -138,28 +138,26 @@ export function createAdapterKit(options: AdapterKitOptions): AdapterKit {
     source,
 
     async check(request) {
-      const { guard, delegation = [], ...rest } = request;
-      const base = {
-        guard,
-        agent: request.agent,
-        action: request.action,
-        kind: request.kind,
-        traceId: request.traceId,
-        delegation,
-      };
+      // Built field by field: object rest and spread cost a few microseconds a call here.
+      const { guard, agent, action, kind, traceId, context, spanId } = request;
+      const delegation = request.delegation ?? [];
+      const checkRequest: CheckRequest = { action, agent, kind, traceId, framework, source };
+      if (context !== undefined) checkRequest.context = context;
+      if (spanId !== undefined) checkRequest.spanId = spanId;
+      if (delegation.length > 0) checkRequest.delegation = delegation;
+      let decision: Decision;
       try {
-        const decision = await guard.check({
-          ...rest,
-          framework,
-          source,
-          ...(delegation.length > 0 ? { delegation } : {}),
-        });
-        return { ...base, decision };
+        decision = await guard.check(checkRequest);
       } catch (error) {
-        debug('check of %s failed, denying: %O', request.action, error);
+        debug('check of %s failed, denying: %O', action, error);
         const message = error instanceof Error ? error.message : String(error);
         return {
-          ...base,
+          guard,
+          agent,
+          action,
+          kind,
+          traceId,
+          delegation,
           failed: true,
           decision: {
             decisionId: `failed-${crypto.randomUUID()}`,
@@ -171,25 +169,27 @@ export function createAdapterKit(options: AdapterKitOptions): AdapterKit {
           },
         };
       }
+      return { guard, agent, action, kind, traceId, delegation, decision };
     },
 
     async recordOutcome(checked, event) {
+      const outcome: OutcomeEvent = {
+        framework,
+        source,
+        agent: checked.agent,
+        action: checked.action,
+        traceId: checked.traceId,
+        kind: checked.kind,
+        effect: checked.decision.effect,
+        outcome: event.outcome,
+      };
+      // A failed check recorded no decision to join: the outcome stands alone and says why.
+      if (checked.failed) outcome.error = checked.decision.reason;
+      else outcome.decisionId = checked.decision.decisionId;
+      if (checked.delegation.length > 0) outcome.delegation = checked.delegation;
+      Object.assign(outcome, event);
       try {
-        await checked.guard.record({
-          framework,
-          source,
-          // A failed check recorded no decision to join: the outcome stands alone and says why.
-          ...(checked.failed
-            ? { error: checked.decision.reason }
-            : { decisionId: checked.decision.decisionId }),
-          agent: checked.agent,
-          action: checked.action,
-          traceId: checked.traceId,
-          kind: checked.kind,
-          effect: checked.decision.effect,
-          ...(checked.delegation.length > 0 ? { delegation: checked.delegation } : {}),
-          ...event,
-        });
+        await checked.guard.record(outcome);
       } catch (error) {
         debug('could not record outcome %o: %O', event, error);
       }
