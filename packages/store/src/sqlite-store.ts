@@ -22,6 +22,7 @@ import {
 } from '@meshguard/core';
 import Database from 'better-sqlite3';
 import createDebug from 'debug';
+import { type AuditJournal, commitJournalLines, openAuditJournal, recoverJournals } from './audit-journal';
 import { type ChainScan, PARALLEL_THRESHOLD, scanInParallel } from './parallel-verify';
 import { createCheckpointer } from './wal-checkpointer';
 
@@ -46,6 +47,12 @@ export interface SqliteStoreOptions {
    * true), rather than only on the writer's own thread after each append that fills it.
    */
   backgroundCheckpoints?: boolean;
+  /**
+   * Offer `journal()` (default true for a writable file): the guard's durable decisions are
+   * written to a journal beside the database and committed behind on a worker thread (see
+   * audit-journal.ts). Journals left by a crashed writer are replayed when the store opens.
+   */
+  journal?: boolean;
 }
 
 export interface SqliteAuditStore extends AuditStore {
@@ -66,6 +73,8 @@ export interface SqliteAuditStore extends AuditStore {
   count(filter?: AuditFilter): number;
   /** Counts by decision, action and agent (`meshguard audit stats`). */
   stats(filter?: AuditFilter): StoreStats;
+  /** @internal Appends events whose contexts the journal has redacted already. */
+  appendRedacted(bodies: readonly AuditEventBody[]): Promise<AuditEvent[]>;
 }
 
 export interface StoreStats {
@@ -128,6 +137,9 @@ const PAGE_SIZE = 8192;
 const WAL_CHECKPOINT_BYTES = 40 * 1024 * 1024;
 const CACHE_KIB = 16 * 1024;
 
+/** How long journaled events gather on the worker before one commit takes them all. */
+const JOURNAL_WINDOW_MS = 5;
+
 /** Rows per multi-row INSERT, largest first (see `insertRows`). */
 const ROWS_PER_INSERT = [64, 16, 4];
 
@@ -151,6 +163,9 @@ const FIELDS = {
   action: "CAST(body ->> '$.action' AS TEXT)",
   mode: "body ->> '$.mode'",
 } as const;
+
+/** Bodies from a journal line: their contexts were redacted before they were written to disk. */
+const preRedacted = new WeakSet<object>();
 
 interface Pending {
   bodies: readonly AuditEventBody[];
@@ -255,7 +270,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   /** The next link of the chain: the body redacted, numbered, linked and hashed, and its canonical JSON. */
   const link = (input: AuditEventBody, seq: number, prevHash: string) => {
     const event = copyBody(input);
-    if (input.context) event.context = redact(input.context);
+    if (input.context && !preRedacted.has(input)) event.context = redact(input.context);
     event.stream = stream;
     event.seq = seq;
     event.prevHash = prevHash;
@@ -466,28 +481,74 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   const where = (filter: ParsedAuditFilter) =>
     buildWhere(filter, buckets, (agent) => [...new Set([agent, ...agentIds.all(agent).map((r) => r.id)])]);
 
-  return {
+  function enqueue(bodies: readonly AuditEventBody[]): Promise<AuditEvent[]> {
+    if (closed)
+      return Promise.reject(new MeshGuardError('the audit store is closed', { code: 'store_closed' }));
+    if (readonly) {
+      return Promise.reject(
+        new MeshGuardError('the audit store is open read-only', { code: 'store_readonly' }),
+      );
+    }
+    if (bodies.length === 0) return Promise.resolve([]);
+    return new Promise<AuditEvent[]>((resolve, reject) => {
+      queue.push({ bodies, resolve, reject });
+      if (!scheduled) {
+        scheduled = true;
+        // Appends made in the same turn of the event loop share one transaction (group commit).
+        setImmediate(flush);
+      }
+    });
+  }
+
+  const journalOn = !readonly && path !== ':memory:' && options.journal !== false;
+  let journal: AuditJournal | undefined;
+  if (journalOn) {
+    // Journals a crashed writer left: their events go in before anything new.
+    const replayed = recoverJournals(path, (lines) => {
+      for (const bodies of lines) for (const body of bodies) preRedacted.add(body);
+      const results = write!.immediate(
+        lines.map((bodies) => ({ bodies, resolve: () => {}, reject: () => {} })),
+      ) as Array<AuditEvent[] | Error>;
+      for (const result of results)
+        if (result instanceof Error) debug('a replayed journal line was refused: %O', result);
+    });
+    if (replayed > 0) debug('replayed %d event(s) from journals left behind', replayed);
+  }
+
+  const store: SqliteAuditStore = {
     kind: 'sqlite',
     path,
     stream,
-    append(bodies) {
-      if (closed)
-        return Promise.reject(new MeshGuardError('the audit store is closed', { code: 'store_closed' }));
-      if (readonly) {
-        return Promise.reject(
-          new MeshGuardError('the audit store is open read-only', { code: 'store_readonly' }),
-        );
-      }
-      if (bodies.length === 0) return Promise.resolve([]);
-      return new Promise<AuditEvent[]>((resolve, reject) => {
-        queue.push({ bodies, resolve, reject });
-        if (!scheduled) {
-          scheduled = true;
-          // Appends made in the same turn of the event loop share one transaction (group commit).
-          setImmediate(flush);
-        }
-      });
+    append: enqueue,
+    appendRedacted(bodies) {
+      for (const body of bodies) preRedacted.add(body);
+      return enqueue(bodies);
     },
+    ...(journalOn
+      ? {
+          journal(bodies: readonly AuditEventBody[]) {
+            if (closed) throw new MeshGuardError('the audit store is closed', { code: 'store_closed' });
+            journal ??= openAuditJournal(
+              {
+                path,
+                stream,
+                synchronous: options.synchronous ?? 'normal',
+                redactKeys: options.redactKeys,
+                windowMs: JOURNAL_WINDOW_MS,
+              },
+              redact,
+              commitJournalLines({ appendRedacted: (b) => store.appendRedacted(b) }),
+            );
+            journal.write(bodies);
+          },
+          drain() {
+            return journal ? journal.drain() : Promise.resolve();
+          },
+          get journalFailure() {
+            return journal?.failure;
+          },
+        }
+      : {}),
     async query(input) {
       const filter = parseFilter(input);
       const { sql, params } = where(filter);
@@ -583,12 +644,14 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     },
     async close() {
       if (closed) return;
+      await journal?.close();
       closed = true;
       if (scheduled) flush();
       await checkpointer?.close();
       db.close();
     },
   };
+  return store;
 }
 
 /**

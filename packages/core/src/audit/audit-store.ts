@@ -18,6 +18,17 @@ export interface AuditStore {
   readonly kind: string;
   /** Appends in order, durably once the promise resolves; returns the stored (chained) events. */
   append(events: readonly AuditEventBody[]): Promise<AuditEvent[]>;
+  /**
+   * Optional: records events durably before returning, and chains and commits them behind (the
+   * SQLite store writes them to a journal beside the database and commits on a worker thread; a
+   * crash loses nothing, the journal is replayed when the store next opens). Throws if the events
+   * could not be written. The embedded guard's durable decisions use it when a store offers it.
+   */
+  journal?(events: readonly AuditEventBody[]): void;
+  /** With `journal`: resolves once everything journaled before the call is committed. */
+  drain?(): Promise<void>;
+  /** With `journal`: the last background commit's failure, until one succeeds. */
+  readonly journalFailure?: Error | undefined;
   query(filter: AuditFilter): Promise<AuditPage>;
   verify(): Promise<VerifyReport>;
   close(): Promise<void>;

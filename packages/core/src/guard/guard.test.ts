@@ -5,9 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { createMemoryStore } from '../audit/memory-store';
 import { ConfigError, ValidationError } from '../errors/meshguard-error';
+import { createPolicyEngine } from '../policy/policy-engine';
+import { parsePolicies } from '../policy/policy-loader';
 import { createTestGuard, testAgent } from '../testing';
-import { createGuard } from './guard';
+import { createEmbeddedGuard, createGuard } from './guard';
 
 const POLICY = `
 name: support
@@ -126,6 +129,52 @@ describe('embedded guard', () => {
     });
     expect(decision.rule).toBeUndefined();
     expect(decision.policy).toBeUndefined();
+  });
+
+  it('with a store that journals: records through the journal, and denies when it cannot be written or commits fail', async () => {
+    const journaled: unknown[] = [];
+    let writable = true;
+    let commitFailure: Error | undefined;
+    let drained = 0;
+    const store = Object.assign(createMemoryStore(), {
+      journal(events: unknown[]) {
+        if (!writable) throw new Error('no space left on device');
+        journaled.push(...events);
+      },
+      async drain() {
+        drained += 1;
+      },
+    });
+    Object.defineProperty(store, 'journalFailure', { get: () => commitFailure });
+    const guard = createEmbeddedGuard({ engine: createPolicyEngine(parsePolicies(POLICY)), store });
+    store.append = async () => {
+      throw new Error('a journaling store is not appended to by the durable guard');
+    };
+    const allowed = await guard.check({ action: 'read:orders', agent });
+    expect(allowed.allowed).toBe(true);
+    await guard.record({ decisionId: allowed.decisionId, outcome: 'success' });
+    // The decision, the shadow policy's verdict, the outcome.
+    expect(journaled).toMatchObject([
+      { type: 'decision', mode: 'enforce', decisionId: allowed.decisionId },
+      { type: 'decision', mode: 'shadow', decisionId: allowed.decisionId },
+      { type: 'outcome', decisionId: allowed.decisionId },
+    ]);
+    await guard.settled();
+    expect(drained).toBe(1);
+
+    writable = false;
+    expect(await guard.check({ action: 'read:orders', agent })).toMatchObject({
+      allowed: false,
+      reason: expect.stringContaining('could not be recorded in the audit trail (no space left on device)'),
+    });
+    writable = true;
+    commitFailure = new Error('the audit store could not commit its journal: SQLITE_FULL');
+    expect(await guard.check({ action: 'read:orders', agent })).toMatchObject({
+      allowed: false,
+      reason: expect.stringContaining('SQLITE_FULL'),
+    });
+    commitFailure = undefined;
+    expect((await guard.check({ action: 'read:orders', agent })).allowed).toBe(true);
   });
 
   it('checks many requests in one append, and denies them all when it fails', async () => {

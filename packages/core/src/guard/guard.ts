@@ -90,9 +90,12 @@ export interface GuardOptions {
 /**
  * When the embedded guard's decisions count as recorded.
  *
- * - `durable` (the default): a check resolves only once its decision is committed to the audit
- *   store; if it cannot be, the decision is a deny. Nothing runs unrecorded, and every decision
- *   costs one commit (with SQLite, about 0.1 ms).
+ * - `durable` (the default): a check resolves only once its decision is recorded durably; if it
+ *   cannot be, the decision is a deny, and nothing runs unrecorded. With the SQLite store that is
+ *   one write to the store's journal (a few microseconds): the decision is chained and committed
+ *   behind on a worker thread, and a crash loses nothing (the journal is replayed when the store
+ *   next opens). Other stores commit each decision before the check resolves (PostgreSQL: a round
+ *   trip). While background commits fail, every check is denied.
  * - `batched`: a check resolves as soon as its decision is queued; the queue is committed every
  *   `batchMs` (default 20), many decisions in one transaction. Much cheaper per decision, at a
  *   price you must accept explicitly: an allowed action may run before its decision is on disk,
@@ -199,6 +202,8 @@ export function createEmbeddedGuard(parts: {
 }): EmbeddedGuard {
   const { engine, store } = parts;
   const batcher = auditBatcher(store, parts.audit);
+  // Durable, without a commit on this thread: the store's journal (see AuditStore.journal).
+  const journal = !batcher && store.journal ? store : undefined;
   const clock = parts.clock ?? Date.now;
   const defaultFramework = parts.framework ?? 'custom';
   const recent = new RecentMap<string, DecisionRecord>(RECENT_DECISIONS);
@@ -217,6 +222,8 @@ export function createEmbeddedGuard(parts: {
   // Waits for the appends begun before the call (not for those that keep coming under load).
   const settle = async () => {
     if (batcher) await batcher.settle();
+    // A journal whose commits fail keeps its events for a retry (or a replay): nothing to wait for.
+    if (journal) await journal.drain!().catch(() => {});
     if (inflight.size > 0) await Promise.allSettled([...inflight]);
   };
   let closed = false;
@@ -306,7 +313,13 @@ export function createEmbeddedGuard(parts: {
       return made.map((m) => m.decision);
     }
     try {
-      await append(made.flatMap((m) => m.bodies));
+      if (journal) {
+        // While commits fail nothing is allowed, as with a batch: the trail is not being written.
+        if (journal.journalFailure) return unrecorded(made, journal.journalFailure);
+        journal.journal!(made.flatMap((m) => m.bodies));
+      } else {
+        await append(made.flatMap((m) => m.bodies));
+      }
     } catch (error) {
       // An action that cannot be audited does not run.
       return unrecorded(made, error);
@@ -391,6 +404,10 @@ export function createEmbeddedGuard(parts: {
       if (event.context) body.context = event.context;
       if (batcher) {
         await batcher.add([body]);
+        return;
+      }
+      if (journal) {
+        journal.journal!([body]);
         return;
       }
       await append([body]);

@@ -1,0 +1,165 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { journalDir } from './audit-journal';
+import { openSqliteStore } from './sqlite-store';
+import { makeEventBody } from './testing';
+
+const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+const CORE_DIST = fileURLToPath(new URL('../../core/dist/index.js', import.meta.url));
+
+function requireBuilt() {
+  if (!existsSync(DIST) || !existsSync(CORE_DIST)) {
+    throw new Error('packages/store or packages/core is not built: run `pnpm build` first (pnpm test does)');
+  }
+}
+
+const newPath = async (prefix: string) => join(await mkdtemp(join(tmpdir(), prefix)), 'audit.db');
+
+// Journals events as fast as it can and prints each id once `journal()` returned, that is, once
+// the store promised the event would survive a crash. It never stops on its own.
+const JOURNAL_WRITER = `
+import { openSqliteStore } from ${JSON.stringify(pathToFileURL(DIST).href)};
+const store = openSqliteStore(process.argv[1]);
+let n = 0;
+const burst = () => {
+  const ids = [];
+  for (let k = 0; k < 25; k++) {
+    n++;
+    store.journal([{ v: 1, id: 'j-' + n, ts: new Date().toISOString(), type: 'decision', traceId: 'trace_journal',
+      agent: { id: 'w', name: 'writer', tags: [], tier: 'basic' }, framework: 'test', kind: 'tool',
+      action: 'write:item', effect: 'allow', mode: 'enforce', decisionId: 'd-' + n, context: { n, email: 'a@b.c' } }]);
+    ids.push('j-' + n);
+  }
+  process.stdout.write(ids.join('\\n') + '\\n');
+  setImmediate(burst);
+};
+burst();
+`;
+
+// The default guard over this store: checks, then ends without closing anything.
+const DURABLE_GUARD = `
+import { createGuard, parsePolicies } from ${JSON.stringify(pathToFileURL(CORE_DIST).href)};
+import { openSqliteStore } from ${JSON.stringify(pathToFileURL(DIST).href)};
+const policies = parsePolicies('name: p\\nversion: "1"\\nrules:\\n  - effect: allow\\n    actions: ["read:*"]\\n');
+const guard = await createGuard({ policies, store: openSqliteStore(process.argv[1]) });
+const agent = { id: 'durable', name: 'durable', tags: [], tier: 'basic' };
+for (let i = 0; i < 300; i++) {
+  const decision = await guard.check({ action: 'read:item', agent, traceId: 'trace_durable', context: { i } });
+  if (!decision.allowed) throw new Error(decision.reason);
+}
+process.stdout.write('checked\\n');
+`;
+
+describe('the sqlite store journal', () => {
+  it('commits journaled events on the chain, redacted once, and leaves no files once closed', async () => {
+    const path = await newPath('mg-journal-');
+    const store = openSqliteStore(path);
+    const journaled = makeEventBody({ context: { email: 'ann@example.com', amount: 5 } });
+    store.journal!([journaled]);
+    expect(readdirSync(journalDir(path)).some((f) => f.endsWith('.jsonl'))).toBe(true);
+    // The same context appended directly: redaction is the same, so it ran once on each path.
+    const [direct] = await store.append([
+      makeEventBody({ context: { email: 'ann@example.com', amount: 5 } }),
+    ]);
+    await store.drain!();
+    const [stored] = (await store.query({ traceId: 'trace_a', order: 'asc', limit: 10 })).events.filter(
+      (e) => e.id === journaled.id,
+    );
+    expect(stored!.context).toEqual(direct!.context);
+    expect(String(stored!.context!.email)).toMatch(/^redacted:sha256:/);
+    expect((await store.verify()).ok).toBe(true);
+    await store.close();
+    expect(existsSync(journalDir(path))).toBe(false);
+  });
+
+  it('loses no acknowledged event when the writer is killed with SIGKILL: the next open replays its journal', async () => {
+    requireBuilt();
+    const path = await newPath('mg-journal-crash-');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', JOURNAL_WRITER, path], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const acknowledged: string[] = [];
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on('exit', (_c, signal) => resolve(signal)),
+    );
+    try {
+      for await (const line of createInterface({ input: child.stdout! })) {
+        if (line) acknowledged.push(line);
+        if (acknowledged.length >= 5_000) break;
+      }
+    } finally {
+      child.kill('SIGKILL');
+    }
+    expect(await exited).toBe('SIGKILL');
+    // Killed with events journaled and not all committed: they wait in the journal.
+    expect(readdirSync(journalDir(path)).some((f) => f.endsWith('.jsonl'))).toBe(true);
+
+    const store = openSqliteStore(path);
+    const stored = new Set([...store.iterate({ order: 'asc' })].map((e) => e.id));
+    expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+    expect((await store.verify()).ok).toBe(true);
+    expect(existsSync(journalDir(path))).toBe(false);
+    const sample = [...store.iterate({ traceId: 'trace_journal' })][0]!;
+    expect(String(sample.context!.email)).toMatch(/^redacted:sha256:/);
+    await store.close();
+  }, 60_000);
+
+  it('does not replay a journal whose writer is alive', async () => {
+    const path = await newPath('mg-journal-live-');
+    const writer = openSqliteStore(path);
+    writer.journal!([makeEventBody()]);
+    const files = readdirSync(journalDir(path));
+    const reader = openSqliteStore(path);
+    // The reader's open left the live journal alone (its files would be gone if it had replayed it).
+    expect(readdirSync(journalDir(path))).toEqual(expect.arrayContaining(files));
+    writer.journal!([makeEventBody()]);
+    await writer.close();
+    expect(reader.count()).toBe(2);
+    await reader.close();
+  });
+
+  it('replays what a crash left, skipping a torn last line', async () => {
+    const path = await newPath('mg-journal-torn-');
+    openSqliteStore(path, { journal: false }).close();
+    const dir = journalDir(path);
+    mkdirSync(dir);
+    // A journal as a killed writer leaves it: a lock nobody holds, two whole lines, half a third.
+    new Database(join(dir, 'dead.lock')).close();
+    const lines = [[makeEventBody()], [makeEventBody(), makeEventBody()]].map((bodies) =>
+      JSON.stringify(bodies),
+    );
+    writeFileSync(join(dir, 'dead.0.jsonl'), `${lines.join('\n')}\n${lines[1]!.slice(0, 40)}`);
+    const store = openSqliteStore(path);
+    expect(store.count()).toBe(3);
+    expect((await store.verify()).ok).toBe(true);
+    expect(existsSync(dir)).toBe(false);
+    await store.close();
+  });
+
+  it('lets the default guard end its process without closing: every decision is committed', async () => {
+    requireBuilt();
+    const path = await newPath('mg-journal-exit-');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', DURABLE_GUARD, path], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout!.on('data', (chunk) => {
+      output += chunk;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(0);
+    expect(output).toBe('checked\n');
+    // Read-only, as the CLI reads: nothing was left waiting in a journal.
+    const reader = openSqliteStore(path, { readonly: true });
+    expect([...reader.iterate({ traceId: 'trace_durable' })]).toHaveLength(300);
+    await reader.close();
+    expect(existsSync(journalDir(path))).toBe(false);
+  }, 30_000);
+});

@@ -1,0 +1,437 @@
+import { randomUUID } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  fdatasyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { type AuditEventBody, MeshGuardError, type Redactor } from '@meshguard/core';
+import Database from 'better-sqlite3';
+import createDebug from 'debug';
+
+const debug = createDebug('meshguard:store');
+
+/**
+ * The write-ahead journal of a SQLite store: how a decision is durable before the action runs
+ * without waiting for a SQLite commit on the caller's thread.
+ *
+ * `write` appends the events (contexts already redacted) as one line to a file of this journal
+ * with a single write, then hands the line to a worker thread that chains and commits it with
+ * whatever else came meanwhile. Once `write` returns, a crash of the process loses nothing (the
+ * same guarantee as a commit with `synchronous = NORMAL`; with `full`, each write is also synced):
+ * the next writable open of the store replays every journal whose owner is gone. Appends are
+ * idempotent by event id, so a line replayed after it was committed changes nothing.
+ *
+ * A journal lives in `<database>.pending/`: its files `<id>.<n>.jsonl` and a lock, `<id>.lock`, a
+ * small SQLite file the owner holds an exclusive transaction on. The operating system releases
+ * that lock when the owner dies, whatever its pid was (a container restarted under the same pid
+ * does not keep its predecessor's journal from being replayed).
+ */
+export interface AuditJournal {
+  /** Writes the events to the journal; throws if they could not be written (nothing to run on). */
+  write(bodies: readonly AuditEventBody[]): void;
+  /** The last background commit's failure, until one succeeds. */
+  readonly failure: Error | undefined;
+  /** Resolves once everything written before the call is committed (rejects if it cannot be). */
+  drain(): Promise<void>;
+  /** Drains, stops the worker and removes the journal's files (kept if anything is uncommitted). */
+  close(): Promise<void>;
+}
+
+/** What the worker needs to open its own connection to the store. */
+export interface JournalTask {
+  path: string;
+  stream: string;
+  synchronous: 'normal' | 'full';
+  redactKeys?: readonly string[] | undefined;
+  /** How long the worker lets lines gather before it commits them (a drain commits at once). */
+  windowMs: number;
+}
+
+/** Lines handed to the worker; `flush` when someone waits for them to be committed. */
+export interface JournalMessage {
+  lines: string[];
+  flush: boolean;
+}
+
+/** The worker's report: how many more lines (in order) are committed, and the failure if any. */
+export interface JournalReport {
+  done: number;
+  error?: string;
+}
+
+/** Commits lines of redacted events: the worker's store, or the caller's own when there is no worker. */
+export type CommitLines = (lines: readonly string[]) => Promise<JournalReport>;
+
+/** A journal file is closed and a new one begun past this size; a committed one is deleted. */
+const SEGMENT_BYTES = 8 * 1024 * 1024;
+/** Lines replayed per transaction. */
+const REPLAY_LINES = 256;
+
+export function journalDir(databasePath: string): string {
+  return `${databasePath}.pending`;
+}
+
+interface Segment {
+  path: string;
+  fd: number;
+  bytes: number;
+  /** The number of the last line written to it. */
+  lastLine: number;
+}
+
+/** The compiled worker beside this module, when there is one (not when running from sources). */
+function workerUrl(): URL | undefined {
+  const url = new URL(`./journal-worker.${import.meta.url.endsWith('.cjs') ? 'cjs' : 'js'}`, import.meta.url);
+  return url.protocol === 'file:' && existsSync(fileURLToPath(url)) ? url : undefined;
+}
+
+/**
+ * Opens a journal for one store. `commitHere` commits on the caller's thread: used when there is no
+ * compiled worker (running from sources) and if the worker dies.
+ */
+export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere: CommitLines): AuditJournal {
+  const dir = journalDir(task.path);
+  mkdirSync(dir, { recursive: true });
+  const id = randomUUID();
+  const lockPath = join(dir, `${id}.lock`);
+  const lock = new Database(lockPath);
+  lock.pragma('journal_mode = MEMORY'); // the lock is all it is for: no file of its own beside it
+  lock.exec('BEGIN EXCLUSIVE');
+
+  let segmentNo = 0;
+  const openSegment = (): Segment => {
+    const path = join(dir, `${id}.${segmentNo++}.jsonl`);
+    return { path, fd: openSync(path, 'a'), bytes: 0, lastLine: 0 };
+  };
+  let current = openSegment();
+  const older: Segment[] = [];
+  let written = 0;
+  let committed = 0;
+  // Lines handed over and not yet committed, oldest first (kept to hand over again if the worker dies).
+  let uncommitted: string[] = [];
+  let toPost: string[] = [];
+  let postScheduled = false;
+  let failure: Error | undefined;
+  let closed = false;
+  const waiters: Array<{ line: number; resolve: () => void; reject: (error: Error) => void }> = [];
+
+  const url = workerUrl();
+  let worker: Worker | undefined;
+  let committing = false; // commitHere is running
+
+  const release = () => {
+    while (older.length > 0 && older[0]!.lastLine <= committed) {
+      const segment = older.shift()!;
+      closeSync(segment.fd);
+      unlinkSync(segment.path);
+    }
+    if (committed === written && current.bytes > 0) {
+      ftruncateSync(current.fd, 0);
+      current.bytes = 0;
+    }
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      if (waiters[i]!.line <= committed) waiters.splice(i, 1)[0]!.resolve();
+    }
+  };
+
+  const onReport = (report: JournalReport) => {
+    if (report.done > 0) {
+      committed += report.done;
+      uncommitted = uncommitted.slice(report.done);
+    }
+    failure = report.error
+      ? new MeshGuardError(`the audit store could not commit its journal: ${report.error}`, {
+          code: 'store_write_failed',
+        })
+      : undefined;
+    release();
+    // Nobody waits on commits that keep failing (the journal keeps the lines and they are retried).
+    if (failure) for (const waiter of waiters.splice(0)) waiter.reject(failure);
+  };
+
+  const startWorker = (): Worker | undefined => {
+    if (!url) return undefined;
+    const started = new Worker(url, { workerData: task });
+    started.on('message', onReport);
+    const lost = (why: unknown) => {
+      if (worker !== started) return; // stopped on purpose, or already handled
+      debug('the journal worker stopped (%O), committing on this thread', why);
+      worker = undefined;
+      // Everything handed over and not reported is committed again here (idempotent by id).
+      toPost = [...uncommitted, ...toPost];
+      uncommitted = [];
+      schedulePost();
+    };
+    started.on('error', lost);
+    started.on('exit', (code) => lost(new Error(`exit code ${code}`)));
+    // Never keeps the process alive by itself (after the listeners, which would ref it again):
+    // a drain refs it while it waits, and a process about to exit drains first (below).
+    started.unref();
+    return started;
+  };
+
+  const commitOnThisThread = async () => {
+    if (committing) return;
+    committing = true;
+    try {
+      while (toPost.length > 0) {
+        const lines = toPost;
+        toPost = [];
+        uncommitted.push(...lines);
+        const report = await commitHere(lines);
+        onReport(report);
+        if (report.error) {
+          // Given back to be tried again: the journal keeps them meanwhile.
+          toPost = [...uncommitted, ...toPost];
+          uncommitted = [];
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          if (closed && toPost.length > 0) break;
+        }
+      }
+    } finally {
+      committing = false;
+    }
+  };
+
+  function post(flush = false) {
+    postScheduled = false;
+    if (worker) {
+      if (toPost.length === 0 && !flush) return;
+      const lines = toPost;
+      toPost = [];
+      uncommitted.push(...lines);
+      worker.postMessage({ lines, flush } satisfies JournalMessage);
+    } else if (toPost.length > 0) {
+      void commitOnThisThread();
+    }
+  }
+
+  function schedulePost() {
+    if (postScheduled) return;
+    postScheduled = true;
+    // Lines written in the same turn of the event loop go over together.
+    setImmediate(post);
+  }
+
+  worker = startWorker();
+
+  /** Waits for the lines written so far; the worker keeps the process alive meanwhile. */
+  function drain(): Promise<void> {
+    if (committed >= written) return Promise.resolve();
+    post(true);
+    worker?.ref();
+    const done = new Promise<void>((resolve, reject) => waiters.push({ line: written, resolve, reject }));
+    const unref = () => {
+      if (waiters.length === 0) worker?.unref();
+    };
+    done.then(unref, unref);
+    return done;
+  }
+
+  // A process that ends without closing its guard (a script's last line) still commits what it
+  // journaled before it exits: nothing is lost either way, but the trail is complete at once.
+  const beforeExit = () => {
+    if (!closed && committed < written) drain().catch(() => {});
+  };
+  process.on('beforeExit', beforeExit);
+  // Exiting with everything committed: the journal's files go (otherwise they stay to be replayed).
+  const onExit = () => {
+    if (!closed && committed === written) removeFiles();
+  };
+  process.on('exit', onExit);
+
+  function removeFiles() {
+    for (const segment of [...older, current]) {
+      closeSync(segment.fd);
+      unlinkSync(segment.path);
+    }
+    lock.close();
+    unlinkSync(lockPath);
+    try {
+      rmdirSync(dir);
+    } catch {
+      // Another writer's journal is still there.
+    }
+  }
+
+  const prepare = (body: AuditEventBody): AuditEventBody =>
+    body.context ? { ...body, context: redact(body.context) } : body;
+
+  return {
+    write(bodies) {
+      if (closed) throw new MeshGuardError('the audit store is closed', { code: 'store_closed' });
+      const line = `${JSON.stringify(bodies.map(prepare))}\n`;
+      const bytes = Buffer.byteLength(line);
+      try {
+        const n = writeSync(current.fd, line);
+        if (n !== bytes) throw new Error(`wrote ${n} of ${bytes} bytes`);
+        if (task.synchronous === 'full') fdatasyncSync(current.fd);
+      } catch (error) {
+        // A line may be torn: later lines go to a new file (a replay skips a torn line).
+        older.push(current);
+        current = openSegment();
+        throw new MeshGuardError(`the audit journal could not be written: ${(error as Error).message}`, {
+          code: 'store_write_failed',
+          cause: error,
+        });
+      }
+      written += 1;
+      current.bytes += bytes;
+      current.lastLine = written;
+      toPost.push(line.slice(0, -1));
+      schedulePost();
+      if (current.bytes >= SEGMENT_BYTES) {
+        older.push(current);
+        current = openSegment();
+      }
+    },
+    get failure() {
+      return failure;
+    },
+    drain,
+    async close() {
+      if (closed) return;
+      let drained = true;
+      process.off('beforeExit', beforeExit);
+      try {
+        await Promise.race([
+          drain(),
+          // Commits that keep failing: give up waiting; the journal keeps the lines for a replay.
+          new Promise((_, reject) =>
+            setTimeout(() => reject(failure ?? new Error('timeout')), 10_000).unref(),
+          ),
+        ]);
+      } catch (error) {
+        drained = false;
+        debug('closing with uncommitted journal lines (replayed at the next open): %O', error);
+      }
+      closed = true;
+      process.off('exit', onExit);
+      if (worker) {
+        const stopping = worker;
+        worker = undefined;
+        await stopping.terminate();
+      }
+      for (const waiter of waiters.splice(0)) {
+        waiter.reject(new MeshGuardError('the audit store is closed', { code: 'store_closed' }));
+      }
+      if (drained) {
+        removeFiles();
+      } else {
+        for (const segment of [...older, current]) closeSync(segment.fd);
+        lock.close();
+      }
+    },
+  };
+}
+
+/**
+ * Replays the journals whose owners are gone (their lock is free) into the store, then deletes
+ * them. `commit` commits one line's events synchronously (they are redacted already). A torn or
+ * unreadable line, which a crash can leave at the end of a file, is skipped.
+ */
+export function recoverJournals(databasePath: string, commit: (lines: AuditEventBody[][]) => void): number {
+  const dir = journalDir(databasePath);
+  if (!existsSync(dir)) return 0;
+  let replayed = 0;
+  for (const name of readdirSync(dir)) {
+    if (!name.endsWith('.lock')) continue;
+    const id = name.slice(0, -'.lock'.length);
+    const lockPath = join(dir, name);
+    let lock: Database.Database;
+    try {
+      lock = new Database(lockPath, { timeout: 0 });
+      lock.pragma('journal_mode = MEMORY');
+      lock.exec('BEGIN EXCLUSIVE');
+    } catch {
+      continue; // its owner lives (or the lock cannot be read): not ours to replay
+    }
+    try {
+      const files = readdirSync(dir)
+        .filter((f) => f.startsWith(`${id}.`) && f.endsWith('.jsonl'))
+        .sort((a, b) => segmentNumber(a) - segmentNumber(b));
+      let chunk: AuditEventBody[][] = [];
+      for (const file of files) {
+        for (const line of readFileSync(join(dir, file), 'utf8').split('\n')) {
+          if (!line) continue;
+          try {
+            chunk.push(JSON.parse(line) as AuditEventBody[]);
+          } catch {
+            debug('skipping a torn line in %s', file);
+            continue;
+          }
+          if (chunk.length === REPLAY_LINES) {
+            commit(chunk);
+            replayed += chunk.reduce((n, bodies) => n + bodies.length, 0);
+            chunk = [];
+          }
+        }
+      }
+      if (chunk.length > 0) {
+        commit(chunk);
+        replayed += chunk.reduce((n, bodies) => n + bodies.length, 0);
+      }
+      for (const file of files) unlinkSync(join(dir, file));
+      lock.close();
+      unlinkSync(lockPath);
+    } catch (error) {
+      lock.close();
+      throw error;
+    }
+  }
+  try {
+    rmdirSync(dir);
+  } catch {
+    // Live journals remain.
+  }
+  return replayed;
+}
+
+function segmentNumber(file: string): number {
+  const parts = file.split('.');
+  return Number(parts[parts.length - 2]);
+}
+
+/** A store that can commit events whose contexts are redacted already (the journal's lines). */
+export interface RedactedAppender {
+  appendRedacted(bodies: readonly AuditEventBody[]): Promise<unknown>;
+}
+
+/**
+ * Commits journal lines in order, all in one transaction where they can be: reports how many lines
+ * from the first are done. An event the store refuses as invalid is logged and passed over (trying
+ * it again would not help); a failure of the store itself stops there, to be tried again.
+ */
+export function commitJournalLines(store: RedactedAppender): CommitLines {
+  return async (lines) => {
+    const appends = lines.map((line) => {
+      try {
+        return store.appendRedacted(JSON.parse(line) as AuditEventBody[]);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    });
+    const results = await Promise.allSettled(appends);
+    for (let i = 0; i < results.length; i++) {
+      const result = results[i]!;
+      if (result.status === 'fulfilled') continue;
+      const error = result.reason as { code?: string; message?: string } | undefined;
+      if (error?.code === 'store_write_failed' || error?.code === 'store_closed') {
+        return { done: i, error: error.message ?? String(error) };
+      }
+      debug('a journal line could not be recorded and is passed over: %O', result.reason);
+    }
+    return { done: lines.length };
+  };
+}
