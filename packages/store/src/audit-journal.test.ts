@@ -111,6 +111,20 @@ describe('the sqlite store journal', () => {
     await store.close();
   }, 60_000);
 
+  it('holds a writer back once 10,000 events wait for their commit', async () => {
+    const path = await newPath('mg-journal-behind-');
+    const store = openSqliteStore(path);
+    // Written without yielding, so nothing can be committed meanwhile.
+    const returned = Array.from({ length: 101 }, () =>
+      store.journal!(Array.from({ length: 100 }, () => makeEventBody({ traceId: 'trace_behind' }))),
+    );
+    expect(returned.slice(0, 100).every((r) => r === undefined)).toBe(true);
+    expect(returned[100]).toBeInstanceOf(Promise);
+    await returned[100];
+    expect(store.count({ traceId: 'trace_behind' })).toBe(10_100);
+    await store.close();
+  });
+
   it('does not replay a journal whose writer is alive', async () => {
     const path = await newPath('mg-journal-live-');
     const writer = openSqliteStore(path);

@@ -38,8 +38,12 @@ const debug = createDebug('meshguard:store');
  * does not keep its predecessor's journal from being replayed).
  */
 export interface AuditJournal {
-  /** Writes the events to the journal; throws if they could not be written (nothing to run on). */
-  write(bodies: readonly AuditEventBody[]): void;
+  /**
+   * Writes the events to the journal; throws if they could not be written (nothing to run on).
+   * Returns a promise when commits are falling behind (over 10,000 events waiting): the caller
+   * awaits it before writing more, so a writer faster than the disk is held back, not buffered.
+   */
+  write(bodies: readonly AuditEventBody[]): Promise<void> | undefined;
   /** The last background commit's failure, until one succeeds. */
   readonly failure: Error | undefined;
   /** Resolves once everything written before the call is committed (rejects if it cannot be). */
@@ -75,6 +79,8 @@ export type CommitLines = (lines: readonly string[]) => Promise<JournalReport>;
 
 /** A journal file is closed and a new one begun past this size; a committed one is deleted. */
 const SEGMENT_BYTES = 8 * 1024 * 1024;
+/** Past this many events written and not committed, writers wait for the commits. */
+const MAX_WAITING_EVENTS = 10_000;
 /** Lines replayed per transaction. */
 const REPLAY_LINES = 256;
 
@@ -118,6 +124,9 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
   const older: Segment[] = [];
   let written = 0;
   let committed = 0;
+  // Events per line written and not yet committed, oldest first, and their sum.
+  const lineEvents: number[] = [];
+  let waitingEvents = 0;
   // Lines handed over and not yet committed, oldest first (kept to hand over again if the worker dies).
   let uncommitted: string[] = [];
   let toPost: string[] = [];
@@ -148,6 +157,7 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
   const onReport = (report: JournalReport) => {
     if (report.done > 0) {
       committed += report.done;
+      for (const count of lineEvents.splice(0, report.done)) waitingEvents -= count;
       uncommitted = uncommitted.slice(report.done);
     }
     failure = report.error
@@ -287,6 +297,8 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
         });
       }
       written += 1;
+      lineEvents.push(bodies.length);
+      waitingEvents += bodies.length;
       current.bytes += bytes;
       current.lastLine = written;
       toPost.push(line.slice(0, -1));
@@ -295,6 +307,7 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
         older.push(current);
         current = openSegment();
       }
+      return waitingEvents > MAX_WAITING_EVENTS ? drain() : undefined;
     },
     get failure() {
       return failure;

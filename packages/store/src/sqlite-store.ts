@@ -539,7 +539,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
               redact,
               commitJournalLines({ appendRedacted: (b) => store.appendRedacted(b) }),
             );
-            journal.write(bodies);
+            return journal.write(bodies);
           },
           drain() {
             return journal ? journal.drain() : Promise.resolve();

@@ -23,8 +23,9 @@ export interface AuditStore {
    * SQLite store writes them to a journal beside the database and commits on a worker thread; a
    * crash loses nothing, the journal is replayed when the store next opens). Throws if the events
    * could not be written. The embedded guard's durable decisions use it when a store offers it.
+   * Returns a promise when commits are falling behind: await it before journaling more.
    */
-  journal?(events: readonly AuditEventBody[]): void;
+  journal?(events: readonly AuditEventBody[]): Promise<void> | undefined;
   /** With `journal`: resolves once everything journaled before the call is committed. */
   drain?(): Promise<void>;
   /** With `journal`: the last background commit's failure, until one succeeds. */

@@ -316,7 +316,9 @@ export function createEmbeddedGuard(parts: {
       if (journal) {
         // While commits fail nothing is allowed, as with a batch: the trail is not being written.
         if (journal.journalFailure) return unrecorded(made, journal.journalFailure);
-        journal.journal!(made.flatMap((m) => m.bodies));
+        const behind = journal.journal!(made.flatMap((m) => m.bodies));
+        // Recorded already; a store falling behind holds this caller back until it catches up.
+        if (behind) await behind.catch(() => {});
       } else {
         await append(made.flatMap((m) => m.bodies));
       }
@@ -407,7 +409,8 @@ export function createEmbeddedGuard(parts: {
         return;
       }
       if (journal) {
-        journal.journal!([body]);
+        const behind = journal.journal!([body]);
+        if (behind) await behind.catch(() => {});
         return;
       }
       await append([body]);
