@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
@@ -48,7 +48,7 @@ const DURABLE_GUARD = `
 import { createGuard, parsePolicies } from ${JSON.stringify(pathToFileURL(CORE_DIST).href)};
 import { openSqliteStore } from ${JSON.stringify(pathToFileURL(DIST).href)};
 const policies = parsePolicies('name: p\\nversion: "1"\\nrules:\\n  - effect: allow\\n    actions: ["read:*"]\\n');
-const guard = await createGuard({ policies, store: openSqliteStore(process.argv[1]) });
+const guard = await createGuard({ policies, store: openSqliteStore(process.argv[2]) });
 const agent = { id: 'durable', name: 'durable', tags: [], tier: 'basic' };
 for (let i = 0; i < 300; i++) {
   const decision = await guard.check({ action: 'read:item', agent, traceId: 'trace_durable', context: { i } });
@@ -160,9 +160,10 @@ describe('the sqlite store journal', () => {
   it('lets the default guard end its process without closing: every decision is committed', async () => {
     requireBuilt();
     const path = await newPath('mg-journal-exit-');
-    const child = spawn(process.execPath, ['--input-type=module', '-e', DURABLE_GUARD, path], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    // A script file, as an application runs (`node -e` ends its process differently).
+    const script = join(dirname(path), 'guard.mjs');
+    writeFileSync(script, DURABLE_GUARD);
+    const child = spawn(process.execPath, [script, path], { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     child.stdout!.on('data', (chunk) => {
       output += chunk;

@@ -1,4 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +23,35 @@ async function appendMany(store: AuditStore, n: number) {
     await store.append(Array.from({ length: Math.min(500, n - i) }, () => makeEventBody()));
 }
 
+// Appends past CHECKPOINTER_FROM events, so the checkpointer runs, then simply ends: no close().
+const ENDS_WITHOUT_CLOSE = `
+import { openSqliteStore } from ${JSON.stringify(DIST.href)};
+const store = openSqliteStore(process.argv[2], { journal: false });
+const agent = { id: 'a', name: 'a', tags: [], tier: 'basic' };
+let n = 0;
+while (n < ${CHECKPOINTER_FROM + 2_000}) {
+  await store.append(Array.from({ length: 500 }, () => ({ v: 1, id: 'e-' + n++, ts: new Date().toISOString(),
+    type: 'decision', traceId: 'trace_end', agent, framework: 'test', kind: 'tool', action: 'write:x',
+    effect: 'allow', mode: 'enforce', decisionId: 'd-' + n })));
+}
+`;
+
 describe('background checkpoints', () => {
+  it('never keep a process alive that ends without closing its store', async () => {
+    await load();
+    const dir = await mkdtemp(join(tmpdir(), 'mg-ckpt-end-'));
+    // A script file, as an application runs (`node -e` ends its process differently).
+    const script = join(dir, 'ends-without-close.mjs');
+    writeFileSync(script, ENDS_WITHOUT_CLOSE);
+    const child = spawn(process.execPath, [script, join(dir, 'audit.db')], { stdio: 'inherit' });
+    const ended = await Promise.race([
+      new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code))),
+      new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 15_000)),
+    ]);
+    if (ended === 'hung') child.kill('SIGKILL');
+    expect(ended).toBe(0);
+  }, 30_000);
+
   it('copy the WAL into the database file while appends go on, and stop with the store', async () => {
     const { openSqliteStore } = await load();
     const path = join(await mkdtemp(join(tmpdir(), 'mg-checkpoint-')), 'audit.db');

@@ -48,7 +48,6 @@ export function createCheckpointer(task: CheckpointTask): Checkpointer {
   let last = 0;
   const start = (): Worker => {
     const started = new Worker(url!, { workerData: task });
-    started.unref(); // never keeps the process alive
     started.on('message', () => {
       pending = false;
     });
@@ -58,6 +57,10 @@ export function createCheckpointer(task: CheckpointTask): Checkpointer {
       failed = true;
       worker = undefined;
     });
+    // Never keeps the process alive. After the listeners: adding a 'message' listener refs the
+    // worker again, and a process that appended past CHECKPOINTER_FROM events without closing
+    // its store then never exited.
+    started.unref();
     return started;
   };
   return {
