@@ -66,6 +66,8 @@ export interface JournalTask {
 export interface JournalMessage {
   lines: string[];
   flush: boolean;
+  /** The journal closes (drained): close the connection and end. */
+  close?: boolean;
 }
 
 /** The worker's report: how many more lines (in order) are committed, and the failure if any. */
@@ -275,8 +277,9 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
     }
   }
 
+  // Object.assign rather than a spread: the same copy, several times faster on this path.
   const prepare = (body: AuditEventBody): AuditEventBody =>
-    body.context ? { ...body, context: redact(body.context) } : body;
+    body.context ? Object.assign({}, body, { context: redact(body.context) }) : body;
 
   return {
     write(bodies) {
@@ -332,9 +335,14 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
       closed = true;
       process.off('exit', onExit);
       if (worker) {
+        // Asked to close its connection and end; stopped outright if it does not within 5 s.
         const stopping = worker;
         worker = undefined;
-        await stopping.terminate();
+        const ended = new Promise((resolve) => stopping.once('exit', resolve));
+        stopping.postMessage({ lines: [], flush: false, close: true } satisfies JournalMessage);
+        const timer = setTimeout(() => void stopping.terminate(), 5000);
+        await ended;
+        clearTimeout(timer);
       }
       for (const waiter of waiters.splice(0)) {
         waiter.reject(new MeshGuardError('the audit store is closed', { code: 'store_closed' }));

@@ -19,6 +19,11 @@ let timer: ReturnType<typeof setTimeout> | undefined;
 // Lines wait up to `windowMs` to be committed together (a commit costs far more than a row); a
 // drain, which someone waits on, commits at once.
 parentPort!.on('message', (message: JournalMessage) => {
+  if (message.close) {
+    if (timer) clearTimeout(timer);
+    void store.close().finally(() => process.exit(0));
+    return;
+  }
   queue.push(...message.lines);
   if (message.flush) {
     if (timer) clearTimeout(timer);
