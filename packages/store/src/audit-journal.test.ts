@@ -57,6 +57,20 @@ for (let i = 0; i < 300; i++) {
 process.stdout.write('checked\\n');
 `;
 
+// One of two writers on one file and stream: journals 2,000 events in bursts, then closes.
+const TWO_WRITERS = `
+import { openSqliteStore } from ${JSON.stringify(pathToFileURL(DIST).href)};
+const [path, name] = process.argv.slice(2);
+const store = openSqliteStore(path);
+for (let n = 1; n <= 2000; n++) {
+  store.journal([{ v: 1, id: name + '-' + n, ts: new Date().toISOString(), type: 'decision', traceId: 'trace_two',
+    agent: { id: name, name, tags: [], tier: 'basic' }, framework: 'test', kind: 'tool',
+    action: 'write:item', effect: 'allow', mode: 'enforce', decisionId: name + '-d-' + n }]);
+  if (n % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+}
+await store.close();
+`;
+
 describe('the sqlite store journal', () => {
   it('commits journaled events on the chain, redacted once, and leaves no files once closed', async () => {
     const path = await newPath('mg-journal-');
@@ -124,6 +138,34 @@ describe('the sqlite store journal', () => {
     expect(store.count({ traceId: 'trace_behind' })).toBe(10_100);
     await store.close();
   });
+
+  it('syncs each write with synchronous: full, and commits the same way', async () => {
+    const path = await newPath('mg-journal-full-');
+    const store = openSqliteStore(path, { synchronous: 'full' });
+    for (let i = 0; i < 20; i++) store.journal!([makeEventBody({ traceId: 'trace_full' })]);
+    await store.drain!();
+    expect(store.count({ traceId: 'trace_full' })).toBe(20);
+    await store.close();
+  });
+
+  it('keeps one whole chain when two processes journal into one file at once', async () => {
+    requireBuilt();
+    const path = await newPath('mg-journal-two-');
+    const dir = dirname(path);
+    const script = join(dir, 'writer.mjs');
+    writeFileSync(script, TWO_WRITERS);
+    const run = (name: string) =>
+      new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, [script, path, name], { stdio: 'inherit' });
+        child.on('exit', (code) => resolve(code));
+      });
+    expect(await Promise.all([run('a'), run('b')])).toEqual([0, 0]);
+    const store = openSqliteStore(path, { readonly: true });
+    expect(store.count({ traceId: 'trace_two' })).toBe(2 * 2_000);
+    expect(await store.verify()).toMatchObject({ ok: true, checked: 2 * 2_000 });
+    await store.close();
+    expect(existsSync(journalDir(path))).toBe(false);
+  }, 60_000);
 
   it('does not replay a journal whose writer is alive', async () => {
     const path = await newPath('mg-journal-live-');
