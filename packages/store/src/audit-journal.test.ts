@@ -139,6 +139,17 @@ describe('the sqlite store journal', () => {
     await store.close();
   });
 
+  it('adds one exit listener to the process however many journals are open', async () => {
+    const stores = await Promise.all(
+      Array.from({ length: 12 }, async () => openSqliteStore(await newPath('mg-journal-many-'))),
+    );
+    stores[0]!.journal!([makeEventBody()]);
+    const before = [process.listenerCount('exit'), process.listenerCount('beforeExit')];
+    for (const store of stores) store.journal!([makeEventBody()]);
+    expect([process.listenerCount('exit'), process.listenerCount('beforeExit')]).toEqual(before);
+    await Promise.all(stores.map((store) => store.close()));
+  });
+
   it('syncs each write with synchronous: full, and commits the same way', async () => {
     const path = await newPath('mg-journal-full-');
     const store = openSqliteStore(path, { synchronous: 'full' });

@@ -98,6 +98,32 @@ interface Segment {
   lastLine: number;
 }
 
+/**
+ * One process listener for each event, however many journals are open: a listener per journal
+ * would warn past ten (MaxListenersExceededWarning) in a process that opens many stores.
+ */
+const exitHooks = (() => {
+  const hooks = { beforeExit: new Set<() => void>(), exit: new Set<() => void>() };
+  let installed = false;
+  return {
+    add(hook: () => void, event: 'beforeExit' | 'exit') {
+      if (!installed) {
+        installed = true;
+        process.on('beforeExit', () => {
+          for (const h of [...hooks.beforeExit]) h();
+        });
+        process.on('exit', () => {
+          for (const h of [...hooks.exit]) h();
+        });
+      }
+      hooks[event].add(hook);
+    },
+    delete(hook: () => void, event: 'beforeExit' | 'exit') {
+      hooks[event].delete(hook);
+    },
+  };
+})();
+
 /** The compiled worker beside this module, when there is one (not when running from sources). */
 function workerUrl(): URL | undefined {
   const url = new URL(`./journal-worker.${import.meta.url.endsWith('.cjs') ? 'cjs' : 'js'}`, import.meta.url);
@@ -256,12 +282,12 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
   const beforeExit = () => {
     if (!closed && committed < written) drain().catch(() => {});
   };
-  process.on('beforeExit', beforeExit);
+  exitHooks.add(beforeExit, 'beforeExit');
   // Exiting with everything committed: the journal's files go (otherwise they stay to be replayed).
   const onExit = () => {
     if (!closed && committed === written) removeFiles();
   };
-  process.on('exit', onExit);
+  exitHooks.add(onExit, 'exit');
 
   function removeFiles() {
     for (const segment of [...older, current]) {
@@ -319,7 +345,7 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
     async close() {
       if (closed) return;
       let drained = true;
-      process.off('beforeExit', beforeExit);
+      exitHooks.delete(beforeExit, 'beforeExit');
       try {
         await Promise.race([
           drain(),
@@ -333,7 +359,7 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
         debug('closing with uncommitted journal lines (replayed at the next open): %O', error);
       }
       closed = true;
-      process.off('exit', onExit);
+      exitHooks.delete(onExit, 'exit');
       if (worker) {
         // Asked to close its connection and end; stopped outright if it does not within 5 s.
         const stopping = worker;
