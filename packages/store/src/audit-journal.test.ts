@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createEmbeddedGuard, createPolicyEngine, parsePolicies } from '@meshguard/core';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { journalDir } from './audit-journal';
@@ -176,6 +177,40 @@ describe('the sqlite store journal', () => {
     expect(await store.verify()).toMatchObject({ ok: true, checked: 2 * 2_000 });
     await store.close();
     expect(existsSync(journalDir(path))).toBe(false);
+  }, 60_000);
+
+  it('reports failing commits, so a guard denies until they succeed again', async () => {
+    const path = await newPath('mg-journal-fail-');
+    const store = openSqliteStore(path);
+    const guard = createEmbeddedGuard({
+      engine: createPolicyEngine(
+        parsePolicies('name: p\nversion: "1"\nrules:\n  - effect: allow\n    actions: ["read:*"]\n'),
+      ),
+      store,
+    });
+    const agent = { id: 'a', name: 'a', tags: [], tier: 'basic' as const };
+    expect((await guard.check({ action: 'read:x', agent })).allowed).toBe(true);
+    await guard.settled();
+    // Another connection holds the write lock past the store's busy timeout (5 s).
+    const blocker = new Database(path);
+    blocker.exec('BEGIN EXCLUSIVE');
+    store.journal!([makeEventBody({ traceId: 'trace_blocked' })]);
+    const started = Date.now();
+    while (!store.journalFailure && Date.now() - started < 20_000)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(store.journalFailure?.message).toMatch(/could not commit its journal/);
+    expect(await guard.check({ action: 'read:x', agent })).toMatchObject({
+      allowed: false,
+      reason: expect.stringContaining('could not commit its journal'),
+    });
+    blocker.exec('ROLLBACK');
+    blocker.close();
+    while (store.journalFailure && Date.now() - started < 40_000) await new Promise((r) => setTimeout(r, 50));
+    expect(store.journalFailure).toBeUndefined();
+    expect((await guard.check({ action: 'read:x', agent })).allowed).toBe(true);
+    await guard.close();
+    expect(store.count({ traceId: 'trace_blocked' })).toBe(1);
+    await store.close();
   }, 60_000);
 
   it('does not replay a journal whose writer is alive', async () => {

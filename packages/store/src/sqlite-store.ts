@@ -524,31 +524,30 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       for (const body of bodies) preRedacted.add(body);
       return enqueue(bodies);
     },
-    ...(journalOn
-      ? {
-          journal(bodies: readonly AuditEventBody[]) {
-            if (closed) throw new MeshGuardError('the audit store is closed', { code: 'store_closed' });
-            journal ??= openAuditJournal(
-              {
-                path,
-                stream,
-                synchronous: options.synchronous ?? 'normal',
-                redactKeys: options.redactKeys,
-                windowMs: JOURNAL_WINDOW_MS,
-              },
-              redact,
-              commitJournalLines({ appendRedacted: (b) => store.appendRedacted(b) }),
-            );
-            return journal.write(bodies);
-          },
-          drain() {
-            return journal ? journal.drain() : Promise.resolve();
-          },
-          get journalFailure() {
-            return journal?.failure;
-          },
+    // Plain members, not spread in: a spread would copy the getter's value once, not the getter.
+    journal: journalOn
+      ? (bodies: readonly AuditEventBody[]) => {
+          if (closed) throw new MeshGuardError('the audit store is closed', { code: 'store_closed' });
+          journal ??= openAuditJournal(
+            {
+              path,
+              stream,
+              synchronous: options.synchronous ?? 'normal',
+              redactKeys: options.redactKeys,
+              windowMs: JOURNAL_WINDOW_MS,
+            },
+            redact,
+            commitJournalLines({ appendRedacted: (b) => store.appendRedacted(b) }),
+          );
+          return journal.write(bodies);
         }
-      : {}),
+      : undefined,
+    drain() {
+      return journal ? journal.drain() : Promise.resolve();
+    },
+    get journalFailure() {
+      return journal?.failure;
+    },
     async query(input) {
       const filter = parseFilter(input);
       const { sql, params } = where(filter);
