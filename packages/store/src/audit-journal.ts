@@ -165,7 +165,8 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
 
   const url = workerUrl();
   let worker: Worker | undefined;
-  let committing = false; // commitHere is running
+  // Commits on this thread: without a compiled worker, or once the worker has died.
+  let here: CommitQueue | undefined;
 
   const release = () => {
     while (older.length > 0 && older[0]!.lastLine <= committed) {
@@ -209,7 +210,7 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
       // Everything handed over and not reported is committed again here (idempotent by id).
       toPost = [...uncommitted, ...toPost];
       uncommitted = [];
-      schedulePost();
+      post(true);
     };
     started.on('error', lost);
     started.on('exit', (code) => lost(new Error(`exit code ${code}`)));
@@ -219,39 +220,17 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
     return started;
   };
 
-  const commitOnThisThread = async () => {
-    if (committing) return;
-    committing = true;
-    try {
-      while (toPost.length > 0) {
-        const lines = toPost;
-        toPost = [];
-        uncommitted.push(...lines);
-        const report = await commitHere(lines);
-        onReport(report);
-        if (report.error) {
-          // Given back to be tried again: the journal keeps them meanwhile.
-          toPost = [...uncommitted, ...toPost];
-          uncommitted = [];
-          await new Promise((resolve) => setTimeout(resolve, 100));
-          if (closed && toPost.length > 0) break;
-        }
-      }
-    } finally {
-      committing = false;
-    }
-  };
-
   function post(flush = false) {
     postScheduled = false;
+    const lines = toPost;
+    toPost = [];
+    if (lines.length === 0 && !flush) return;
+    uncommitted.push(...lines);
     if (worker) {
-      if (toPost.length === 0 && !flush) return;
-      const lines = toPost;
-      toPost = [];
-      uncommitted.push(...lines);
       worker.postMessage({ lines, flush } satisfies JournalMessage);
-    } else if (toPost.length > 0) {
-      void commitOnThisThread();
+    } else {
+      here ??= createCommitQueue(commitHere, onReport, task.windowMs);
+      here.add(lines, flush);
     }
   }
 
@@ -359,6 +338,7 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
         debug('closing with uncommitted journal lines (replayed at the next open): %O', error);
       }
       closed = true;
+      here?.stop();
       exitHooks.delete(onExit, 'exit');
       if (worker) {
         // Asked to close its connection and end; stopped outright if it does not within 5 s.
@@ -448,6 +428,72 @@ export function recoverJournals(databasePath: string, commit: (lines: AuditEvent
 function segmentNumber(file: string): number {
   const parts = file.split('.');
   return Number(parts[parts.length - 2]);
+}
+
+export interface CommitQueue {
+  /** Lines to commit after the ones already queued; `flush`: someone waits, commit now. */
+  add(lines: readonly string[], flush: boolean): void;
+  /** Stops waiting to commit (the journal closes). */
+  stop(): void;
+}
+
+/**
+ * Commits lines in the order they were added, gathering them for up to `windowMs` (a commit costs
+ * far more than a row), and reports each commit. After a failure of the store the rest are tried
+ * again first, after a pause that grows from 100 ms to 5 s while it keeps failing. The worker runs
+ * one; the journal runs one on its own thread when there is no worker.
+ */
+export function createCommitQueue(
+  commit: CommitLines,
+  report: (report: JournalReport) => void,
+  windowMs: number,
+): CommitQueue {
+  let queue: string[] = [];
+  let running = false;
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const later = (ms: number, then: () => void) => {
+    const t = setTimeout(then, ms);
+    t.unref(); // never what keeps a process alive: a drain or a worker's port does that
+    return t;
+  };
+  const run = async () => {
+    running = true;
+    let wait = 100;
+    while (queue.length > 0 && !stopped) {
+      const lines = queue;
+      queue = [];
+      const result = await commit(lines);
+      report(result);
+      if (result.error) {
+        queue = [...lines.slice(result.done), ...queue];
+        await new Promise<void>((resolve) => later(wait, resolve));
+        wait = Math.min(wait * 2, 5000);
+      } else {
+        wait = 100;
+      }
+    }
+    running = false;
+  };
+  return {
+    add(lines, flush) {
+      queue.push(...lines);
+      if (flush) {
+        if (timer) clearTimeout(timer);
+        timer = undefined;
+        if (!running) void run();
+      } else {
+        timer ??= later(windowMs, () => {
+          timer = undefined;
+          if (!running) void run();
+        });
+      }
+    },
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
 }
 
 /** A store that can commit events whose contexts are redacted already (the journal's lines). */
