@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { InvocationResultMember } from '@aws-sdk/client-bedrock-agent-runtime';
 import { type CheckContext, type CheckedAction, ConfigError, ValidationError } from '@meshguard/core';
 import {
@@ -75,7 +74,7 @@ async function answerInput(
     checked = await kit.check({ ...request, context });
   } catch (error) {
     // The host's context mapping threw: nothing can be decided, so the call is refused.
-    checked = failedCheck(
+    checked = kit.failed(
       request,
       `the check's context could not be built, so the action is denied: ${errorText(error)}`,
     );
@@ -200,31 +199,6 @@ async function askApproval(
     approved: answer.approve,
     by: answer.by,
     ...(answer.message !== undefined ? { message: answer.message } : {}),
-  };
-}
-
-/** A deny no guard made (the check could not be asked), recorded as the kit records a failed check. */
-function failedCheck(
-  request: Omit<CheckedAction, 'decision' | 'failed'> & { delegation: CheckedAction['delegation'] },
-  reason: string,
-): CheckedAction {
-  const { guard, agent, action, kind, traceId, delegation } = request;
-  return {
-    guard,
-    agent,
-    action,
-    kind,
-    traceId,
-    delegation,
-    failed: true,
-    decision: {
-      decisionId: `failed-${randomUUID()}`,
-      allowed: false,
-      effect: 'deny',
-      reason,
-      mode: 'enforce',
-      evaluatedAt: new Date().toISOString(),
-    },
   };
 }
 

@@ -80,6 +80,11 @@ export interface AdapterKit {
    */
   check(request: AdapterCheckRequest): Promise<CheckedAction>;
   /**
+   * A deny no guard made, for an action whose check could not even be asked (its context could
+   * not be built...): `failed`, so its outcomes are recorded on their own, with `reason`.
+   */
+  failed(request: Omit<AdapterCheckRequest, 'context' | 'spanId'>, reason: string): CheckedAction;
+  /**
    * Records the outcome of a checked action, joined to its decision (agent, action, trace, kind,
    * effect and delegation come from it). A failure to record is logged, never thrown into the run.
    */
@@ -133,6 +138,27 @@ export function createAdapterKit(options: AdapterKitOptions): AdapterKit {
   const source = { name: options.source.name, version: options.source.version };
   const debug = options.debug ?? createDebug(`meshguard:${framework}`);
 
+  const failed: AdapterKit['failed'] = (request, reason) => {
+    const { guard, agent, action, kind, traceId } = request;
+    return {
+      guard,
+      agent,
+      action,
+      kind,
+      traceId,
+      delegation: request.delegation ?? [],
+      failed: true,
+      decision: {
+        decisionId: `failed-${crypto.randomUUID()}`,
+        allowed: false,
+        effect: 'deny',
+        reason,
+        mode: 'enforce',
+        evaluatedAt: new Date().toISOString(),
+      },
+    };
+  };
+
   return {
     framework,
     source,
@@ -151,26 +177,12 @@ export function createAdapterKit(options: AdapterKitOptions): AdapterKit {
       } catch (error) {
         debug('check of %s failed, denying: %O', action, error);
         const message = error instanceof Error ? error.message : String(error);
-        return {
-          guard,
-          agent,
-          action,
-          kind,
-          traceId,
-          delegation,
-          failed: true,
-          decision: {
-            decisionId: `failed-${crypto.randomUUID()}`,
-            allowed: false,
-            effect: 'deny',
-            reason: `the policy check failed, so the action is denied: ${message}`,
-            mode: 'enforce',
-            evaluatedAt: new Date().toISOString(),
-          },
-        };
+        return failed(request, `the policy check failed, so the action is denied: ${message}`);
       }
       return { guard, agent, action, kind, traceId, delegation, decision };
     },
+
+    failed,
 
     async recordOutcome(checked, event) {
       const outcome: OutcomeEvent = {
