@@ -168,14 +168,12 @@ function agrees(
 describe('fast parsers agree with the zod schemas', () => {
   it('CheckRequest: what the fast path accepts parses to the same value; what zod rejects, it declines', () => {
     const counts = agrees(checkRequest, fastCheckRequest, CheckRequestSchema);
-    if (process.env.PROPERTY_STATS) console.log('CheckRequest', counts);
     expect(counts.fast).toBeGreaterThan(RUNS * 0.15);
     expect(counts.rejected).toBeGreaterThan(RUNS * 0.3);
   });
 
   it('OutcomeEvent: the same', () => {
     const counts = agrees(outcomeEvent, fastOutcomeEvent, OutcomeEventSchema);
-    if (process.env.PROPERTY_STATS) console.log('OutcomeEvent', counts);
     expect(counts.fast).toBeGreaterThan(RUNS * 0.15);
     expect(counts.rejected).toBeGreaterThan(RUNS * 0.3);
   });
