@@ -76,7 +76,6 @@ export async function openPostgresGatewayState(
   }
   const listeners = new Set<(what: 'policies' | 'agents') => void>();
   let listener: pg.Client | undefined;
-  let listening = false;
   let listenFailures = 0;
   let retry: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
@@ -187,7 +186,7 @@ export async function openPostgresGatewayState(
     },
     onChange(fn) {
       listeners.add(fn);
-      if (!listening) listen();
+      if (!listener) listen();
       return () => listeners.delete(fn);
     },
     async close() {
@@ -205,7 +204,6 @@ export async function openPostgresGatewayState(
    * the listeners are told to reload at once: notifications sent meanwhile were missed.
    */
   function listen(): void {
-    listening = true;
     const client = new pg.Client({ connectionString: target.connectionString });
     listener = client;
     let lost = false;
