@@ -325,17 +325,20 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
       if (closed) return;
       let drained = true;
       exitHooks.delete(beforeExit, 'beforeExit');
+      let giveUp: ReturnType<typeof setTimeout> | undefined;
       try {
         await Promise.race([
           drain(),
           // Commits that keep failing: give up waiting; the journal keeps the lines for a replay.
-          new Promise((_, reject) =>
-            setTimeout(() => reject(failure ?? new Error('timeout')), 10_000).unref(),
-          ),
+          new Promise((_, reject) => {
+            giveUp = setTimeout(() => reject(failure ?? new Error('timeout')), 10_000);
+          }),
         ]);
       } catch (error) {
         drained = false;
         debug('closing with uncommitted journal lines (replayed at the next open): %O', error);
+      } finally {
+        clearTimeout(giveUp);
       }
       closed = true;
       here?.stop();
@@ -372,23 +375,30 @@ export function recoverJournals(databasePath: string, commit: (lines: AuditEvent
   const dir = journalDir(databasePath);
   if (!existsSync(dir)) return 0;
   let replayed = 0;
-  for (const name of readdirSync(dir)) {
+  const names = readdirSync(dir);
+  for (const name of names) {
     if (!name.endsWith('.lock')) continue;
     const id = name.slice(0, -'.lock'.length);
     const lockPath = join(dir, name);
-    let lock: Database.Database;
+    let lock: Database.Database | undefined;
     try {
       lock = new Database(lockPath, { timeout: 0 });
       lock.pragma('journal_mode = MEMORY');
       lock.exec('BEGIN EXCLUSIVE');
     } catch {
+      lock?.close();
       continue; // its owner lives (or the lock cannot be read): not ours to replay
     }
     try {
-      const files = readdirSync(dir)
+      const files = names
         .filter((f) => f.startsWith(`${id}.`) && f.endsWith('.jsonl'))
         .sort((a, b) => segmentNumber(a) - segmentNumber(b));
       let chunk: AuditEventBody[][] = [];
+      const commitChunk = () => {
+        commit(chunk);
+        replayed += chunk.reduce((n, bodies) => n + bodies.length, 0);
+        chunk = [];
+      };
       for (const file of files) {
         for (const line of readFileSync(join(dir, file), 'utf8').split('\n')) {
           if (!line) continue;
@@ -398,17 +408,10 @@ export function recoverJournals(databasePath: string, commit: (lines: AuditEvent
             debug('skipping a torn line in %s', file);
             continue;
           }
-          if (chunk.length === REPLAY_LINES) {
-            commit(chunk);
-            replayed += chunk.reduce((n, bodies) => n + bodies.length, 0);
-            chunk = [];
-          }
+          if (chunk.length === REPLAY_LINES) commitChunk();
         }
       }
-      if (chunk.length > 0) {
-        commit(chunk);
-        replayed += chunk.reduce((n, bodies) => n + bodies.length, 0);
-      }
+      if (chunk.length > 0) commitChunk();
       for (const file of files) unlinkSync(join(dir, file));
       lock.close();
       unlinkSync(lockPath);
