@@ -86,10 +86,11 @@ describe.skipIf(!PG_URL)('two gateway replicas on one PostgreSQL database', () =
         ],
       },
     });
-  const newAgentToken = async (id: string) =>
+  /** Creates an agent through `issuer` (replica a unless said) and returns its token. */
+  const newAgentToken = async (id: string, issuer: Gateway = a) =>
     (
       (
-        await a.app.inject({
+        await issuer.app.inject({
           method: 'POST',
           url: '/v1/agents',
           headers: admin,
@@ -117,40 +118,14 @@ describe.skipIf(!PG_URL)('two gateway replicas on one PostgreSQL database', () =
 
   it('shares one signing key: a token issued by one replica works on the other', async () => {
     expect(a.tokens.kid).toBe(b.tokens.kid);
-    const created = await a.app.inject({
-      method: 'POST',
-      url: '/v1/agents',
-      headers: admin,
-      payload: { id: 'bot-1', name: 'support-bot', tags: ['support'] },
-    });
-    const { token } = created.json() as { token: string };
+    const token = await newAgentToken('bot-1');
     expect((await check(b, token, 'read:orders')).json().effect).toBe('allow');
   });
 
   it('enforces a policy pushed to one replica on the other within a second', async () => {
-    const { token } = (
-      await a.app.inject({
-        method: 'POST',
-        url: '/v1/agents',
-        headers: admin,
-        payload: { id: 'bot-2', name: 'support-bot', tags: ['support'] },
-      })
-    ).json() as { token: string };
+    const token = await newAgentToken('bot-2');
     expect((await check(b, token, 'write:email')).json().effect).toBe('deny');
-    const pushed = await a.app.inject({
-      method: 'PUT',
-      url: '/v1/policies',
-      headers: admin,
-      payload: {
-        files: [
-          POLICY,
-          {
-            name: 'email.yaml',
-            text: 'name: email\nversion: "1"\nrules:\n  - effect: allow\n    actions: ["write:email"]\n',
-          },
-        ],
-      },
-    });
+    const pushed = await pushPolicy(a, 'email', 'write:email');
     expect(pushed.statusCode).toBe(200);
     expect(await effectWithin(1000, b, token, 'write:email', 'allow')).toBe('allow');
     expect(b.policies.version).toBe(a.policies.version);
@@ -187,14 +162,7 @@ describe.skipIf(!PG_URL)('two gateway replicas on one PostgreSQL database', () =
   });
 
   it('holds a revocation made on one replica on the other at the next request', async () => {
-    const { token } = (
-      await b.app.inject({
-        method: 'POST',
-        url: '/v1/agents',
-        headers: admin,
-        payload: { id: 'bot-3', name: 'support-bot', tags: ['support'] },
-      })
-    ).json() as { token: string };
+    const token = await newAgentToken('bot-3', b);
     expect((await check(a, token, 'read:orders')).statusCode).toBe(200);
     expect(
       (await a.app.inject({ method: 'DELETE', url: '/v1/agents/bot-3', headers: admin })).statusCode,
