@@ -30,6 +30,13 @@ export {
   PolicyError,
   ValidationError,
 } from './errors/meshguard-error';
+export {
+  ensurePrivateFile,
+  makePrivateDir,
+  PRIVATE_DIR_MODE,
+  PRIVATE_FILE_MODE,
+  tightenIfExists,
+} from './files/private-files';
 export type {
   AdapterCheckRequest,
   AdapterKit,
