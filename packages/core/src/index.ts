@@ -48,7 +48,7 @@ export type {
 export { createAdapterKit } from './guard/adapter-kit';
 export type { AuditDurability, EmbeddedGuard, Guard, GuardOptions } from './guard/guard';
 export { createEmbeddedGuard, createGuard, openAuditStore } from './guard/guard';
-export type { GuardEnvironment, GuardSettings } from './guard/guard-settings';
+export type { GuardEnvironment, GuardSettings, GuardSettingsOptions } from './guard/guard-settings';
 export { DEFAULT_DB, resolveGuardSettings } from './guard/guard-settings';
 export type { RemoteGuard, RemoteGuardOptions } from './guard/remote-guard';
 export { createRemoteGuard } from './guard/remote-guard';

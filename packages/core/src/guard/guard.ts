@@ -73,7 +73,8 @@ export interface GuardOptions {
   source?: { name: string; version: string };
   /**
    * Gateway URL and agent token (remote mode: the gateway decides and records, and the guard
-   * fails closed when it cannot be reached). Default: `MESHGUARD_GATEWAY_URL`, `MESHGUARD_AGENT_TOKEN`.
+   * fails closed when it cannot be reached). Default: `MESHGUARD_GATEWAY_URL`, unless `policies`
+   * or `store` is given (then the guard is embedded); `MESHGUARD_AGENT_TOKEN`.
    */
   gatewayUrl?: string;
   agentToken?: string;
@@ -117,8 +118,11 @@ interface DecisionRecord {
 const RECENT_DECISIONS = 20_000;
 
 /**
- * Creates a guard: embedded (policies + engine + audit store in this process) unless a gateway
- * URL is configured, then remote (`mode: 'remote'`). Explicit options win over the environment.
+ * Creates a guard: embedded (policies + engine + audit store in this process) or remote
+ * (`mode: 'remote'`: a gateway decides and records). Options given in code win over the
+ * environment: `policies` or `store` make it embedded whatever `MESHGUARD_GATEWAY_URL` says, and
+ * `gatewayUrl` makes it remote (with either of them it is a `ConfigError`). The whole table is
+ * `resolveGuardSettings`.
  *
  * @example
  * const guard = await createGuard({ policies: 'policies/', store: 'sqlite:.meshguard/meshguard.db' });
@@ -127,7 +131,8 @@ const RECENT_DECISIONS = 20_000;
  */
 export async function createGuard(options: GuardOptions = {}): Promise<EmbeddedGuard | RemoteGuard> {
   const settings = resolveGuardSettings(options, options.env ?? process.env);
-  if (settings.gatewayUrl) {
+  debug('%s guard: %s', settings.mode, settings.because);
+  if (settings.mode === 'remote') {
     return createRemoteGuard({
       url: settings.gatewayUrl,
       agentToken: settings.agentToken ?? '',
