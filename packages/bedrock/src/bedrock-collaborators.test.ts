@@ -101,7 +101,7 @@ describe('collaborators of a Bedrock agent', () => {
     ]);
     expect(events[1]).toMatchObject({
       kind: 'builtin_tool',
-      framework: 'bedrock-agents',
+      framework: 'bedrock',
       context: { knowledgeBaseId: 'KBBILLING1', query: 'duplicate charge policy' },
     });
     expect(events[3]!.agent).toEqual({

@@ -3,6 +3,7 @@ import {
   type AgentIdentityInput,
   createAdapterKit,
   type Decision,
+  FRAMEWORK_NAMES,
   type Guard,
   type IdentityDefaults,
 } from '@meshguard/core';
@@ -13,7 +14,7 @@ import { PACKAGE_NAME, PACKAGE_VERSION } from './package-info';
 export const debug = createDebug('meshguard:bedrock');
 
 /** The `framework` of every event this adapter records. */
-export const FRAMEWORK = 'bedrock-agents';
+export const FRAMEWORK = FRAMEWORK_NAMES.bedrock;
 
 /** The adapter plumbing every MeshGuard adapter shares, bound to this one. */
 export const kit = createAdapterKit({

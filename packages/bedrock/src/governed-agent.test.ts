@@ -108,7 +108,7 @@ describe('createGovernedAgent against the real BedrockAgentRuntimeClient', () =>
       'outcome Support Agent write:refund deny/blocked',
     ]);
     expect(denied[0]).toMatchObject({
-      framework: 'bedrock-agents',
+      framework: 'bedrock',
       kind: 'tool',
       context: { order_id: 'ORD-2024-002', amount: 150 },
       reason: 'Refunds over $100 require manager approval (rule large-refunds)',

@@ -121,6 +121,7 @@ export {
   RuleRefSchema,
   ShadowOutcomeSchema,
 } from './protocol/decision';
+export { canonicalFramework, FRAMEWORK_NAMES, frameworkSpellings } from './protocol/framework-names';
 export type { OutcomeEvent } from './protocol/outcome-event';
 export { OutcomeEventSchema } from './protocol/outcome-event';
 export type { TrustTier } from './protocol/trust-tier';

@@ -33,7 +33,7 @@ export const CheckBodySchema = described(CheckRequestSchema.omit({ agent: true }
   traceId: 'Joins the decision to the rest of a run in the audit trail.',
   spanId: 'The span within the trace.',
   delegation: 'The agents this request came through, root first (the acting agent is not in it).',
-  framework: 'The agent framework asking (`openai-agents`, `bedrock-agents`, `vertex`...).',
+  framework: 'The agent framework asking (`openai-agents`, `bedrock`, `vertex`...).',
   kind: 'What sort of action it is.',
   source: 'The package asking (an adapter and its version), stamped on the recorded decision.',
 });

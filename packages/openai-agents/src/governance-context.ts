@@ -9,6 +9,7 @@ import {
   createAdapterKit,
   createRemoteGuard,
   type Decision,
+  FRAMEWORK_NAMES,
   type Guard,
 } from '@meshguard/core';
 import { getCurrentTrace, type RunContext } from '@openai/agents';
@@ -17,7 +18,7 @@ import { PACKAGE_NAME, PACKAGE_VERSION } from './package-info';
 
 export const debug = createDebug('meshguard:openai-agents');
 
-export const FRAMEWORK = 'openai-agents';
+export const FRAMEWORK = FRAMEWORK_NAMES.openaiAgents;
 
 /** The adapter plumbing every MeshGuard adapter shares, bound to this one. */
 export const kit = createAdapterKit({

@@ -11,6 +11,7 @@ import {
   chainHash,
   createRedactor,
   eventBody,
+  frameworkSpellings,
   GENESIS_HASH,
   MeshGuardError,
   type ParsedAuditFilter,
@@ -735,9 +736,17 @@ function buildWhere(filter: ParsedAuditFilter, agentIds: string[], params: unkno
       clauses.push(`action = ${param(action)}`);
     }
   }
+  if (filter.framework !== undefined) {
+    // Either spelling of a renamed framework finds its events, old and new (core's alias table).
+    const spellings = frameworkSpellings(filter.framework).map(columnText);
+    clauses.push(
+      spellings.length === 1
+        ? `framework = ${param(spellings[0])}`
+        : `framework = ANY(${param(spellings)}::text[])`,
+    );
+  }
   const equal: Array<[keyof ParsedAuditFilter, string]> = [
     ['effect', 'effect'],
-    ['framework', 'framework'],
     ['kind', 'kind'],
     ['type', 'type'],
     ['traceId', 'trace_id'],

@@ -12,6 +12,7 @@ import {
   chainHash,
   createRedactor,
   eventBody,
+  frameworkSpellings,
   GENESIS_HASH,
   MeshGuardError,
   type ParsedAuditFilter,
@@ -736,9 +737,14 @@ function buildWhere(
       params.push(filter.action);
     }
   }
+  if (filter.framework !== undefined) {
+    // Either spelling of a renamed framework finds its events, old and new (core's alias table).
+    const spellings = frameworkSpellings(filter.framework);
+    clauses.push(`${FIELDS.framework} IN (${spellings.map(() => '?').join(', ')})`);
+    params.push(...spellings);
+  }
   const equal: Array<[keyof ParsedAuditFilter, string]> = [
     ['effect', 'effect'],
-    ['framework', FIELDS.framework],
     ['kind', FIELDS.kind],
     ['type', FIELDS.type],
     ['traceId', 'trace_id'],

@@ -109,6 +109,20 @@ export function describeAuditStore(name: string, open: () => Promise<AuditStore>
       expect(await ids({ until: b.ts })).toEqual([a.id]);
     });
 
+    it('finds a renamed framework under either spelling (bedrock, once bedrock-agents)', async () => {
+      const store = await fresh();
+      const old = makeEventBody({ framework: 'bedrock-agents' });
+      const now = makeEventBody({ framework: 'bedrock' });
+      const other = makeEventBody({ framework: 'vertex' });
+      await store.append([old, now, other]);
+      const ids = async (framework: string) =>
+        (await store.query({ framework, order: 'asc' })).events.map((e) => e.id);
+      expect(await ids('bedrock')).toEqual([old.id, now.id]);
+      expect(await ids('bedrock-agents')).toEqual([old.id, now.id]);
+      expect(await ids('vertex')).toEqual([other.id]);
+      expect(await ids('bedrock-agent')).toEqual([]);
+    });
+
     it('pages newest or oldest first with an opaque cursor', async () => {
       const store = await fresh();
       const bodies = Array.from({ length: 7 }, () => makeEventBody());

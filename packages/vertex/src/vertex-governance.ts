@@ -4,6 +4,7 @@ import {
   ConfigError,
   createAdapterKit,
   type Decision,
+  FRAMEWORK_NAMES,
   type Guard,
 } from '@meshguard/core';
 import createDebug from 'debug';
@@ -11,7 +12,7 @@ import { PACKAGE_NAME, PACKAGE_VERSION } from './package-info';
 
 export const debug = createDebug('meshguard:vertex');
 
-export const FRAMEWORK = 'vertex';
+export const FRAMEWORK = FRAMEWORK_NAMES.vertex;
 
 /** The adapter plumbing every MeshGuard adapter shares, bound to this one. */
 export const kit = createAdapterKit({

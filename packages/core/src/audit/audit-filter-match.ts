@@ -2,17 +2,20 @@ import { ValidationError } from '../errors/meshguard-error';
 import { compileActionPattern } from '../policy/action-pattern';
 import type { AuditEvent } from '../protocol/audit-event';
 import type { ParsedAuditFilter } from '../protocol/audit-filter';
+import { frameworkSpellings } from '../protocol/framework-names';
 
 /** A predicate for the filter fields (everything but order, limit and cursor). */
 export function compileAuditFilter(filter: ParsedAuditFilter): (event: AuditEvent) => boolean {
   const action = filter.action ? compileActionPattern(filter.action) : undefined;
   const since = filter.since ? parseTime('since', filter.since) : undefined;
   const until = filter.until ? parseTime('until', filter.until) : undefined;
+  // Either spelling of a renamed framework finds its events, old and new.
+  const frameworks = filter.framework === undefined ? undefined : frameworkSpellings(filter.framework);
   return (e) =>
     (filter.agent === undefined || e.agent.id === filter.agent || e.agent.name === filter.agent) &&
     (action === undefined || action(e.action)) &&
     (filter.effect === undefined || e.effect === filter.effect) &&
-    (filter.framework === undefined || e.framework === filter.framework) &&
+    (frameworks === undefined || frameworks.includes(e.framework)) &&
     (filter.kind === undefined || e.kind === filter.kind) &&
     (filter.type === undefined || e.type === filter.type) &&
     (filter.traceId === undefined || e.traceId === filter.traceId) &&
