@@ -112,6 +112,44 @@ describe('collaborators of a Bedrock agent', () => {
     });
   });
 
+  it('records a knowledge-base lookup whose query policy refuses as an observed deny, not an allow', async () => {
+    const emulator = await startEmulator([
+      [
+        bedrockKnowledgeBaseTrace('KBHR', 'salary of every employee'),
+        bedrockKnowledgeBaseTrace('KBHR', 'holiday calendar'),
+        bedrockChunk('Here is what I found.'),
+      ],
+    ]);
+    const { guard } = supportGuard([
+      `
+name: no-salary-lookups
+version: "1.0"
+appliesTo: { tags: [support] }
+rules:
+  - id: no-salaries
+    effect: deny
+    actions: ["read:file_search"]
+    conditions: { context: { query: { matches: "salar" } } }
+    reason: Salary data is off limits
+`,
+    ]);
+    const agent = supportAgent(emulator, guard, { actionGroups: {} });
+    const result = await agent.invoke({ sessionId: 'session-kb', inputText: 'Salaries?' });
+    expect(result.observed.map((o) => [o.context, o.policyAllows])).toEqual([
+      [{ knowledgeBaseId: 'KBHR', query: 'salary of every employee' }, false],
+      [{ knowledgeBaseId: 'KBHR', query: 'holiday calendar' }, true],
+    ]);
+    const events = await guard.query({ traceId: result.traceId, order: 'asc' });
+    expect(trail(events)).toEqual([
+      'outcome Support Agent read:file_search deny/observed',
+      'outcome Support Agent read:file_search allow/observed',
+    ]);
+    expect(events[0]!.reason).toBe(
+      'observed in the Bedrock trace: it ran inside AWS, where MeshGuard cannot stop it; policy would not allow it: Salary data is off limits (rule no-salaries)',
+    );
+    expect(events.every((e) => e.type === 'outcome' && e.framework === 'bedrock')).toBe(true);
+  });
+
   it('names the hand-off after the collaborator’s identity, so one policy governs every platform', async () => {
     const emulator = await startEmulator([
       [bedrockCollaboratorTrace('BillingSpecialist', 'Refund question'), bedrockChunk('Handled by billing.')],

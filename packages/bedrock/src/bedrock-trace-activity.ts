@@ -10,8 +10,8 @@ const NOT_GATED = 'observed in the Bedrock trace: it ran inside AWS, where MeshG
  * Records what a trace event shows the agents doing inside AWS: collaborator hand-offs
  * (`handoff:<collaborator>`), knowledge-base lookups (`read:file_search`), code interpreter runs
  * and Lambda action groups. These are `observed` outcomes, not decisions: nothing gated them.
- * Each is recorded once, under the caller chain as its delegation, with whether policy would
- * have allowed it.
+ * Each is recorded once, under the caller chain as its delegation, with the effect policy would
+ * have given it as it ran (`deny` for a lookup whose query policy refuses).
  */
 export async function observeTrace(governance: Governance, turn: TurnState, raw: unknown): Promise<void> {
   const parsed = TracePartSchema.safeParse(raw);
@@ -34,33 +34,27 @@ export async function observeTrace(governance: Governance, turn: TurnState, raw:
     ? collaboratorIdentity(governance, part.collaboratorName)
     : governance.self;
   const delegation = part.collaboratorName ? delegationOf(governance, turn, part.collaboratorName) : [];
-  let policyAllows = false;
-  let reason: string;
-  try {
-    const reach = await governance.guard.reachable({
-      action: activity.action,
-      agent,
-      kind: activity.kind,
-      ...(delegation.length > 0 ? { delegation } : {}),
-    });
-    policyAllows = reach.reachable;
-    reason = reach.reachable ? NOT_GATED : `${NOT_GATED}; policy would not allow it: ${reach.reason}`;
-  } catch (error) {
-    // Only a record of what already happened: it must not fail the turn.
-    reason = `${NOT_GATED}; policy could not be consulted: ${error instanceof Error ? error.message : String(error)}`;
-  }
-  turn.observed.push({ ...activity, agent, delegation, policyAllows, reason });
-  await kit.recordObserved(governance.guard, {
-    outcome: 'observed',
-    effect: policyAllows ? 'allow' : 'deny',
-    reason,
+  // Judged as it ran (a knowledge-base query condition holds or not), and recorded as observed:
+  // one policy would have denied is an observed deny, never an allow.
+  const call = {
+    guard: governance.guard,
     agent,
     action: activity.action,
     kind: activity.kind,
     traceId: turn.traceId,
     context: activity.context,
+    notGated: NOT_GATED,
     ...(delegation.length > 0 ? { delegation } : {}),
+  };
+  const verdict = await kit.judgeObserved(call);
+  turn.observed.push({
+    ...activity,
+    agent,
+    delegation,
+    policyAllows: verdict.policyAllows,
+    reason: verdict.reason,
   });
+  await kit.observe(call, verdict);
 }
 
 type Activity = Pick<ObservedActivity, 'action' | 'kind' | 'context'>;

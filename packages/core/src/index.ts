@@ -50,6 +50,7 @@ export type { AuditDurability, EmbeddedGuard, Guard, GuardOptions } from './guar
 export { createEmbeddedGuard, createGuard, openAuditStore } from './guard/guard';
 export type { GuardEnvironment, GuardSettings, GuardSettingsOptions } from './guard/guard-settings';
 export { DEFAULT_DB, resolveGuardSettings } from './guard/guard-settings';
+export type { ObservedCall, ObservedVerdict } from './guard/observed-call';
 export type { RemoteGuard, RemoteGuardOptions } from './guard/remote-guard';
 export { createRemoteGuard } from './guard/remote-guard';
 export { isoTime, uuidv7 } from './ids/uuidv7';

@@ -6,6 +6,7 @@ import type { Decision } from '../protocol/decision';
 import type { OutcomeEvent } from '../protocol/outcome-event';
 import type { TrustTier } from '../protocol/trust-tier';
 import type { Guard } from './guard';
+import { judgeObservedCall, type ObservedCall, type ObservedVerdict } from './observed-call';
 
 /** Who an adapter is: stamped on every decision and outcome it records. */
 export interface AdapterKitOptions {
@@ -94,6 +95,22 @@ export interface AdapterKit {
    * event names its own agent and action. A failure to record is logged, never thrown.
    */
   recordObserved(guard: Guard, event: OutcomeEvent): Promise<void>;
+  /**
+   * What policy would have decided for a call that ran where nothing could stop it (a hosted
+   * tool, a hand-off inside AWS), judged as it ran; records nothing. See `observe`.
+   */
+  judgeObserved(call: ObservedCall): Promise<ObservedVerdict>;
+  /**
+   * Records a call that ran where nothing could stop it as `observed`, with the effect policy
+   * would have given it and a reason that says it was not gated: a call policy would have denied
+   * is an observed `deny`, never an allow. Pass the `verdict` of `judgeObserved` to skip judging
+   * again. A failure to record is logged, never thrown.
+   *
+   * @example
+   * await kit.observe({ guard, agent, action: 'read:web_search', kind: 'builtin_tool', traceId,
+   *   context: { query }, notGated: 'ran on the provider\'s side, where MeshGuard cannot stop it' });
+   */
+  observe(call: ObservedCall, verdict?: ObservedVerdict): Promise<ObservedVerdict>;
   /**
    * The text a model or agent receives for a refused action: the host's `denialMessage` when it
    * gives one, else `Blocked by policy: <reason>`.
@@ -213,6 +230,36 @@ export function createAdapterKit(options: AdapterKitOptions): AdapterKit {
       } catch (error) {
         debug('could not record %o: %O', event, error);
       }
+    },
+
+    judgeObserved(call) {
+      return judgeObservedCall(call, { framework, source });
+    },
+
+    async observe(call, given) {
+      const verdict = given ?? (await judgeObservedCall(call, { framework, source }));
+      const event: OutcomeEvent = {
+        framework,
+        source,
+        agent: call.agent,
+        action: call.action,
+        kind: call.kind,
+        traceId: call.traceId,
+        outcome: 'observed',
+        effect: verdict.effect,
+        reason: verdict.reason,
+      };
+      if (call.delegation && call.delegation.length > 0) event.delegation = call.delegation;
+      if (call.context && Object.keys(call.context).length > 0) event.context = call.context;
+      if (call.id !== undefined) event.id = call.id;
+      if (call.spanId !== undefined) event.spanId = call.spanId;
+      if (call.error !== undefined) event.error = call.error;
+      try {
+        await call.guard.record(event);
+      } catch (error) {
+        debug('could not record observed %s: %O', call.action, error);
+      }
+      return verdict;
     },
 
     denialText(decision, subject, denialMessage) {

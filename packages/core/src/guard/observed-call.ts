@@ -1,0 +1,112 @@
+import type { AgentIdentity } from '../protocol/agent-identity';
+import type { ActionKind, CheckContext, CheckRequest } from '../protocol/check-request';
+import type { Decision, Effect } from '../protocol/decision';
+import type { Guard } from './guard';
+
+/**
+ * Something that ran where MeshGuard could not stop it (a hosted tool on the provider's side, a
+ * hand-off inside AWS), seen afterwards: recorded as `observed`, with what policy says of it.
+ */
+export interface ObservedCall {
+  /** The guard that judges and records (the agent's own, where it has one). */
+  guard: Guard;
+  agent: AgentIdentity;
+  action: string;
+  kind: ActionKind;
+  traceId: string;
+  /** The agents it came through, root first (empty or absent: none). */
+  delegation?: AgentIdentity[];
+  /** What it did (a search query, code), recorded and judged. */
+  context?: CheckContext;
+  /**
+   * What policy judges, each on its own, when that is not `context` as a whole: one per search
+   * query of a call that ran several. It counts as allowed only if every one is.
+   */
+  judge?: CheckContext[];
+  /**
+   * Where it ran, the start of the recorded reason, e.g. `observed in the Bedrock trace: it ran
+   * inside AWS, where MeshGuard cannot stop it`.
+   */
+  notGated: string;
+  /** A stable event id, so that recording the same call twice records it once. */
+  id?: string;
+  spanId?: string;
+  /** Set when the call itself failed. */
+  error?: string;
+}
+
+/** What policy says of an observed call: the effect to record, and the reason that says so. */
+export interface ObservedVerdict {
+  effect: Effect;
+  /** `effect` is `allow`: policy would have allowed it as it ran. */
+  policyAllows: boolean;
+  reason: string;
+}
+
+type Explaining = Guard & { explain(request: CheckRequest): { decision: Decision } };
+
+/** The embedded guard explains without recording; a remote guard can only say what is reachable. */
+function explains(guard: Guard): guard is Explaining {
+  return typeof (guard as Partial<Explaining>).explain === 'function';
+}
+
+const RANK: Record<Effect, number> = { allow: 0, require_approval: 1, deny: 2 };
+
+/**
+ * What policy would have decided for a call that already ran, recording nothing. The embedded
+ * guard judges the call as it ran (its context: a query condition holds or not); behind a gateway
+ * only whether policy could allow the action at all is known (conditions on the context count as
+ * satisfiable). A policy that cannot be consulted counts as not allowing it.
+ */
+export async function judgeObservedCall(
+  call: ObservedCall,
+  stamp: Pick<CheckRequest, 'framework' | 'source'>,
+): Promise<ObservedVerdict> {
+  const { guard, notGated } = call;
+  const request: CheckRequest = {
+    action: call.action,
+    agent: call.agent,
+    kind: call.kind,
+    traceId: call.traceId,
+    ...stamp,
+  };
+  if (call.delegation && call.delegation.length > 0) request.delegation = call.delegation;
+  let verdict: { effect: Effect; reason: string };
+  try {
+    if (explains(guard)) {
+      const contexts = call.judge && call.judge.length > 0 ? call.judge : [call.context ?? {}];
+      let worst: Decision | undefined;
+      for (const context of contexts) {
+        const { decision } = guard.explain({ ...request, context });
+        if (!worst || RANK[decision.effect] > RANK[worst.effect]) worst = decision;
+      }
+      verdict = { effect: worst!.effect, reason: worst!.reason };
+    } else {
+      const reach = await guard.reachable(request);
+      verdict = { effect: reach.reachable ? 'allow' : 'deny', reason: reach.reason };
+    }
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      effect: 'deny',
+      policyAllows: false,
+      reason: `${notGated}; policy could not be consulted: ${message}`,
+    };
+  }
+  switch (verdict.effect) {
+    case 'allow':
+      return { effect: 'allow', policyAllows: true, reason: notGated };
+    case 'require_approval':
+      return {
+        effect: 'require_approval',
+        policyAllows: false,
+        reason: `${notGated}; policy would have required approval, which nobody could give: ${verdict.reason}`,
+      };
+    default:
+      return {
+        effect: 'deny',
+        policyAllows: false,
+        reason: `${notGated}; policy would not allow it: ${verdict.reason}`,
+      };
+  }
+}
