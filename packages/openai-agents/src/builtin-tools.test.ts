@@ -91,6 +91,75 @@ describe('built-in tools', () => {
     });
   });
 
+  it('records a hosted call policy would have denied as it ran (a query condition) as an observed deny, not a success', async () => {
+    const { guard, store } = seedGuard([
+      `
+name: no-competitor-searches
+version: "1"
+appliesTo: { tags: [support] }
+rules:
+  - id: no-competitors
+    effect: deny
+    actions: ["read:*_search"]
+    conditions: { context: { query: { matches: "[Aa][Cc][Mm][Ee]" } } }
+    reason: Searching for competitors is not allowed
+`,
+    ]);
+    const hosted = (id: string, name: string, providerData: Record<string, unknown>) => ({
+      type: 'hosted_tool_call' as const,
+      id,
+      name,
+      status: 'completed',
+      providerData: { type: name, ...providerData },
+    });
+    const model = new ScriptedModel([
+      [
+        hosted('ws_ok', 'web_search_call', { action: { type: 'search', query: 'headphones return policy' } }),
+        hosted('ws_no', 'web_search_call', { action: { type: 'search', query: 'ACME headphones prices' } }),
+        hosted('fs_no', 'file_search_call', { queries: ['warranty terms', 'acme price match'] }),
+        assistantMessage('Returns are accepted within 30 days.'),
+      ],
+    ]);
+    const agent = new Agent({
+      name: 'Customer Support Agent',
+      instructions: 'Answer with sources.',
+      model,
+      tools: [webSearchTool(), fileSearchTool(['vs_support'])],
+    });
+    const options = supportOptions(guard, 'trace_hosted_deny');
+    const result = await new Runner({ tracingDisabled: true }).run(governAgent(agent, options), 'Prices?');
+    expect(await recordHostedToolCalls(result, options)).toBe(3);
+    expect(await recordHostedToolCalls(result, options)).toBe(3); // idempotent: same event ids
+
+    const events = (await store.query({ traceId: 'trace_hosted_deny', order: 'asc' })).events;
+    // The test clock stands still: events of one instant come in id order.
+    expect(trail(events).sort()).toEqual([
+      'decision Customer Support Agent read:file_search allow',
+      'decision Customer Support Agent read:web_search allow',
+      'outcome Customer Support Agent read:file_search deny/observed',
+      'outcome Customer Support Agent read:web_search allow/success',
+      'outcome Customer Support Agent read:web_search deny/observed',
+    ]);
+    const offer = events.find((e) => e.type === 'decision' && e.action === 'read:web_search')!;
+    const byId = (id: string) => events.find((e) => e.id === id);
+    expect(byId('openai:ws_ok')).toMatchObject({ decisionId: offer.decisionId, outcome: 'success' });
+    expect(byId('openai:ws_no')).toMatchObject({
+      id: 'openai:ws_no',
+      kind: 'builtin_tool',
+      framework: 'openai-agents',
+      context: { tool: 'web_search', query: 'ACME headphones prices' },
+      reason:
+        'observed in the run: OpenAI ran it on its side, where MeshGuard cannot stop it; policy would not allow it: Searching for competitors is not allowed (rule no-competitors)',
+    });
+    // An observed call stands alone: joined to the offer, it would take the offer's allow.
+    expect(byId('openai:ws_no')!.decisionId).not.toBe(offer.decisionId);
+    expect(byId('openai:fs_no')).toMatchObject({
+      effect: 'deny',
+      outcome: 'observed',
+      context: { queries: ['warranty terms', 'acme price match'] },
+    });
+  });
+
   it('checks computer use per action: allowed actions run, a denied one is rejected with the reason', async () => {
     // The seed policy denies computer use outright; this one allows looking and clicking.
     const { guard, store } = createTestGuard({ policy: COMPUTER_POLICY });

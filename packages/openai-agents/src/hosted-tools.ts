@@ -83,10 +83,15 @@ function hostedDecisions(run: object): Map<string, CheckedAction> {
   return map;
 }
 
+const NOT_GATED = 'observed in the run: OpenAI ran it on its side, where MeshGuard cannot stop it';
+
 /**
  * Records every hosted tool call (web search, file search, code interpreter, image generation)
- * that happened in a run, from its items: each joined to the run's offer decision. Recording is
- * idempotent (event ids come from the items), so calling it twice records nothing twice.
+ * that happened in a run, from its items. Each is judged as it ran (its query, its code): one
+ * policy allows is joined to the run's offer decision (`success` or `error`); one policy would
+ * not have allowed (a query condition, say) is recorded as `observed` with effect `deny` and a
+ * reason that says so, since it ran all the same. Recording is idempotent (event ids come from
+ * the items), so calling it twice records nothing twice.
  *
  * @example
  * const result = await run(agent, input);
@@ -115,26 +120,38 @@ export async function recordHostedToolCalls(
     if (name === 'mcp' || name === 'mcp_approval_request' || name === 'hosted_mcp') continue; // gated per call
     const action = builtinAction(options, name);
     const checked = hostedDecisions(run).get(`${agentName}\u0000${action}`);
-    const context = hostedContext(raw.providerData);
-    const event = {
+    const context: Record<string, unknown> = { tool: name, ...hostedContext(raw.providerData) };
+    // Policy judges the call as it ran: each search query on its own (a query condition).
+    const queries = Array.isArray(context.queries)
+      ? context.queries.filter((q): q is string => typeof q === 'string')
+      : [];
+    const call = {
+      guard: checked?.guard ?? guardFor(options, agentName),
+      agent: checked?.agent ?? identityOf(options, agentName),
+      action,
+      kind: 'builtin_tool' as const,
+      traceId: run.traceId,
+      context,
+      notGated: NOT_GATED,
+      ...(queries.length > 0 ? { judge: queries.map((query) => ({ ...context, query })) } : {}),
+      ...(checked && checked.delegation.length > 0 ? { delegation: checked.delegation } : {}),
       ...(raw.id ? { id: `openai:${raw.id}`.slice(0, 128) } : {}),
-      ...(Object.keys(context).length > 0 ? { context } : {}),
     };
-    if (checked) {
+    const verdict = await kit.judgeObserved(call);
+    if (checked && !checked.failed && checked.decision.effect === 'allow' && verdict.policyAllows) {
+      const { id, context: recordedContext } = call;
       await kit.recordOutcome(checked, {
-        ...event,
+        ...(id ? { id } : {}),
+        context: recordedContext,
         outcome: raw.status === 'failed' ? 'error' : 'success',
       });
     } else {
-      // A hosted call no offer decision of this run covers (a tool the host added itself).
-      await kit.recordObserved(guardFor(options, agentName), {
-        ...event,
-        agent: identityOf(options, agentName),
-        action,
-        outcome: 'observed',
-        traceId: run.traceId,
-        kind: 'builtin_tool',
-      });
+      // Policy would not have allowed this call as it ran (or no offer of this run covers it: a
+      // tool the host added itself): it ran all the same, so it is an observed deny, not a success.
+      await kit.observe(
+        raw.status === 'failed' ? { ...call, error: 'the hosted call failed' } : call,
+        verdict,
+      );
     }
     recorded++;
   }
