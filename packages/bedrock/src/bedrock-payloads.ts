@@ -77,7 +77,10 @@ const InvocationInputTraceSchema = z.object({
       agentCollaboratorAliasArn: z.string().optional(),
     })
     .optional(),
-  codeInterpreterInvocationInput: z.object({}).loose().optional(),
+  codeInterpreterInvocationInput: z
+    .object({ code: z.string().optional(), files: z.array(z.string()).optional() })
+    .loose()
+    .optional(),
 });
 export type InvocationInputTrace = z.infer<typeof InvocationInputTraceSchema>;
 

@@ -83,8 +83,18 @@ function describe(
         },
       };
     }
-    case 'ACTION_GROUP_CODE_INTERPRETER':
-      return { action: 'execute:code_interpreter', kind: 'builtin_tool', context: {} };
+    case 'ACTION_GROUP_CODE_INTERPRETER': {
+      // The code it ran, so a condition on `context.code` judges it (never whole files).
+      const run = input.codeInterpreterInvocationInput;
+      return {
+        action: 'execute:code_interpreter',
+        kind: 'builtin_tool',
+        context: {
+          ...(run?.code ? { code: run.code.slice(0, 4000) } : {}),
+          ...(run?.files && run.files.length > 0 ? { files: run.files.slice(0, 20) } : {}),
+        },
+      };
+    }
     case 'ACTION_GROUP': {
       const call = input.actionGroupInvocationInput;
       // Return-of-control calls are decided when they come back; only Lambda ones run unseen.
