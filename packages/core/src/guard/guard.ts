@@ -57,7 +57,10 @@ export interface EmbeddedGuard extends Guard {
 }
 
 export interface GuardOptions {
-  /** Policy files or folders, or policies already loaded. Default: `MESHGUARD_POLICIES`. */
+  /**
+   * Policy files or folders, or policies already loaded. Default: `MESHGUARD_POLICIES`. Given (or
+   * `store` given), the guard is embedded whatever `MESHGUARD_GATEWAY_URL` says.
+   */
   policies?: string | readonly string[] | readonly LoadedPolicy[];
   /**
    * The audit store: an `AuditStore`, `'memory'` (explicit, lost on exit), or a URL for
