@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import {
   type AgentIdentity,
@@ -11,25 +10,24 @@ import {
   type EmbeddedGuard,
   MeshGuardError,
   type PolicyEngine,
-  PolicyError,
-  type ValidationError,
 } from '@meshguard/core';
 import type { GatewayState, PolicyFile, StoreStats } from '@meshguard/store';
 import Fastify, {
-  type FastifyError,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
-import {
-  hasZodFastifySchemaValidationErrors,
-  jsonSchemaTransform,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { createTokenAuthority, type TokenAuthority, TokenError } from './agent-tokens';
+import {
+  type AdminFailureLimit,
+  adminTokenCheck,
+  bearerToken,
+  createAdminFailureLimiter,
+} from './gateway-auth';
+import { installErrorHandling, refuseUrl } from './gateway-errors';
 import { createGatewayMetrics } from './gateway-metrics';
 import { createPolicyHolder, type PolicyHolder } from './gateway-policies';
 import {
@@ -60,6 +58,12 @@ import {
   TokenParamsSchema,
   VerifyReplySchema,
 } from './gateway-schemas';
+import {
+  applyConnectionCap,
+  resolveServerLimits,
+  type ServerLimits,
+  serverLimitOptions,
+} from './gateway-server-limits';
 
 declare const __PACKAGE_VERSION__: string | undefined;
 const VERSION = typeof __PACKAGE_VERSION__ === 'string' ? __PACKAGE_VERSION__ : '0.0.0-dev';
@@ -80,6 +84,12 @@ export interface GatewayOptions {
   policyPollMs?: number;
   /** Largest request body in bytes (default 1 MiB). */
   bodyLimit?: number;
+  /** Request, headers, keep-alive and idle timeouts and the connection cap (defaults in docs/gateway.md). */
+  limits?: ServerLimits;
+  /** Failed admin-token attempts allowed per client address and window (default 10 a minute). */
+  adminFailureLimit?: AdminFailureLimit;
+  /** Fastify's `trustProxy`: whether `X-Forwarded-For` names the client address (default false). */
+  trustProxy?: FastifyServerOptions['trustProxy'];
 }
 
 export interface Gateway {
@@ -103,16 +113,6 @@ declare module 'fastify' {
   }
 }
 
-function refuseUrl(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
-  return reply.code(400).send({
-    error: 'bad_request',
-    message:
-      error.code === 'FST_ERR_MAX_PARAM_LENGTH'
-        ? 'a path parameter is over 256 characters'
-        : 'the URL is not valid',
-  });
-}
-
 /**
  * Builds the gateway: the HTTP API of DESIGN.md ("Gateway") over a store. Listen with
  * `gateway.app.listen({ port, host })`.
@@ -130,7 +130,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const clock = options.clock ?? Date.now;
   const metrics = createGatewayMetrics();
   const tokens = await createTokenAuthority(options.state);
+  const limits = resolveServerLimits(options.limits);
+  const adminFailures = createAdminFailureLimiter(options.adminFailureLimit);
   const app = Fastify({
+    ...serverLimitOptions(limits),
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     // A path parameter (decoded) as long as the longest id there is: an agent id or a jti has at
@@ -140,6 +144,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     // schema violation gets, not Fastify's own body and status (414).
     frameworkErrors: refuseUrl,
   }).withTypeProvider<ZodTypeProvider>();
+  applyConnectionCap(app, limits);
   const policies = await createPolicyHolder(options.state, {
     clock,
     initial: options.policies,
@@ -201,45 +206,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     transform: jsonSchemaTransform,
   });
 
-  app.setErrorHandler((error, request, reply) => {
-    if (hasZodFastifySchemaValidationErrors(error)) {
-      const first = error.validation[0];
-      const path =
-        first?.instancePath?.replace(/^\//, '').replaceAll('/', '.') || error.validationContext || 'body';
-      return reply.code(400).send({
-        error: 'bad_request',
-        message: `${path}: ${first?.message ?? 'invalid'}`,
-        field: path,
-      });
-    }
-    if (PolicyError.isInstance(error)) {
-      return reply.code(400).send({ error: 'policy_invalid', message: error.message, issues: error.issues });
-    }
-    if (MeshGuardError.isInstance(error) && error.code === 'validation_failed') {
-      return reply
-        .code(400)
-        .send({ error: 'bad_request', message: error.message, field: (error as ValidationError).field });
-    }
-    const status = (error as { statusCode?: number }).statusCode;
-    if (status === 413)
-      return reply.code(413).send({ error: 'too_large', message: 'the request body is over the limit' });
-    if (status && status >= 400 && status < 500) {
-      return reply.code(status).send({ error: 'bad_request', message: (error as Error).message });
-    }
-    request.log.error({ err: error }, 'request failed');
-    return reply.code(500).send({ error: 'internal', message: 'the gateway could not handle the request' });
-  });
+  installErrorHandling(app);
 
-  const bearer = (request: FastifyRequest): string | undefined => {
-    const header = request.headers.authorization;
-    return header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-  };
-  const adminBuffer = Buffer.from(options.adminToken);
-  const isAdmin = (token: string | undefined) => {
-    if (!token) return false;
-    const given = Buffer.from(token);
-    return given.length === adminBuffer.length && timingSafeEqual(given, adminBuffer);
-  };
+  const bearer = (request: FastifyRequest) => bearerToken(request.headers.authorization);
+  const isAdmin = adminTokenCheck(options.adminToken);
   const deny = (reply: FastifyReply, status: 401 | 403, message: string) =>
     reply.code(status).send({ error: status === 401 ? 'unauthorized' : 'forbidden', message });
 
@@ -254,13 +224,20 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       throw error;
     }
   };
+  // Failed admin-token attempts are counted per client address: past the limit, 429 until the
+  // window ends (the admin token included, so guessing cannot go on in parallel with it).
   const adminOnly = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (await adminFailures.refuseIfBlocked(request, reply)) return reply;
     const token = bearer(request);
-    if (!token) return deny(reply, 401, 'the admin token is required (Authorization: Bearer <token>)');
+    if (!token) {
+      if (await adminFailures.fail(request, reply, 'no token')) return reply;
+      return deny(reply, 401, 'the admin token is required (Authorization: Bearer <token>)');
+    }
     if (isAdmin(token)) return;
     try {
       await tokens.verify(token);
     } catch {
+      if (await adminFailures.fail(request, reply, 'not the admin token')) return reply;
       return deny(reply, 401, 'not a valid admin token');
     }
     return deny(reply, 403, 'agent tokens cannot use admin routes');
@@ -276,6 +253,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const adminAuth = {
     401: error('No token, or one that is neither the admin token nor a valid agent token.'),
     403: error('An agent token: this route takes the admin token.'),
+    429: error(
+      'Too many failed admin-token attempts from this client address: try again after `Retry-After` seconds.',
+    ),
   };
   const bodyErrors = {
     400: error('Malformed JSON, or a field that breaks the schema (`field` names it).'),

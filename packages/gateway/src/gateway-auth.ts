@@ -1,0 +1,85 @@
+import { timingSafeEqual } from 'node:crypto';
+import { ConfigError } from '@meshguard/core';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+
+/**
+ * The token of an `Authorization: Bearer <token>` header. The scheme name is case-insensitive
+ * (RFC 7235 section 2.1), so `bearer` and `BEARER` are the same scheme.
+ */
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = header ? /^bearer[ \t]+(.*\S)[ \t]*$/i.exec(header) : null;
+  return match?.[1];
+}
+
+/** Whether `token` is the admin token, compared in constant time. */
+export function adminTokenCheck(adminToken: string): (token: string | undefined) => boolean {
+  const expected = Buffer.from(adminToken);
+  return (token) => {
+    if (!token) return false;
+    const given = Buffer.from(token);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
+}
+
+export interface AdminFailureLimit {
+  /** Failed admin-token attempts a client address may make per window (default 10). */
+  max?: number;
+  /** The window (ms, default 60,000); a blocked address waits until it ends. */
+  windowMs?: number;
+}
+
+/**
+ * Counts failed admin-token attempts per client address (`request.ip`: the socket's address, or
+ * the proxy's client address when Fastify's `trustProxy` says so). Past `max` in a window, admin
+ * routes answer 429 with `Retry-After` to that address until the window ends, whatever token it
+ * sends. rate-limiter-flexible is made for this (counting failures, not requests).
+ */
+export function createAdminFailureLimiter(limit: AdminFailureLimit = {}) {
+  const max = limit.max ?? 10;
+  const windowMs = limit.windowMs ?? 60_000;
+  if (!Number.isInteger(max) || max <= 0 || !Number.isInteger(windowMs) || windowMs < 1000) {
+    throw new ConfigError(
+      'adminFailureLimit: max must be a positive whole number and windowMs a whole number of ms, at least 1000',
+      { code: 'config_invalid' },
+    );
+  }
+  const failures = new RateLimiterMemory({ points: max, duration: Math.ceil(windowMs / 1000) });
+
+  return {
+    /** Answers 429 (and returns true) when this address has failed too often. */
+    async refuseIfBlocked(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+      const state = await failures.get(request.ip);
+      if (!state || state.consumedPoints <= max) return false;
+      await refuse(request, reply, state.msBeforeNext);
+      return true;
+    },
+    /** Counts one failed attempt; answers 429 (and returns true) when it is one too many. */
+    async fail(request: FastifyRequest, reply: FastifyReply, why: string): Promise<boolean> {
+      request.log.warn({ clientAddress: request.ip, url: request.url, why }, 'admin token refused');
+      try {
+        await failures.consume(request.ip);
+        return false;
+      } catch (error) {
+        if (!(error instanceof RateLimiterRes)) throw error;
+        await refuse(request, reply, error.msBeforeNext);
+        return true;
+      }
+    },
+  };
+
+  async function refuse(request: FastifyRequest, reply: FastifyReply, msBeforeNext: number) {
+    const seconds = Math.max(1, Math.ceil(msBeforeNext / 1000));
+    request.log.warn(
+      { clientAddress: request.ip, url: request.url, retryAfterSeconds: seconds },
+      'too many failed admin-token attempts from this address',
+    );
+    await reply
+      .code(429)
+      .header('retry-after', String(seconds))
+      .send({
+        error: 'too_many_requests',
+        message: `too many failed admin-token attempts from this address: try again in ${seconds} s`,
+      });
+  }
+}
