@@ -27,6 +27,13 @@ import {
   bearerToken,
   createAdminFailureLimiter,
 } from './gateway-auth';
+import {
+  type Caller,
+  createDelegation,
+  DelegatingCheckBodySchema,
+  DelegatingDecisionReplySchema,
+  type DelegationOptions,
+} from './gateway-delegation';
 import { installErrorHandling, refuseUrl } from './gateway-errors';
 import { createGatewayMetrics } from './gateway-metrics';
 import { createPolicyHolder, type PolicyHolder } from './gateway-policies';
@@ -37,10 +44,8 @@ import {
   AuditQuerySchema,
   BatchCheckBodySchema,
   BatchCheckReplySchema,
-  CheckBodySchema,
   CreateAgentBodySchema,
   CreateAgentReplySchema,
-  DecisionReplySchema,
   ErrorReplySchema,
   HealthReplySchema,
   JwksReplySchema,
@@ -90,6 +95,8 @@ export interface GatewayOptions {
   adminFailureLimit?: AdminFailureLimit;
   /** Fastify's `trustProxy`: whether `X-Forwarded-For` names the client address (default false). */
   trustProxy?: FastifyServerOptions['trustProxy'];
+  /** Delegated tokens issued on an allowed handoff (lifetime; see docs/gateway.md). */
+  delegation?: DelegationOptions;
 }
 
 export interface Gateway {
@@ -110,6 +117,8 @@ interface ReaderExtras {
 declare module 'fastify' {
   interface FastifyRequest {
     agent?: AgentIdentity;
+    /** Who asks, from the verified token: the agent, its delegation chain, its expiry. */
+    caller?: Caller;
   }
 }
 
@@ -132,6 +141,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const tokens = await createTokenAuthority(options.state);
   const limits = resolveServerLimits(options.limits);
   const adminFailures = createAdminFailureLimiter(options.adminFailureLimit);
+  const delegation = createDelegation(options.state, tokens, options.delegation);
   const app = Fastify({
     ...serverLimitOptions(limits),
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
@@ -218,7 +228,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     if (!token) return deny(reply, 401, 'an agent token is required (Authorization: Bearer <token>)');
     if (isAdmin(token)) return deny(reply, 403, 'the admin token cannot act as an agent');
     try {
-      request.agent = (await tokens.verify(token)).agent;
+      const verified = await tokens.verify(token);
+      if (verified.delegation) await delegation.assertChainActive(verified.delegation);
+      request.agent = verified.agent;
+      request.caller = {
+        agent: verified.agent,
+        delegation: verified.delegation,
+        expiresAt: verified.expiresAt,
+      };
     } catch (error) {
       if (error instanceof TokenError) return deny(reply, 401, error.message);
       throw error;
@@ -271,12 +288,32 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
   const notImplemented = error('The audit store cannot answer this (a memory store).');
 
-  const decide = async (agent: AgentIdentity, body: z.infer<typeof CheckBodySchema>) => {
+  /**
+   * A check as the guard takes it: the agent from the token and, for a delegated token, the
+   * chain from the token too (the body's chain ignored).
+   */
+  const asCaller = <Body extends { delegation?: AgentIdentity[] | undefined }>(
+    request: FastifyRequest,
+    body: Body,
+  ) => {
+    const { delegation: fromBody, ...rest } = body;
+    const chain = delegation.chainFor(request.caller!, fromBody);
+    return { ...rest, agent: request.agent!, ...(chain ? { delegation: chain } : {}) };
+  };
+
+  const decide = async (request: FastifyRequest, body: z.infer<typeof DelegatingCheckBodySchema>) => {
+    const { handoffTarget, ...check } = body;
     const started = process.hrtime.bigint();
-    const decision = await guard.check({ ...body, agent });
+    const decision = await guard.check(asCaller(request, check));
     metrics.checkDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     metrics.checks.inc({ effect: decision.effect });
-    return decision;
+    const handoffToken = await delegation.handoffToken(
+      request.caller!,
+      { action: body.action, handoffTarget },
+      decision,
+      request.log,
+    );
+    return handoffToken ? { ...decision, handoffToken } : decision;
   };
 
   app.post(
@@ -286,13 +323,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       schema: {
         summary: 'Decide one action',
         description:
-          'Decides one action for the calling agent and records the decision in the audit trail. A deny is a 200 with `allowed: false`. The agent is the one the token names: identity fields in the body are ignored. `context` holds the tool arguments (`amount` for `amount_max`...) and is redacted before it is stored.',
-        body: CheckBodySchema,
-        response: { 200: DecisionReplySchema, ...agentAuth, ...bodyErrors },
+          'Decides one action for the calling agent and records the decision in the audit trail. A deny is a 200 with `allowed: false`. The agent is the one the token names: identity fields in the body are ignored. `context` holds the tool arguments (`amount` for `amount_max`...) and is redacted before it is stored. An allowed `handoff:<target>` check whose target is an agent of this gateway also returns `handoffToken`, a short-lived delegated token for the target; checks made with a delegated token are decided with the delegation chain it carries, and a `delegation` in their body is ignored.',
+        body: DelegatingCheckBodySchema,
+        response: { 200: DelegatingDecisionReplySchema, ...agentAuth, ...bodyErrors },
         security: [{ agentToken: [] }],
       },
     },
-    async (request) => decide(request.agent!, request.body),
+    async (request) => decide(request, request.body),
   );
 
   app.post(
@@ -311,9 +348,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     async (request) => {
       // One append for the whole batch: decided together, recorded together (all denied if not).
       const started = process.hrtime.bigint();
-      const decisions = await guard.checkMany(
-        request.body.requests.map((body) => ({ ...body, agent: request.agent! })),
-      );
+      const decisions = await guard.checkMany(request.body.requests.map((body) => asCaller(request, body)));
       const seconds = Number(process.hrtime.bigint() - started) / 1e9 / decisions.length;
       for (const decision of decisions) {
         metrics.checkDuration.observe(seconds);
@@ -336,7 +371,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         security: [{ agentToken: [] }],
       },
     },
-    async (request) => guard.reachable({ ...request.body, agent: request.agent! }),
+    async (request) => guard.reachable(asCaller(request, request.body)),
   );
 
   app.post(
