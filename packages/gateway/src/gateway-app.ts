@@ -14,21 +14,14 @@ import {
 import type { GatewayState, PolicyFile, StoreStats } from '@meshguard/store';
 import Fastify, {
   type FastifyInstance,
-  type FastifyReply,
   type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { createTokenAuthority, type TokenAuthority, TokenError } from './agent-tokens';
+import { createTokenAuthority, type TokenAuthority } from './agent-tokens';
+import { type AdminFailureLimit, createAuthHooks } from './gateway-auth';
 import {
-  type AdminFailureLimit,
-  adminTokenCheck,
-  bearerToken,
-  createAdminFailureLimiter,
-} from './gateway-auth';
-import {
-  type Caller,
   createDelegation,
   DelegatingCheckBodySchema,
   DelegatingDecisionReplySchema,
@@ -114,14 +107,6 @@ interface ReaderExtras {
   stats(filter?: AuditFilter): StoreStats | Promise<StoreStats>;
 }
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    agent?: AgentIdentity;
-    /** Who asks, from the verified token: the agent, its delegation chain, its expiry. */
-    caller?: Caller;
-  }
-}
-
 /**
  * Builds the gateway: the HTTP API of DESIGN.md ("Gateway") over a store. Listen with
  * `gateway.app.listen({ port, host })`.
@@ -140,7 +125,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const metrics = createGatewayMetrics();
   const tokens = await createTokenAuthority(options.state);
   const limits = resolveServerLimits(options.limits);
-  const adminFailures = createAdminFailureLimiter(options.adminFailureLimit);
   const delegation = createDelegation(options.state, tokens, options.delegation);
   const app = Fastify({
     ...serverLimitOptions(limits),
@@ -218,47 +202,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   installErrorHandling(app);
 
-  const bearer = (request: FastifyRequest) => bearerToken(request.headers.authorization);
-  const isAdmin = adminTokenCheck(options.adminToken);
-  const deny = (reply: FastifyReply, status: 401 | 403, message: string) =>
-    reply.code(status).send({ error: status === 401 ? 'unauthorized' : 'forbidden', message });
-
-  const agentOnly = async (request: FastifyRequest, reply: FastifyReply) => {
-    const token = bearer(request);
-    if (!token) return deny(reply, 401, 'an agent token is required (Authorization: Bearer <token>)');
-    if (isAdmin(token)) return deny(reply, 403, 'the admin token cannot act as an agent');
-    try {
-      const verified = await tokens.verify(token);
-      if (verified.delegation) await delegation.assertChainActive(verified.delegation);
-      request.agent = verified.agent;
-      request.caller = {
-        agent: verified.agent,
-        delegation: verified.delegation,
-        expiresAt: verified.expiresAt,
-      };
-    } catch (error) {
-      if (error instanceof TokenError) return deny(reply, 401, error.message);
-      throw error;
-    }
-  };
-  // Failed admin-token attempts are counted per client address: past the limit, 429 until the
-  // window ends (the admin token included, so guessing cannot go on in parallel with it).
-  const adminOnly = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (await adminFailures.refuseIfBlocked(request, reply)) return reply;
-    const token = bearer(request);
-    if (!token) {
-      if (await adminFailures.fail(request, reply, 'no token')) return reply;
-      return deny(reply, 401, 'the admin token is required (Authorization: Bearer <token>)');
-    }
-    if (isAdmin(token)) return;
-    try {
-      await tokens.verify(token);
-    } catch {
-      if (await adminFailures.fail(request, reply, 'not the admin token')) return reply;
-      return deny(reply, 401, 'not a valid admin token');
-    }
-    return deny(reply, 403, 'agent tokens cannot use admin routes');
-  };
+  const { agentOnly, adminOnly } = createAuthHooks({
+    adminToken: options.adminToken,
+    tokens,
+    delegation,
+    adminFailureLimit: options.adminFailureLimit,
+  });
 
   // Every status a route can answer is declared with its body, so the OpenAPI document (and the
   // reference generated from it) is the whole truth; openapi.test.ts holds each route to it.

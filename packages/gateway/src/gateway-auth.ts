@@ -1,7 +1,17 @@
 import { timingSafeEqual } from 'node:crypto';
-import { ConfigError } from '@meshguard/core';
+import { type AgentIdentity, ConfigError } from '@meshguard/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { type TokenAuthority, TokenError } from './agent-tokens';
+import type { Caller, Delegation } from './gateway-delegation';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    agent?: AgentIdentity;
+    /** Who asks, from the verified token: the agent, its delegation chain, its expiry. */
+    caller?: Caller;
+  }
+}
 
 /**
  * The token of an `Authorization: Bearer <token>` header. The scheme name is case-insensitive
@@ -82,4 +92,62 @@ export function createAdminFailureLimiter(limit: AdminFailureLimit = {}) {
         message: `too many failed admin-token attempts from this address: try again in ${seconds} s`,
       });
   }
+}
+
+/**
+ * The `onRequest` hooks of agent routes (a verified agent token, delegated ones included) and of
+ * admin routes (the admin token; failed attempts counted per client address).
+ */
+export function createAuthHooks(options: {
+  adminToken: string;
+  tokens: TokenAuthority;
+  delegation: Delegation;
+  adminFailureLimit?: AdminFailureLimit | undefined;
+}) {
+  const { tokens, delegation } = options;
+  const isAdmin = adminTokenCheck(options.adminToken);
+  const adminFailures = createAdminFailureLimiter(options.adminFailureLimit);
+  const bearer = (request: FastifyRequest) => bearerToken(request.headers.authorization);
+  const deny = (reply: FastifyReply, status: 401 | 403, message: string) =>
+    reply.code(status).send({ error: status === 401 ? 'unauthorized' : 'forbidden', message });
+
+  const agentOnly = async (request: FastifyRequest, reply: FastifyReply) => {
+    const token = bearer(request);
+    if (!token) return deny(reply, 401, 'an agent token is required (Authorization: Bearer <token>)');
+    if (isAdmin(token)) return deny(reply, 403, 'the admin token cannot act as an agent');
+    try {
+      const verified = await tokens.verify(token);
+      if (verified.delegation) await delegation.assertChainActive(verified.delegation);
+      request.agent = verified.agent;
+      request.caller = {
+        agent: verified.agent,
+        delegation: verified.delegation,
+        expiresAt: verified.expiresAt,
+      };
+    } catch (error) {
+      if (error instanceof TokenError) return deny(reply, 401, error.message);
+      throw error;
+    }
+  };
+
+  // Past the limit, 429 until the window ends (the admin token included, so guessing cannot go
+  // on in parallel with it).
+  const adminOnly = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (await adminFailures.refuseIfBlocked(request, reply)) return reply;
+    const token = bearer(request);
+    if (!token) {
+      if (await adminFailures.fail(request, reply, 'no token')) return reply;
+      return deny(reply, 401, 'the admin token is required (Authorization: Bearer <token>)');
+    }
+    if (isAdmin(token)) return;
+    try {
+      await tokens.verify(token);
+    } catch {
+      if (await adminFailures.fail(request, reply, 'not the admin token')) return reply;
+      return deny(reply, 401, 'not a valid admin token');
+    }
+    return deny(reply, 403, 'agent tokens cannot use admin routes');
+  };
+
+  return { agentOnly, adminOnly };
 }
