@@ -12,11 +12,7 @@ import {
   type PolicyEngine,
 } from '@meshguard/core';
 import type { GatewayState, PolicyFile, StoreStats } from '@meshguard/store';
-import Fastify, {
-  type FastifyInstance,
-  type FastifyRequest,
-  type FastifyServerOptions,
-} from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { createTokenAuthority, type TokenAuthority } from './agent-tokens';
