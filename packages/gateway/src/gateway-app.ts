@@ -333,7 +333,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       },
     },
     async (request) => {
-      for (const event of request.body.events) await guard.record({ ...event, agent: request.agent! });
+      for (const event of request.body.events) await guard.record(asCaller(request, event));
       return { accepted: request.body.events.length };
     },
   );

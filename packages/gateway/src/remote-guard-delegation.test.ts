@@ -26,7 +26,7 @@ it("the target's remote guard carries the delegated token after a handoff, and f
     state: openSqliteGatewayState(':memory:'),
     adminToken: ADMIN,
     policies: POLICIES,
-    delegation: { ttlSeconds: 1 },
+    delegation: { ttlSeconds: 3 }, // whole seconds: it lives between 2 and 3 s
   });
   const spool = mkdtempSync(join(tmpdir(), 'mg-delegation-spool-'));
   try {
@@ -62,7 +62,7 @@ it("the target's remote guard carries the delegated token after a handoff, and f
       true,
     );
 
-    await new Promise((resolve) => setTimeout(resolve, 2100));
+    await new Promise((resolve) => setTimeout(resolve, 3100));
     const expired = await billing.check({ ...refund, delegation: [someone] });
     expect(expired.allowed).toBe(false);
     expect(expired.reason).toMatch(/HTTP 401: the agent token has expired/);
