@@ -88,6 +88,11 @@ describe('gateway: the Authorization header', () => {
     expect(bearerToken('Bearer')).toBeUndefined();
     expect(bearerToken('Bearertoken')).toBeUndefined();
     expect(bearerToken('bearer  tok ')).toBe('tok');
+    expect(bearerToken('bearer \t tok')).toBe('tok');
+    const started = performance.now();
+    expect(bearerToken(`bearer${' \t'.repeat(50_000)}`)).toBeUndefined();
+    expect(bearerToken(`bearer${' '.repeat(50_000)}x${' '.repeat(50_000)}`)).toBe('x');
+    expect(performance.now() - started).toBeLessThan(100);
   });
 });
 

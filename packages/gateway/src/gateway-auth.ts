@@ -18,8 +18,12 @@ declare module 'fastify' {
  * (RFC 7235 section 2.1), so `bearer` and `BEARER` are the same scheme.
  */
 export function bearerToken(header: string | undefined): string | undefined {
-  const match = header ? /^bearer[ \t]+(.*\S)[ \t]*$/i.exec(header) : null;
-  return match?.[1];
+  // Split by hand, not with a regular expression: linear whatever whitespace a header holds.
+  const value = header?.trim();
+  if (!value) return undefined;
+  const gap = value.search(/[ \t]/);
+  if (gap < 0 || value.slice(0, gap).toLowerCase() !== 'bearer') return undefined;
+  return value.slice(gap).trim() || undefined;
 }
 
 /** Whether `token` is the admin token, compared in constant time. */
