@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -112,6 +112,38 @@ describe('meshguard gateway start', () => {
     expect(agents.status).toBe(200);
     child.kill('SIGTERM');
     expect(await new Promise((r) => child.on('exit', r))).toBe(0);
+  });
+
+  it('takes the server limits as flags: sockets past --max-connections are refused; a bad value is a usage error', async () => {
+    const bad = meshguard(
+      ['gateway', 'start', '--max-connections', '0', '--db', `sqlite:${join(dir, 'bad.db')}`],
+      {
+        MESHGUARD_ADMIN_TOKEN: ADMIN,
+      },
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe('meshguard: --max-connections: "0" is not a positive whole number');
+
+    const port = await freePort();
+    const gateway = await startGateway(port, `sqlite:${join(dir, 'limits.db')}`, [
+      '--max-connections',
+      '2',
+      '--request-timeout',
+      '5000',
+    ]);
+    const held = [connect(port, '127.0.0.1'), connect(port, '127.0.0.1')];
+    await Promise.all(held.map((s) => new Promise((r) => s.once('connect', r))));
+    await new Promise((r) => setTimeout(r, 200));
+    const extra = connect(port, '127.0.0.1');
+    extra.on('error', () => {});
+    const closed = await Promise.race([
+      new Promise((r) => extra.once('close', () => r('closed'))),
+      new Promise((r) => setTimeout(() => r('open'), 3000)),
+    ]);
+    expect(closed).toBe('closed');
+    for (const socket of [...held, extra]) socket.destroy();
+    gateway.child.kill('SIGTERM');
+    expect(await new Promise((r) => gateway.child.once('exit', r))).toBe(0);
   });
 
   it('issues tokens, pushes policies, and survives being killed mid-run: the client denies and spools, the restart replays', async () => {

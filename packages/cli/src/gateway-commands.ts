@@ -22,6 +22,21 @@ export interface GatewayStartFlags {
   db?: string;
   policies?: string;
   dev?: boolean;
+  requestTimeout?: string;
+  headersTimeout?: string;
+  keepAliveTimeout?: string;
+  idleTimeout?: string;
+  maxConnections?: string;
+  delegatedTokenTtl?: string;
+}
+
+/** A positive whole number given as a flag, or undefined when the flag is absent. */
+function positiveFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number <= 0)
+    throw new UsageError(`${name}: "${value}" is not a positive whole number`);
+  return number;
 }
 
 /**
@@ -32,6 +47,16 @@ export async function gatewayStart(io: CliIo, flags: GatewayStartFlags): Promise
   const port = flags.port === undefined ? 8787 : Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new UsageError(`--port: "${flags.port}" is not a port`);
+  const limits = Object.fromEntries(
+    Object.entries({
+      requestTimeoutMs: positiveFlag('--request-timeout', flags.requestTimeout),
+      headersTimeoutMs: positiveFlag('--headers-timeout', flags.headersTimeout),
+      keepAliveTimeoutMs: positiveFlag('--keep-alive-timeout', flags.keepAliveTimeout),
+      idleTimeoutMs: positiveFlag('--idle-timeout', flags.idleTimeout),
+      maxConnections: positiveFlag('--max-connections', flags.maxConnections),
+    }).filter(([, value]) => value !== undefined),
+  );
+  const ttlSeconds = positiveFlag('--delegated-token-ttl', flags.delegatedTokenTtl);
   let adminToken = process.env.MESHGUARD_ADMIN_TOKEN?.trim();
   if (!adminToken) {
     if (!flags.dev) {
@@ -58,6 +83,8 @@ export async function gatewayStart(io: CliIo, flags: GatewayStartFlags): Promise
     store,
     state,
     adminToken,
+    limits,
+    ...(ttlSeconds ? { delegation: { ttlSeconds } } : {}),
     ...(policies ? { policies } : {}),
     logger: { level: process.env.MESHGUARD_LOG_LEVEL ?? 'info' },
   });

@@ -92,6 +92,12 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     )
     .option('--policies <dir>', 'enforce these policy files from the start')
     .option('--dev', 'without MESHGUARD_ADMIN_TOKEN: generate an admin token and print it once')
+    .option('--request-timeout <ms>', 'time to receive a whole request, default 30000')
+    .option('--headers-timeout <ms>', 'time to receive the request headers, default 10000')
+    .option('--keep-alive-timeout <ms>', 'how long an idle keep-alive socket stays open, default 5000')
+    .option('--idle-timeout <ms>', 'how long any socket may stay silent, default 60000')
+    .option('--max-connections <n>', 'most sockets open at once, default 2048')
+    .option('--delegated-token-ttl <s>', 'lifetime of the token a handoff target gets, default 300')
     .action(run((flags: GatewayStartFlags) => gatewayStart(io, flags)));
 
   const agent = program.command('agent').description('issue and revoke agent tokens at a gateway');

@@ -3,6 +3,7 @@ import { type AgentIdentity, AgentIdentitySchema, isoTime, RecentMap } from '@me
 import type { GatewayState, SigningKey } from '@meshguard/store';
 import { exportJWK, generateKeyPair, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
+import { type ActClaim, chainFromActClaim } from './delegation-claims';
 
 export const TOKEN_ISSUER = 'meshguard-gateway';
 export const TOKEN_AUDIENCE = 'meshguard';
@@ -16,12 +17,16 @@ const ClaimsSchema = z.object({
   jti: z.string().min(1),
   iat: z.number(),
   exp: z.number(),
+  /** Set on delegated tokens only (RFC 8693 actor chain): read by `chainFromActClaim`. */
+  act: z.unknown().optional(),
 });
 
 export interface VerifiedToken {
   agent: AgentIdentity;
   jti: string;
   expiresAt: string;
+  /** A delegated token's chain (root first), from its verified `act` claim; absent on an agent's own token. */
+  delegation?: AgentIdentity[];
 }
 
 /** Why a token was refused (always a 401). */
@@ -37,7 +42,12 @@ export interface TokenAuthority {
   readonly kid: string;
   /** The public key set (`/.well-known/jwks.json`). */
   jwks(): { keys: PublicJwk[] };
-  issue(agent: AgentIdentity, ttlSeconds: number): Promise<{ token: string; jti: string; expiresAt: string }>;
+  /** `act`: a delegated token's actor chain (see gateway-delegation.ts). */
+  issue(
+    agent: AgentIdentity,
+    ttlSeconds: number,
+    act?: ActClaim,
+  ): Promise<{ token: string; jti: string; expiresAt: string }>;
   /** Verifies signature, issuer, audience and expiry, then that neither agent nor token is revoked. */
   verify(token: string): Promise<VerifiedToken>;
 }
@@ -62,10 +72,15 @@ export async function createTokenAuthority(state: GatewayState): Promise<TokenAu
   return {
     kid: key.kid,
     jwks: () => ({ keys: [key.publicJwk as PublicJwk] }),
-    async issue(agent, ttlSeconds) {
+    async issue(agent, ttlSeconds, act) {
       const jti = randomUUID();
       const now = Math.floor(Date.now() / 1000);
-      const token = await new SignJWT({ name: agent.name, tags: agent.tags, tier: agent.tier })
+      const token = await new SignJWT({
+        name: agent.name,
+        tags: agent.tags,
+        tier: agent.tier,
+        ...(act ? { act } : {}),
+      })
         .setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' })
         .setSubject(agent.id)
         .setIssuer(TOKEN_ISSUER)
@@ -88,7 +103,14 @@ export async function createTokenAuthority(state: GatewayState): Promise<TokenAu
       if (!record) throw new TokenError(`agent "${sub}" is unknown to this gateway`);
       if (record.revokedAt) throw new TokenError(`agent "${sub}" was revoked`);
       if (tokenRevoked) throw new TokenError('the agent token was revoked');
-      return { agent: { id: sub, name, tags, tier }, jti, expiresAt: new Date(exp * 1000).toISOString() };
+      const verifiedToken: VerifiedToken = {
+        agent: { id: sub, name, tags, tier },
+        jti,
+        expiresAt: new Date(exp * 1000).toISOString(),
+      };
+      const delegation = delegationOf(claims.act);
+      if (delegation) verifiedToken.delegation = delegation;
+      return verifiedToken;
     },
   };
 
@@ -112,5 +134,13 @@ export async function createTokenAuthority(state: GatewayState): Promise<TokenAu
     if (!claims.success) throw new TokenError('the agent token lacks MeshGuard claims');
     verified.set(token, claims.data);
     return claims.data;
+  }
+}
+
+function delegationOf(act: unknown): AgentIdentity[] | undefined {
+  try {
+    return chainFromActClaim(act);
+  } catch (error) {
+    throw new TokenError(`the agent token's delegation chain is not valid (${(error as Error).message})`);
   }
 }

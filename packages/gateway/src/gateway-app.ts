@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import {
   type AgentIdentity,
@@ -11,25 +10,20 @@ import {
   type EmbeddedGuard,
   MeshGuardError,
   type PolicyEngine,
-  PolicyError,
-  type ValidationError,
 } from '@meshguard/core';
 import type { GatewayState, PolicyFile, StoreStats } from '@meshguard/store';
-import Fastify, {
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  type FastifyServerOptions,
-} from 'fastify';
-import {
-  hasZodFastifySchemaValidationErrors,
-  jsonSchemaTransform,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { createTokenAuthority, type TokenAuthority, TokenError } from './agent-tokens';
+import { createTokenAuthority, type TokenAuthority } from './agent-tokens';
+import { type AdminFailureLimit, createAuthHooks } from './gateway-auth';
+import {
+  createDelegation,
+  DelegatingCheckBodySchema,
+  DelegatingDecisionReplySchema,
+  type DelegationOptions,
+} from './gateway-delegation';
+import { installErrorHandling, refuseUrl } from './gateway-errors';
 import { createGatewayMetrics } from './gateway-metrics';
 import { createPolicyHolder, type PolicyHolder } from './gateway-policies';
 import {
@@ -39,10 +33,8 @@ import {
   AuditQuerySchema,
   BatchCheckBodySchema,
   BatchCheckReplySchema,
-  CheckBodySchema,
   CreateAgentBodySchema,
   CreateAgentReplySchema,
-  DecisionReplySchema,
   ErrorReplySchema,
   HealthReplySchema,
   JwksReplySchema,
@@ -60,6 +52,12 @@ import {
   TokenParamsSchema,
   VerifyReplySchema,
 } from './gateway-schemas';
+import {
+  applyConnectionCap,
+  resolveServerLimits,
+  type ServerLimits,
+  serverLimitOptions,
+} from './gateway-server-limits';
 
 declare const __PACKAGE_VERSION__: string | undefined;
 const VERSION = typeof __PACKAGE_VERSION__ === 'string' ? __PACKAGE_VERSION__ : '0.0.0-dev';
@@ -80,6 +78,14 @@ export interface GatewayOptions {
   policyPollMs?: number;
   /** Largest request body in bytes (default 1 MiB). */
   bodyLimit?: number;
+  /** Request, headers, keep-alive and idle timeouts and the connection cap (defaults in docs/gateway.md). */
+  limits?: ServerLimits;
+  /** Failed admin-token attempts allowed per client address and window (default 10 a minute). */
+  adminFailureLimit?: AdminFailureLimit;
+  /** Fastify's `trustProxy`: whether `X-Forwarded-For` names the client address (default false). */
+  trustProxy?: FastifyServerOptions['trustProxy'];
+  /** Delegated tokens issued on an allowed handoff (lifetime; see docs/gateway.md). */
+  delegation?: DelegationOptions;
 }
 
 export interface Gateway {
@@ -95,22 +101,6 @@ interface ReaderExtras {
   latest(n: number): { events: AuditEvent[]; cursor: string };
   after(cursor: string | undefined, limit?: number): { events: AuditEvent[]; cursor: string };
   stats(filter?: AuditFilter): StoreStats | Promise<StoreStats>;
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    agent?: AgentIdentity;
-  }
-}
-
-function refuseUrl(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
-  return reply.code(400).send({
-    error: 'bad_request',
-    message:
-      error.code === 'FST_ERR_MAX_PARAM_LENGTH'
-        ? 'a path parameter is over 256 characters'
-        : 'the URL is not valid',
-  });
 }
 
 /**
@@ -130,7 +120,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const clock = options.clock ?? Date.now;
   const metrics = createGatewayMetrics();
   const tokens = await createTokenAuthority(options.state);
+  const limits = resolveServerLimits(options.limits);
+  const delegation = createDelegation(options.state, tokens, options.delegation);
   const app = Fastify({
+    ...serverLimitOptions(limits),
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     // A path parameter (decoded) as long as the longest id there is: an agent id or a jti has at
@@ -140,6 +134,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     // schema violation gets, not Fastify's own body and status (414).
     frameworkErrors: refuseUrl,
   }).withTypeProvider<ZodTypeProvider>();
+  applyConnectionCap(app, limits);
   const policies = await createPolicyHolder(options.state, {
     clock,
     initial: options.policies,
@@ -201,70 +196,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     transform: jsonSchemaTransform,
   });
 
-  app.setErrorHandler((error, request, reply) => {
-    if (hasZodFastifySchemaValidationErrors(error)) {
-      const first = error.validation[0];
-      const path =
-        first?.instancePath?.replace(/^\//, '').replaceAll('/', '.') || error.validationContext || 'body';
-      return reply.code(400).send({
-        error: 'bad_request',
-        message: `${path}: ${first?.message ?? 'invalid'}`,
-        field: path,
-      });
-    }
-    if (PolicyError.isInstance(error)) {
-      return reply.code(400).send({ error: 'policy_invalid', message: error.message, issues: error.issues });
-    }
-    if (MeshGuardError.isInstance(error) && error.code === 'validation_failed') {
-      return reply
-        .code(400)
-        .send({ error: 'bad_request', message: error.message, field: (error as ValidationError).field });
-    }
-    const status = (error as { statusCode?: number }).statusCode;
-    if (status === 413)
-      return reply.code(413).send({ error: 'too_large', message: 'the request body is over the limit' });
-    if (status && status >= 400 && status < 500) {
-      return reply.code(status).send({ error: 'bad_request', message: (error as Error).message });
-    }
-    request.log.error({ err: error }, 'request failed');
-    return reply.code(500).send({ error: 'internal', message: 'the gateway could not handle the request' });
+  installErrorHandling(app);
+
+  const { agentOnly, adminOnly } = createAuthHooks({
+    adminToken: options.adminToken,
+    tokens,
+    delegation,
+    adminFailureLimit: options.adminFailureLimit,
   });
-
-  const bearer = (request: FastifyRequest): string | undefined => {
-    const header = request.headers.authorization;
-    return header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-  };
-  const adminBuffer = Buffer.from(options.adminToken);
-  const isAdmin = (token: string | undefined) => {
-    if (!token) return false;
-    const given = Buffer.from(token);
-    return given.length === adminBuffer.length && timingSafeEqual(given, adminBuffer);
-  };
-  const deny = (reply: FastifyReply, status: 401 | 403, message: string) =>
-    reply.code(status).send({ error: status === 401 ? 'unauthorized' : 'forbidden', message });
-
-  const agentOnly = async (request: FastifyRequest, reply: FastifyReply) => {
-    const token = bearer(request);
-    if (!token) return deny(reply, 401, 'an agent token is required (Authorization: Bearer <token>)');
-    if (isAdmin(token)) return deny(reply, 403, 'the admin token cannot act as an agent');
-    try {
-      request.agent = (await tokens.verify(token)).agent;
-    } catch (error) {
-      if (error instanceof TokenError) return deny(reply, 401, error.message);
-      throw error;
-    }
-  };
-  const adminOnly = async (request: FastifyRequest, reply: FastifyReply) => {
-    const token = bearer(request);
-    if (!token) return deny(reply, 401, 'the admin token is required (Authorization: Bearer <token>)');
-    if (isAdmin(token)) return;
-    try {
-      await tokens.verify(token);
-    } catch {
-      return deny(reply, 401, 'not a valid admin token');
-    }
-    return deny(reply, 403, 'agent tokens cannot use admin routes');
-  };
 
   // Every status a route can answer is declared with its body, so the OpenAPI document (and the
   // reference generated from it) is the whole truth; openapi.test.ts holds each route to it.
@@ -276,6 +215,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const adminAuth = {
     401: error('No token, or one that is neither the admin token nor a valid agent token.'),
     403: error('An agent token: this route takes the admin token.'),
+    429: error(
+      'Too many failed admin-token attempts from this client address: try again after `Retry-After` seconds.',
+    ),
   };
   const bodyErrors = {
     400: error('Malformed JSON, or a field that breaks the schema (`field` names it).'),
@@ -291,12 +233,32 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
   const notImplemented = error('The audit store cannot answer this (a memory store).');
 
-  const decide = async (agent: AgentIdentity, body: z.infer<typeof CheckBodySchema>) => {
+  /**
+   * A check as the guard takes it: the agent from the token and, for a delegated token, the
+   * chain from the token too (the body's chain ignored).
+   */
+  const asCaller = <Body extends { delegation?: AgentIdentity[] | undefined }>(
+    request: FastifyRequest,
+    body: Body,
+  ) => {
+    const { delegation: fromBody, ...rest } = body;
+    const chain = delegation.chainFor(request.caller!, fromBody);
+    return { ...rest, agent: request.agent!, ...(chain ? { delegation: chain } : {}) };
+  };
+
+  const decide = async (request: FastifyRequest, body: z.infer<typeof DelegatingCheckBodySchema>) => {
+    const { handoffTarget, ...check } = body;
     const started = process.hrtime.bigint();
-    const decision = await guard.check({ ...body, agent });
+    const decision = await guard.check(asCaller(request, check));
     metrics.checkDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     metrics.checks.inc({ effect: decision.effect });
-    return decision;
+    const handoffToken = await delegation.handoffToken(
+      request.caller!,
+      { action: body.action, handoffTarget },
+      decision,
+      request.log,
+    );
+    return handoffToken ? { ...decision, handoffToken } : decision;
   };
 
   app.post(
@@ -306,13 +268,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       schema: {
         summary: 'Decide one action',
         description:
-          'Decides one action for the calling agent and records the decision in the audit trail. A deny is a 200 with `allowed: false`. The agent is the one the token names: identity fields in the body are ignored. `context` holds the tool arguments (`amount` for `amount_max`...) and is redacted before it is stored.',
-        body: CheckBodySchema,
-        response: { 200: DecisionReplySchema, ...agentAuth, ...bodyErrors },
+          'Decides one action for the calling agent and records the decision in the audit trail. A deny is a 200 with `allowed: false`. The agent is the one the token names: identity fields in the body are ignored. `context` holds the tool arguments (`amount` for `amount_max`...) and is redacted before it is stored. An allowed `handoff:<target>` check whose target is an agent of this gateway also returns `handoffToken`, a short-lived delegated token for the target; checks made with a delegated token are decided with the delegation chain it carries, and a `delegation` in their body is ignored.',
+        body: DelegatingCheckBodySchema,
+        response: { 200: DelegatingDecisionReplySchema, ...agentAuth, ...bodyErrors },
         security: [{ agentToken: [] }],
       },
     },
-    async (request) => decide(request.agent!, request.body),
+    async (request) => decide(request, request.body),
   );
 
   app.post(
@@ -331,9 +293,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     async (request) => {
       // One append for the whole batch: decided together, recorded together (all denied if not).
       const started = process.hrtime.bigint();
-      const decisions = await guard.checkMany(
-        request.body.requests.map((body) => ({ ...body, agent: request.agent! })),
-      );
+      const decisions = await guard.checkMany(request.body.requests.map((body) => asCaller(request, body)));
       const seconds = Number(process.hrtime.bigint() - started) / 1e9 / decisions.length;
       for (const decision of decisions) {
         metrics.checkDuration.observe(seconds);
@@ -356,7 +316,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         security: [{ agentToken: [] }],
       },
     },
-    async (request) => guard.reachable({ ...request.body, agent: request.agent! }),
+    async (request) => guard.reachable(asCaller(request, request.body)),
   );
 
   app.post(
@@ -373,7 +333,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       },
     },
     async (request) => {
-      for (const event of request.body.events) await guard.record({ ...event, agent: request.agent! });
+      for (const event of request.body.events) await guard.record(asCaller(request, event));
       return { accepted: request.body.events.length };
     },
   );

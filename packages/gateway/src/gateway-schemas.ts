@@ -32,7 +32,8 @@ export const CheckBodySchema = described(CheckRequestSchema.omit({ agent: true }
     'The tool arguments and metadata conditions look at (`amount` for `amount_max`); redacted before it is stored.',
   traceId: 'Joins the decision to the rest of a run in the audit trail.',
   spanId: 'The span within the trace.',
-  delegation: 'The agents this request came through, root first (the acting agent is not in it).',
+  delegation:
+    'The agents this request came through, root first (the acting agent is not in it). Ignored when the token is a delegated token: its own chain counts.',
   framework: 'The agent framework asking (`openai-agents`, `bedrock`, `vertex`...).',
   kind: 'What sort of action it is.',
   source: 'The package asking (an adapter and its version), stamped on the recorded decision.',
@@ -298,7 +299,7 @@ export const ErrorReplySchema = z.object({
   error: z
     .string()
     .describe(
-      'A short code: `bad_request`, `policy_invalid`, `unauthorized`, `forbidden`, `not_found`, `conflict`, `too_large`, `not_implemented`.',
+      'A short code: `bad_request`, `policy_invalid`, `unauthorized`, `forbidden`, `not_found`, `conflict`, `too_large`, `unsupported_media_type`, `too_many_requests`, `not_implemented`.',
     ),
   message: z.string().describe('What went wrong, in words.'),
   field: z.string().optional().describe('The request field at fault (400).'),

@@ -87,14 +87,22 @@ describe('the OpenAPI document declares every status each route answers', () => 
     const url = (path: string) => path.replace('{id}', 'agent-1').replace('{jti}', 'some-jti');
 
     // What every route gets, from its entry: auth, bodies, parameters.
+    let client = 0;
     for (const { key, method, path, op } of operations) {
       const schemes = (op.security ?? []).flatMap((s) => Object.keys(s));
+      // Failed admin-token attempts count per client address: each route's from its own.
+      const remoteAddress = `10.0.${++client}.1`;
       if (schemes.length > 0) {
-        await send(key, { url: url(path) });
+        await send(key, { url: url(path), remoteAddress });
         await send(key, {
           url: url(path),
           headers: schemes.includes('adminToken') ? agent() : admin,
         });
+      }
+      if (schemes.includes('adminToken')) {
+        for (let i = 0; i < 11; i++) {
+          await send(key, { url: url(path), remoteAddress, headers: { authorization: 'Bearer wrong' } });
+        }
       }
       const headers = schemes.includes('adminToken') ? admin : schemes.length > 0 ? agent() : {};
       // Fastify reads a body sent with any method but GET and HEAD, whether the route takes one or not.

@@ -11,6 +11,7 @@ import { type CheckRequest, CheckRequestSchema } from '../protocol/check-request
 import { type Decision, DecisionSchema } from '../protocol/decision';
 import { type OutcomeEvent, OutcomeEventSchema } from '../protocol/outcome-event';
 import type { Guard } from './guard';
+import { bearerFor, keepHandoffToken } from './handoff-tokens';
 
 const debug = createDebug('meshguard:remote');
 
@@ -299,7 +300,8 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
       const { agent: _fromToken, ...body } = parsed.data;
       let res: Response;
       try {
-        res = await call('/v1/check', { method: 'POST', body: JSON.stringify(body) });
+        const token = bearerFor(base, options.agentToken, body); // a delegated token after a handoff
+        res = await call('/v1/check', { method: 'POST', body: JSON.stringify(body) }, `Bearer ${token}`);
       } catch (error) {
         return failClosed(describeFailure(error), body);
       }
@@ -315,6 +317,7 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
       }
       const decision = DecisionSchema.safeParse(json);
       if (!decision.success) return failClosed(`at ${base} answered something that is not a decision`, body);
+      keepHandoffToken(base, body, json);
       return decision.data;
     },
     async reachable(request): Promise<Reachability> {
