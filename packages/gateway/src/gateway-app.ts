@@ -29,7 +29,8 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { createTokenAuthority, type TokenAuthority, TokenError } from './agent-tokens';
+import { type TokenAuthority, TokenError } from './agent-tokens';
+import { openGatewayKeys, type SigningKeyOption } from './gateway-keys';
 import { createGatewayMetrics } from './gateway-metrics';
 import { createPolicyHolder, type PolicyHolder } from './gateway-policies';
 import {
@@ -67,8 +68,14 @@ const VERSION = typeof __PACKAGE_VERSION__ === 'string' ? __PACKAGE_VERSION__ : 
 export interface GatewayOptions {
   /** The audit trail (the gateway records every decision and outcome in it). */
   store: AuditStore;
-  /** Signing key, agents, revocations, policies. */
+  /** Public keys, agents, revocations, policies. */
   state: GatewayState;
+  /**
+   * The key agent tokens are signed with: `signingKeyFile(path)`, a key parsed from
+   * `MESHGUARD_SIGNING_KEY` (`parseSigningKey`), or a KMS's `{ kid, publicJwk, sign }`. Default:
+   * a key made for this process alone (see docs/gateway.md, "Signing keys").
+   */
+  signingKey?: SigningKeyOption;
   /** The admin token (`MESHGUARD_ADMIN_TOKEN`); at least 16 characters. */
   adminToken: string;
   /** Policy files to enforce from the start (stored as a new version when they differ). */
@@ -86,6 +93,8 @@ export interface Gateway {
   readonly app: FastifyInstance;
   readonly tokens: TokenAuthority;
   readonly policies: PolicyHolder;
+  /** Loads the signing key again (after `meshguard gateway rotate-key`) and returns its kid. */
+  reloadSigningKey(): Promise<string>;
   /** Stops accepting requests, finishes those in flight, and flushes the audit trail. */
   close(): Promise<void>;
 }
@@ -129,7 +138,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   }
   const clock = options.clock ?? Date.now;
   const metrics = createGatewayMetrics();
-  const tokens = await createTokenAuthority(options.state);
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
@@ -140,6 +148,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     // schema violation gets, not Fastify's own body and status (414).
     frameworkErrors: refuseUrl,
   }).withTypeProvider<ZodTypeProvider>();
+  const keys = await openGatewayKeys(options.state, options.signingKey, app.log);
+  const tokens = keys.tokens;
   const policies = await createPolicyHolder(options.state, {
     clock,
     initial: options.policies,
@@ -662,12 +672,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     app,
     tokens,
     policies,
+    reloadSigningKey: () => keys.reload(),
     close() {
       closing ??= (async () => {
         policies.close();
         await app.close(); // finishes requests in flight
         await guard.close(); // waits for appends in flight
         await options.store.close();
+        await keys.close();
         await options.state.close();
       })();
       return closing;
