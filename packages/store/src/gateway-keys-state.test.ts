@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { GatewayState } from './gateway-state';
@@ -95,6 +96,26 @@ describeKeys(
     return { state: openSqliteGatewayState(path), bytes };
   },
 );
+
+describe('SQLite: listing the public keys (the public JWKS route)', () => {
+  it('does not write, so it neither waits for nor blocks the audit writer', async () => {
+    const path = await sqliteFile();
+    const state = openSqliteGatewayState(path);
+    await state.putPublicKey({ kid: 'a', publicJwk: jwk('xa'), createdAt: iso(0) });
+    const writer = new Database(path);
+    writer.pragma('busy_timeout = 0');
+    writer.exec('BEGIN IMMEDIATE'); // another process's write transaction, in flight
+    try {
+      const started = Date.now();
+      expect((await state.listPublicKeys()).map((k) => k.kid)).toEqual(['a']);
+      expect(Date.now() - started).toBeLessThan(1000);
+    } finally {
+      writer.exec('ROLLBACK');
+      writer.close();
+      await state.close();
+    }
+  });
+});
 
 const schemas: string[] = [];
 const newSchema = () => {

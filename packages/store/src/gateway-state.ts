@@ -99,6 +99,11 @@ export interface PublicKeyRow {
   expires_at: string | null;
 }
 
+/** A retired key whose every token has expired (`at` an ISO time): nothing it signed verifies. */
+export function keySpent(row: PublicKeyRow, at: string): boolean {
+  return row.retired_at !== null && (row.expires_at === null || row.expires_at < at);
+}
+
 export function publicKeyFromRow(row: PublicKeyRow): PublicKeyRecord {
   const record: PublicKeyRecord = {
     kid: row.kid,

@@ -5,6 +5,7 @@ import {
   type AgentRow,
   agentFromRow,
   type GatewayState,
+  keySpent,
   type LegacySigningKey,
   type PolicyFile,
   type PolicySet,
@@ -100,12 +101,17 @@ export async function openPostgresGatewayState(
       return res.rows[0] ? publicKeyFromRow(res.rows[0] as PublicKeyRow) : undefined;
     },
     async listPublicKeys() {
-      await pool.query(
-        `DELETE FROM ${s}.gateway_keys WHERE retired_at IS NOT NULL AND (expires_at IS NULL OR expires_at < $1)`,
-        [now()],
-      );
-      const res = await pool.query(`SELECT * FROM ${s}.gateway_keys ORDER BY created_at, kid`);
-      return (res.rows as PublicKeyRow[]).map(publicKeyFromRow);
+      const at = now();
+      const rows = (await pool.query(`SELECT * FROM ${s}.gateway_keys ORDER BY created_at, kid`))
+        .rows as PublicKeyRow[];
+      // Only a key to drop is a write: the JWKS route is public, and a GET must not write.
+      if (rows.some((row) => keySpent(row, at))) {
+        await pool.query(
+          `DELETE FROM ${s}.gateway_keys WHERE retired_at IS NOT NULL AND (expires_at IS NULL OR expires_at < $1)`,
+          [at],
+        );
+      }
+      return rows.filter((row) => !keySpent(row, at)).map(publicKeyFromRow);
     },
     async retirePublicKey(kid, at) {
       const res = await pool.query(

@@ -4,6 +4,7 @@ import {
   type AgentRow,
   agentFromRow,
   type GatewayState,
+  keySpent,
   type LegacySigningKey,
   type PolicyFile,
   type PolicySet,
@@ -117,8 +118,11 @@ export function openSqliteGatewayState(path: string): GatewayState {
       return row ? publicKeyFromRow(row) : undefined;
     },
     async listPublicKeys() {
-      dropSpentKeys.run(now());
-      return (listKeys.all() as PublicKeyRow[]).map(publicKeyFromRow);
+      const at = now();
+      const rows = listKeys.all() as PublicKeyRow[];
+      // Only a key to drop takes the write lock: the JWKS route is public, and a GET must not write.
+      if (rows.some((row) => keySpent(row, at))) dropSpentKeys.run(at);
+      return rows.filter((row) => !keySpent(row, at)).map(publicKeyFromRow);
     },
     async retirePublicKey(kid, at) {
       return retireKey.run(at, kid).changes > 0;
