@@ -76,6 +76,10 @@ export async function createTokenAuthority(
   await record(current);
   // Public keys by kid, as imported: a key never changes under its kid.
   const keys = new Map<string, Promise<VerifyKey>>([[current.kid, Promise.resolve(currentKey)]]);
+  // The latest token expiry (ms) recorded for each key, as far as this process knows. A token that
+  // expires later was not issued by a gateway, whoever holds the key (a retired key that leaked,
+  // say): the database is read again before it is refused, another replica may have issued it.
+  const covers = new Map<string, number>();
   // A signature, once verified, stays valid: remember verified tokens (bounded) so each request
   // pays for the expiry and revocation checks only, not for an EdDSA verification.
   const verified = new RecentMap<string, z.infer<typeof ClaimsSchema>>(20_000);
@@ -134,8 +138,10 @@ export async function createTokenAuthority(
           { code: 'signing_key_invalid' },
         );
       }
-      // The key is kept (and listed) until this token has expired, even once retired.
+      // The key is kept (and listed) until this token has expired, even once retired; recorded
+      // before the token is handed out, so every replica accepts it.
       await record(signing, expiresAt);
+      covers.set(signing.kid, Math.max(covers.get(signing.kid) ?? 0, (now + ttlSeconds) * 1000));
       return { token, jti, expiresAt };
     },
     async verify(token) {
@@ -186,6 +192,18 @@ export async function createTokenAuthority(
     }
     const claims = ClaimsSchema.safeParse(payload);
     if (!claims.success) throw new TokenError('the agent token lacks MeshGuard claims');
+    if (claims.data.exp * 1000 > (covers.get(kid) ?? 0)) {
+      const stored = await state.getPublicKey(kid);
+      if (!stored) {
+        keys.delete(kid); // dropped since: every token it signed has expired
+        throw new TokenError('the agent token is signed by a key this gateway does not know');
+      }
+      covers.set(kid, stored.expiresAt ? Date.parse(stored.expiresAt) : 0);
+      if (claims.data.exp * 1000 > (covers.get(kid) ?? 0))
+        throw new TokenError(
+          'the agent token was not issued by a gateway (it outlives every token its key signed)',
+        );
+    }
     verified.set(token, claims.data);
     return claims.data;
   }

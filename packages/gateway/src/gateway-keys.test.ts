@@ -315,6 +315,30 @@ describe('key rotation', () => {
     expect((await check(gateway, token)).statusCode).toBe(200);
   });
 
+  it('refuses a token its own key signed that outlives every token a gateway issued with it (a leaked key)', async () => {
+    const dir = await tempDir();
+    const keyFile = join(dir, 'signing-key.json');
+    const gateway = await startGateway(
+      openSqliteGatewayState(join(dir, 'gateway.db')),
+      signingKeyFile(keyFile),
+    );
+    const token = await newAgent(gateway, 'bot-leak'); // ttl 3600
+    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as {
+      exp: number;
+      jti: string;
+    };
+    const leaked = JSON.parse(readFileSync(keyFile, 'utf8')) as { kid: string };
+    const mint = async (exp: number) =>
+      new SignJWT({ ...claims, exp, jti: randomUUID() })
+        .setProtectedHeader({ alg: 'EdDSA', kid: leaked.kid, typ: 'JWT' })
+        .sign(await importJWK(leaked, 'EdDSA'));
+    const forever = await check(gateway, await mint(claims.exp + 10 * 365 * 86_400));
+    expect(forever.statusCode).toBe(401);
+    expect(forever.json().message).toMatch(/not issued by a gateway/);
+    // Within what the gateway issued, the key's signature is all there is to go by.
+    expect((await check(gateway, await mint(claims.exp - 60))).statusCode).toBe(200);
+  });
+
   it('drops a retired key from the JWKS once every token it signed has expired', async () => {
     const dir = await tempDir();
     const db = join(dir, 'gateway.db');
