@@ -1,8 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { type AuditStore, MeshGuardError, TRUST_TIERS } from '@meshguard/core';
-import { createGateway, readPolicyDir } from '@meshguard/gateway';
+import {
+  createGateway,
+  parseSigningKey,
+  readPolicyDir,
+  rotateSigningKeyFile,
+  type SigningKeyOption,
+  signingKeyFile,
+} from '@meshguard/gateway';
 import {
   type GatewayState,
   openPostgresGatewayState,
@@ -11,6 +18,7 @@ import {
   openSqliteStore,
   type PolicyFile,
   parseStoreUrl,
+  type StoreLocation,
 } from '@meshguard/store';
 import { auditDbUrl } from './audit-source';
 import { parseList, UsageError } from './cli-error';
@@ -28,6 +36,7 @@ export interface GatewayStartFlags {
   idleTimeout?: string;
   maxConnections?: string;
   delegatedTokenTtl?: string;
+  signingKey?: string;
 }
 
 /** A positive whole number given as a flag, or undefined when the flag is absent. */
@@ -37,6 +46,20 @@ function positiveFlag(name: string, value: string | undefined): number | undefin
   if (!Number.isInteger(number) || number <= 0)
     throw new UsageError(`${name}: "${value}" is not a positive whole number`);
   return number;
+}
+/** The default key file: beside a SQLite database, else in the gateway's data folder. */
+function defaultKeyFile(location: StoreLocation): string {
+  return location.kind === 'sqlite' && location.path !== ':memory:'
+    ? `${location.path}.signing-key.json`
+    : resolve('.meshguard', 'gateway-signing-key.json');
+}
+
+/** `--signing-key <file>`, else `MESHGUARD_SIGNING_KEY` (a JWK or PEM), else the default key file. */
+async function signingKeyOption(flag: string | undefined, url: string): Promise<SigningKeyOption> {
+  if (flag) return signingKeyFile(flag);
+  const fromEnv = process.env.MESHGUARD_SIGNING_KEY?.trim();
+  if (fromEnv) return parseSigningKey(fromEnv, 'MESHGUARD_SIGNING_KEY');
+  return signingKeyFile(defaultKeyFile(parseStoreUrl(url)));
 }
 
 /**
@@ -69,7 +92,9 @@ export async function gatewayStart(io: CliIo, flags: GatewayStartFlags): Promise
     io.err(`development admin token (shown once): ${adminToken}`);
   }
   if (adminToken.length < 16) throw new UsageError('MESHGUARD_ADMIN_TOKEN must be at least 16 characters');
-  const { store, state } = await openGatewayStores(auditDbUrl(flags.db));
+  const url = auditDbUrl(flags.db);
+  const signingKey = await signingKeyOption(flags.signingKey, url);
+  const { store, state } = await openGatewayStores(url);
   let policies: PolicyFile[] | undefined;
   if (flags.policies) {
     try {
@@ -85,6 +110,7 @@ export async function gatewayStart(io: CliIo, flags: GatewayStartFlags): Promise
     adminToken,
     limits,
     ...(ttlSeconds ? { delegation: { ttlSeconds } } : {}),
+    signingKey,
     ...(policies ? { policies } : {}),
     logger: { level: process.env.MESHGUARD_LOG_LEVEL ?? 'info' },
   });
@@ -101,17 +127,75 @@ export async function gatewayStart(io: CliIo, flags: GatewayStartFlags): Promise
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    // After `meshguard gateway rotate-key`: sign new tokens with the key file's new key.
+    process.on('SIGHUP', () => {
+      gateway.reloadSigningKey().then(
+        (kid) => io.err(`SIGHUP: agent tokens are signed with key ${kid}`),
+        (error: unknown) =>
+          io.err(`meshguard: SIGHUP: the signing key was not reloaded (${(error as Error).message})`),
+      );
+    });
   });
   return 0;
 }
 
+/**
+ * `meshguard gateway rotate-key`: a new signing key in the key file, the old one retired (its
+ * tokens verify until they expire). Running gateways sign with the new key after SIGHUP or a
+ * restart.
+ */
+export async function gatewayRotateKey(
+  io: CliIo,
+  flags: { db?: string; signingKey?: string; json?: boolean },
+): Promise<number> {
+  const url = auditDbUrl(flags.db);
+  if (!flags.signingKey && process.env.MESHGUARD_SIGNING_KEY?.trim()) {
+    throw new UsageError(
+      'the gateway signs with MESHGUARD_SIGNING_KEY: put a new key there and restart it (rotate-key rotates a key file; pass --signing-key <file> for one)',
+    );
+  }
+  let location: StoreLocation;
+  try {
+    location = parseStoreUrl(url);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const path = flags.signingKey ?? defaultKeyFile(location);
+  const { state } = await openGatewayStores(url, { stateOnly: true });
+  try {
+    const warn = (fields: Record<string, unknown>, message: string) =>
+      io.err(`${message} (${JSON.stringify(fields)})`);
+    const rotated = await rotateSigningKeyFile(state, path, { warn });
+    if (flags.json) {
+      io.out(JSON.stringify({ kid: rotated.kid, retired: rotated.retired ?? null, file: path }));
+      return 0;
+    }
+    io.err(
+      `${paint(io).green('✓')} new signing key ${rotated.kid} in ${path}${
+        rotated.retired ? `; key ${rotated.retired} retired (its tokens verify until they expire)` : ''
+      }. Running gateways sign with it after SIGHUP (kill -HUP <pid>) or a restart.`,
+    );
+    io.out(rotated.kid);
+    return 0;
+  } finally {
+    await state.close();
+  }
+}
+
 /** The audit trail and the gateway's state, in one SQLite file or one PostgreSQL schema. */
-async function openGatewayStores(url: string): Promise<{ store: AuditStore; state: GatewayState }> {
+async function openGatewayStores(url: string, options: { stateOnly: true }): Promise<{ state: GatewayState }>;
+async function openGatewayStores(url: string): Promise<{ store: AuditStore; state: GatewayState }>;
+async function openGatewayStores(
+  url: string,
+  options?: { stateOnly: true },
+): Promise<{ store?: AuditStore; state: GatewayState }> {
   try {
     const location = parseStoreUrl(url);
     if (location.kind === 'sqlite') {
+      if (options?.stateOnly) return { state: openSqliteGatewayState(location.path) };
       return { store: openSqliteStore(location.path), state: openSqliteGatewayState(location.path) };
     }
+    if (options?.stateOnly) return { state: await openPostgresGatewayState(location.url) };
     const store = await openPostgresStore(location.url);
     try {
       return { store, state: await openPostgresGatewayState(location.url, { schema: store.schema }) };

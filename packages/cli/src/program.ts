@@ -17,6 +17,7 @@ import {
   agentRevoke,
   type GatewayClientFlags,
   type GatewayStartFlags,
+  gatewayRotateKey,
   gatewayStart,
   policyPush,
 } from './gateway-commands';
@@ -98,7 +99,22 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     .option('--idle-timeout <ms>', 'how long any socket may stay silent, default 60000')
     .option('--max-connections <n>', 'most sockets open at once, default 2048')
     .option('--delegated-token-ttl <s>', 'lifetime of the token a handoff target gets, default 300')
+    .option(
+      '--signing-key <file>',
+      'the token signing key file (default MESHGUARD_SIGNING_KEY, else <db>.signing-key.json beside a SQLite database, .meshguard/gateway-signing-key.json with PostgreSQL)',
+    )
     .action(run((flags: GatewayStartFlags) => gatewayStart(io, flags)));
+  gateway
+    .command('rotate-key')
+    .description(
+      'a new token signing key in the key file; the old one is retired (its tokens verify until they expire); running gateways use the new one after SIGHUP',
+    )
+    .option('--db <url>', 'the gateway database (default MESHGUARD_DB or .meshguard/meshguard.db)')
+    .option('--signing-key <file>', 'the key file (default as for gateway start)')
+    .option('--json', 'print { kid, retired, file } as JSON')
+    .action(
+      run((flags: { db?: string; signingKey?: string; json?: boolean }) => gatewayRotateKey(io, flags)),
+    );
 
   const agent = program.command('agent').description('issue and revoke agent tokens at a gateway');
   agent

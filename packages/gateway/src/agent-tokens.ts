@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { type AgentIdentity, AgentIdentitySchema, isoTime, RecentMap } from '@meshguard/core';
-import type { GatewayState, SigningKey } from '@meshguard/store';
-import { exportJWK, generateKeyPair, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
+import { type AgentIdentity, AgentIdentitySchema, ConfigError, isoTime, RecentMap } from '@meshguard/core';
+import type { GatewayState } from '@meshguard/store';
+import { base64url, compactVerify, decodeProtectedHeader, importJWK, type JWK, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { type ActClaim, chainFromActClaim } from './delegation-claims';
+import type { TokenSigner } from './token-signer';
 
 export const TOKEN_ISSUER = 'meshguard-gateway';
 export const TOKEN_AUDIENCE = 'meshguard';
@@ -37,11 +38,15 @@ export class TokenError extends Error {
 /** A public key as the JWKS serves it: the gateway's Ed25519 key with the fields it stores it with. */
 export type PublicJwk = JWK & { kty: string; crv: string; x: string; kid: string; alg: string; use: string };
 
-/** Issues and verifies agent tokens: EdDSA JWTs signed with the gateway's own key. */
+/** Issues and verifies agent tokens: EdDSA JWTs signed with the gateway's key. */
 export interface TokenAuthority {
+  /** The key id new tokens are signed with. */
   readonly kid: string;
-  /** The public key set (`/.well-known/jwks.json`). */
-  jwks(): { keys: PublicJwk[] };
+  /**
+   * The public key set (`/.well-known/jwks.json`): every key a token that has not expired may be
+   * signed with, this gateway's own, other replicas' and retired ones included.
+   */
+  jwks(): Promise<{ keys: PublicJwk[] }>;
   /** `act`: a delegated token's actor chain (see gateway-delegation.ts). */
   issue(
     agent: AgentIdentity,
@@ -50,46 +55,105 @@ export interface TokenAuthority {
   ): Promise<{ token: string; jti: string; expiresAt: string }>;
   /** Verifies signature, issuer, audience and expiry, then that neither agent nor token is revoked. */
   verify(token: string): Promise<VerifiedToken>;
+  /** Signs new tokens with `signer` from now on; its public key is recorded first. */
+  useSigner(signer: TokenSigner): Promise<void>;
 }
 
-/** Loads the gateway's signing key from the state, creating it on first start. */
-export async function createTokenAuthority(state: GatewayState): Promise<TokenAuthority> {
-  const key: SigningKey = await state.signingKey(async () => {
-    const pair = await generateKeyPair(ALG, { crv: 'Ed25519', extractable: true });
-    const kid = randomUUID();
-    return {
-      kid,
-      privateJwk: { ...(await exportJWK(pair.privateKey)), kid, alg: ALG },
-      publicJwk: { ...(await exportJWK(pair.publicKey)), kid, alg: ALG, use: 'sig' },
-      createdAt: isoTime(Date.now()),
-    };
-  });
-  const privateKey = await importJWK(key.privateJwk as JWK, ALG);
-  const publicKey = await importJWK(key.publicJwk as JWK, ALG);
+type VerifyKey = Awaited<ReturnType<typeof importJWK>>;
+
+const asPublicJwk = (kid: string, jwk: Record<string, unknown>): PublicJwk => {
+  const { kty, crv, x } = jwk as { kty: string; crv: string; x: string };
+  return { kty, crv, x, kid, alg: ALG, use: 'sig' };
+};
+
+/**
+ * Issues tokens with `signer` and verifies them with the public keys the state holds, looked up
+ * by each token's `kid` (a kid this process has not seen yet is read from the database: another
+ * replica's key, or one made by `meshguard gateway rotate-key`). The private key is never in the
+ * database.
+ */
+export async function createTokenAuthority(
+  state: GatewayState,
+  signer: TokenSigner,
+): Promise<TokenAuthority> {
+  let current = signer;
+  let currentKey = await importJWK(current.publicJwk, ALG);
+  const record = async (s: TokenSigner, expiresAt?: string) =>
+    state.putPublicKey(
+      { kid: s.kid, publicJwk: asPublicJwk(s.kid, s.publicJwk), createdAt: isoTime(Date.now()) },
+      expiresAt,
+    );
+  await record(current);
+  // Public keys by kid, as imported: a key never changes under its kid.
+  const keys = new Map<string, Promise<VerifyKey>>([[current.kid, Promise.resolve(currentKey)]]);
+  // The latest token expiry (ms) recorded for each key, as far as this process knows. A token that
+  // expires later was not issued by a gateway, whoever holds the key (a retired key that leaked,
+  // say): the database is read again before it is refused, another replica may have issued it.
+  const covers = new Map<string, number>();
   // A signature, once verified, stays valid: remember verified tokens (bounded) so each request
   // pays for the expiry and revocation checks only, not for an EdDSA verification.
   const verified = new RecentMap<string, z.infer<typeof ClaimsSchema>>(20_000);
+
+  const keyFor = async (kid: string): Promise<VerifyKey | undefined> => {
+    const known = keys.get(kid);
+    if (known) return known;
+    const stored = await state.getPublicKey(kid);
+    if (!stored) return undefined; // not remembered: a key recorded later is found then
+    const imported = importJWK(asPublicJwk(kid, stored.publicJwk), ALG);
+    keys.set(kid, imported);
+    return imported;
+  };
+
   return {
-    kid: key.kid,
-    jwks: () => ({ keys: [key.publicJwk as PublicJwk] }),
+    get kid() {
+      return current.kid;
+    },
+    async jwks() {
+      const stored = await state.listPublicKeys();
+      const list = stored.map((key) => asPublicJwk(key.kid, key.publicJwk));
+      if (!list.some((key) => key.kid === current.kid))
+        list.push(asPublicJwk(current.kid, current.publicJwk));
+      return { keys: list };
+    },
     async issue(agent, ttlSeconds, act) {
       const jti = randomUUID();
       const now = Math.floor(Date.now() / 1000);
-      const token = await new SignJWT({
+      const expiresAt = new Date((now + ttlSeconds) * 1000).toISOString();
+      const signing = current;
+      const header = { alg: ALG, kid: signing.kid, typ: 'JWT' };
+      const claims = {
         name: agent.name,
         tags: agent.tags,
         tier: agent.tier,
         ...(act ? { act } : {}),
-      })
-        .setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' })
-        .setSubject(agent.id)
-        .setIssuer(TOKEN_ISSUER)
-        .setAudience(TOKEN_AUDIENCE)
-        .setIssuedAt(now)
-        .setExpirationTime(now + ttlSeconds)
-        .setJti(jti)
-        .sign(privateKey);
-      return { token, jti, expiresAt: new Date((now + ttlSeconds) * 1000).toISOString() };
+        sub: agent.id,
+        iss: TOKEN_ISSUER,
+        aud: TOKEN_AUDIENCE,
+        iat: now,
+        exp: now + ttlSeconds,
+        jti,
+      };
+      const input = `${base64url.encode(JSON.stringify(header))}.${base64url.encode(JSON.stringify(claims))}`;
+      const signature = await signing.sign(new TextEncoder().encode(input));
+      const token = `${input}.${base64url.encode(signature)}`;
+      // A signer (a KMS, say) whose signatures its public key does not verify would hand out
+      // tokens no gateway accepts: refuse here, loudly, rather than later, at every request.
+      try {
+        await compactVerify(
+          token,
+          signing === current ? currentKey : await importJWK(signing.publicJwk, ALG),
+        );
+      } catch {
+        throw new ConfigError(
+          `the signing key "${signing.kid}" made a signature its public key does not verify`,
+          { code: 'signing_key_invalid' },
+        );
+      }
+      // The key is kept (and listed) until this token has expired, even once retired; recorded
+      // before the token is handed out, so every replica accepts it.
+      await record(signing, expiresAt);
+      covers.set(signing.kid, Math.max(covers.get(signing.kid) ?? 0, (now + ttlSeconds) * 1000));
+      return { token, jti, expiresAt };
     },
     async verify(token) {
       let claims = verified.get(token);
@@ -112,26 +176,52 @@ export async function createTokenAuthority(state: GatewayState): Promise<TokenAu
       if (delegation) verifiedToken.delegation = delegation;
       return verifiedToken;
     },
+    async useSigner(next) {
+      const key = await importJWK(next.publicJwk, ALG);
+      await record(next);
+      keys.set(next.kid, Promise.resolve(key));
+      current = next;
+      currentKey = key;
+    },
   };
 
   async function verifySignature(token: string): Promise<z.infer<typeof ClaimsSchema>> {
+    const invalid = () => new TokenError('the agent token is not valid (signature, issuer or format)');
+    let kid: string | undefined;
+    try {
+      kid = decodeProtectedHeader(token).kid;
+    } catch {
+      throw invalid();
+    }
+    if (!kid) throw invalid();
+    const key = await keyFor(kid);
+    if (!key) throw new TokenError('the agent token is signed by a key this gateway does not know');
     let payload: unknown;
     try {
-      ({ payload } = await jwtVerify(token, publicKey, {
+      ({ payload } = await jwtVerify(token, key, {
         algorithms: [ALG],
         issuer: TOKEN_ISSUER,
         audience: TOKEN_AUDIENCE,
       }));
     } catch (error) {
       const code = (error as { code?: string }).code;
-      throw new TokenError(
-        code === 'ERR_JWT_EXPIRED'
-          ? 'the agent token has expired'
-          : 'the agent token is not valid (signature, issuer or format)',
-      );
+      if (code === 'ERR_JWT_EXPIRED') throw new TokenError('the agent token has expired');
+      throw invalid();
     }
     const claims = ClaimsSchema.safeParse(payload);
     if (!claims.success) throw new TokenError('the agent token lacks MeshGuard claims');
+    if (claims.data.exp * 1000 > (covers.get(kid) ?? 0)) {
+      const stored = await state.getPublicKey(kid);
+      if (!stored) {
+        keys.delete(kid); // dropped since: every token it signed has expired
+        throw new TokenError('the agent token is signed by a key this gateway does not know');
+      }
+      covers.set(kid, stored.expiresAt ? Date.parse(stored.expiresAt) : 0);
+      if (claims.data.exp * 1000 > (covers.get(kid) ?? 0))
+        throw new TokenError(
+          'the agent token was not issued by a gateway (it outlives every token its key signed)',
+        );
+    }
     verified.set(token, claims.data);
     return claims.data;
   }

@@ -15,7 +15,7 @@ import type { GatewayState, PolicyFile, StoreStats } from '@meshguard/store';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { createTokenAuthority, type TokenAuthority } from './agent-tokens';
+import type { TokenAuthority } from './agent-tokens';
 import { type AdminFailureLimit, createAuthHooks } from './gateway-auth';
 import {
   createDelegation,
@@ -24,6 +24,7 @@ import {
   type DelegationOptions,
 } from './gateway-delegation';
 import { installErrorHandling, refuseUrl } from './gateway-errors';
+import { openGatewayKeys, type SigningKeyOption } from './gateway-keys';
 import { createGatewayMetrics } from './gateway-metrics';
 import { createPolicyHolder, type PolicyHolder } from './gateway-policies';
 import {
@@ -65,8 +66,14 @@ const VERSION = typeof __PACKAGE_VERSION__ === 'string' ? __PACKAGE_VERSION__ : 
 export interface GatewayOptions {
   /** The audit trail (the gateway records every decision and outcome in it). */
   store: AuditStore;
-  /** Signing key, agents, revocations, policies. */
+  /** Public keys, agents, revocations, policies. */
   state: GatewayState;
+  /**
+   * The key agent tokens are signed with: `signingKeyFile(path)`, a key parsed from
+   * `MESHGUARD_SIGNING_KEY` (`parseSigningKey`), or a KMS's `{ kid, publicJwk, sign }`. Default:
+   * a key made for this process alone (see docs/gateway.md, "Signing keys").
+   */
+  signingKey?: SigningKeyOption;
   /** The admin token (`MESHGUARD_ADMIN_TOKEN`); at least 16 characters. */
   adminToken: string;
   /** Policy files to enforce from the start (stored as a new version when they differ). */
@@ -92,6 +99,8 @@ export interface Gateway {
   readonly app: FastifyInstance;
   readonly tokens: TokenAuthority;
   readonly policies: PolicyHolder;
+  /** Loads the signing key again (after `meshguard gateway rotate-key`) and returns its kid. */
+  reloadSigningKey(): Promise<string>;
   /** Stops accepting requests, finishes those in flight, and flushes the audit trail. */
   close(): Promise<void>;
 }
@@ -119,9 +128,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   }
   const clock = options.clock ?? Date.now;
   const metrics = createGatewayMetrics();
-  const tokens = await createTokenAuthority(options.state);
   const limits = resolveServerLimits(options.limits);
-  const delegation = createDelegation(options.state, tokens, options.delegation);
   const app = Fastify({
     ...serverLimitOptions(limits),
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
@@ -135,6 +142,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     frameworkErrors: refuseUrl,
   }).withTypeProvider<ZodTypeProvider>();
   applyConnectionCap(app, limits);
+  const keys = await openGatewayKeys(options.state, options.signingKey, app.log);
+  const tokens = keys.tokens;
+  const delegation = createDelegation(options.state, tokens, options.delegation);
   const policies = await createPolicyHolder(options.state, {
     clock,
     initial: options.policies,
@@ -622,12 +632,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     app,
     tokens,
     policies,
+    reloadSigningKey: () => keys.reload(),
     close() {
       closing ??= (async () => {
         policies.close();
         await app.close(); // finishes requests in flight
         await guard.close(); // waits for appends in flight
         await options.store.close();
+        await keys.close();
         await options.state.close();
       })();
       return closing;

@@ -4,7 +4,6 @@ import {
   existsSync,
   fdatasyncSync,
   ftruncateSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -15,7 +14,13 @@ import {
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { type AuditEventBody, MeshGuardError, type Redactor } from '@meshguard/core';
+import {
+  type AuditEventBody,
+  ensurePrivateFile,
+  MeshGuardError,
+  makePrivateDir,
+  type Redactor,
+} from '@meshguard/core';
 import Database from 'better-sqlite3';
 import createDebug from 'debug';
 
@@ -136,9 +141,11 @@ function workerUrl(): URL | undefined {
  */
 export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere: CommitLines): AuditJournal {
   const dir = journalDir(task.path);
-  mkdirSync(dir, { recursive: true });
+  // The journals hold redacted events, as the database does: 0600 files in a 0700 folder.
+  makePrivateDir(dir);
   const id = randomUUID();
   const lockPath = join(dir, `${id}.lock`);
+  ensurePrivateFile(lockPath, { create: true });
   const lock = new Database(lockPath);
   lock.pragma('journal_mode = MEMORY'); // the lock is all it is for: no file of its own beside it
   lock.exec('BEGIN EXCLUSIVE');
@@ -146,7 +153,8 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
   let segmentNo = 0;
   const openSegment = (): Segment => {
     const path = join(dir, `${id}.${segmentNo++}.jsonl`);
-    return { path, fd: openSync(path, 'a'), bytes: 0, lastLine: 0 };
+    ensurePrivateFile(path, { create: true });
+    return { path, fd: openSync(path, 'a', 0o600), bytes: 0, lastLine: 0 };
   };
   let current = openSegment();
   const older: Segment[] = [];

@@ -20,8 +20,22 @@ export interface PolicySet {
   updatedAt: string;
 }
 
-/** The signing key of a gateway, as JWKs (the private one never leaves the gateway). */
-export interface SigningKey {
+/**
+ * A token verification key as the database keeps it: public only. The private half lives in a
+ * key file, `MESHGUARD_SIGNING_KEY` or a KMS, never in the database.
+ */
+export interface PublicKeyRecord {
+  kid: string;
+  publicJwk: Record<string, unknown>;
+  createdAt: string;
+  /** When `meshguard gateway rotate-key` (or the gateway that held it) retired the key. */
+  retiredAt?: string;
+  /** The expiry of the latest token signed with it (unset while it has signed none). */
+  expiresAt?: string;
+}
+
+/** A private signing key that an older version kept in the database (see `takeLegacySigningKey`). */
+export interface LegacySigningKey {
   kid: string;
   privateJwk: Record<string, unknown>;
   publicJwk: Record<string, unknown>;
@@ -29,12 +43,33 @@ export interface SigningKey {
 }
 
 /**
- * What a gateway keeps besides the audit trail: its signing key, the agents it issued tokens to,
- * revoked tokens and the policy set. Shared by every replica on one database.
+ * What a gateway keeps besides the audit trail: the public keys tokens are verified with, the
+ * agents it issued tokens to, revoked tokens and the policy set. Shared by every replica on one
+ * database.
  */
 export interface GatewayState {
-  /** The signing key; `create` makes and stores one if there is none (race-safe: one wins). */
-  signingKey(create: () => Promise<SigningKey>): Promise<SigningKey>;
+  /**
+   * Records a public key tokens may be signed with (idempotent by kid). With `expiresAt`, also
+   * notes that a token expiring then was signed with it (the latest expiry is kept), so the key
+   * is kept until that token has expired; a key dropped since is recorded again.
+   */
+  putPublicKey(key: Omit<PublicKeyRecord, 'retiredAt' | 'expiresAt'>, expiresAt?: string): Promise<void>;
+  getPublicKey(kid: string): Promise<PublicKeyRecord | undefined>;
+  /**
+   * The public keys, oldest first. Retired keys whose every token has expired are dropped first:
+   * nothing they signed can verify any more.
+   */
+  listPublicKeys(): Promise<PublicKeyRecord[]>;
+  /** Marks a key retired (new tokens are signed with another); false when there is no such key. */
+  retirePublicKey(kid: string, at: string): Promise<boolean>;
+  /**
+   * The private signing key an older version stored in the database, if there is one. Its public
+   * key is recorded with `putPublicKey` here, so tokens it signed keep verifying once
+   * `dropLegacySigningKey` has deleted it.
+   */
+  takeLegacySigningKey(): Promise<LegacySigningKey | undefined>;
+  /** Deletes the private key of an older version from the database, leaving no copy in its pages. */
+  dropLegacySigningKey(): Promise<void>;
   createAgent(agent: AgentIdentity): Promise<AgentRecord>;
   getAgent(id: string): Promise<AgentRecord | undefined>;
   listAgents(): Promise<AgentRecord[]>;
@@ -53,6 +88,31 @@ export interface GatewayState {
   /** Calls `listener` when another process changes policies or revocations (where supported). */
   onChange?(listener: (what: 'policies' | 'agents') => void): () => void;
   close(): Promise<void>;
+}
+
+/** A public key as both gateway-state stores keep it (the JWK as JSON text). */
+export interface PublicKeyRow {
+  kid: string;
+  public_jwk: string;
+  created_at: string;
+  retired_at: string | null;
+  expires_at: string | null;
+}
+
+/** A retired key whose every token has expired (`at` an ISO time): nothing it signed verifies. */
+export function keySpent(row: PublicKeyRow, at: string): boolean {
+  return row.retired_at !== null && (row.expires_at === null || row.expires_at < at);
+}
+
+export function publicKeyFromRow(row: PublicKeyRow): PublicKeyRecord {
+  const record: PublicKeyRecord = {
+    kid: row.kid,
+    publicJwk: JSON.parse(row.public_jwk) as Record<string, unknown>,
+    createdAt: row.created_at,
+  };
+  if (row.retired_at) record.retiredAt = row.retired_at;
+  if (row.expires_at) record.expiresAt = row.expires_at;
+  return record;
 }
 
 /** An agent as both gateway-state stores keep it (tags as JSON text). */

@@ -1,4 +1,11 @@
-export type { AgentRecord, GatewayState, PolicyFile, PolicySet, SigningKey } from './gateway-state';
+export type {
+  AgentRecord,
+  GatewayState,
+  LegacySigningKey,
+  PolicyFile,
+  PolicySet,
+  PublicKeyRecord,
+} from './gateway-state';
 export type { OpenStoreOptions } from './open-store';
 export { openSqliteForReading, openStore } from './open-store';
 export type { PostgresGatewayStateOptions } from './postgres-gateway-state';

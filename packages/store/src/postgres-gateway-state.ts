@@ -5,9 +5,12 @@ import {
   type AgentRow,
   agentFromRow,
   type GatewayState,
+  keySpent,
+  type LegacySigningKey,
   type PolicyFile,
   type PolicySet,
-  type SigningKey,
+  type PublicKeyRow,
+  publicKeyFromRow,
 } from './gateway-state';
 import { inTransaction, quoteSchema } from './postgres-schema';
 import { readUrl } from './postgres-store';
@@ -22,12 +25,12 @@ export interface PostgresGatewayStateOptions {
 function ddl(s: string): string {
   return `
 CREATE SCHEMA IF NOT EXISTS ${s};
-CREATE TABLE IF NOT EXISTS ${s}.gateway_signing_key (
-  slot integer PRIMARY KEY CHECK (slot = 1),
-  kid text NOT NULL,
-  private_jwk text NOT NULL,
+CREATE TABLE IF NOT EXISTS ${s}.gateway_keys (
+  kid text PRIMARY KEY,
   public_jwk text NOT NULL,
-  created_at text NOT NULL
+  created_at text NOT NULL,
+  retired_at text,
+  expires_at text
 );
 CREATE TABLE IF NOT EXISTS ${s}.gateway_agents (
   id text PRIMARY KEY,
@@ -83,26 +86,69 @@ export async function openPostgresGatewayState(
   const now = () => isoTime(Date.now());
 
   const state: GatewayState = {
-    async signingKey(create) {
-      const existing = await pool.query(`SELECT * FROM ${s}.gateway_signing_key WHERE slot = 1`);
-      const row = existing.rows[0] as
+    async putPublicKey(key, expiresAt) {
+      await pool.query(
+        `INSERT INTO ${s}.gateway_keys (kid, public_jwk, created_at, expires_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (kid) DO UPDATE SET expires_at = CASE
+           WHEN excluded.expires_at IS NULL THEN gateway_keys.expires_at
+           WHEN gateway_keys.expires_at IS NULL OR excluded.expires_at > gateway_keys.expires_at THEN excluded.expires_at
+           ELSE gateway_keys.expires_at END`,
+        [key.kid, JSON.stringify(key.publicJwk), key.createdAt, expiresAt ?? null],
+      );
+    },
+    async getPublicKey(kid) {
+      const res = await pool.query(`SELECT * FROM ${s}.gateway_keys WHERE kid = $1`, [kid]);
+      return res.rows[0] ? publicKeyFromRow(res.rows[0] as PublicKeyRow) : undefined;
+    },
+    async listPublicKeys() {
+      const at = now();
+      const rows = (await pool.query(`SELECT * FROM ${s}.gateway_keys ORDER BY created_at, kid`))
+        .rows as PublicKeyRow[];
+      // Only a key to drop is a write: the JWKS route is public, and a GET must not write.
+      if (rows.some((row) => keySpent(row, at))) {
+        await pool.query(
+          `DELETE FROM ${s}.gateway_keys WHERE retired_at IS NOT NULL AND (expires_at IS NULL OR expires_at < $1)`,
+          [at],
+        );
+      }
+      return rows.filter((row) => !keySpent(row, at)).map(publicKeyFromRow);
+    },
+    async retirePublicKey(kid, at) {
+      const res = await pool.query(
+        `UPDATE ${s}.gateway_keys SET retired_at = coalesce(retired_at, $1) WHERE kid = $2`,
+        [at, kid],
+      );
+      return (res.rowCount ?? 0) > 0;
+    },
+    async takeLegacySigningKey() {
+      const legacy = await pool.query('SELECT to_regclass($1) AS t', [`${s}.gateway_signing_key`]);
+      if (!(legacy.rows[0] as { t: string | null }).t) return undefined;
+      let res: pg.QueryResult;
+      try {
+        res = await pool.query(
+          `SELECT kid, private_jwk, public_jwk, created_at FROM ${s}.gateway_signing_key`,
+        );
+      } catch (error) {
+        // Another replica moved it out meanwhile.
+        if ((error as { code?: string }).code === '42P01') return undefined;
+        throw error;
+      }
+      const row = res.rows[0] as
         | { kid: string; private_jwk: string; public_jwk: string; created_at: string }
         | undefined;
-      if (row) {
-        return {
-          kid: row.kid,
-          privateJwk: JSON.parse(row.private_jwk),
-          publicJwk: JSON.parse(row.public_jwk),
-          createdAt: row.created_at,
-        };
-      }
-      const key: SigningKey = await create();
-      await pool.query(
-        `INSERT INTO ${s}.gateway_signing_key (slot, kid, private_jwk, public_jwk, created_at) VALUES (1, $1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-        [key.kid, JSON.stringify(key.privateJwk), JSON.stringify(key.publicJwk), key.createdAt],
-      );
-      // Several replicas starting at once: the first insert wins, all read slot 1.
-      return state.signingKey(async () => key);
+      if (!row) return undefined;
+      const key: LegacySigningKey = {
+        kid: row.kid,
+        privateJwk: JSON.parse(row.private_jwk),
+        publicJwk: JSON.parse(row.public_jwk),
+        createdAt: row.created_at,
+      };
+      await state.putPublicKey({ kid: key.kid, publicJwk: key.publicJwk, createdAt: key.createdAt });
+      return key;
+    },
+    async dropLegacySigningKey() {
+      // DROP TABLE removes the table's files at commit: no dead row is left for VACUUM to find.
+      await pool.query(`DROP TABLE IF EXISTS ${s}.gateway_signing_key`);
     },
     async createAgent(agent) {
       const createdAt = now();

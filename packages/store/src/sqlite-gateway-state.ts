@@ -1,23 +1,27 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { ConfigError, isoTime } from '@meshguard/core';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import {
   type AgentRow,
   agentFromRow,
   type GatewayState,
+  keySpent,
+  type LegacySigningKey,
   type PolicyFile,
   type PolicySet,
-  type SigningKey,
+  type PublicKeyRow,
+  publicKeyFromRow,
 } from './gateway-state';
+import { openPrivateSqlite } from './sqlite-open';
 
+// Public keys only: the private signing key is never in the database (gateway_signing_key is
+// where older versions kept it; see takeLegacySigningKey).
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS gateway_signing_key (
-  slot INTEGER PRIMARY KEY CHECK (slot = 1),
-  kid TEXT NOT NULL,
-  private_jwk TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS gateway_keys (
+  kid TEXT PRIMARY KEY,
   public_jwk TEXT NOT NULL,
-  created_at TEXT NOT NULL
+  created_at TEXT NOT NULL,
+  retired_at TEXT,
+  expires_at TEXT
 );
 CREATE TABLE IF NOT EXISTS gateway_agents (
   id TEXT PRIMARY KEY,
@@ -44,10 +48,9 @@ CREATE TABLE IF NOT EXISTS gateway_policies (
  * holds on the next request in every process.
  */
 export function openSqliteGatewayState(path: string): GatewayState {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   let db: Database.Database;
   try {
-    db = new Database(path);
+    db = openPrivateSqlite(path);
     db.pragma('busy_timeout = 5000');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
@@ -59,13 +62,22 @@ export function openSqliteGatewayState(path: string): GatewayState {
     });
   }
   const now = () => isoTime(Date.now());
-  // One key per database: the first insert wins, everyone reads slot 1 (replicas starting at once agree).
-  const firstKey = db.prepare(
-    'SELECT kid, private_jwk, public_jwk, created_at FROM gateway_signing_key WHERE slot = 1',
+  const putKey = db.prepare(
+    `INSERT INTO gateway_keys (kid, public_jwk, created_at, expires_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (kid) DO UPDATE SET expires_at = CASE
+       WHEN excluded.expires_at IS NULL THEN expires_at
+       WHEN expires_at IS NULL OR excluded.expires_at > expires_at THEN excluded.expires_at
+       ELSE expires_at END`,
   );
-  const insertKey = db.prepare(
-    'INSERT OR IGNORE INTO gateway_signing_key (slot, kid, private_jwk, public_jwk, created_at) VALUES (1, ?, ?, ?, ?)',
+  const getKey = db.prepare('SELECT * FROM gateway_keys WHERE kid = ?');
+  const listKeys = db.prepare('SELECT * FROM gateway_keys ORDER BY created_at, kid');
+  const dropSpentKeys = db.prepare(
+    'DELETE FROM gateway_keys WHERE retired_at IS NOT NULL AND (expires_at IS NULL OR expires_at < ?)',
   );
+  const retireKey = db.prepare('UPDATE gateway_keys SET retired_at = coalesce(retired_at, ?) WHERE kid = ?');
+  const hasLegacyKey = () =>
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'gateway_signing_key'").get() !==
+    undefined;
   const insertAgent = db.prepare(
     'INSERT INTO gateway_agents (id, name, tags, tier, created_at) VALUES (?, ?, ?, ?, ?)',
   );
@@ -98,22 +110,50 @@ export function openSqliteGatewayState(path: string): GatewayState {
   const pushImmediate = pushPolicies.immediate;
 
   return {
-    async signingKey(create) {
-      const row = firstKey.get() as
-        | { kid: string; private_jwk: string; public_jwk: string; created_at: string }
-        | undefined;
-      if (row) {
-        return {
-          kid: row.kid,
-          privateJwk: JSON.parse(row.private_jwk),
-          publicJwk: JSON.parse(row.public_jwk),
-          createdAt: row.created_at,
-        };
+    async putPublicKey(key, expiresAt) {
+      putKey.run(key.kid, JSON.stringify(key.publicJwk), key.createdAt, expiresAt ?? null);
+    },
+    async getPublicKey(kid) {
+      const row = getKey.get(kid) as PublicKeyRow | undefined;
+      return row ? publicKeyFromRow(row) : undefined;
+    },
+    async listPublicKeys() {
+      const at = now();
+      const rows = listKeys.all() as PublicKeyRow[];
+      // Only a key to drop takes the write lock: the JWKS route is public, and a GET must not write.
+      if (rows.some((row) => keySpent(row, at))) dropSpentKeys.run(at);
+      return rows.filter((row) => !keySpent(row, at)).map(publicKeyFromRow);
+    },
+    async retirePublicKey(kid, at) {
+      return retireKey.run(at, kid).changes > 0;
+    },
+    async takeLegacySigningKey() {
+      if (!hasLegacyKey()) return undefined;
+      const row = db
+        .prepare('SELECT kid, private_jwk, public_jwk, created_at FROM gateway_signing_key')
+        .get() as { kid: string; private_jwk: string; public_jwk: string; created_at: string } | undefined;
+      if (!row) return undefined;
+      const key: LegacySigningKey = {
+        kid: row.kid,
+        privateJwk: JSON.parse(row.private_jwk),
+        publicJwk: JSON.parse(row.public_jwk),
+        createdAt: row.created_at,
+      };
+      putKey.run(key.kid, row.public_jwk, key.createdAt, null);
+      return key;
+    },
+    async dropLegacySigningKey() {
+      if (!hasLegacyKey()) return;
+      // secure_delete zeroes the freed pages, and the checkpoint copies them over the old ones in
+      // the file and empties the WAL: no copy of the private key is left for anyone to read.
+      const secure = db.pragma('secure_delete', { simple: true });
+      db.pragma('secure_delete = ON');
+      try {
+        db.exec('DELETE FROM gateway_signing_key; DROP TABLE gateway_signing_key;');
+      } finally {
+        db.pragma(`secure_delete = ${secure ? 'ON' : 'OFF'}`);
       }
-      const key: SigningKey = await create();
-      insertKey.run(key.kid, JSON.stringify(key.privateJwk), JSON.stringify(key.publicJwk), key.createdAt);
-      // Another process may have stored its key first: slot 1 holds the one everyone uses.
-      return this.signingKey(async () => key);
+      if (path !== ':memory:') db.pragma('wal_checkpoint(TRUNCATE)');
     },
     async createAgent(agent) {
       const createdAt = now();

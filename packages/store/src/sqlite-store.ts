@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import {
   type AuditEvent,
   type AuditEventBody,
@@ -25,6 +23,7 @@ import Database from 'better-sqlite3';
 import createDebug from 'debug';
 import { type AuditJournal, commitJournalLines, openAuditJournal, recoverJournals } from './audit-journal';
 import { type ChainScan, PARALLEL_THRESHOLD, scanInParallel } from './parallel-verify';
+import { preparePrivateSqliteFile } from './sqlite-open';
 import { createCheckpointer } from './wal-checkpointer';
 
 const debug = createDebug('meshguard:store');
@@ -185,7 +184,8 @@ interface Pending {
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteAuditStore {
   const readonly = options.readonly ?? false;
   const stream = options.stream ?? 'main';
-  if (!readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  // Created 0600 in a 0700 folder (a ConfigError names a file others can read and we cannot tighten).
+  if (!readonly) preparePrivateSqliteFile(path);
   let db: Database.Database;
   try {
     db = new Database(path, { readonly, fileMustExist: readonly });

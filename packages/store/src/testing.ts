@@ -1,6 +1,9 @@
 import type { AuditEventBody, AuditStore } from '@meshguard/core';
 import { afterEach, describe, expect, it } from 'vitest';
 
+export type { OldSigningKeyRow } from './old-gateway-database';
+export { makeOldGatewayDatabase, makeOldPostgresGatewaySchema } from './old-gateway-database';
+
 let counter = 0;
 
 /** An audit event body with defaults, for store tests. */
