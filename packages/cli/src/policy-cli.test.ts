@@ -96,7 +96,7 @@ describe('time flags refuse impossible dates', () => {
       '2026-02-30T10:00:00Z',
     );
     expect(bad.stderr.trim()).toBe(
-      'meshguard: --at: "2026-02-30T10:00:00Z" is not a valid ISO time (e.g. 2026-01-05T10:00:00Z): 2026-02 has no day 30',
+      'meshguard: --at: "2026-02-30T10:00:00Z" is not a valid time: 2026-02 has no day 30',
     );
     expect(bad.code).toBe(2);
     const good = meshguard(

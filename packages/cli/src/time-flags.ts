@@ -27,7 +27,11 @@ export function parseTimeFlag(flag: string, text: string, now: number = Date.now
 export function parseIsoTimeFlag(flag: string, text: string): number {
   const ms = isoTimeMs(text);
   if (typeof ms === 'string') {
-    throw new UsageError(`${flag}: "${text}" is not a valid ISO time (e.g. 2026-01-05T10:00:00Z): ${ms}`);
+    throw new UsageError(
+      /^\d{4}-\d{2}-\d{2}/.test(text)
+        ? `${flag}: "${text}" is not a valid time: ${ms}`
+        : `${flag}: "${text}" is not an ISO time (e.g. 2026-01-05T10:00:00Z)`,
+    );
   }
   return ms;
 }
