@@ -80,3 +80,37 @@ describe('gateway: policy pushes it refuses', () => {
     expect(res.json().issues[0]).toMatchObject({ file: 'proto.yaml', line: 8, column: 9 });
   });
 });
+
+describe('gateway: a matches pattern cannot stall the event loop', () => {
+  it('answers a check against ^(a+)+$ with a 30-character value, and /healthz meanwhile, at once', async () => {
+    const text = `${policy('base')}  - effect: allow\n    actions: ["write:note"]\n    conditions:\n      context:\n        q: { matches: "^(a+)+$" }\n`;
+    gateway = await createGateway({
+      store: createMemoryStore(),
+      state: openSqliteGatewayState(':memory:'),
+      adminToken: ADMIN,
+      policies: [{ name: 'base.yaml', text }],
+    });
+    const app = gateway.app;
+    const created = await app.inject({
+      method: 'POST',
+      url: '/v1/agents',
+      headers: admin,
+      payload: { name: 'bot' },
+    });
+    const auth = { authorization: `Bearer ${created.json().token}` };
+    const started = performance.now();
+    const [check, health] = await Promise.all([
+      app.inject({
+        method: 'POST',
+        url: '/v1/check',
+        headers: auth,
+        payload: { action: 'write:note', context: { q: `${'a'.repeat(30)}!` } },
+      }),
+      app.inject({ method: 'GET', url: '/healthz' }),
+    ]);
+    // JavaScript's backtracking engine took seconds here; this generous guard only catches that.
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(check.json()).toMatchObject({ allowed: false, effect: 'deny' });
+    expect(health.statusCode).toBe(200);
+  });
+});
