@@ -53,6 +53,23 @@ describe('keys that name object machinery', () => {
     );
   });
 
+  it('refuses a __proto__ key written in an object literal (it set the prototype and vanished)', () => {
+    const policy = {
+      name: 'p',
+      version: '1',
+      rules: [
+        {
+          effect: 'allow' as const,
+          actions: ['write:refund'],
+          conditions: { context: { __proto__: { eq: 'admin' } } },
+        },
+      ],
+    };
+    expect(() => definePolicy(policy as never)).toThrow(
+      /rules\[0\]\.conditions\.context: is not a plain object \(a "__proto__" key in an object literal sets its prototype and is lost\)/,
+    );
+  });
+
   it('a JSON policy file with __proto__ is refused at its line and column', () => {
     const text =
       '{"name": "p", "version": "1", "rules": [\n  {"effect": "allow", "actions": ["*"], "conditions": {"context": {"__proto__": {"eq": 1}}}}\n]}\n';

@@ -35,6 +35,15 @@ export function forbiddenObjectKeys(value: unknown, path: Array<string | number>
   if (Array.isArray(value)) return value.flatMap((item, i) => forbiddenObjectKeys(item, [...path, i]));
   if (value === null || typeof value !== 'object') return [];
   const out: PathIssue[] = [];
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) {
+    // `{ __proto__: {...} }` in an object literal sets the prototype: the key never shows.
+    out.push({
+      path,
+      message:
+        'is not a plain object (a "__proto__" key in an object literal sets its prototype and is lost)',
+    });
+  }
   for (const key of Object.keys(value)) {
     if (FORBIDDEN_KEYS.has(key)) out.push({ path: [...path, key], message: forbiddenKeyMessage(key) });
     else out.push(...forbiddenObjectKeys((value as Record<string, unknown>)[key], [...path, key]));
