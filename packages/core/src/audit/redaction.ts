@@ -157,17 +157,17 @@ export function createSensitiveKeyTest(
 /** Whether redaction (with the default keys) hides a field of this name. */
 export const isSensitiveKey: (key: string) => boolean = createSensitiveKeyTest();
 
-// Secrets recognized by their form, in any string under any key. Each piece starts at a word
-// boundary with a literal or a digit and its repetitions are bounded or end the match, so the
-// scan stays linear in the length of the text.
+// Secrets recognized by their form, in any string under any key. A piece may start only where
+// a run of its characters starts (the lookbehinds), so no run is rescanned from every position
+// inside it and the scan stays linear in the length of the text, whatever the text.
 const SECRET_TEXT = new RegExp(
   [
-    // A card number: 13 to 19 digits, single spaces or dashes allowed between them (Luhn-checked below).
-    String.raw`(?<card>\b\d(?:[ -]?\d){12,18}\b)`,
+    // A run of digits, single spaces or dashes allowed between them: card numbers are looked for in it.
+    String.raw`(?<digits>(?<!\w|\d[ -])\d(?:[ -]?\d){12,})`,
     // An AWS access key id (long-term AKIA, temporary ASIA).
     String.raw`(?<aws>\b(?:AKIA|ASIA)[A-Z0-9]{16}\b)`,
     // A JWT (JWS compact form: a JSON header starting `{"`, base64url-encoded, then two parts).
-    String.raw`(?<jwt>\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*)`,
+    String.raw`(?<jwt>(?<![\w-])eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*)`,
     // A bearer token after its scheme (RFC 6750 token68).
     String.raw`\b[Bb][Ee][Aa][Rr][Ee][Rr][ \t]+(?!redacted:)(?<bearer>[A-Za-z0-9._~+/-]{8,}=*)`,
   ].join('|'),
@@ -190,11 +190,39 @@ function redactSecretText(text: string, hash: (value: unknown) => string): strin
   SECRET_TEXT.lastIndex = 0;
   return text.replace(SECRET_TEXT, (match, ...args: unknown[]) => {
     const groups = args[args.length - 1] as Record<string, string | undefined>;
-    if (groups.card !== undefined) return luhn(groups.card.replace(/[ -]/g, '')) ? hash(match) : match;
+    if (groups.digits !== undefined) return redactCardNumbers(match, hash);
     if (groups.bearer !== undefined)
       return match.slice(0, match.length - groups.bearer.length) + hash(groups.bearer);
     return hash(match);
   });
+}
+
+/**
+ * Replaces the card numbers in a run of digit groups (`4111 1111 1111 1111`, `4111-1111-...`,
+ * `4111111111111111`, possibly after other groups, as in `ref 12 4111 1111 1111 1111`): any
+ * consecutive groups holding 13 to 19 digits in all whose Luhn checksum holds.
+ */
+function redactCardNumbers(run: string, hash: (value: unknown) => string): string {
+  const groups = run.split(/([ -])/); // digit groups at even indexes, separators at odd ones
+  let out = '';
+  let i = 0;
+  while (i < groups.length) {
+    let digits = '';
+    let end = -1;
+    for (let j = i; j < groups.length && digits.length < 19; j += 2) {
+      digits += groups[j]!;
+      if (digits.length >= 13 && digits.length <= 19 && luhn(digits)) end = j;
+    }
+    if (end >= 0) {
+      out += hash(groups.slice(i, end + 1).join(''));
+      i = end + 1;
+    } else {
+      out += groups[i]!;
+      i += 1;
+    }
+    if (i < groups.length && i % 2 === 1) out += groups[i++]!; // the separator after a group
+  }
+  return out;
 }
 
 /** The Luhn checksum every payment card number satisfies. */
