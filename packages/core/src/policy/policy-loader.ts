@@ -1,5 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
+import createDebug from 'debug';
 import {
   type Document,
   isMap,
@@ -11,7 +12,7 @@ import {
   parseAllDocuments,
 } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError, PolicyError, type PolicyIssue } from '../errors/meshguard-error';
+import { ConfigError, formatPolicyIssue, PolicyError, type PolicyIssue } from '../errors/meshguard-error';
 import {
   firstAliasOffset,
   forbiddenObjectKeys,
@@ -34,6 +35,8 @@ export interface LoadedPolicy {
 
 /** How many nodes a document may reach through aliases (the `yaml` package's own default). */
 const MAX_ALIAS_COUNT = 100;
+
+const debug = createDebug('meshguard:policy');
 
 const POLICY_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
@@ -180,6 +183,9 @@ export async function loadPolicies(paths: string | readonly string[]): Promise<L
   }
   if (issues.length > 0) throw new PolicyError(issues);
   checkUniqueNames(loaded);
+  // Applications print warnings (`meshguard policy validate`); a library only logs them.
+  for (const warning of loaded.flatMap((p) => p.warnings ?? []))
+    debug('warning: %s', formatPolicyIssue(warning));
   return loaded;
 }
 
