@@ -12,9 +12,7 @@ export function parseTimeFlag(flag: string, text: string, now: number = Date.now
   const ms = isoTimeMs(text);
   if (typeof ms === 'string') {
     throw new UsageError(
-      /^\d{4}-\d{2}-\d{2}/.test(text)
-        ? `${flag}: "${text}" is not a valid time: ${ms}`
-        : `${flag}: "${text}" is neither an ISO time (2026-01-05T10:00:00Z) nor a relative one (15m, 1h, 7d)`,
+      `${flag}: "${text}" is neither an ISO time (2026-01-05T10:00:00Z) nor a relative one (15m, 1h, 7d)${/^\d{4}-\d{2}-\d{2}/.test(text) ? `: ${ms}` : ''}`,
     );
   }
   return new Date(ms).toISOString();
