@@ -144,7 +144,12 @@ export function definePolicy(input: PolicyDocumentInput, options: { file?: strin
   const forbidden = forbiddenObjectKeys(input);
   if (forbidden.length > 0) {
     throw new PolicyError(
-      forbidden.map((f) => ({ file, line: 1, column: 1, message: `${formatPath(f.path)}: ${f.message}` })),
+      forbidden.map((f) => ({
+        file,
+        line: 1,
+        column: 1,
+        message: f.path.length > 0 ? `${formatPath(f.path)}: ${f.message}` : `the policy ${f.message}`,
+      })),
     );
   }
   const parsed = PolicyDocumentSchema.safeParse(input);
