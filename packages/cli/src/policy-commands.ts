@@ -3,25 +3,42 @@ import {
   AgentIdentitySchema,
   createPolicyEngine,
   formatExplanation,
+  formatPolicyIssue,
   loadPolicies,
   MeshGuardError,
   TRUST_TIERS,
   type TrustTier,
 } from '@meshguard/core';
-import { parseIsoTime, parseJsonObject, parseList, UsageError } from './cli-error';
+import { parseJsonObject, parseList, UsageError } from './cli-error';
 import { type CliIo, paint } from './cli-output';
 import { runPolicyTestFile } from './policy-test-cases';
+import { parseIsoTimeFlag } from './time-flags';
 
-/** `meshguard policy validate <file|dir>...`: 0 valid, 2 invalid (every error as file:line:col). */
-export async function policyValidate(io: CliIo, paths: string[]): Promise<number> {
+/**
+ * `meshguard policy validate <file|dir>...`: 0 valid, 2 invalid (every error as file:line:col).
+ * Warnings (valid, probably not meant) go to stderr as file:line:col too; `--strict` makes them
+ * fail the validation (exit 2).
+ */
+export async function policyValidate(
+  io: CliIo,
+  paths: string[],
+  flags: { strict?: boolean } = {},
+): Promise<number> {
   const policies = await loadPolicies(paths);
   const c = paint(io);
+  const warnings = policies.flatMap((p) => p.warnings ?? []);
+  for (const w of warnings) io.err(`${formatPolicyIssue(w)} (warning)`);
+  if (flags.strict && warnings.length > 0) {
+    io.err(`${warnings.length} warning${warnings.length === 1 ? '' : 's'}: invalid under --strict`);
+    return 2;
+  }
   for (const p of policies) {
     io.out(
       `${c.green('✓')} ${p.file}:${p.line} ${p.document.name} v${p.document.version} (${p.document.rules.length} rules)`,
     );
   }
-  io.out(`${policies.length} polic${policies.length === 1 ? 'y' : 'ies'} valid`);
+  const warned = warnings.length > 0 ? `, ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : '';
+  io.out(`${policies.length} polic${policies.length === 1 ? 'y' : 'ies'} valid${warned}`);
   return 0;
 }
 
@@ -44,7 +61,7 @@ export async function policyExplain(io: CliIo, flags: ExplainFlags): Promise<num
     throw new UsageError(`--tier: "${flags.tier}" is not a tier (${TRUST_TIERS.join(', ')})`);
   }
   const context = flags.context === undefined ? undefined : parseJsonObject('--context', flags.context);
-  const now = flags.at === undefined ? Date.now() : parseIsoTime('--at', flags.at);
+  const now = flags.at === undefined ? Date.now() : parseIsoTimeFlag('--at', flags.at);
   const name = flags.agent ?? 'agent';
   const agent = AgentIdentitySchema.parse({
     id: flags.id ?? name,

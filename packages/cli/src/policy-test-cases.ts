@@ -10,11 +10,13 @@ import {
 } from '@meshguard/core';
 import { z } from 'zod';
 import { asUtc } from './cli-error';
+import { isoTimeMs } from './time-flags';
 
 const TimeSchema = z
   .string()
-  .refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(asUtc(s))), {
-    message: 'not an ISO time',
+  .superRefine((s, ctx) => {
+    const ms = isoTimeMs(s); // 2026-02-30 is an error, not March 2nd
+    if (typeof ms === 'string') ctx.addIssue({ code: 'custom', message: `not a valid ISO time: ${ms}` });
   })
   .transform(asUtc);
 

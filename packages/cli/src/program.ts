@@ -49,7 +49,8 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     .command('validate')
     .description('check policy files and folders; every error as file:line:col')
     .argument('<paths...>', 'policy files or folders')
-    .action(run((paths: string[]) => policyValidate(io, paths)));
+    .option('--strict', 'fail on warnings too (an empty conditions: {}, a pattern without ":"...)')
+    .action(run((paths: string[], flags: { strict?: boolean }) => policyValidate(io, paths, flags)));
 
   policy
     .command('explain')

@@ -20,7 +20,15 @@ export { canonicalJson } from './audit/canonical-json';
 export type { MemoryStoreOptions } from './audit/memory-store';
 export { createMemoryStore } from './audit/memory-store';
 export type { RedactionOptions, Redactor } from './audit/redaction';
-export { createRedactor, DEFAULT_REDACTED_KEYS, REDACTED_PREFIX } from './audit/redaction';
+export {
+  containsSecretText,
+  createRedactor,
+  createSensitiveKeyTest,
+  DEFAULT_REDACTED_KEY_SEGMENTS,
+  DEFAULT_REDACTED_KEYS,
+  isSensitiveKey,
+  REDACTED_PREFIX,
+} from './audit/redaction';
 export type { MeshGuardErrorOptions, PolicyIssue, PolicyLocation } from './errors/meshguard-error';
 export {
   ConfigError,

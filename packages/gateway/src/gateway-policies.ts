@@ -11,14 +11,29 @@ import {
 } from '@meshguard/core';
 import type { GatewayState, PolicyFile, PolicySet } from '@meshguard/store';
 
-/** Parses and validates a policy set; throws the CLI's `PolicyError` (file:line:col) when invalid. */
+/**
+ * Parses and validates a policy set; throws core's `PolicyError` (file:line:col) when invalid: a
+ * file name or a policy name given twice, a YAML alias bomb and a `__proto__` key included.
+ */
 export function compilePolicyFiles(
   files: readonly PolicyFile[],
   clock: Clock,
 ): { engine: PolicyEngine; policies: LoadedPolicy[] } {
   const policies: LoadedPolicy[] = [];
   const issues: PolicyError['issues'] = [];
+  const names = new Set<string>();
   for (const file of files) {
+    // Issues name files (file:line:col): two files of one name would make them ambiguous.
+    if (names.has(file.name)) {
+      issues.push({
+        file: file.name,
+        line: 1,
+        column: 1,
+        message: `duplicate file name "${file.name}" in one push`,
+      });
+      continue;
+    }
+    names.add(file.name);
     try {
       policies.push(...parsePolicies(file.text, { file: file.name }));
     } catch (error) {

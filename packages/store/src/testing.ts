@@ -79,6 +79,29 @@ export function describeAuditStore(name: string, open: () => Promise<AuditStore>
       expect(JSON.stringify(stored)).not.toContain('jo@example.com');
     });
 
+    it('redacts credential keys as whole segments and secrets found in any string', async () => {
+      const store = await fresh();
+      const [event] = await store.append([
+        makeEventBody({
+          context: {
+            pass: 'p4ss',
+            passenger_count: 2,
+            note: ['paid with 4111-1111-1111-1111', { memo: 'key AKIAIOSFODNN7EXAMPLE' }],
+          },
+        }),
+      ]);
+      expect(event!.context).toEqual({
+        pass: expect.stringMatching(/^redacted:sha256:[0-9a-f]{32}$/),
+        passenger_count: 2,
+        note: [
+          expect.stringMatching(/^paid with redacted:sha256:[0-9a-f]{32}$/),
+          { memo: expect.stringMatching(/^key redacted:sha256:[0-9a-f]{32}$/) },
+        ],
+      });
+      const stored = JSON.stringify((await store.query({ decisionId: event!.decisionId })).events[0]);
+      for (const secret of ['p4ss', '4111', 'AKIAIOSFODNN7EXAMPLE']) expect(stored).not.toContain(secret);
+    });
+
     it('filters by agent, action glob, effect, framework, kind, trace, decision and time', async () => {
       const store = await fresh();
       const a = makeEventBody({

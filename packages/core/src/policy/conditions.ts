@@ -1,5 +1,7 @@
+import { containsSecretText, isSensitiveKey } from '../audit/redaction';
 import type { AgentIdentity } from '../protocol/agent-identity';
 import { type TrustTier, tierRank } from '../protocol/trust-tier';
+import { compileLinearRegExp } from './linear-regexp';
 import { type Conditions, type ContextOperator, DAY_NAMES, type Day } from './policy-schema';
 
 /** What a condition sees: the acting agent, the request context, and the time of the check. */
@@ -122,7 +124,7 @@ function contextCondition(path: string, ops: ContextOperator): CompiledCondition
     parts.push(`${path} ${symbol} ${JSON.stringify(bound)}`);
   }
   if (ops.matches !== undefined) {
-    const re = new RegExp(ops.matches);
+    const re = compileLinearRegExp(ops.matches);
     checks.push((v) => typeof v === 'string' && re.test(v));
     parts.push(`${path} matches /${ops.matches}/`);
   }
@@ -134,7 +136,8 @@ function contextCondition(path: string, ops: ContextOperator): CompiledCondition
       for (const check of checks) if (!check(v)) return false;
       return true;
     },
-    observed: (input) => describeValue(path, get(input.context)),
+    // Explanations only (observedInReason is false): shown to the person asking, never stored.
+    observed: (input) => describeForExplanation(path, get(input.context)),
     observedInReason: false,
   };
 }
@@ -160,14 +163,48 @@ function isScalar(v: unknown): v is Scalar {
   return v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
 }
 
+/**
+ * The value a condition saw, as a reason may quote it. Only scalars are quoted, and never one
+ * that redaction would hide (under a key such as `password`, or a string holding a card number or
+ * a token): those are named by type, so a reason stored in the audit trail cannot carry what the
+ * trail's redaction removes. Redaction and this share one rule (core's `audit/redaction`).
+ */
 function describeValue(name: string, value: unknown, expected?: 'number'): string {
+  if (value === undefined) return `${name} is missing`;
+  const notNumber = expected === 'number' && (typeof value !== 'number' || !Number.isFinite(value));
+  let shown: string;
+  if (name.split('.').some(isSensitiveKey)) shown = `${typeName(value)} (not shown)`;
+  else if (value === null || typeof value === 'number' || typeof value === 'boolean') shown = String(value);
+  else if (typeof value === 'string' && !containsSecretText(value)) {
+    const text = JSON.stringify(value);
+    shown = text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  } else if (typeof value === 'string') shown = 'a string that redaction hides';
+  else shown = typeName(value);
+  return `${name} is ${shown}${notNumber ? ', not a number' : ''}`;
+}
+
+function describeForExplanation(name: string, value: unknown): string {
   if (value === undefined) return `${name} is missing`;
   const text = JSON.stringify(value);
   const shown = text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
-  if (expected === 'number' && (typeof value !== 'number' || !Number.isFinite(value))) {
-    return `${name} is ${shown}, not a number`;
-  }
   return `${name} is ${shown}`;
+}
+
+function typeName(value: unknown): string {
+  if (Array.isArray(value)) return `an array of ${value.length} item${value.length === 1 ? '' : 's'}`;
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+      return 'a string';
+    case 'object':
+      return 'an object';
+    case 'number':
+      return 'a number';
+    case 'boolean':
+      return 'a boolean';
+    default:
+      return `a ${typeof value}`;
+  }
 }
 
 // --- time -------------------------------------------------------------------------------------

@@ -835,7 +835,9 @@ describe('policy engine laws (property-based)', () => {
   });
 
   it('law 5 through the engine: exact and wildcard rule indexes agree with the reference', () => {
-    const valid = (p: string) => ActionPatternSchema.safeParse(p).success; // what definePolicy accepts
+    // What definePolicy accepts: a pattern with neither ":" nor "*" can never match, and is refused.
+    const valid = (p: string) =>
+      ActionPatternSchema.safeParse(p).success && (p.includes(':') || p.includes('*'));
     fc.assert(
       fc.property(patternAndActionArb, patternAndActionArb, ([p1, action], [p2]) => {
         fc.pre(valid(p1) && valid(p2));

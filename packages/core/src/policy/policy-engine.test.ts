@@ -486,4 +486,31 @@ describe('reasons never carry context values', () => {
       'customer_email is "alice.secret@gmail.com"',
     );
   });
+
+  it('never quotes a non-scalar amount (its type instead) nor a string redaction would hide', () => {
+    const engine = createPolicyEngine(
+      [
+        definePolicy({
+          name: 'p',
+          version: '1',
+          rules: [{ effect: 'allow', actions: ['write:refund'], conditions: { amount_max: 100 } }],
+        }),
+      ],
+      { clock: () => MONDAY_10 },
+    );
+    const reasonFor = (amount: unknown) =>
+      engine.decide({ action: 'write:refund', agent: support, context: { amount } as never }).reason;
+    const nested = reasonFor({ password: 'hunter2-secret' });
+    expect(nested).not.toContain('hunter2');
+    expect(nested).toBe(
+      'Nothing allows "write:refund" for agent "support-bot": rule p#0 allows it only when amount <= 100 (amount is an object, not a number); denied by default',
+    );
+    expect(reasonFor(['4111 1111 1111 1111'])).toContain('(amount is an array of 1 item, not a number)');
+    const card = reasonFor('4111 1111 1111 1111');
+    expect(card).not.toContain('4111');
+    expect(card).toContain('(amount is a string that redaction hides, not a number)');
+    // Harmless scalars are still quoted: the reason says what was wrong.
+    expect(reasonFor('150')).toContain('(amount is "150", not a number)');
+    expect(reasonFor(150)).toContain('(amount is 150)');
+  });
 });

@@ -1,5 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
+import createDebug from 'debug';
 import {
   type Document,
   isMap,
@@ -11,7 +12,14 @@ import {
   parseAllDocuments,
 } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError, PolicyError, type PolicyIssue } from '../errors/meshguard-error';
+import { ConfigError, formatPolicyIssue, PolicyError, type PolicyIssue } from '../errors/meshguard-error';
+import {
+  firstAliasOffset,
+  forbiddenObjectKeys,
+  forbiddenYamlKeys,
+  type PathIssue,
+  policyWarnings,
+} from './policy-lint';
 import { type PolicyDocument, type PolicyDocumentInput, PolicyDocumentSchema } from './policy-schema';
 
 /** A validated policy and where it came from. */
@@ -21,7 +29,14 @@ export interface LoadedPolicy {
   file: string;
   /** 1-based line of the document's start in its file (for multi-document YAML). */
   line: number;
+  /** What is valid but probably not meant (an empty `conditions: {}`...), with file:line:col. */
+  warnings?: PolicyIssue[];
 }
+
+/** How many nodes a document may reach through aliases (the `yaml` package's own default). */
+const MAX_ALIAS_COUNT = 100;
+
+const debug = createDebug('meshguard:policy');
 
 const POLICY_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
@@ -34,8 +49,17 @@ const POLICY_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
  */
 export function parsePolicies(text: string, options: { file?: string } = {}): LoadedPolicy[] {
   const file = options.file ?? '<inline>';
-  const docs = parseYamlAs(PolicyDocumentSchema, text, { file, what: 'policy document' });
-  return docs.map(({ value, line }) => ({ document: value, file, line }));
+  const docs = parseYamlAs(PolicyDocumentSchema, text, {
+    file,
+    what: 'policy document',
+    lint: policyWarnings,
+  });
+  return docs.map(({ value, line, warnings }) => ({
+    document: value,
+    file,
+    line,
+    ...(warnings.length > 0 ? { warnings } : {}),
+  }));
 }
 
 /**
@@ -46,8 +70,14 @@ export function parsePolicies(text: string, options: { file?: string } = {}): Lo
 export function parseYamlAs<S extends z.ZodType>(
   schema: S,
   text: string,
-  options: { file?: string; what?: string; knownKeys?: readonly string[] } = {},
-): Array<{ value: z.output<S>; line: number }> {
+  options: {
+    file?: string;
+    what?: string;
+    knownKeys?: readonly string[];
+    /** Finds warnings in a valid document (returned beside it, never thrown). */
+    lint?: (value: z.output<S>) => PathIssue[];
+  } = {},
+): Array<{ value: z.output<S>; line: number; warnings: PolicyIssue[] }> {
   const file = options.file ?? '<inline>';
   const what = options.what ?? 'document';
   const lineCounter = new LineCounter();
@@ -61,7 +91,7 @@ export function parseYamlAs<S extends z.ZodType>(
     new PolicyError([{ file, line: 1, column: 1, message: `no ${what} found (the file is empty)` }]);
   // An empty stream parses to an EmptyStream: a file with nothing in it is not a document.
   if (!Array.isArray(docs)) throw empty();
-  const out: Array<{ value: z.output<S>; line: number }> = [];
+  const out: Array<{ value: z.output<S>; line: number; warnings: PolicyIssue[] }> = [];
   for (const doc of docs) {
     const start = doc.contents?.range?.[0] ?? doc.range[0];
     if (doc.errors.length > 0) {
@@ -71,14 +101,37 @@ export function parseYamlAs<S extends z.ZodType>(
       continue;
     }
     if (doc.contents === null) continue; // a trailing `---` or a comment-only document
-    const parsed = schema.safeParse(doc.toJS({ maxAliasCount: 100 }));
+    const forbidden = forbiddenYamlKeys(doc);
+    if (forbidden.length > 0) {
+      for (const f of forbidden) issues.push({ ...position(f.offset), message: f.message });
+      continue;
+    }
+    let input: unknown;
+    try {
+      // Aliases may repeat a node, but not expand it exponentially (a "billion laughs" bomb).
+      input = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (error) {
+      const bomb = /alias/i.test((error as Error).message);
+      issues.push({
+        ...position(bomb ? (firstAliasOffset(doc) ?? start) : start),
+        message: bomb
+          ? `YAML aliases expand too far (more than ${MAX_ALIAS_COUNT} nodes through aliases): refused as a possible alias bomb`
+          : `YAML error: ${firstLine((error as Error).message)}`,
+      });
+      continue;
+    }
+    const parsed = schema.safeParse(input);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
         issues.push(...describeIssue(issue, doc, position, options.knownKeys ?? POLICY_KEYS));
       }
       continue;
     }
-    out.push({ value: parsed.data, line: position(start).line });
+    const warnings = (options.lint?.(parsed.data) ?? []).map((w) => ({
+      ...position(locate(doc, w.path)?.range?.[0] ?? start),
+      message: w.message,
+    }));
+    out.push({ value: parsed.data, line: position(start).line, warnings: sortIssues(warnings) });
   }
   if (issues.length > 0) throw new PolicyError(sortIssues(issues));
   if (out.length === 0) throw empty();
@@ -88,13 +141,30 @@ export function parseYamlAs<S extends z.ZodType>(
 /** Validates a policy given as an object (e.g. built in code); errors name the field. */
 export function definePolicy(input: PolicyDocumentInput, options: { file?: string } = {}): LoadedPolicy {
   const file = options.file ?? '<inline>';
+  const forbidden = forbiddenObjectKeys(input);
+  if (forbidden.length > 0) {
+    throw new PolicyError(
+      forbidden.map((f) => ({
+        file,
+        line: 1,
+        column: 1,
+        message: f.path.length > 0 ? `${formatPath(f.path)}: ${f.message}` : `the policy ${f.message}`,
+      })),
+    );
+  }
   const parsed = PolicyDocumentSchema.safeParse(input);
   if (!parsed.success) {
     throw new PolicyError(
       parsed.error.issues.map((issue) => ({ file, line: 1, column: 1, message: issueMessage(issue) })),
     );
   }
-  return { document: parsed.data, file, line: 1 };
+  const warnings = policyWarnings(parsed.data).map((w) => ({
+    file,
+    line: 1,
+    column: 1,
+    message: `${formatPath(w.path)}: ${w.message}`,
+  }));
+  return { document: parsed.data, file, line: 1, ...(warnings.length > 0 ? { warnings } : {}) };
 }
 
 /**
@@ -118,6 +188,9 @@ export async function loadPolicies(paths: string | readonly string[]): Promise<L
   }
   if (issues.length > 0) throw new PolicyError(issues);
   checkUniqueNames(loaded);
+  // Applications print warnings (`meshguard policy validate`); a library only logs them.
+  for (const warning of loaded.flatMap((p) => p.warnings ?? []))
+    debug('warning: %s', formatPolicyIssue(warning));
   return loaded;
 }
 
@@ -188,6 +261,13 @@ function describeIssue(
         message: `unknown key "${key}"${where}${hint ? ` (did you mean "${hint}"?)` : ''}`,
       };
     });
+  }
+  if (issue.code === 'invalid_key') {
+    // A record key that breaks its schema (a malformed context path): point at the key itself.
+    const key = issue.path[issue.path.length - 1];
+    const node = locateKey(doc, issue.path.slice(0, -1), String(key));
+    const inner = issue.issues[0]?.message ?? issue.message;
+    return [{ ...position(node?.range?.[0] ?? 0), message: `${formatPath(issue.path)}: ${inner}` }];
   }
   const node = locate(doc, issue.path);
   const missing = issue.path.length > 0 && !doc.hasIn(issue.path);

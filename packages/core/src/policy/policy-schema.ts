@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { ActionPatternSchema } from '../protocol/action';
 import { EffectSchema, PolicyModeSchema } from '../protocol/decision';
 import { TrustTierSchema } from '../protocol/trust-tier';
+import { linearRegExpProblem } from './linear-regexp';
+import { FORBIDDEN_KEYS } from './policy-lint';
 
 export const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 export const DaySchema = z.enum(DAY_NAMES);
@@ -11,6 +13,18 @@ const TIME_RANGE = /^([01]\d|2[0-3]):([0-5]\d)-(([01]\d|2[0-3]):([0-5]\d)|24:00)
 
 const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const Comparable = z.union([z.number(), z.string()]);
+
+/** A path into the request context: keys joined by dots (`customer.tier`), none of them empty. */
+export const ContextPathSchema = z
+  .string()
+  .min(1, 'a context path cannot be empty')
+  .refine((path) => path.split('.').every((segment) => segment.length > 0), {
+    message:
+      'a context path is keys joined by single dots (e.g. "customer.tier"): no empty key, no leading or trailing dot',
+  })
+  .refine((path) => !path.split('.').some((segment) => FORBIDDEN_KEYS.has(segment)), {
+    message: 'a context path cannot use "__proto__", "constructor" or "prototype" as a key',
+  });
 
 /** Operators of the general `context` condition; at least one per path, all must hold. */
 export const ContextOperatorSchema = z
@@ -23,7 +37,13 @@ export const ContextOperatorSchema = z
     lte: Comparable.optional(),
     gt: Comparable.optional(),
     gte: Comparable.optional(),
-    matches: z.string().refine(isValidRegExp, { message: 'not a valid regular expression' }).optional(),
+    matches: z
+      .string()
+      .superRefine((source, ctx) => {
+        const problem = linearRegExpProblem(source);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
     exists: z.boolean().optional(),
   })
   .refine((ops) => Object.keys(ops).length > 0, {
@@ -45,7 +65,7 @@ export const ConditionsSchema = z.strictObject({
     .optional(),
   days: z.array(DaySchema).min(1, 'days needs at least one day').optional(),
   trust_tier_min: TrustTierSchema.optional(),
-  context: z.record(z.string().min(1, 'a context path cannot be empty'), ContextOperatorSchema).optional(),
+  context: z.record(ContextPathSchema, ContextOperatorSchema).optional(),
 });
 export type Conditions = z.infer<typeof ConditionsSchema>;
 
@@ -102,6 +122,10 @@ export const PolicyDocumentSchema = z
         }
         seen.set(rule.id, index);
       }
+      rule.actions.forEach((pattern, i) => {
+        const problem = neverMatchingPattern(pattern);
+        if (problem) ctx.addIssue({ code: 'custom', path: ['rules', index, 'actions', i], message: problem });
+      });
       const c = rule.conditions;
       if (c?.timezone !== undefined && c.time_range === undefined && c.days === undefined) {
         ctx.addIssue({
@@ -118,17 +142,23 @@ export const PolicyDocumentSchema = z
         });
       }
     });
+    doc.delegation?.permissionCeiling?.forEach((pattern, i) => {
+      const problem = neverMatchingPattern(pattern);
+      if (problem) {
+        ctx.addIssue({ code: 'custom', path: ['delegation', 'permissionCeiling', i], message: problem });
+      }
+    });
   });
 export type PolicyDocument = z.output<typeof PolicyDocumentSchema>;
 export type PolicyDocumentInput = z.input<typeof PolicyDocumentSchema>;
 
-function isValidRegExp(source: string): boolean {
-  try {
-    new RegExp(source);
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * Every action is `verb:resource`, so a pattern with neither `:` nor `*` can never match: a deny
+ * rule written so would silently deny nothing.
+ */
+function neverMatchingPattern(pattern: string): string | undefined {
+  if (pattern.includes(':') || pattern.includes('*')) return undefined;
+  return `action pattern "${pattern}" has no ":" and can never match (actions are "verb:resource", e.g. "write:refund")`;
 }
 
 function isValidTimeZone(zone: string): boolean {
