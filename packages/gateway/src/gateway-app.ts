@@ -30,6 +30,8 @@ import {
 } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { createTokenAuthority, type TokenAuthority, TokenError } from './agent-tokens';
+import { recordOutcomes } from './gateway-audit-route';
+import { createDecisionIds, pastDeadline } from './gateway-check-route';
 import { createGatewayMetrics } from './gateway-metrics';
 import { createPolicyHolder, type PolicyHolder } from './gateway-policies';
 import {
@@ -48,6 +50,7 @@ import {
   JwksReplySchema,
   OpenApiReplySchema,
   OutcomeBodySchema,
+  OutcomeEnvelopeSchema,
   OutcomeReplySchema,
   PolicySetReplySchema,
   PutPoliciesBodySchema,
@@ -153,7 +156,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     get policies() {
       return policies.engine.policies;
     },
-    decide: (request, now) => policies.engine.decide(request, now),
+    // A check past the client's deadline is not evaluated: the client has denied it already.
+    decide: (request, now = clock()) => pastDeadline(request, now) ?? policies.engine.decide(request, now),
     explain: (request, now) => policies.engine.explain(request, now),
     reachable: (request) => policies.engine.reachable(request),
   };
@@ -291,6 +295,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
   const notImplemented = error('The audit store cannot answer this (a memory store).');
 
+  const decisionIds = createDecisionIds(clock);
+  const idTaken = (reply: FastifyReply, message: string) =>
+    reply.code(409).send({ error: 'conflict', message, field: 'decisionId' });
+
   const decide = async (agent: AgentIdentity, body: z.infer<typeof CheckBodySchema>) => {
     const started = process.hrtime.bigint();
     const decision = await guard.check({ ...body, agent });
@@ -308,11 +316,20 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         description:
           'Decides one action for the calling agent and records the decision in the audit trail. A deny is a 200 with `allowed: false`. The agent is the one the token names: identity fields in the body are ignored. `context` holds the tool arguments (`amount` for `amount_max`...) and is redacted before it is stored.',
         body: CheckBodySchema,
-        response: { 200: DecisionReplySchema, ...agentAuth, ...bodyErrors },
+        response: {
+          200: DecisionReplySchema,
+          ...agentAuth,
+          ...bodyErrors,
+          409: error('The client-minted `decisionId` is taken, or too old.'),
+        },
         security: [{ agentToken: [] }],
       },
     },
-    async (request) => decide(request.agent!, request.body),
+    async (request, reply) => {
+      const taken = decisionIds.claim([request.body.decisionId], request.agent!.id);
+      if (taken) return idTaken(reply, taken);
+      return decide(request.agent!, request.body);
+    },
   );
 
   app.post(
@@ -324,11 +341,21 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         description:
           'Decides up to 1,000 actions for the calling agent in one request; the decisions come back in request order and are recorded in one append. If the decisions cannot be recorded, every one of them is a deny (an action that cannot be audited does not run).',
         body: BatchCheckBodySchema,
-        response: { 200: BatchCheckReplySchema, ...agentAuth, ...bodyErrors },
+        response: {
+          200: BatchCheckReplySchema,
+          ...agentAuth,
+          ...bodyErrors,
+          409: error('A client-minted `decisionId` is taken, too old, or given twice.'),
+        },
         security: [{ agentToken: [] }],
       },
     },
-    async (request) => {
+    async (request, reply) => {
+      const taken = decisionIds.claim(
+        request.body.requests.map((r) => r.decisionId),
+        request.agent!.id,
+      );
+      if (taken) return idTaken(reply, taken);
       // One append for the whole batch: decided together, recorded together (all denied if not).
       const started = process.hrtime.bigint();
       const decisions = await guard.checkMany(
@@ -366,16 +393,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       schema: {
         summary: 'Record outcome events',
         description:
-          "Records outcome events (what happened after a decision), joined to their decision by `decisionId`. Idempotent by event `id`: an id the gateway already holds is ignored, so a retry never duplicates. The agent is the token's; an outcome cannot be attributed to a decision another agent got.",
+          "Records outcome events (what happened after a decision), joined to their decision by `decisionId`, each judged on its own: the answer names the id of every event recorded (`recorded`) and says why each other one was rejected (`rejected`), so a client counts as delivered only the ids named. Idempotent by event `id`: an id the gateway already holds is ignored (and named as recorded), so a retry never duplicates. The agent is the token's; an outcome cannot be attributed to a decision another agent got, and an agent token cannot record an approval's answer (`approved`, `rejected`). An event whose `ts` is over a second old is recorded with `deliveredAt`.",
         body: OutcomeBodySchema,
         response: { 200: OutcomeReplySchema, ...agentAuth, ...bodyErrors },
         security: [{ agentToken: [] }],
       },
+      // The route takes the envelope; each event is checked on its own (recordOutcomes).
+      validatorCompiler: (route) => validatorCompiler({ ...route, schema: OutcomeEnvelopeSchema }),
     },
-    async (request) => {
-      for (const event of request.body.events) await guard.record({ ...event, agent: request.agent! });
-      return { accepted: request.body.events.length };
-    },
+    async (request) => recordOutcomes(guard, request.agent!, request.body.events, clock),
   );
 
   app.get(

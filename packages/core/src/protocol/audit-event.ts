@@ -22,7 +22,10 @@ export const SourceSchema = z.object({ name: z.string(), version: z.string() });
 export const AuditEventBodySchema = z.object({
   v: z.literal(1),
   id: z.string().min(1),
+  /** When it happened (for an outcome: when the agent recorded it, however late it arrived). */
   ts: z.string(),
+  /** When a late outcome (spooled while the gateway was away) reached the trail; absent when on time. */
+  deliveredAt: z.string().optional(),
   type: AuditEventTypeSchema,
   traceId: z.string(),
   spanId: z.string().optional(),
