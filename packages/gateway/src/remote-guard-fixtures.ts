@@ -2,7 +2,7 @@
 // HTTP servers on 127.0.0.1 that misbehave on purpose, and cleanup after each test.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type RequestListener } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditStore } from '@meshguard/core';
@@ -32,7 +32,7 @@ export function tempDir(): string {
 }
 
 /** A gateway on a SQLite file in `dir`; `wrap` may stand between it and its store. */
-export async function gatewayOn(dir: string, wrap?: (store: AuditStore) => AuditStore) {
+export async function gatewayOn(dir: string, wrap?: (store: AuditStore) => AuditStore, port = 0) {
   const store = openSqliteStore(join(dir, 'meshguard.db'));
   const gateway: Gateway = await createGateway({
     store: wrap ? wrap(store) : store,
@@ -40,7 +40,7 @@ export async function gatewayOn(dir: string, wrap?: (store: AuditStore) => Audit
     adminToken: ADMIN,
     policies: [POLICY],
   });
-  await gateway.app.listen({ port: 0, host: '127.0.0.1' });
+  await gateway.app.listen({ port, host: '127.0.0.1' });
   later(() => gateway.close());
   const url = `http://127.0.0.1:${(gateway.app.server.address() as AddressInfo).port}`;
   return { gateway, url };
@@ -107,3 +107,38 @@ export function recorder() {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of `target` that holds what the client sends for `delay.ms`
+ * before passing it on: to the client, a gateway that has stalled; to the gateway, requests
+ * that arrive late (as they do when its event loop was frozen).
+ */
+export async function stallingProxy(target: string, delay: { ms: number }): Promise<string> {
+  const { port } = new URL(target);
+  const sockets = new Set<Socket>();
+  const server = createTcpServer((client) => {
+    const upstream = connect(Number(port), '127.0.0.1');
+    sockets.add(client).add(upstream);
+    client.on('data', (data) => {
+      setTimeout(() => upstream.write(data), delay.ms);
+    });
+    upstream.on('data', (data) => client.write(data));
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', () => setTimeout(() => upstream.destroy(), delay.ms + 1000));
+    client.on('error', end);
+    upstream.on('close', () => client.destroy());
+    upstream.on('error', end);
+  });
+  later(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}

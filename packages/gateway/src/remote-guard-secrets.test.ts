@@ -1,0 +1,104 @@
+// Secrets at rest and in words: credentials in the gateway URL never reach a reason, the spool
+// or the trail; the spool holds the redacted form only, in private files whatever the umask.
+import { chmodSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { createRemoteGuard } from '@meshguard/core';
+import { describe, expect, it } from 'vitest';
+import { ADMIN, agent, gatewayOn, remote, sleep, tempDir, tokenFor } from './remote-guard-fixtures';
+
+const SECRET = 's3cr3t-proxy-token';
+
+function spoolText(dir: string): string {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .map((f) => readFileSync(join(dir, f), 'utf8'))
+    .join('\n');
+}
+
+describe('credentials in the gateway URL', () => {
+  it('never reach a reason, the spool or the trail', async () => {
+    const dir = tempDir();
+    const first = await gatewayOn(dir);
+    const port = Number(new URL(first.url).port);
+    const token = await tokenFor(first.url);
+    await first.gateway.close();
+    const spoolDir = join(dir, 'spool');
+    const url = `${first.url}/?token=${SECRET}&api_key=${SECRET}`;
+    const guard = remote(url, token, spoolDir, { circuitRetryMs: 10 });
+    expect(guard.url).toBe(`${first.url}/?token=***&api_key=***`);
+    const denied = await guard.check({ action: 'read:orders', agent, traceId: 'trace_url' });
+    expect(denied.allowed).toBe(false);
+    expect(denied.reason).not.toContain(SECRET);
+    expect(denied.reason).toContain('token=***');
+    expect((await guard.reachable({ action: 'read:orders', agent })).reason).not.toContain(SECRET);
+    await guard.flush();
+    expect(spoolText(spoolDir)).toContain('token=***');
+    expect(spoolText(spoolDir)).not.toContain(SECRET);
+
+    const second = await gatewayOn(dir, undefined, port);
+    await sleep(20);
+    expect((await guard.check({ action: 'read:orders', agent, traceId: 'trace_url' })).allowed).toBe(true);
+    await guard.flush();
+    const trail = await fetch(`${second.url}/v1/audit?traceId=trace_url`, {
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    const text = await trail.text();
+    expect(text).toContain('token=***');
+    expect(text).not.toContain(SECRET);
+  });
+
+  it('a user name and password in it are refused, and the error does not show them', () => {
+    expect(() => createRemoteGuard({ url: `http://bot:${SECRET}@127.0.0.1:8787`, agentToken: 't' })).toThrow(
+      /carries a user name or password/,
+    );
+    try {
+      createRemoteGuard({ url: `http://bot:${SECRET}@127.0.0.1:8787`, agentToken: 't' });
+    } catch (error) {
+      expect((error as Error).message).not.toContain(SECRET);
+      expect((error as Error).message).toContain('http://***@127.0.0.1:8787');
+    }
+    try {
+      createRemoteGuard({ url: `ftp://bot:${SECRET}@127.0.0.1/`, agentToken: 't' });
+    } catch (error) {
+      expect((error as Error).message).not.toContain(SECRET);
+    }
+  });
+});
+
+describe('the spool', () => {
+  it('holds the redacted form of the context only', async () => {
+    const dir = tempDir();
+    const spoolDir = join(dir, 'spool');
+    const guard = remote('http://127.0.0.1:9', 'token', spoolDir, { timeoutMs: 300 });
+    await guard.record({
+      outcome: 'success',
+      action: 'write:refund',
+      traceId: 't',
+      context: { amount: 42, password: 'hunter2-hunter2', customer: { email: 'ann@example.com' } },
+    });
+    const text = spoolText(spoolDir);
+    expect(text).toContain('"amount":42');
+    expect(text).not.toContain('hunter2');
+    expect(text).not.toContain('ann@example.com');
+    expect(text).toContain('redacted:sha256:');
+  });
+
+  it('is private (0700 folder, 0600 file) whatever the umask, and a looser spool file is tightened', async () => {
+    const dir = tempDir();
+    const spoolDir = join(dir, 'spool');
+    const umask = process.umask(0);
+    try {
+      const guard = remote('http://127.0.0.1:9', 'token', spoolDir, { timeoutMs: 300 });
+      await guard.record({ outcome: 'success', action: 'read:orders', traceId: 't' });
+      expect(statSync(spoolDir).mode & 0o777).toBe(0o700);
+      const [file] = readdirSync(spoolDir);
+      expect(statSync(join(spoolDir, file!)).mode & 0o777).toBe(0o600);
+      // A spool left readable by others (an older version, a copy) is tightened on the next write.
+      chmodSync(join(spoolDir, file!), 0o644);
+      await guard.record({ outcome: 'success', action: 'read:orders', traceId: 't' });
+      expect(statSync(join(spoolDir, file!)).mode & 0o777).toBe(0o600);
+    } finally {
+      process.umask(umask);
+    }
+  });
+});
