@@ -69,7 +69,7 @@ export const BatchCheckReplySchema = z
   })
   .describe('The decisions.');
 
-export const ReachableBodySchema = CheckBodySchema.omit({ context: true });
+export const ReachableBodySchema = CheckBodySchema.omit({ context: true, decisionId: true, deadline: true });
 export const ReachableReplySchema = z
   .object({
     reachable: z

@@ -4,7 +4,17 @@ import { chmodSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRemoteGuard } from '@meshguard/core';
 import { describe, expect, it } from 'vitest';
-import { ADMIN, agent, gatewayOn, remote, sleep, tempDir, tokenFor } from './remote-guard-fixtures';
+import {
+  ADMIN,
+  agent,
+  gatewayOn,
+  recorder,
+  remote,
+  serve,
+  sleep,
+  tempDir,
+  tokenFor,
+} from './remote-guard-fixtures';
 
 const SECRET = 's3cr3t-proxy-token';
 
@@ -83,20 +93,48 @@ describe('the spool', () => {
     expect(text).toContain('redacted:sha256:');
   });
 
-  it('is private (0700 folder, 0600 file) whatever the umask, and a looser spool file is tightened', async () => {
+  it('is private (0700 folders, 0600 files) whatever the umask, and a looser file is tightened', async () => {
     const dir = tempDir();
-    const spoolDir = join(dir, 'spool');
+    const spoolDir = join(dir, 'nested', 'spool');
+    // A gateway that rejects every event by id: they go to the rejected file beside the spool.
+    const { listen } = recorder();
+    const url = await serve(
+      listen(({ body }) => {
+        const ids = (JSON.parse(body) as { events: Array<{ id: string }> }).events.map((e) => e.id);
+        return {
+          status: 200,
+          body: {
+            accepted: 0,
+            recorded: [],
+            rejected: ids.map((id, index) => ({ index, id, error: 'bad_request', message: 'no' })),
+          },
+        };
+      }),
+    );
     const umask = process.umask(0);
     try {
-      const guard = remote('http://127.0.0.1:9', 'token', spoolDir, { timeoutMs: 300 });
-      await guard.record({ outcome: 'success', action: 'read:orders', traceId: 't' });
+      const away = remote('http://127.0.0.1:9', 'token', spoolDir, { timeoutMs: 300 });
+      await away.record({ outcome: 'success', action: 'read:orders', traceId: 't' });
+      expect(statSync(join(dir, 'nested')).mode & 0o777).toBe(0o700);
       expect(statSync(spoolDir).mode & 0o777).toBe(0o700);
-      const [file] = readdirSync(spoolDir);
-      expect(statSync(join(spoolDir, file!)).mode & 0o777).toBe(0o600);
-      // A spool left readable by others (an older version, a copy) is tightened on the next write.
-      chmodSync(join(spoolDir, file!), 0o644);
-      await guard.record({ outcome: 'success', action: 'read:orders', traceId: 't' });
-      expect(statSync(join(spoolDir, file!)).mode & 0o777).toBe(0o600);
+      const [spooled] = readdirSync(spoolDir);
+      expect(statSync(join(spoolDir, spooled!)).mode & 0o777).toBe(0o600);
+
+      const refusing = remote(url, 'token', spoolDir);
+      await refusing.record({ outcome: 'success', action: 'read:orders', traceId: 't' });
+      await refusing.flush();
+      const rejected = join(spoolDir, readdirSync(spoolDir).find((f) => f.endsWith('.rejected.jsonl'))!);
+      expect(statSync(rejected).mode & 0o777).toBe(0o600);
+      // A file left readable by others (an older version, a copy) is tightened on the next write.
+      chmodSync(rejected, 0o644);
+      await refusing.record({ outcome: 'success', action: 'read:orders', traceId: 't' });
+      await refusing.flush();
+      expect(
+        readFileSync(rejected, 'utf8')
+          .split('\n')
+          .filter((l) => l.trim() !== ''),
+      ).toHaveLength(2);
+      expect(statSync(rejected).mode & 0o777).toBe(0o600);
     } finally {
       process.umask(umask);
     }
