@@ -9,7 +9,7 @@ import type { AuditStore } from '@meshguard/core';
 import { createRemoteGuard, type RemoteGuard, type RemoteGuardOptions } from '@meshguard/core';
 import { openSqliteGatewayState, openSqliteStore } from '@meshguard/store';
 import { afterEach } from 'vitest';
-import { createGateway, type Gateway } from './gateway-app';
+import { createGateway, type Gateway, type GatewayOptions } from './gateway-app';
 
 export const ADMIN = 'admin-token-for-tests-0123456789';
 export const POLICY = {
@@ -34,12 +34,15 @@ export function tempDir(): string {
 /** A gateway on a SQLite file in `dir`; `wrap` may stand between it and its store. */
 export async function gatewayOn(dir: string, wrap?: (store: AuditStore) => AuditStore, port = 0) {
   const store = openSqliteStore(join(dir, 'meshguard.db'));
-  const gateway: Gateway = await createGateway({
-    store: wrap ? wrap(store) : store,
-    state: openSqliteGatewayState(join(dir, 'meshguard.db')),
-    adminToken: ADMIN,
-    policies: [POLICY],
-  });
+  return listening(
+    { store: wrap ? wrap(store) : store, state: openSqliteGatewayState(join(dir, 'meshguard.db')) },
+    port,
+  );
+}
+
+/** A gateway over any store and state (PostgreSQL, say), listening on 127.0.0.1. */
+export async function listening(parts: Pick<GatewayOptions, 'store' | 'state'>, port = 0) {
+  const gateway: Gateway = await createGateway({ ...parts, adminToken: ADMIN, policies: [POLICY] });
   await gateway.app.listen({ port, host: '127.0.0.1' });
   later(() => gateway.close());
   const url = `http://127.0.0.1:${(gateway.app.server.address() as AddressInfo).port}`;

@@ -4,11 +4,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AuditEvent, type AuditStore, CLIENT_GAVE_UP, uuidv7 } from '@meshguard/core';
-import { describe, expect, it } from 'vitest';
+import { openPostgresGatewayState, openPostgresStore } from '@meshguard/store';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   ADMIN,
   agent,
   gatewayOn,
+  listening,
   remote,
   serve,
   sleep,
@@ -257,5 +260,63 @@ describe('what the remote guard records of its own denials and late outcomes', (
     expect(event).toBeDefined();
     expect(Date.parse(event!.ts)).toBeLessThan(before + 500);
     expect(Date.parse(event!.deliveredAt!)).toBeGreaterThanOrEqual(before + 1200);
+  });
+});
+
+const PG_URL = process.env.MESHGUARD_TEST_PG_URL;
+
+describe.skipIf(!PG_URL)('on PostgreSQL alike', () => {
+  const schema = `mg_remote_${uuidv7().slice(-12)}`;
+  afterAll(async () => {
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
+  });
+
+  it('a late outcome keeps its time beside its delivery time, and a check past its deadline is a recorded deny', async () => {
+    const dir = tempDir();
+    const url = `${PG_URL}${PG_URL!.includes('?') ? '&' : '?'}schema=${schema}`;
+    const { url: gateway } = await listening({
+      store: await openPostgresStore(url),
+      state: await openPostgresGatewayState(PG_URL!, { schema }),
+    });
+    const token = await tokenFor(gateway);
+    const guard = remote(gateway, token, join(dir, 'spool'));
+    const happened = new Date(Date.now() - 60_000).toISOString();
+    await guard.record({
+      id: 'late-pg',
+      outcome: 'success',
+      action: 'read:orders',
+      traceId: 'trace_pg',
+      ts: happened,
+    });
+    await guard.flush();
+    const id = uuidv7();
+    const res = await fetch(`${gateway}/v1/check`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        action: 'read:orders',
+        traceId: 'trace_pg',
+        decisionId: id,
+        deadline: happened,
+      }),
+    });
+    expect(await res.json()).toMatchObject({ decisionId: id, allowed: false });
+    const events = await guard.query({ traceId: 'trace_pg', order: 'asc' });
+    expect(events.find((e) => e.id === 'late-pg')).toMatchObject({
+      ts: happened,
+      deliveredAt: expect.any(String),
+    });
+    expect(events.find((e) => e.decisionId === id)).toMatchObject({
+      type: 'decision',
+      effect: 'deny',
+      reason: expect.stringMatching(/after the client's deadline/),
+    });
+    const verify = await fetch(`${gateway}/v1/audit/verify`, {
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    expect(((await verify.json()) as { ok: boolean }).ok).toBe(true);
   });
 });
