@@ -32,6 +32,7 @@ import { z } from 'zod';
 import { createTokenAuthority, type TokenAuthority, TokenError } from './agent-tokens';
 import { recordOutcomes } from './gateway-audit-route';
 import { createDecisionIds, pastDeadline } from './gateway-check-route';
+import { redactingLogger } from './gateway-log-redaction';
 import { createGatewayMetrics } from './gateway-metrics';
 import { createPolicyHolder, type PolicyHolder } from './gateway-policies';
 import {
@@ -134,7 +135,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const metrics = createGatewayMetrics();
   const tokens = await createTokenAuthority(options.state);
   const app = Fastify({
-    logger: options.logger ?? false,
+    logger: redactingLogger(options.logger),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     // A path parameter (decoded) as long as the longest id there is: an agent id or a jti has at
     // most 256 characters, and the router refuses longer ones before the route's schema sees them.

@@ -2,8 +2,10 @@
 // or the trail; the spool holds the redacted form only, in private files whatever the umask.
 import { chmodSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRemoteGuard } from '@meshguard/core';
+import { createMemoryStore, createRemoteGuard } from '@meshguard/core';
+import { openSqliteGatewayState } from '@meshguard/store';
 import { describe, expect, it } from 'vitest';
+import { createGateway } from './gateway-app';
 import {
   ADMIN,
   agent,
@@ -55,6 +57,25 @@ describe('credentials in the gateway URL', () => {
     const text = await trail.text();
     expect(text).toContain('token=***');
     expect(text).not.toContain(SECRET);
+  });
+
+  it("never reach the gateway's request log", async () => {
+    const lines: string[] = [];
+    const gateway = await createGateway({
+      store: createMemoryStore(),
+      state: openSqliteGatewayState(':memory:'),
+      adminToken: ADMIN,
+      logger: { level: 'info', stream: { write: (line: string) => void lines.push(line) } },
+    });
+    try {
+      const res = await gateway.app.inject({ method: 'GET', url: `/healthz?token=${SECRET}` });
+      expect(res.statusCode).toBe(200);
+    } finally {
+      await gateway.close();
+    }
+    const log = lines.join('');
+    expect(log).toContain('/healthz?token=***');
+    expect(log).not.toContain(SECRET);
   });
 
   it('a user name and password in it are refused, and the error does not show them', () => {
