@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { AuditEvent, AuditFilter } from '@meshguard/core';
-import { csvHeader, csvRow, formatTable, formatTrace } from './audit-format';
+import { csvHeader, csvRow, formatTable, formatTrace, traceSummary } from './audit-format';
 import { openAuditForReading } from './audit-source';
 import { UsageError } from './cli-error';
 import { type CliIo, paint } from './cli-output';
@@ -80,11 +80,7 @@ export async function auditTrace(
       `${c.bold(`trace ${traceId}`)} ${c.dim(`(${events.length} events; ${frameworks}; from ${events[0]!.ts})`)}`,
     );
     for (const line of formatTrace(events, c)) io.out(line);
-    const denied = events.filter(
-      (e) => e.type === 'decision' && e.mode === 'enforce' && e.effect !== 'allow',
-    ).length;
-    const decisions = events.filter((e) => e.type === 'decision' && e.mode === 'enforce').length;
-    io.out(c.dim(`${decisions} decisions, ${denied} not allowed`));
+    io.out(c.dim(traceSummary(events)));
     return 0;
   } finally {
     await store.close();

@@ -1,4 +1,4 @@
-import type { AuditEvent } from '@meshguard/core';
+import { type AuditEvent, CLIENT_GAVE_UP } from '@meshguard/core';
 import type { paint } from './cli-output';
 
 type Paint = ReturnType<typeof paint>;
@@ -117,11 +117,21 @@ export function formatTrace(recorded: readonly AuditEvent[], c: Paint): string[]
         `${offset} ${indent}${mark} ${c.bold(e.action)} ${c.dim(`[${e.agent.name}, ${e.framework}]`)} ${c.effect(e.effect)}${results ? ` → ${results}` : ''}`,
       );
       if (e.effect !== 'allow') lines.push(`${BLANK}${indent}  ${c.dim('reason:')} ${e.reason ?? ''}`);
+      else if (gaveUpOn(outcomes.get(e.decisionId)))
+        lines.push(
+          `${BLANK}${indent}  ${c.yellow('allowed by the gateway, not executed: the client gave up')}`,
+        );
       if (e.kind === 'handoff' && e.effect === 'allow') {
         lines.push(
           `${BLANK}${indent}  ${c.dim(`↳ ${e.action.slice(e.action.indexOf(':') + 1)} takes over`)}`,
         );
       }
+    } else if (e.type === 'outcome' && !decided.has(e.decisionId) && e.outcome === 'blocked') {
+      // Denied before any decision was recorded: by the client (the gateway unreachable, say).
+      lines.push(
+        `${offset} ${indent}${c.red('✗')} ${c.bold(e.action)} ${c.dim(`[${e.agent.name}, ${e.framework}]`)} ${c.effect('deny')} ${c.dim('(denied by the client)')}`,
+      );
+      lines.push(`${BLANK}${indent}  ${c.dim('reason:')} ${e.reason ?? e.error ?? ''}`);
     } else if (e.type === 'outcome' && !decided.has(e.decisionId)) {
       // An outcome with no decision in this trace: observed activity (not gated), or a late report.
       lines.push(
@@ -137,6 +147,31 @@ export function formatTrace(recorded: readonly AuditEvent[], c: Paint): string[]
 }
 
 const BLANK = ' '.repeat(12);
+
+/** Whether a decision's outcomes say the client gave up waiting for it (so it did not run). */
+function gaveUpOn(outcomes: readonly AuditEvent[] | undefined): boolean {
+  return (outcomes ?? []).some((o) => o.outcome === 'blocked' && o.error === CLIENT_GAVE_UP);
+}
+
+/**
+ * The last line of a trace: how many decisions, and how many were not allowed to run. A check
+ * denied by the client (no decision recorded: the gateway was unreachable) counts as a decision
+ * not allowed, and so does one the gateway allowed after the client had given up on it.
+ */
+export function traceSummary(events: readonly AuditEvent[]): string {
+  const enforced = events.filter((e) => e.type === 'decision' && e.mode === 'enforce');
+  const decided = new Set(enforced.map((e) => e.decisionId));
+  const blocked = events.filter((e) => e.type === 'outcome' && e.outcome === 'blocked');
+  const byClient = new Set(blocked.filter((e) => !decided.has(e.decisionId)).map((e) => e.decisionId));
+  const gaveUp = new Set(blocked.filter((e) => e.error === CLIENT_GAVE_UP).map((e) => e.decisionId));
+  const allowedGivenUp = enforced.filter((e) => e.effect === 'allow' && gaveUp.has(e.decisionId)).length;
+  const denied = enforced.filter((e) => e.effect !== 'allow').length;
+  const notes = [
+    byClient.size > 0 ? `${byClient.size} denied by the client` : '',
+    allowedGivenUp > 0 ? `${allowedGivenUp} allowed by the gateway, not executed: the client gave up` : '',
+  ].filter(Boolean);
+  return `${enforced.length + byClient.size} decisions, ${denied + byClient.size + allowedGivenUp} not allowed${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`;
+}
 
 function cleanEvent(e: AuditEvent): AuditEvent {
   const out: AuditEvent = {

@@ -61,6 +61,7 @@ export { DEFAULT_DB, resolveGuardSettings } from './guard/guard-settings';
 export type { ObservedCall, ObservedVerdict } from './guard/observed-call';
 export type { RemoteGuard, RemoteGuardOptions } from './guard/remote-guard';
 export { createRemoteGuard } from './guard/remote-guard';
+export { redactUrl } from './guard/remote-url';
 export { isoTime, uuidv7 } from './ids/uuidv7';
 export type { ActionMatcher } from './policy/action-pattern';
 export { compileActionPattern, isWildcard, matchesAction } from './policy/action-pattern';
@@ -123,8 +124,11 @@ export { ACTION_KINDS, ActionKindSchema, CheckRequestSchema, ContextSchema } fro
 export type { Decision, Effect, PolicyMode, PolicyRef, RuleRef, ShadowOutcome } from './protocol/decision';
 export {
   DecisionSchema,
+  DecisionShapeSchema,
   EFFECTS,
   EffectSchema,
+  INCONSISTENT_DECISION,
+  isConsistentDecision,
   PolicyModeSchema,
   PolicyRefSchema,
   RuleRefSchema,
@@ -132,7 +136,7 @@ export {
 } from './protocol/decision';
 export { canonicalFramework, FRAMEWORK_NAMES, frameworkSpellings } from './protocol/framework-names';
 export type { OutcomeEvent } from './protocol/outcome-event';
-export { OutcomeEventSchema } from './protocol/outcome-event';
+export { CLIENT_GAVE_UP, OutcomeEventSchema } from './protocol/outcome-event';
 export type { TrustTier } from './protocol/trust-tier';
 export { TRUST_TIERS, TrustTierSchema, tierRank } from './protocol/trust-tier';
 export { RecentMap } from './util/recent-map';

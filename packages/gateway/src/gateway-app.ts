@@ -12,7 +12,12 @@ import {
   type PolicyEngine,
 } from '@meshguard/core';
 import type { GatewayState, PolicyFile, StoreStats } from '@meshguard/store';
-import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { TokenAuthority } from './agent-tokens';
@@ -25,6 +30,9 @@ import {
 } from './gateway-delegation';
 import { installErrorHandling, refuseUrl } from './gateway-errors';
 import { openGatewayKeys, type SigningKeyOption } from './gateway-keys';
+import { recordOutcomes } from './gateway-audit-route';
+import { createDecisionIds, pastDeadline } from './gateway-check-route';
+import { redactingLogger } from './gateway-log-redaction';
 import { createGatewayMetrics } from './gateway-metrics';
 import { createPolicyHolder, type PolicyHolder } from './gateway-policies';
 import {
@@ -41,6 +49,7 @@ import {
   JwksReplySchema,
   OpenApiReplySchema,
   OutcomeBodySchema,
+  OutcomeEnvelopeSchema,
   OutcomeReplySchema,
   PolicySetReplySchema,
   PutPoliciesBodySchema,
@@ -132,7 +141,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const app = Fastify({
     ...serverLimitOptions(limits),
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
-    logger: options.logger ?? false,
+    logger: redactingLogger(options.logger),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     // A path parameter (decoded) as long as the longest id there is: an agent id or a jti has at
     // most 256 characters, and the router refuses longer ones before the route's schema sees them.
@@ -158,7 +167,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     get policies() {
       return policies.engine.policies;
     },
-    decide: (request, now) => policies.engine.decide(request, now),
+    // A check past the client's deadline is not evaluated: the client has denied it already.
+    decide: (request, now = clock()) => pastDeadline(request, now) ?? policies.engine.decide(request, now),
     explain: (request, now) => policies.engine.explain(request, now),
     reachable: (request) => policies.engine.reachable(request),
   };
@@ -256,6 +266,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     return { ...rest, agent: request.agent!, ...(chain ? { delegation: chain } : {}) };
   };
 
+  const decisionIds = createDecisionIds(clock);
+  const idTaken = (reply: FastifyReply, message: string) =>
+    reply.code(409).send({ error: 'conflict', message, field: 'decisionId' });
+
   const decide = async (request: FastifyRequest, body: z.infer<typeof DelegatingCheckBodySchema>) => {
     const { handoffTarget, ...check } = body;
     const started = process.hrtime.bigint();
@@ -280,11 +294,20 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         description:
           'Decides one action for the calling agent and records the decision in the audit trail. A deny is a 200 with `allowed: false`. The agent is the one the token names: identity fields in the body are ignored. `context` holds the tool arguments (`amount` for `amount_max`...) and is redacted before it is stored. An allowed `handoff:<target>` check whose target is an agent of this gateway also returns `handoffToken`, a short-lived delegated token for the target; checks made with a delegated token are decided with the delegation chain it carries, and a `delegation` in their body is ignored.',
         body: DelegatingCheckBodySchema,
-        response: { 200: DelegatingDecisionReplySchema, ...agentAuth, ...bodyErrors },
+        response: {
+          200: DelegatingDecisionReplySchema,
+          ...agentAuth,
+          ...bodyErrors,
+          409: error('The client-minted `decisionId` is taken, or too old.'),
+        },
         security: [{ agentToken: [] }],
       },
     },
-    async (request) => decide(request, request.body),
+    async (request, reply) => {
+      const taken = decisionIds.claim([request.body.decisionId], request.agent!.id);
+      if (taken) return idTaken(reply, taken);
+      return decide(request, request.body);
+    },
   );
 
   app.post(
@@ -296,11 +319,21 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         description:
           'Decides up to 1,000 actions for the calling agent in one request; the decisions come back in request order and are recorded in one append. If the decisions cannot be recorded, every one of them is a deny (an action that cannot be audited does not run).',
         body: BatchCheckBodySchema,
-        response: { 200: BatchCheckReplySchema, ...agentAuth, ...bodyErrors },
+        response: {
+          200: BatchCheckReplySchema,
+          ...agentAuth,
+          ...bodyErrors,
+          409: error('A client-minted `decisionId` is taken, too old, or given twice.'),
+        },
         security: [{ agentToken: [] }],
       },
     },
-    async (request) => {
+    async (request, reply) => {
+      const taken = decisionIds.claim(
+        request.body.requests.map((r) => r.decisionId),
+        request.agent!.id,
+      );
+      if (taken) return idTaken(reply, taken);
       // One append for the whole batch: decided together, recorded together (all denied if not).
       const started = process.hrtime.bigint();
       const decisions = await guard.checkMany(request.body.requests.map((body) => asCaller(request, body)));
@@ -336,16 +369,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       schema: {
         summary: 'Record outcome events',
         description:
-          "Records outcome events (what happened after a decision), joined to their decision by `decisionId`. Idempotent by event `id`: an id the gateway already holds is ignored, so a retry never duplicates. The agent is the token's; an outcome cannot be attributed to a decision another agent got.",
+          "Records outcome events (what happened after a decision), joined to their decision by `decisionId`, each judged on its own: the answer names the id of every event recorded (`recorded`) and says why each other one was rejected (`rejected`), so a client counts as delivered only the ids named. Idempotent by event `id`: an id the gateway already holds is ignored (and named as recorded), so a retry never duplicates. The agent is the token's; an outcome cannot be attributed to a decision another agent got, and an agent token cannot record an approval's answer (`approved`, `rejected`). An event whose `ts` is over a second old is recorded with `deliveredAt`.",
         body: OutcomeBodySchema,
         response: { 200: OutcomeReplySchema, ...agentAuth, ...bodyErrors },
         security: [{ agentToken: [] }],
       },
+      // The route takes the envelope; each event is checked on its own (recordOutcomes).
+      validatorCompiler: (route) => validatorCompiler({ ...route, schema: OutcomeEnvelopeSchema }),
     },
-    async (request) => {
-      for (const event of request.body.events) await guard.record(asCaller(request, event));
-      return { accepted: request.body.events.length };
-    },
+    async (request) =>
+      recordOutcomes(guard, (event) => asCaller(request, event), request.body.events, clock),
   );
 
   app.get(

@@ -3,7 +3,7 @@ import {
   AuditEventSchema,
   AuditFilterSchema,
   CheckRequestSchema,
-  DecisionSchema,
+  DecisionShapeSchema,
   OutcomeEventSchema,
   TrustTierSchema,
 } from '@meshguard/core';
@@ -37,13 +37,17 @@ export const CheckBodySchema = described(CheckRequestSchema.omit({ agent: true }
   framework: 'The agent framework asking (`openai-agents`, `bedrock`, `vertex`...).',
   kind: 'What sort of action it is.',
   source: 'The package asking (an adapter and its version), stamped on the recorded decision.',
+  decisionId:
+    'The id the decision is to have, minted by the client (a UUIDv7), so that an outcome it records after giving up on the answer joins the decision. Refused (409) when the gateway has seen it or it was minted more than 5 minutes ago; the gateway mints one when absent.',
+  deadline:
+    'When the client stops waiting (ISO date-time). A check that reaches the gateway after it is not evaluated: the answer, and the recorded decision, is a deny saying so.',
 });
 export type CheckBody = z.infer<typeof CheckBodySchema>;
 
 /** A decision as the gateway answers it (core's schema, described). */
-export const DecisionReplySchema = described(DecisionSchema, {
+export const DecisionReplySchema = described(DecisionShapeSchema, {
   decisionId: 'Identifies the decision; outcome events name it in `decisionId`.',
-  allowed: 'True only when `effect` is `allow`.',
+  allowed: 'True exactly when `effect` is `allow`: clients refuse a decision where the two disagree.',
   effect: 'What the policies decided.',
   reason: 'Why: the deciding rule, or that nothing allowed the action.',
   policy: 'The policy of the deciding rule.',
@@ -66,7 +70,7 @@ export const BatchCheckReplySchema = z
   })
   .describe('The decisions.');
 
-export const ReachableBodySchema = CheckBodySchema.omit({ context: true });
+export const ReachableBodySchema = CheckBodySchema.omit({ context: true, decisionId: true, deadline: true });
 export const ReachableReplySchema = z
   .object({
     reachable: z
@@ -77,25 +81,52 @@ export const ReachableReplySchema = z
   })
   .describe('Whether the action can be allowed.');
 
-/** Outcome events; the agent is the token's, and each event's `id` makes a retry harmless. */
+/** One outcome event as an agent sends it: the agent is the token's, the delivery time the gateway's. */
+export const OutcomeEventBodySchema = described(OutcomeEventSchema.omit({ agent: true, deliveredAt: true }), {
+  id: 'Makes a retry harmless: an event whose id the gateway holds is ignored (and named as recorded).',
+  decisionId: 'The decision this outcome follows (from `POST /v1/check`).',
+  outcome:
+    'What happened. `approved` and `rejected` (an approval answered) are refused with an agent token: the approver records them.',
+  ts: 'When it happened (ISO date-time; default: when it arrives). An event that arrives over a second later gets `deliveredAt` in the trail.',
+});
+
+/** Outcome events; each is judged on its own, and each event's `id` makes a retry harmless. */
 export const OutcomeBodySchema = z.object({
   events: z
-    .array(
-      described(OutcomeEventSchema.omit({ agent: true }), {
-        id: 'Makes a retry harmless: an event whose id the gateway holds is ignored.',
-        decisionId: 'The decision this outcome follows (from `POST /v1/check`).',
-        outcome: 'What happened.',
-      }),
-    )
+    .array(OutcomeEventBodySchema)
     .min(1)
     .max(1000)
-    .describe('The outcome events to record.'),
+    .describe(
+      'The outcome events to record (each checked on its own: one that breaks the schema is rejected in the answer, the others are recorded).',
+    ),
 });
+/** What the route itself holds the body to: the events are checked one by one afterwards. */
+export const OutcomeEnvelopeSchema = z.object({ events: z.array(z.unknown()).min(1).max(1000) });
 export const OutcomeReplySchema = z
   .object({
-    accepted: z.number().int().describe('How many events the request carried (ids already held included).'),
+    accepted: z.number().int().describe('How many events are recorded (ids already held included).'),
+    recorded: z
+      .array(z.string())
+      .describe(
+        'The id of every event recorded (ids already held included; the gateway mints one for an event without). Only these count as delivered.',
+      ),
+    rejected: z
+      .array(
+        z.object({
+          index: z.number().int().describe('Where the event is in `events` (from 0).'),
+          id: z.string().optional().describe('Its id, if it had one.'),
+          error: z
+            .enum(['bad_request', 'forbidden'])
+            .describe(
+              '`bad_request`: it breaks the schema, or names a decision of another agent; `forbidden`: an agent token cannot record it (`approved`, `rejected`).',
+            ),
+          message: z.string().describe('Why, in words.'),
+          field: z.string().optional().describe('The field at fault (`events.3.outcome`).'),
+        }),
+      )
+      .describe('Every event not recorded, and why: it will never be, as it is.'),
   })
-  .describe('The events are recorded.');
+  .describe('What was recorded and what was rejected, event by event.');
 
 export const AuditQuerySchema = described(AuditFilterSchema, {
   agent: 'Only events of this agent id.',

@@ -95,7 +95,7 @@ describe('gateway: decisions over HTTP', () => {
     };
     for (let i = 0; i < 2; i++) {
       const res = await app.inject({ method: 'POST', url: '/v1/audit', headers: auth, payload });
-      expect(res.json()).toEqual({ accepted: 1 });
+      expect(res.json()).toEqual({ accepted: 1, recorded: ['outcome-1'], rejected: [] });
     }
     const outcomes = (await store.query({ traceId: 't1', type: 'outcome' })).events;
     expect(outcomes).toHaveLength(1);

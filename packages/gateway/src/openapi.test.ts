@@ -3,7 +3,7 @@
 // cannot read, and each of its own outcomes), and the statuses seen must be exactly the statuses
 // its entry declares: one it answers but does not declare fails, and so does one it declares but
 // was never seen answering (a new route, or a new status, needs a line here).
-import { createMemoryStore } from '@meshguard/core';
+import { createMemoryStore, uuidv7 } from '@meshguard/core';
 import { openSqliteGatewayState, openSqliteStore } from '@meshguard/store';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,6 +134,15 @@ describe('the OpenAPI document declares every status each route answers', () => 
       url: '/v1/check/batch',
       headers: agent(),
       payload: { requests: [check] },
+    });
+    // A client-minted decision id is taken once.
+    const minted = { ...check, decisionId: uuidv7() };
+    await send('POST /v1/check', { url: '/v1/check', headers: agent(), payload: minted });
+    await send('POST /v1/check', { url: '/v1/check', headers: agent(), payload: minted });
+    await send('POST /v1/check/batch', {
+      url: '/v1/check/batch',
+      headers: agent(),
+      payload: { requests: [minted] },
     });
     await send('POST /v1/reachable', {
       url: '/v1/reachable',

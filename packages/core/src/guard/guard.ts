@@ -250,7 +250,9 @@ export function createEmbeddedGuard(parts: {
   /** Decides and builds the events to record (the decision, and a shadow verdict if any). */
   const evaluate = (req: ParsedCheckRequest): { decision: Decision; bodies: AuditEventBody[] } => {
     const now = clock();
-    const decision = engine.decide(req, now);
+    const decided = engine.decide(req, now);
+    // A remote client mints the id itself, so its outcome joins this decision even if it gave up.
+    const decision = req.decisionId ? { ...decided, decisionId: req.decisionId } : decided;
     const body: AuditEventBody = {
       v: 1,
       id: uuidv7(now),
@@ -409,6 +411,7 @@ export function createEmbeddedGuard(parts: {
       if (event.durationMs !== undefined) body.durationMs = event.durationMs;
       if (event.actor) body.actor = event.actor;
       if (event.error) body.error = event.error;
+      if (event.deliveredAt) body.deliveredAt = event.deliveredAt;
       const source = event.source ?? parts.source;
       if (source) body.source = source;
       if (event.context) body.context = event.context;

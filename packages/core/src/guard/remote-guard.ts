@@ -1,6 +1,3 @@
-import { createHash } from 'node:crypto';
-import { appendFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import createDebug from 'debug';
 import { ConfigError, MeshGuardError, ValidationError } from '../errors/meshguard-error';
 import { isoTime, uuidv7 } from '../ids/uuidv7';
@@ -8,10 +5,16 @@ import type { Reachability } from '../policy/policy-engine';
 import type { AuditEvent } from '../protocol/audit-event';
 import { type AuditFilter, AuditFilterSchema } from '../protocol/audit-filter';
 import { type CheckRequest, CheckRequestSchema } from '../protocol/check-request';
-import { type Decision, DecisionSchema } from '../protocol/decision';
-import { type OutcomeEvent, OutcomeEventSchema } from '../protocol/outcome-event';
+import { type Decision, DecisionShapeSchema, isConsistentDecision } from '../protocol/decision';
+import { CLIENT_GAVE_UP, type OutcomeEvent, OutcomeEventSchema } from '../protocol/outcome-event';
+import { RecentMap } from '../util/recent-map';
 import type { Guard } from './guard';
 import { bearerFor, keepHandoffToken } from './handoff-tokens';
+import { createCircuit } from './remote-circuit';
+import { createGatewayHttp, DEFAULT_MAX_RESPONSE_BYTES, GatewayCallError } from './remote-http';
+import { createOutcomeSender } from './remote-outcomes';
+import { createSpool, type SpooledEvent } from './remote-spool';
+import { parseGatewayUrl } from './remote-url';
 
 const debug = createDebug('meshguard:remote');
 
@@ -22,8 +25,15 @@ export interface RemoteGuardOptions {
   agentToken: string;
   /** The admin token, needed only for `query()`. */
   adminToken?: string | undefined;
-  /** How long a check may take before it is denied (default 2000 ms). */
+  /** How long a check may take before it is denied, reading the answer included (default 2000 ms). */
   timeoutMs?: number;
+  /** The largest answer read from the gateway, in bytes (default 1 MiB; `query()` reads up to 64 times it). */
+  maxResponseBytes?: number;
+  /**
+   * After a check times out or cannot connect, checks are denied at once (same reason) for this
+   * long, then one goes through as a probe (default 1000 ms).
+   */
+  circuitRetryMs?: number;
   /** Where outcome events wait while the gateway is away (default `.meshguard/spool`). */
   spoolDir?: string;
   /** How often queued outcome events are sent (default 100 ms). */
@@ -35,74 +45,71 @@ export interface RemoteGuardOptions {
 /** A guard backed by a MeshGuard gateway. */
 export interface RemoteGuard extends Guard {
   readonly mode: 'remote';
+  /** The gateway's URL, with any credentials in it hidden. */
   readonly url: string;
   /** Sends queued and spooled outcome events now; resolves when the gateway has them or they are spooled. */
   flush(): Promise<void>;
 }
 
-interface QueuedEvent {
-  event: OutcomeEvent & { id: string };
-  acknowledged: () => void;
-  failed: (error: unknown) => void;
-}
+/** Fail-closed decisions the guard recorded a `blocked` outcome for itself (at least the last 1,000). */
+const RECENT_DENIALS = 2000;
 
 /**
  * A guard that asks a gateway. It fails closed: when the gateway is unreachable, slow (over
- * `timeoutMs`) or answers something that is not a decision, the answer is a deny saying so, never
- * an allow. Outcome events are batched and retried; while the gateway is away they are spooled to
- * local disk (`record()` resolves once an event is at the gateway or in the spool) and replayed
- * when it returns, in order, each once (the gateway ignores an event id it holds).
+ * `timeoutMs`, reading the answer included), answers more than `maxResponseBytes`, or answers
+ * something that is not a consistent decision, the answer is a deny saying so, never an allow.
+ * After a timeout or a refused connection, checks are denied at once until a probe gets through
+ * (see `circuitRetryMs`). Each check carries a decision id minted here and a deadline, so the
+ * gateway does not decide what the guard has given up on, and the `blocked` outcome recorded for a
+ * check given up joins the decision the gateway may still have made.
+ *
+ * Outcome events are batched and retried; an event is delivered only when the gateway names its id
+ * as recorded. While the gateway is away they are spooled to local disk, redacted (`record()`
+ * resolves once an event is at the gateway or in the spool), and replayed when it returns, in
+ * order, each once (the gateway ignores an event id it holds).
  *
  * @example
  * const guard = createRemoteGuard({ url: 'http://127.0.0.1:8787', agentToken: process.env.MESHGUARD_AGENT_TOKEN! });
  */
 export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
-  const base = options.url.replace(/\/+$/, '');
-  let parsedUrl: URL;
-  try {
-    parsedUrl = new URL(base);
-  } catch {
-    throw new ConfigError(`MESHGUARD_GATEWAY_URL is not a URL: "${options.url}"`, {
-      code: 'gateway_url_invalid',
-    });
-  }
-  if (parsedUrl.protocol !== 'http:' && parsedUrl.protocol !== 'https:') {
-    throw new ConfigError(`the gateway URL must be http(s): "${options.url}"`, {
-      code: 'gateway_url_invalid',
-    });
-  }
+  const url = parseGatewayUrl(options.url);
   if (!options.agentToken) {
     throw new ConfigError('a gateway needs an agent token: set MESHGUARD_AGENT_TOKEN or pass agentToken', {
       code: 'agent_token_missing',
     });
   }
-  const doFetch = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? 2000;
-  const spoolDir = options.spoolDir ?? join('.meshguard', 'spool');
-  const spoolFile = join(
-    spoolDir,
-    `${createHash('sha256').update(`${base} ${options.agentToken}`).digest('hex').slice(0, 16)}.jsonl`,
-  );
-  const headers = { 'content-type': 'application/json', authorization: `Bearer ${options.agentToken}` };
-  const queue: QueuedEvent[] = [];
-  let sending: Promise<void> | undefined;
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const http = createGatewayHttp({ url, fetch: options.fetch ?? fetch, timeoutMs, maxResponseBytes });
+  const circuit = createCircuit(options.circuitRetryMs ?? 1000);
+  const spool = createSpool({
+    dir: options.spoolDir ?? '.meshguard/spool',
+    key: `${options.url.replace(/\/+$/, '')} ${options.agentToken}`,
+  });
+  const sender = createOutcomeSender({
+    http,
+    token: options.agentToken,
+    spool,
+    flushMs: options.flushMs ?? 100,
+  });
+  // The guard records a `blocked` outcome for each check it denies itself; the adapter's own
+  // `blocked` for the same decision would record it a second time.
+  const deniedHere = new RecentMap<string, true>(RECENT_DENIALS);
   let closed = false;
-  let timer: NodeJS.Timeout | undefined;
-
-  const call = async (path: string, init: RequestInit, token = headers.authorization): Promise<Response> =>
-    doFetch(`${base}${path}`, {
-      ...init,
-      headers: { ...headers, authorization: token },
-      signal: AbortSignal.timeout(timeoutMs),
-    });
 
   /**
    * The deny given when the gateway cannot decide. It is recorded too, as a `blocked` outcome
-   * queued like any other (spooled while the gateway is away), so the trail shows it later.
+   * queued like any other (spooled while the gateway is away), so the trail shows it later; when
+   * the guard gave up waiting, the outcome says so and joins the decision by its id.
    */
-  const failClosed = (why: string, request: Omit<CheckRequest, 'agent'>): Decision => {
+  const failClosed = (
+    why: string,
+    request: Omit<CheckRequest, 'agent'>,
+    decisionId: string,
+    error: string,
+  ): Decision => {
     const decision: Decision = {
-      decisionId: uuidv7(),
+      decisionId,
       allowed: false,
       effect: 'deny',
       reason: `Denied: the MeshGuard gateway ${why}`,
@@ -110,186 +117,37 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
       evaluatedAt: isoTime(Date.now()),
     };
     if (!closed) {
-      const event: OutcomeEvent & { id: string } = {
+      const event: SpooledEvent = {
         id: uuidv7(),
-        decisionId: decision.decisionId,
+        decisionId,
         outcome: 'blocked',
         effect: 'deny',
         action: request.action,
         reason: decision.reason,
+        error,
         ts: decision.evaluatedAt,
       };
       if (request.traceId) event.traceId = request.traceId;
+      if (request.spanId) event.spanId = request.spanId;
       if (request.kind) event.kind = request.kind;
       if (request.framework) event.framework = request.framework;
-      queue.push({ event, acknowledged: () => {}, failed: () => {} });
-      schedule();
+      if (request.source) event.source = request.source;
+      deniedHere.set(decisionId, true);
+      sender.enqueue(event, false).catch((e: unknown) => debug('could not keep a denial: %O', e));
     }
     return decision;
   };
 
-  const describeFailure = (error: unknown): string => {
-    const name = (error as { name?: string }).name;
-    if (name === 'TimeoutError' || name === 'AbortError')
-      return `at ${base} did not answer within ${timeoutMs} ms`;
-    const cause = (error as { cause?: { code?: string } }).cause?.code;
-    return `at ${base} was unreachable (${cause ?? (error as Error).message})`;
-  };
-
-  /**
-   * Sends one batch: `sent` when the gateway took it, `away` when it could not be reached (try
-   * again later), `refused` when it answered 4xx (it will never take these as they are).
-   */
-  const send = async (events: OutcomeEvent[]): Promise<'sent' | 'away' | 'refused'> => {
-    try {
-      const res = await call('/v1/audit', { method: 'POST', body: JSON.stringify({ events }) });
-      if (res.ok) return 'sent';
-      const text = await res.text().catch(() => '');
-      if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
-        debug('gateway refused %d outcome events: HTTP %d %s', events.length, res.status, text);
-        return 'refused';
-      }
-      return 'away';
-    } catch (error) {
-      debug('could not send outcome events: %s', describeFailure(error));
-      return 'away';
-    }
-  };
-
-  /** Batches of at most 500 events and about 256 KB, well under the gateway's 1 MiB body limit. */
-  const batches = (events: OutcomeEvent[]): OutcomeEvent[][] => {
-    const out: OutcomeEvent[][] = [];
-    let current: OutcomeEvent[] = [];
-    let bytes = 0;
-    for (const event of events) {
-      const size = JSON.stringify(event).length;
-      if (current.length > 0 && (current.length >= 500 || bytes + size > 256 * 1024)) {
-        out.push(current);
-        current = [];
-        bytes = 0;
-      }
-      current.push(event);
-      bytes += size;
-    }
-    if (current.length > 0) out.push(current);
-    return out;
-  };
-
-  /**
-   * Sends events, oldest first. What the gateway refuses is set aside, one event at a time, in a
-   * `.rejected.jsonl` file beside the spool (kept for an operator, never retried automatically),
-   * so one bad event cannot hold up the others. Returns the events not sent because the gateway
-   * is away.
-   */
-  const deliver = async (events: OutcomeEvent[]): Promise<OutcomeEvent[]> => {
-    const parts = batches(events);
-    for (let i = 0; i < parts.length; i++) {
-      const part = parts[i]!;
-      const result = await send(part);
-      if (result === 'away') return parts.slice(i).flat();
-      if (result === 'refused') {
-        for (const event of part) {
-          const single = part.length === 1 ? 'refused' : await send([event]);
-          if (single === 'away')
-            return [
-              event,
-              ...parts
-                .slice(i)
-                .flat()
-                .slice(part.indexOf(event) + 1),
-            ];
-          if (single === 'refused')
-            await appendLines(`${spoolFile.replace(/\.jsonl$/, '')}.rejected.jsonl`, [event]);
-        }
-      }
-    }
-    return [];
-  };
-
-  const appendLines = async (file: string, events: OutcomeEvent[]) => {
-    await mkdir(spoolDir, { recursive: true, mode: 0o700 });
-    // A leading newline ends a line a crash may have torn, so it cannot swallow this one.
-    await appendFile(file, `\n${events.map((e) => JSON.stringify(e)).join('\n')}\n`, { mode: 0o600 });
-  };
-
-  /**
-   * Replays the spool. The file is first claimed by renaming it, so events appended meanwhile (by
-   * this guard or another process with the same token) go to a fresh spool and are not lost.
-   */
-  const replay = async (): Promise<boolean> => {
-    const claimed = `${spoolFile}.${process.pid}.${Date.now()}.replaying`;
-    try {
-      await rename(spoolFile, claimed);
-    } catch {
-      return true; // no spool
-    }
-    let text = '';
-    try {
-      text = await readFile(claimed, 'utf8');
-    } catch {
-      return true;
-    }
-    const events = text
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .flatMap((line) => {
-        try {
-          return [JSON.parse(line) as OutcomeEvent];
-        } catch {
-          return []; // a line torn by a crash mid-write
-        }
-      });
-    const left = await deliver(events);
-    if (left.length > 0) await appendLines(spoolFile, left); // still away: back in the spool
-    await rm(claimed, { force: true });
-    return left.length === 0;
-  };
-
-  let pendingRecords = 0;
-  const drain = async () => {
-    // The spool first (also when nothing is queued), then the queue, in order.
-    let away = !(await replay());
-    while (queue.length > 0) {
-      const batch = queue.splice(0, 500);
-      const events = batch.map((q) => q.event);
-      try {
-        const left = away ? events : await deliver(events);
-        if (left.length > 0) {
-          away = true;
-          await appendLines(spoolFile, left);
-        }
-        for (const q of batch) q.acknowledged();
-      } catch (error) {
-        // Neither at the gateway nor on disk (the spool cannot be written): say so to each caller.
-        for (const q of batch) q.failed(error);
-      }
-    }
-  };
-
-  const flush = (): Promise<void> => {
-    sending ??= drain()
-      .catch((error: unknown) => debug('outcome delivery failed: %O', error))
-      .finally(() => {
-        sending = undefined;
-      });
-    return sending;
-  };
-
-  const schedule = () => {
-    if (timer || closed) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      void flush().then(() => {
-        if (queue.length > 0) schedule();
-      });
-    }, options.flushMs ?? 100);
-    // Keep the process alive while a record() is waiting; internal events alone do not.
-    if (pendingRecords === 0) timer.unref();
+  /** A failed call: a timeout or a refused connection opens the circuit. */
+  const failure = (error: unknown): { why: string; gaveUp: boolean } => {
+    if (!(error instanceof GatewayCallError)) throw error;
+    if (error.failure.kind !== 'too_large') circuit.failed(error.message);
+    return { why: error.message, gaveUp: error.failure.kind === 'timeout' };
   };
 
   return {
     mode: 'remote',
-    url: base,
+    url: url.shown,
     async check(request: CheckRequest) {
       if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });
       const parsed = CheckRequestSchema.safeParse(request);
@@ -297,27 +155,63 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
         const issue = parsed.error.issues[0]!;
         throw new ValidationError(issue.path.join('.') || 'request', issue.message);
       }
-      const { agent: _fromToken, ...body } = parsed.data;
-      let res: Response;
+      const { agent: _fromToken, ...asked } = parsed.data;
+      const decisionId = asked.decisionId ?? uuidv7();
+      const body = { ...asked, decisionId, deadline: isoTime(Date.now() + timeoutMs) };
+      const refusal = circuit.refusal();
+      if (refusal) return failClosed(refusal, body, decisionId, 'gateway_away');
+      let res: Awaited<ReturnType<typeof http.call>>;
       try {
-        const token = bearerFor(base, options.agentToken, body); // a delegated token after a handoff
-        res = await call('/v1/check', { method: 'POST', body: JSON.stringify(body) }, `Bearer ${token}`);
+        res = await http.call('/v1/check', {
+          method: 'POST',
+          body: JSON.stringify(body),
+          // a delegated token after a handoff
+          token: bearerFor(url.shown, options.agentToken, body),
+        });
       } catch (error) {
-        return failClosed(describeFailure(error), body);
+        const { why, gaveUp } = failure(error);
+        return failClosed(why, body, decisionId, gaveUp ? CLIENT_GAVE_UP : 'gateway_away');
       }
+      circuit.succeeded();
       let json: unknown;
       try {
-        json = await res.json();
+        json = JSON.parse(res.text);
       } catch {
-        return failClosed(`at ${base} answered HTTP ${res.status} with something that is not JSON`, body);
+        return failClosed(
+          `at ${url.shown} answered HTTP ${res.status} with something that is not JSON`,
+          body,
+          decisionId,
+          'gateway_invalid',
+        );
       }
       if (!res.ok) {
-        const message = (json as { message?: string })?.message ?? `HTTP ${res.status}`;
-        return failClosed(`at ${base} refused the check (HTTP ${res.status}: ${message})`, body);
+        const message = (json as { message?: unknown })?.message;
+        const text = typeof message === 'string' ? message.slice(0, 500) : `HTTP ${res.status}`;
+        return failClosed(
+          `at ${url.shown} refused the check (HTTP ${res.status}: ${text})`,
+          body,
+          decisionId,
+          'gateway_refused',
+        );
       }
-      const decision = DecisionSchema.safeParse(json);
-      if (!decision.success) return failClosed(`at ${base} answered something that is not a decision`, body);
-      keepHandoffToken(base, body, json);
+      const decision = DecisionShapeSchema.safeParse(json);
+      if (!decision.success)
+        return failClosed(
+          `at ${url.shown} answered something that is not a decision`,
+          body,
+          decisionId,
+          'gateway_invalid',
+        );
+      if (!isConsistentDecision(decision.data)) {
+        const { allowed, effect } = decision.data;
+        return failClosed(
+          `at ${url.shown} answered inconsistently (allowed: ${allowed} with effect "${effect}")`,
+          body,
+          decision.data.decisionId,
+          'gateway_inconsistent',
+        );
+      }
+      keepHandoffToken(url.shown, body, json);
       return decision.data;
     },
     async reachable(request): Promise<Reachability> {
@@ -327,9 +221,22 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
         throw new ValidationError(issue.path.join('.') || 'request', issue.message);
       }
       const { agent: _fromToken, ...body } = parsed.data;
+      const refusal = circuit.refusal();
+      // Fail closed at offer time too: what cannot be asked about is not offered.
+      if (refusal)
+        return {
+          reachable: false,
+          reason: `Denied: the MeshGuard gateway ${refusal}`,
+          approvalPossible: false,
+        };
       try {
-        const res = await call('/v1/reachable', { method: 'POST', body: JSON.stringify(body) });
-        const json = (await res.json()) as Reachability;
+        const res = await http.call('/v1/reachable', {
+          method: 'POST',
+          body: JSON.stringify(body),
+          token: options.agentToken,
+        });
+        circuit.succeeded();
+        const json = JSON.parse(res.text) as Reachability;
         if (res.ok && typeof json.reachable === 'boolean') return json;
         return {
           reachable: false,
@@ -337,12 +244,9 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
           approvalPossible: false,
         };
       } catch (error) {
-        // Fail closed at offer time too: what cannot be asked about is not offered.
-        return {
-          reachable: false,
-          reason: `Denied: the MeshGuard gateway ${describeFailure(error)}`,
-          approvalPossible: false,
-        };
+        const why =
+          error instanceof GatewayCallError ? failure(error).why : 'answered something that is not JSON';
+        return { reachable: false, reason: `Denied: the MeshGuard gateway ${why}`, approvalPossible: false };
       }
     },
     record(input: OutcomeEvent) {
@@ -352,31 +256,16 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
         const issue = parsed.error.issues[0]!;
         return Promise.reject(new ValidationError(issue.path.join('.') || 'event', issue.message));
       }
-      const { agent: _fromToken, ...event } = parsed.data;
-      return new Promise<void>((resolve, reject) => {
-        pendingRecords++;
-        const settle = () => {
-          pendingRecords--;
-        };
-        queue.push({
-          event: { ...event, id: event.id ?? uuidv7() },
-          acknowledged: () => {
-            settle();
-            resolve();
-          },
-          failed: (error) => {
-            settle();
-            reject(
-              new MeshGuardError(
-                `the outcome could be neither sent to the gateway nor spooled to ${spoolDir} (${(error as Error).message})`,
-                { code: 'spool_failed', cause: error },
-              ),
-            );
-          },
-        });
-        if (timer && pendingRecords === 1) timer.ref();
-        schedule();
-      });
+      // The agent is the token's; when the event reached the gateway is the gateway's to say.
+      const { agent: _fromToken, deliveredAt: _gatewaySays, ...event } = parsed.data;
+      // This guard recorded the block of a check it denied itself: once is enough.
+      if (event.outcome === 'blocked' && event.decisionId && deniedHere.has(event.decisionId))
+        return Promise.resolve();
+      // The time it happened travels with it, however late it is delivered.
+      return sender.enqueue(
+        { ...event, id: event.id ?? uuidv7(), ts: event.ts ?? isoTime(Date.now()) },
+        true,
+      );
     },
     async query(filter: AuditFilter = {}) {
       if (!options.adminToken) {
@@ -388,23 +277,30 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
       const params = new URLSearchParams();
       for (const [key, value] of Object.entries(parsed))
         if (value !== undefined) params.set(key, String(value));
-      const res = await call(
-        `/v1/audit?${params}`,
-        { method: 'GET', headers: {} },
-        `Bearer ${options.adminToken}`,
-      );
+      let res: Awaited<ReturnType<typeof http.call>>;
+      try {
+        res = await http.call('/v1/audit', {
+          method: 'GET',
+          token: options.adminToken,
+          params,
+          maxBytes: maxResponseBytes * 64,
+        });
+      } catch (error) {
+        throw new MeshGuardError(`the gateway could not be queried: it ${(error as Error).message}`, {
+          code: 'gateway_error',
+        });
+      }
       if (!res.ok)
         throw new MeshGuardError(`the gateway refused the query (HTTP ${res.status})`, {
           code: 'gateway_error',
         });
-      return ((await res.json()) as { events: AuditEvent[] }).events;
+      return (JSON.parse(res.text) as { events: AuditEvent[] }).events;
     },
-    flush,
+    flush: () => sender.flush(),
     async close() {
       if (closed) return;
       closed = true;
-      if (timer) clearTimeout(timer);
-      await flush();
+      await sender.close();
     },
   };
 }

@@ -22,7 +22,15 @@ export const SourceSchema = z.object({ name: z.string(), version: z.string() });
 export const AuditEventBodySchema = z.object({
   v: z.literal(1),
   id: z.string().min(1),
+  /** When it happened (for an outcome: when the agent recorded it, however late it arrived). */
   ts: z.string(),
+  /** When a late outcome (spooled while the gateway was away) reached the trail; absent when on time. */
+  deliveredAt: z
+    .string()
+    .optional()
+    .describe(
+      'For an outcome that reached the gateway over a second late (spooled while it was away): when it arrived, an ISO 8601 date-time; `ts` stays when it happened.',
+    ),
   type: AuditEventTypeSchema,
   traceId: z.string(),
   spanId: z.string().optional(),
@@ -41,7 +49,12 @@ export const AuditEventBodySchema = z.object({
   durationMs: z.number().nonnegative().optional(),
   /** Who approved or rejected, for `approved` / `rejected` outcomes. */
   actor: z.string().optional(),
-  error: z.string().optional(),
+  error: z
+    .string()
+    .optional()
+    .describe(
+      'For `error` outcomes: what failed. On a `blocked` a remote guard recorded itself: why it denied (`client_gave_up`: it stopped waiting; see [docs/gateway.md](gateway.md)).',
+    ),
   /** The package that produced the event (an adapter and its version). */
   source: SourceSchema.optional(),
   /** Tool arguments and metadata, with secret- and personal-looking fields replaced by salted hashes. */

@@ -23,6 +23,16 @@ export const CheckRequestSchema = z.object({
   kind: ActionKindSchema.optional(),
   /** The package asking (an adapter and its version), stamped on the recorded decision. */
   source: z.object({ name: z.string().min(1).max(214), version: z.string().min(1).max(64) }).optional(),
+  /**
+   * The decision id, minted by the client (a UUIDv7) so that an outcome it records after giving
+   * up on the answer (a timeout) joins the decision the gateway may still have made. The gateway
+   * refuses an id it has seen.
+   */
+  decisionId: z.uuid({ version: 'v7', message: 'decisionId must be a UUIDv7' }).optional(),
+  /** When the client stops waiting (ISO date-time): the gateway does not evaluate a check after it. */
+  deadline: z.iso
+    .datetime({ offset: true, message: 'deadline must be an ISO date-time, e.g. 2026-01-05T10:00:00Z' })
+    .optional(),
 });
 export type CheckRequest = z.input<typeof CheckRequestSchema>;
 export type ParsedCheckRequest = z.output<typeof CheckRequestSchema>;

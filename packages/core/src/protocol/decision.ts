@@ -22,11 +22,8 @@ export const ShadowOutcomeSchema = z.object({
 });
 export type ShadowOutcome = z.infer<typeof ShadowOutcomeSchema>;
 
-/**
- * The answer to a check. `allowed` is true only for `allow`. A deny always carries a reason that
- * names the deciding rule or says that nothing allowed the action.
- */
-export const DecisionSchema = z.object({
+/** The fields of a decision, without the rule that ties `allowed` to `effect` (for extending). */
+export const DecisionShapeSchema = z.object({
   decisionId: z.string(),
   allowed: z.boolean(),
   effect: EffectSchema,
@@ -36,5 +33,24 @@ export const DecisionSchema = z.object({
   mode: PolicyModeSchema,
   evaluatedAt: z.string(),
   shadow: ShadowOutcomeSchema.optional(),
+});
+
+/** Whether a decision's `allowed` agrees with its `effect` (allowed exactly when effect is allow). */
+export function isConsistentDecision(decision: { allowed: boolean; effect: Effect }): boolean {
+  return decision.allowed === (decision.effect === 'allow');
+}
+
+/** The message a decision whose `allowed` disagrees with its `effect` is refused with. */
+export const INCONSISTENT_DECISION = '`allowed` must be true exactly when `effect` is "allow"';
+
+/**
+ * The answer to a check. `allowed` is true only for `allow`: a decision that says otherwise
+ * (`{allowed: true, effect: "deny"}`) is refused, so a reader of either field cannot be misled.
+ * A deny always carries a reason that names the deciding rule or says that nothing allowed the
+ * action.
+ */
+export const DecisionSchema = DecisionShapeSchema.refine(isConsistentDecision, {
+  message: INCONSISTENT_DECISION,
+  path: ['allowed'],
 });
 export type Decision = z.infer<typeof DecisionSchema>;

@@ -112,6 +112,8 @@ function assign(target: Record<string, unknown>, fields: Record<string, unknown>
 /** What `CheckRequestSchema.parse(input)` returns, for an ordinary request; else undefined. */
 export function fastCheckRequest(input: unknown): ParsedCheckRequest | undefined {
   if (!isRecord(input)) return undefined;
+  // A client's decision id and deadline (remote checks) are zod's to judge.
+  if (input.decisionId !== undefined || input.deadline !== undefined) return undefined;
   const fields = {
     action: action(input.action),
     agent: identity(input.agent),
@@ -133,7 +135,7 @@ export function fastCheckRequest(input: unknown): ParsedCheckRequest | undefined
 export function fastOutcomeEvent(input: unknown): ParsedOutcomeEvent | undefined {
   if (!isRecord(input)) return undefined;
   // A timestamp's ISO form is zod's to judge.
-  if (input.ts !== undefined) return undefined;
+  if (input.ts !== undefined || input.deliveredAt !== undefined) return undefined;
   const duration = input.durationMs;
   const fields = {
     id: optionalText(input.id, 1, 128),
