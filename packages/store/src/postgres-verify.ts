@@ -1,4 +1,5 @@
 import {
+  type AuditEvent,
   type ChainProblem,
   GENESIS_HASH,
   type StreamReport,
@@ -6,7 +7,27 @@ import {
   type VerifyReport,
 } from '@meshguard/core';
 import type pg from 'pg';
+import { agentKey, agentNamesProblem, bodyValue, columnMismatch, DERIVED_COLUMNS } from './derived-columns';
 import { columnText, parseEvent } from './stored-row';
+
+/** The derived columns as PostgreSQL returns them (seq is an integer, every other one text). */
+type DerivedRow = Record<string, string | number>;
+
+/** A string as a text column holds it: NUL replaced, and lone surrogates (UTF-8 has none) too. */
+function asStored(value: string): string {
+  return columnText(value).replace(LONE_SURROGATE, '\uFFFD');
+}
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** The first derived column of a row that disagrees with the event's hashed body, if any. */
+function disagreement(event: AuditEvent, row: DerivedRow): string | undefined {
+  for (const { column, path } of DERIVED_COLUMNS) {
+    const hashed = bodyValue(event, path);
+    const expected = typeof hashed === 'string' ? asStored(hashed) : hashed;
+    if (row[column] !== expected) return columnMismatch(event, column, row[column], hashed);
+  }
+  return undefined;
+}
 
 /**
  * Verifies every stream in one pass over the trail in stored order, a page at a time, inside one
@@ -32,16 +53,13 @@ export async function verifyPostgres(
     let checked = 0;
     let problem: ChainProblem | undefined;
     let from = '0';
+    // The (name, id) pairs of the events: `--agent <name>` reads the ids through audit_agents.
+    const agents = new Set<string>();
     scan: for (;;) {
-      const { rows } = await client.query<{
-        at: string;
-        stream: string;
-        seq: number;
-        id: string;
-        body: string;
-        hash: string;
-      }>(
-        `SELECT pos::text AS at, stream, seq, id, body, hash FROM ${s}.audit_events WHERE pos > $1 ORDER BY pos LIMIT $2`,
+      const { rows } = await client.query<
+        DerivedRow & { at: string; stream: string; seq: number; id: string; body: string; hash: string }
+      >(
+        `SELECT pos::text AS at, body, hash, ${DERIVED_COLUMNS.map((c) => c.column).join(', ')} FROM ${s}.audit_events WHERE pos > $1 ORDER BY pos LIMIT $2`,
         [from, pageSize],
       );
       for (const row of rows) {
@@ -87,12 +105,20 @@ export async function verifyPostgres(
           problem = state.verifier.problem;
           break scan;
         }
+        // The hash covers the body alone: a column beside it could still say something else.
+        const mismatch = disagreement(event, row);
+        if (mismatch) {
+          problem = edited(mismatch);
+          break scan;
+        }
+        agents.add(agentKey(asStored(event.agent.name), asStored(event.agent.id)));
         state.seq = event.seq;
         checked++;
       }
       if (rows.length < pageSize) break;
       from = rows[rows.length - 1]!.at;
     }
+    if (!problem) problem = await checkAgentNames(client, s, agents);
     await client.query('COMMIT');
 
     const names = [...new Set([...verifiers.keys(), ...heads.keys()])].sort((a, b) => a.localeCompare(b));
@@ -122,4 +148,14 @@ export async function verifyPostgres(
     await client.query('ROLLBACK').catch(() => {});
     throw error;
   }
+}
+
+/** The agent names of the events against those audit_agents records (in the verify snapshot). */
+async function checkAgentNames(
+  client: pg.PoolClient,
+  s: string,
+  agents: ReadonlySet<string>,
+): Promise<ChainProblem | undefined> {
+  const { rows } = await client.query<{ name: string; id: string }>(`SELECT name, id FROM ${s}.audit_agents`);
+  return agentNamesProblem(rows, agents);
 }

@@ -9,6 +9,7 @@ import {
 } from '@meshguard/core';
 import type Database from 'better-sqlite3';
 import { type ChainScan, scanInParallel } from './parallel-verify';
+import { checkDerivedColumns } from './sqlite-derived-columns';
 import { rowToEvent } from './stored-row';
 
 /**
@@ -79,6 +80,8 @@ export async function verifySqlite(
           };
     return { ok: false, checked, threads, streams: reports(state), problem };
   }
+  const problem = hi === null ? undefined : checkDerivedColumns(db, hi);
+  if (problem) return { ok: false, checked, threads, streams: reports(state), problem };
   return { ok: true, checked, threads, streams: reports(state) };
 }
 
