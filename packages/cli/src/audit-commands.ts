@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import type { AuditEvent, AuditFilter } from '@meshguard/core';
+import type { AuditEvent, AuditFilter, VerifyReport } from '@meshguard/core';
 import { csvHeader, csvRow, formatTable, formatTrace } from './audit-format';
-import { openAuditForReading } from './audit-source';
+import { openAuditForReading, TrailMissingError } from './audit-source';
 import { UsageError } from './cli-error';
 import { type CliIo, paint } from './cli-output';
 import { parsePositiveInt, parseTimeFlag } from './time-flags';
@@ -149,32 +149,48 @@ export async function auditVerify(
   io: CliIo,
   flags: { db?: string; gateway?: string; json?: boolean },
 ): Promise<number> {
-  const store = openAuditForReading(flags);
+  let store: ReturnType<typeof openAuditForReading>;
+  try {
+    store = openAuditForReading(flags);
+  } catch (error) {
+    // A trail whose tables were dropped is a broken trail, not bad input.
+    if (!(error instanceof TrailMissingError)) throw error;
+    const problem = { stream: '', seq: 0, id: '', kind: 'truncated', message: error.message } as const;
+    return printVerifyReport(io, flags, { ok: false, checked: 0, streams: [], problem }, 0);
+  }
   try {
     const started = process.hrtime.bigint();
     const report = await store.verify();
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    if (flags.json) {
-      io.out(JSON.stringify(report));
-      return report.ok ? 0 : 1;
-    }
-    const c = paint(io);
-    if (report.ok) {
-      const streams = report.streams.length;
-      io.out(
-        `${c.green('✓')} audit trail intact: ${report.checked} events in ${streams} stream${streams === 1 ? '' : 's'} verified in ${seconds.toFixed(2)}s${report.threads && report.threads > 1 ? ` (${report.threads} threads)` : ''}`,
-      );
-      return 0;
-    }
-    const p = report.problem!;
-    io.out(
-      `${c.red('✗')} audit trail BROKEN: ${p.kind} at stream "${p.stream}" seq ${p.seq}${p.id ? ` id ${p.id}` : ''}`,
-    );
-    io.out(`  ${p.message}`);
-    return 1;
+    return printVerifyReport(io, flags, report, Number(process.hrtime.bigint() - started) / 1e9);
   } finally {
     await store.close();
   }
+}
+
+function printVerifyReport(
+  io: CliIo,
+  flags: { json?: boolean },
+  report: VerifyReport,
+  seconds: number,
+): number {
+  if (flags.json) {
+    io.out(JSON.stringify(report));
+    return report.ok ? 0 : 1;
+  }
+  const c = paint(io);
+  if (report.ok) {
+    const streams = report.streams.length;
+    io.out(
+      `${c.green('✓')} audit trail intact: ${report.checked} events in ${streams} stream${streams === 1 ? '' : 's'} verified in ${seconds.toFixed(2)}s${report.threads && report.threads > 1 ? ` (${report.threads} threads)` : ''}`,
+    );
+    return 0;
+  }
+  const p = report.problem!;
+  // A problem of no one stream (a dropped table, the agent names) has no place to name.
+  const at = p.stream ? ` at stream "${p.stream}" seq ${p.seq}${p.id ? ` id ${p.id}` : ''}` : '';
+  io.out(`${c.red('✗')} audit trail BROKEN: ${p.kind}${at}`);
+  io.out(`  ${p.message}`);
+  return 1;
 }
 
 /** `audit export`: streams every matching event as JSON lines or CSV, never all in memory. */

@@ -30,6 +30,9 @@ export interface AuditReader {
   close(): Promise<void>;
 }
 
+/** The database's trail tables were dropped: `audit verify` reports a broken trail (exit 1). */
+export class TrailMissingError extends UsageError {}
+
 export interface AuditSourceFlags {
   db?: string | undefined;
   gateway?: string | undefined;
@@ -62,7 +65,10 @@ function sqliteReader(url: string): AuditReader {
   try {
     store = openSqliteForReading(url);
   } catch (error) {
-    if (MeshGuardError.isInstance(error)) throw new UsageError(error.message);
+    if (MeshGuardError.isInstance(error)) {
+      if (error.code === 'store_trail_missing') throw new TrailMissingError(error.message);
+      throw new UsageError(error.message);
+    }
     throw error;
   }
   return {

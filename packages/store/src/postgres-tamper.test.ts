@@ -200,4 +200,22 @@ describe.skipIf(!PG_URL)('postgres: the trail cannot be rewritten behind verify'
     });
     await store.close();
   });
+
+  it('says the events table is gone rather than failing', async () => {
+    const { store, schema, t } = await seeded();
+    await raw((c) => c.query(`DROP TABLE ${t}`));
+    expect(await store.verify()).toEqual({
+      ok: false,
+      checked: 0,
+      streams: [],
+      problem: {
+        stream: '',
+        seq: 0,
+        id: '',
+        kind: 'truncated',
+        message: `the audit_events table of schema "${schema}" is gone: the audit trail was deleted (nothing is left to verify)`,
+      },
+    });
+    await store.close();
+  });
 });

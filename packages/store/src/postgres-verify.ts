@@ -9,6 +9,7 @@ import {
 import type pg from 'pg';
 import { agentKey, agentNamesProblem, bodyValue, columnMismatch, DERIVED_COLUMNS } from './derived-columns';
 import { columnText, parseEvent } from './stored-row';
+import { missingTrailTable, trailMissingReport } from './trail-missing';
 
 /** The derived columns as PostgreSQL returns them (seq is an integer, every other one text). */
 type DerivedRow = Record<string, string | number>;
@@ -146,6 +147,8 @@ export async function verifyPostgres(
     return problem ? { ok: false, checked, streams, problem } : { ok: true, checked, streams };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
+    const table = (error as { code?: string }).code === '42P01' ? missingTrailTable(error) : undefined;
+    if (table) return trailMissingReport(table, `schema ${s}`);
     throw error;
   }
 }

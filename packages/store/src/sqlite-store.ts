@@ -22,6 +22,7 @@ import { type AuditJournal, commitJournalLines, openAuditJournal, recoverJournal
 import { PARALLEL_THRESHOLD } from './parallel-verify';
 import { verifySqlite } from './sqlite-verify';
 import { rowToEvent } from './stored-row';
+import { assertTrailTables } from './trail-missing';
 import { createCheckpointer } from './wal-checkpointer';
 
 const debug = createDebug('meshguard:store');
@@ -801,6 +802,7 @@ function prepareSchema(db: Database.Database, path: string, readonly: boolean): 
       { code: 'store_too_new' },
     );
   }
+  assertTrailTables(db, path);
   if (version < SQLITE_SCHEMA_VERSION && !readonly) migrate(db);
   const salt = meta.get('redaction_salt');
   if (!salt)

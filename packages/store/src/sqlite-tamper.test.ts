@@ -112,4 +112,21 @@ describe('sqlite: the columns queries read are checked against the hashed body',
       problem: { stream: 'main', seq: 4, kind: 'truncated' },
     });
   });
+
+  it('says the events table is gone: dropped under an open store, or before one opens', async () => {
+    const { path } = await seeded();
+    const store = openSqliteStore(path, { readonly: true });
+    tamper(path, (db) => db.exec('DROP TABLE audit_events'));
+    expect(await store.verify()).toMatchObject({
+      ok: false,
+      checked: 0,
+      problem: { kind: 'truncated', message: expect.stringContaining('the audit_events table of') },
+    });
+    await store.close();
+    for (const readonly of [true, false]) {
+      expect(() => openSqliteStore(path, { readonly })).toThrow(
+        expect.objectContaining({ code: 'store_trail_missing', message: expect.stringContaining('is gone') }),
+      );
+    }
+  });
 });

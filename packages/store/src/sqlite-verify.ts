@@ -11,6 +11,7 @@ import type Database from 'better-sqlite3';
 import { type ChainScan, scanInParallel } from './parallel-verify';
 import { checkDerivedColumns } from './sqlite-derived-columns';
 import { rowToEvent } from './stored-row';
+import { missingTrailTable, trailMissingReport } from './trail-missing';
 
 /**
  * Verifies every stream in one pass over the table in stored order: each body is hashed onto the
@@ -25,17 +26,15 @@ export async function verifySqlite(
   // The heads and the last position are read in one snapshot, and only rows up to that position
   // are scanned: a writer appending meanwhile adds rows after it and cannot make the trail look
   // broken.
-  const snapshot = db.transaction(() => ({
-    heads: db.prepare('SELECT stream, seq, hash FROM audit_streams').all() as Array<{
-      stream: string;
-      seq: number;
-      hash: string;
-    }>,
-    bounds: db.prepare('SELECT min(pos) AS lo, max(pos) AS hi FROM audit_events').get() as {
-      lo: number | null;
-      hi: number | null;
-    },
-  }))();
+  let snapshot: ReturnType<typeof readSnapshot>;
+  try {
+    snapshot = readSnapshot(db);
+  } catch (error) {
+    // Dropped while this store was open (a store opened afterwards refuses the file).
+    const table = missingTrailTable(error);
+    if (table) return trailMissingReport(table, `"${path}"`);
+    throw error;
+  }
   const heads = new Map(snapshot.heads.map((h) => [h.stream, h]));
   const { lo, hi } = snapshot.bounds;
   const scan =
@@ -146,4 +145,19 @@ function diagnose(db: Database.Database, stream: string, brokenPos: number): Cha
     kind: 'edited',
     message: `event ${event.id} (seq ${event.seq}) does not match its hash: it was edited`,
   };
+}
+
+/** The heads and the last position, read in one snapshot. */
+function readSnapshot(db: Database.Database) {
+  return db.transaction(() => ({
+    heads: db.prepare('SELECT stream, seq, hash FROM audit_streams').all() as Array<{
+      stream: string;
+      seq: number;
+      hash: string;
+    }>,
+    bounds: db.prepare('SELECT min(pos) AS lo, max(pos) AS hi FROM audit_events').get() as {
+      lo: number | null;
+      hi: number | null;
+    },
+  }))();
 }
