@@ -81,6 +81,22 @@ describe('sqlite: the columns queries read are checked against the hashed body',
     await store.close();
   });
 
+  it('names a table rebuilt so that a column is no longer computed from the body, before any row disagrees', async () => {
+    const { path } = await seeded();
+    tamper(path, (db) => {
+      db.exec('ALTER TABLE audit_events DROP COLUMN effect');
+      db.exec('ALTER TABLE audit_events ADD COLUMN effect TEXT');
+      db.exec("UPDATE audit_events SET effect = body ->> '$.effect'");
+    });
+    expect(await verifyFile(path)).toMatchObject({
+      ok: false,
+      problem: {
+        kind: 'edited',
+        message: expect.stringContaining('its effect column is no longer computed from the hashed event'),
+      },
+    });
+  });
+
   it('names agent names recorded for no event, and events whose name is not recorded', async () => {
     const { path } = await seeded();
     tamper(path, (db) =>
