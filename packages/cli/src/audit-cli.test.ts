@@ -277,6 +277,32 @@ describe('meshguard audit verify', () => {
     });
   });
 
+  it('says the events table is gone (exit 1, a broken trail), not an unexpected error', async () => {
+    const copy = await tampered((sql) => sql.exec('DROP TABLE audit_events'));
+    const { code, stdout, stderr } = meshguard('audit', 'verify', '--db', copy);
+    expect({ code, stderr }).toEqual({ code: 1, stderr: '' });
+    expect(stdout).toBe(
+      `✗ audit trail BROKEN: truncated\n  the audit_events table of "${copy}" is gone: the audit trail was deleted\n`,
+    );
+    const json = meshguard('audit', 'verify', '--db', copy, '--json');
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, checked: 0, problem: { kind: 'truncated' } });
+    // The other commands say the same, as bad input (exit 2), never exit 70.
+    expect(meshguard('audit', 'query', '--db', copy)).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('the audit_events table'),
+    });
+  });
+
+  it('names agent names that no longer match the events (queries by agent name would lie)', async () => {
+    const copy = await tampered((sql) => sql.exec('DELETE FROM audit_agents'));
+    const { code, stdout } = meshguard('audit', 'verify', '--db', copy);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(
+      /^✗ audit trail BROKEN: edited\n {2}events of agent id ".*" named ".*" are missing from audit_agents/,
+    );
+  });
+
   it('names swapped events', async () => {
     // Swap the stored positions of events 3 and 5: each row keeps its content, the order changes.
     const copy = await tampered((sql) => {

@@ -1,9 +1,10 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import type { AuditEvent, AuditFilter } from '@meshguard/core';
+import type { AuditEvent, AuditFilter, VerifyReport } from '@meshguard/core';
 import { csvHeader, csvRow, formatTable, formatTrace, traceSummary } from './audit-format';
-import { openAuditForReading } from './audit-source';
+import { pendingLines, pendingNote } from './audit-pending';
+import { openAuditForReading, TrailMissingError } from './audit-source';
 import { UsageError } from './cli-error';
 import { type CliIo, paint } from './cli-output';
 import { parsePositiveInt, parseTimeFlag } from './time-flags';
@@ -45,14 +46,16 @@ export async function auditQuery(io: CliIo, flags: AuditQueryFlags): Promise<num
   try {
     const page = await store.query({ ...filter, order: 'desc', limit });
     const events = page.events.reverse();
+    const pending = (await store.pending(filter)).slice(-limit);
     if (flags.json) {
       for (const e of events) io.out(JSON.stringify(e));
-    } else if (events.length === 0) {
+    } else if (events.length === 0 && pending.length === 0) {
       io.out('no matching events');
-    } else {
+    } else if (events.length > 0) {
       for (const line of formatTable(events, paint(io))) io.out(line);
       if (page.nextCursor) io.out(paint(io).dim(`(the latest ${limit}; use --limit or --since for more)`));
     }
+    for (const line of pendingLines(pending, paint(io), flags.json)) io.out(line);
     return 0;
   } finally {
     await store.close();
@@ -69,18 +72,22 @@ export async function auditTrace(
   try {
     const events: AuditEvent[] = [];
     for await (const event of store.iterate({ traceId })) events.push(event);
-    if (events.length === 0) throw new UsageError(`no events with trace id "${traceId}"`);
-    if (flags.json) {
-      for (const e of events) io.out(JSON.stringify(e));
+    const pending = await store.pending({ traceId });
+    if (events.length === 0 && pending.length === 0)
+      throw new UsageError(`no events with trace id "${traceId}"`);
+    const c = paint(io);
+    if (flags.json || events.length === 0) {
+      for (const e of flags.json ? events : []) io.out(JSON.stringify(e));
+      for (const line of pendingLines(pending, c, flags.json)) io.out(line);
       return 0;
     }
-    const c = paint(io);
     const frameworks = [...new Set(events.map((e) => e.framework))].join(', ');
     io.out(
       `${c.bold(`trace ${traceId}`)} ${c.dim(`(${events.length} events; ${frameworks}; from ${events[0]!.ts})`)}`,
     );
     for (const line of formatTrace(events, c)) io.out(line);
     io.out(c.dim(traceSummary(events)));
+    for (const line of pendingLines(pending, c, false)) io.out(line);
     return 0;
   } finally {
     await store.close();
@@ -145,32 +152,57 @@ export async function auditVerify(
   io: CliIo,
   flags: { db?: string; gateway?: string; json?: boolean },
 ): Promise<number> {
-  const store = openAuditForReading(flags);
+  let store: ReturnType<typeof openAuditForReading>;
+  try {
+    store = openAuditForReading(flags);
+  } catch (error) {
+    // A trail whose tables were dropped is a broken trail, not bad input.
+    if (!(error instanceof TrailMissingError)) throw error;
+    const problem = { stream: '', seq: 0, id: '', kind: 'truncated', message: error.message } as const;
+    return printVerifyReport(io, flags, { ok: false, checked: 0, streams: [], problem }, 0);
+  }
   try {
     const started = process.hrtime.bigint();
     const report = await store.verify();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    if (flags.json) {
-      io.out(JSON.stringify(report));
-      return report.ok ? 0 : 1;
-    }
-    const c = paint(io);
-    if (report.ok) {
-      const streams = report.streams.length;
-      io.out(
-        `${c.green('✓')} audit trail intact: ${report.checked} events in ${streams} stream${streams === 1 ? '' : 's'} verified in ${seconds.toFixed(2)}s${report.threads && report.threads > 1 ? ` (${report.threads} threads)` : ''}`,
-      );
-      return 0;
-    }
-    const p = report.problem!;
-    io.out(
-      `${c.red('✗')} audit trail BROKEN: ${p.kind} at stream "${p.stream}" seq ${p.seq}${p.id ? ` id ${p.id}` : ''}`,
-    );
-    io.out(`  ${p.message}`);
-    return 1;
+    const pending = (await store.pending({})).length;
+    return printVerifyReport(io, flags, pending > 0 ? { ...report, pending } : report, seconds);
   } finally {
     await store.close();
   }
+}
+
+/** A verify report, with `pending`: how many journaled events are not in the chain yet. */
+function printVerifyReport(
+  io: CliIo,
+  flags: { json?: boolean },
+  report: VerifyReport & { pending?: number },
+  seconds: number,
+): number {
+  if (flags.json) {
+    io.out(JSON.stringify(report));
+    return report.ok ? 0 : 1;
+  }
+  const c = paint(io);
+  // Not a break in the chain: events that will be chained when a writer next opens the store.
+  const pending = () => {
+    if (report.pending) io.out(c.yellow(`  ${pendingNote(report.pending)}`));
+  };
+  if (report.ok) {
+    const streams = report.streams.length;
+    io.out(
+      `${c.green('✓')} audit trail intact: ${report.checked} events in ${streams} stream${streams === 1 ? '' : 's'} verified in ${seconds.toFixed(2)}s${report.threads && report.threads > 1 ? ` (${report.threads} threads)` : ''}`,
+    );
+    pending();
+    return 0;
+  }
+  const p = report.problem!;
+  // A problem of no one stream (a dropped table, the agent names) has no place to name.
+  const at = p.stream ? ` at stream "${p.stream}" seq ${p.seq}${p.id ? ` id ${p.id}` : ''}` : '';
+  io.out(`${c.red('✗')} audit trail BROKEN: ${p.kind}${at}`);
+  io.out(`  ${p.message}`);
+  pending();
+  return 1;
 }
 
 /** `audit export`: streams every matching event as JSON lines or CSV, never all in memory. */

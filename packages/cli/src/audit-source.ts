@@ -1,13 +1,16 @@
 import { existsSync } from 'node:fs';
 import {
   type AuditEvent,
+  type AuditEventBody,
   type AuditFilter,
+  AuditFilterSchema,
   type AuditPage,
+  compileAuditFilter,
   DEFAULT_DB,
   MeshGuardError,
   type VerifyReport,
 } from '@meshguard/core';
-import { openSqliteForReading, parseStoreUrl, type StoreStats } from '@meshguard/store';
+import { openSqliteForReading, parseStoreUrl, readPendingEvents, type StoreStats } from '@meshguard/store';
 import { UsageError } from './cli-error';
 
 /** The store URL the audit commands read: `--db`, else `MESHGUARD_DB`, else the embedded default. */
@@ -27,8 +30,16 @@ export interface AuditReader {
   count(filter: AuditFilter): Promise<number | undefined>;
   stats(filter: AuditFilter): Promise<StoreStats>;
   verify(): Promise<VerifyReport>;
+  /**
+   * Events a writer journaled and has not committed (a crashed writer's, until a writer opens the
+   * store and replays them), matching the filter, oldest first: shown apart, marked as pending.
+   */
+  pending(filter: AuditFilter): Promise<AuditEventBody[]>;
   close(): Promise<void>;
 }
+
+/** The database's trail tables were dropped: `audit verify` reports a broken trail (exit 1). */
+export class TrailMissingError extends UsageError {}
 
 export interface AuditSourceFlags {
   db?: string | undefined;
@@ -62,7 +73,10 @@ function sqliteReader(url: string): AuditReader {
   try {
     store = openSqliteForReading(url);
   } catch (error) {
-    if (MeshGuardError.isInstance(error)) throw new UsageError(error.message);
+    if (MeshGuardError.isInstance(error)) {
+      if (error.code === 'store_trail_missing') throw new TrailMissingError(error.message);
+      throw new UsageError(error.message);
+    }
     throw error;
   }
   return {
@@ -76,6 +90,13 @@ function sqliteReader(url: string): AuditReader {
     count: async (filter) => store.count(filter),
     stats: async (filter) => store.stats(filter),
     verify: () => store.verify(),
+    async pending(filter) {
+      const events = readPendingEvents(location.path);
+      if (events.length === 0) return [];
+      const matches = compileAuditFilter(AuditFilterSchema.parse(filter));
+      // The filter reads only fields a body has.
+      return events.filter((body: AuditEventBody) => matches(body as AuditEvent));
+    },
     close: () => store.close(),
   };
 }
@@ -134,6 +155,8 @@ function gatewayReader(rawUrl: string): AuditReader {
     count: async () => undefined,
     stats: (filter) => get<StoreStats>('/v1/audit/stats', { since: filter.since, until: filter.until }),
     verify: () => get<VerifyReport>('/v1/audit/verify'),
+    // A gateway is a live writer: it replayed the journals left behind when it opened its store.
+    pending: async () => [],
     close: async () => {},
   };
 }

@@ -54,6 +54,7 @@ export type {
   IdentityDefaults,
 } from './guard/adapter-kit';
 export { createAdapterKit } from './guard/adapter-kit';
+export { AuditNotRecordedError } from './guard/append-batcher';
 export type { AuditDurability, EmbeddedGuard, Guard, GuardOptions } from './guard/guard';
 export { createEmbeddedGuard, createGuard, openAuditStore } from './guard/guard';
 export type { GuardEnvironment, GuardSettings, GuardSettingsOptions } from './guard/guard-settings';

@@ -436,7 +436,8 @@ export function recoverJournals(databasePath: string, commit: (lines: AuditEvent
   return replayed;
 }
 
-function segmentNumber(file: string): number {
+/** The segment number of a journal file `<id>.<n>.jsonl`. */
+export function segmentNumber(file: string): number {
   const parts = file.split('.');
   return Number(parts[parts.length - 2]);
 }

@@ -8,6 +8,7 @@ export type {
 } from './gateway-state';
 export type { OpenStoreOptions } from './open-store';
 export { openSqliteForReading, openStore } from './open-store';
+export { readPendingEvents } from './pending-journals';
 export type { PostgresGatewayStateOptions } from './postgres-gateway-state';
 export { openPostgresGatewayState } from './postgres-gateway-state';
 export { POSTGRES_SCHEMA_VERSION } from './postgres-schema';

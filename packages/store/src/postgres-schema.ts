@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '@meshguard/core';
+import createDebug from 'debug';
 import type { Pool, PoolClient } from 'pg';
+
+const debug = createDebug('meshguard:store');
 
 /** Bumped when the schema changes; a schema written by a newer version is refused rather than misread. */
 export const POSTGRES_SCHEMA_VERSION = 1;
@@ -86,7 +89,51 @@ BEGIN
 END $$;
 CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON ${s}.audit_events
   FOR EACH STATEMENT EXECUTE FUNCTION ${s}.meshguard_refuse_update();
+REVOKE ALL ON ${s}.meshguard_meta, ${s}.audit_streams, ${s}.audit_events, ${s}.audit_agents FROM PUBLIC;
+${writerOnlyDdl(s)}`;
+}
+
+// Only the writer's role (the one that created the tables, or a role it is granted to) may insert
+// or delete events: a role that was granted more than SELECT by mistake still cannot delete an
+// event and insert it again at its old position with other columns. A statement trigger costs
+// once per batch, not per row. The owner and superusers can disable triggers: out of reach here,
+// which is what verify's check of the columns against the hashed body is for.
+function writerOnlyDdl(s: string): string {
+  return `
+CREATE OR REPLACE FUNCTION ${s}.meshguard_writer_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT pg_has_role(current_user, (SELECT relowner FROM pg_catalog.pg_class WHERE oid = TG_RELID), 'MEMBER') THEN
+    RAISE EXCEPTION 'only the MeshGuard writer role may % MeshGuard audit events (% may not)', TG_OP, current_user
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER audit_events_writer_only BEFORE INSERT OR DELETE OR TRUNCATE ON ${s}.audit_events
+  FOR EACH STATEMENT EXECUTE FUNCTION ${s}.meshguard_writer_only();
 `;
+}
+
+/** Adds the writer-only trigger to a schema created before it existed (when this role may). */
+async function addWriterOnlyTrigger(pool: Pool, schema: string): Promise<void> {
+  const s = quoteSchema(schema);
+  const has = async (client: Pool | PoolClient) =>
+    (
+      await client.query(
+        `SELECT 1 FROM pg_catalog.pg_trigger WHERE tgname = 'audit_events_writer_only' AND tgrelid = $1::regclass`,
+        [`${s}.audit_events`],
+      )
+    ).rowCount! > 0;
+  if (await has(pool)) return;
+  try {
+    await inTransaction(pool, async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+        `meshguard:schema:${schema}`,
+      ]);
+      if (!(await has(client))) await client.query(writerOnlyDdl(s));
+    });
+  } catch (error) {
+    debug('could not add the writer-only trigger to schema %s (not its owner?): %O', schema, error);
+  }
 }
 
 const OUR_TABLES = ['meshguard_meta', 'audit_streams', 'audit_events', 'audit_agents'];
@@ -156,6 +203,7 @@ export async function preparePostgresSchema(
     );
     meta = await readMeta();
   }
+  if (!options.readonly) await addWriterOnlyTrigger(pool, schema);
   const salt = meta.get('redaction_salt');
   if (salt) return salt;
   // A reader never redacts; a writer cannot record without the salt.

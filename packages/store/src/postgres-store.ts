@@ -6,7 +6,6 @@ import {
   type AuditFilter,
   AuditFilterSchema,
   type AuditStore,
-  type ChainProblem,
   ConfigError,
   chainHash,
   createRedactor,
@@ -15,15 +14,14 @@ import {
   GENESIS_HASH,
   MeshGuardError,
   type ParsedAuditFilter,
-  type StreamReport,
-  StreamVerifier,
   ValidationError,
-  type VerifyReport,
 } from '@meshguard/core';
 import createDebug from 'debug';
 import pg from 'pg';
 import { preparePostgresSchema, quoteSchema } from './postgres-schema';
+import { verifyPostgres } from './postgres-verify';
 import type { StoreStats } from './sqlite-store';
+import { columnText, rowToEvent } from './stored-row';
 
 const debug = createDebug('meshguard:store');
 
@@ -554,123 +552,6 @@ SELECT count(*)::int AS n FROM inserted`,
   };
 }
 
-/**
- * Verifies every stream in one pass over the trail in stored order, a page at a time, inside one
- * repeatable-read snapshot: the heads and the events are read as of one moment, so writers
- * appending meanwhile cannot make the trail look broken. Each stream goes through core's
- * StreamVerifier, then its end is compared with the head the store recorded.
- */
-async function verifyPostgres(client: pg.PoolClient, s: string, pageSize: number): Promise<VerifyReport> {
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  try {
-    const heads = new Map(
-      (
-        await client.query<{ stream: string; seq: number; hash: string }>(
-          `SELECT stream, seq, hash FROM ${s}.audit_streams`,
-        )
-      ).rows.map((h) => [h.stream, h]),
-    );
-    const verifiers = new Map<string, { verifier: StreamVerifier; seq: number }>();
-    let checked = 0;
-    let problem: ChainProblem | undefined;
-    let from = '0';
-    scan: for (;;) {
-      const { rows } = await client.query<{
-        at: string;
-        stream: string;
-        seq: number;
-        id: string;
-        body: string;
-        hash: string;
-      }>(
-        `SELECT pos::text AS at, stream, seq, id, body, hash FROM ${s}.audit_events WHERE pos > $1 ORDER BY pos LIMIT $2`,
-        [from, pageSize],
-      );
-      for (const row of rows) {
-        let state = verifiers.get(row.stream);
-        if (!state) {
-          state = { verifier: new StreamVerifier(row.stream), seq: 0 };
-          verifiers.set(row.stream, state);
-        }
-        const event = parseEvent(row.body, row.hash);
-        const edited = (message: string): ChainProblem => ({
-          stream: row.stream,
-          seq: row.seq,
-          id: row.id,
-          kind: 'edited',
-          message,
-        });
-        if (!event) {
-          problem = edited(`the event at seq ${row.seq} is not valid JSON: it was edited`);
-          break scan;
-        }
-        if (
-          typeof event.id !== 'string' ||
-          event.stream !== row.stream ||
-          event.seq !== row.seq ||
-          columnText(event.id) !== row.id
-        ) {
-          problem = edited(
-            `event ${row.id} (seq ${row.seq}) does not match the columns stored beside it: it was edited`,
-          );
-          break scan;
-        }
-        // A gap in seq is a removal, unless the missing seq comes later (a reordering).
-        let upcoming: Set<number> | undefined;
-        const expected = state.seq + 1;
-        if (event.seq > expected) {
-          const later = await client.query(
-            `SELECT 1 FROM ${s}.audit_events WHERE stream = $1 AND seq = $2 AND pos > $3`,
-            [row.stream, expected, row.at],
-          );
-          if ((later.rowCount ?? 0) > 0) upcoming = new Set([expected]);
-        }
-        if (!state.verifier.push(event, upcoming)) {
-          problem = state.verifier.problem;
-          break scan;
-        }
-        state.seq = event.seq;
-        checked++;
-      }
-      if (rows.length < pageSize) break;
-      from = rows[rows.length - 1]!.at;
-    }
-    await client.query('COMMIT');
-
-    const names = [...new Set([...verifiers.keys(), ...heads.keys()])].sort((a, b) => a.localeCompare(b));
-    const streams: StreamReport[] = [];
-    for (const stream of names) {
-      const state = verifiers.get(stream) ?? { verifier: new StreamVerifier(stream), seq: 0 };
-      const head = heads.get(stream);
-      const headless = !problem && !head && state.seq > 0;
-      streams.push(
-        state.verifier.finish(problem || headless ? undefined : (head ?? { seq: 0, hash: GENESIS_HASH })),
-      );
-      if (problem) continue;
-      if (headless) {
-        problem = {
-          stream,
-          seq: state.seq,
-          id: '',
-          kind: 'edited',
-          message: `stream "${stream}" has events but no recorded head: the head was deleted`,
-        };
-      } else if (state.verifier.problem) {
-        problem = state.verifier.problem;
-      }
-    }
-    return problem ? { ok: false, checked, streams, problem } : { ok: true, checked, streams };
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  }
-}
-
-/** PostgreSQL text cannot hold NUL: the query columns hold U+FFFD instead (the body keeps it). */
-function columnText(value: string): string {
-  return value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value;
-}
-
 function pushRow(rows: Rows, event: Omit<AuditEvent, 'hash'>, body: string, hash: string): void {
   rows.seq.push(event.seq);
   rows.body.push(body);
@@ -765,21 +646,6 @@ function isoBound(field: string, text: string): string {
   const ms = Date.parse(text);
   if (Number.isNaN(ms)) throw new ValidationError(field, `"${text}" is not an ISO time`);
   return new Date(ms).toISOString();
-}
-
-function rowToEvent(body: string, hash: string): AuditEvent {
-  const event = JSON.parse(body) as AuditEvent;
-  event.hash = hash;
-  return event;
-}
-
-function parseEvent(body: string, hash: string): AuditEvent | undefined {
-  try {
-    const event = rowToEvent(body, hash);
-    return typeof event === 'object' && event !== null ? event : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Query cursors are opaque to callers: here, base64url of the last event's stored position. */

@@ -6,6 +6,7 @@ import { createPolicyEngine } from '../policy/policy-engine';
 import { parsePolicies } from '../policy/policy-loader';
 import type { AuditEventBody } from '../protocol/audit-event';
 import { testAgent } from '../testing';
+import { AuditNotRecordedError } from './append-batcher';
 import { type AuditDurability, createEmbeddedGuard } from './guard';
 
 const POLICY = `
@@ -105,7 +106,14 @@ describe('batched audit durability', () => {
     const guard = batchedGuard(store);
     refuse(new Error('constraint failed'));
     await guard.check({ action: 'read:a', agent, traceId: 'trace_g' });
-    await guard.close();
+    const closing = guard.close();
+    await expect(closing).rejects.toThrow(AuditNotRecordedError);
+    await expect(closing).rejects.toMatchObject({
+      code: 'audit_not_recorded',
+      count: 1,
+      events: [expect.objectContaining({ action: 'read:a', traceId: 'trace_g' })],
+      message: '1 audit event was not recorded: the store refused it (constraint failed)',
+    });
     expect(calls).toHaveLength(3);
     expect((await inner.query({ traceId: 'trace_g' })).events).toHaveLength(0);
   });

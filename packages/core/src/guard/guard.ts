@@ -41,6 +41,10 @@ export interface Guard {
   /** Records an outcome after the action ran (or failed, or a human answered an approval). */
   record(event: OutcomeEvent): Promise<void>;
   query(filter?: AuditFilter): Promise<AuditEvent[]>;
+  /**
+   * Commits what is queued and closes. A `batched` guard whose store refused events rejects with
+   * an `AuditNotRecordedError` counting them (after closing all the same).
+   */
   close(): Promise<void>;
 }
 
@@ -105,7 +109,8 @@ export interface GuardOptions {
  *   price you must accept explicitly: an allowed action may run before its decision is on disk,
  *   and a crash loses up to `batchMs` of the trail. If a commit fails, every check is denied until
  *   one succeeds (fail closed); refused events are retried twice, then given up and logged.
- *   `query()`, `settled()` and `close()` commit the queue first.
+ *   `query()`, `settled()` and `close()` commit the queue first; `close()` rejects with an
+ *   `AuditNotRecordedError` counting (and holding) the events that were never stored.
  */
 export interface AuditDurability {
   durability?: 'durable' | 'batched';
@@ -439,8 +444,13 @@ export function createEmbeddedGuard(parts: {
       if (closed) return;
       closed = true;
       await settle();
-      await batcher?.close();
+      // Events a batched guard could not store are reported once its store is closed all the same.
+      const unrecorded = await batcher?.close().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       if (parts.ownsStore) await store.close();
+      if (unrecorded) throw unrecorded;
     },
   };
 }
