@@ -21,7 +21,9 @@ import Fastify, {
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { TokenAuthority } from './agent-tokens';
+import { recordOutcomes } from './gateway-audit-route';
 import { type AdminFailureLimit, createAuthHooks } from './gateway-auth';
+import { createDecisionIds, pastDeadline } from './gateway-check-route';
 import {
   createDelegation,
   DelegatingCheckBodySchema,
@@ -30,8 +32,6 @@ import {
 } from './gateway-delegation';
 import { installErrorHandling, refuseUrl } from './gateway-errors';
 import { openGatewayKeys, type SigningKeyOption } from './gateway-keys';
-import { recordOutcomes } from './gateway-audit-route';
-import { createDecisionIds, pastDeadline } from './gateway-check-route';
 import { redactingLogger } from './gateway-log-redaction';
 import { createGatewayMetrics } from './gateway-metrics';
 import { createPolicyHolder, type PolicyHolder } from './gateway-policies';
@@ -377,8 +377,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       // The route takes the envelope; each event is checked on its own (recordOutcomes).
       validatorCompiler: (route) => validatorCompiler({ ...route, schema: OutcomeEnvelopeSchema }),
     },
-    async (request) =>
-      recordOutcomes(guard, (event) => asCaller(request, event), request.body.events, clock),
+    async (request) => recordOutcomes(guard, (event) => asCaller(request, event), request.body.events, clock),
   );
 
   app.get(

@@ -9,6 +9,7 @@ import {
 import type { z } from 'zod';
 
 type OutcomeEventBody = z.infer<typeof OutcomeEventBodySchema>;
+
 import { OutcomeEventBodySchema, type OutcomeReplySchema } from './gateway-schemas';
 
 /** An event's own time this much before it arrived makes it late: it gets a `deliveredAt`. */
