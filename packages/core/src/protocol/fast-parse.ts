@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { hasControlCharacters, MAX_ACTION_LENGTH } from './action';
 import type { AgentIdentity } from './agent-identity';
 import { OUTCOMES } from './audit-event';
@@ -19,6 +20,10 @@ const EFFECT_SET: ReadonlySet<unknown> = new Set(EFFECTS);
 const OUTCOME_SET: ReadonlySet<unknown> = new Set(OUTCOMES);
 const OUTCOME_TYPES: ReadonlySet<unknown> = new Set(['outcome', 'session']);
 const ACTION_FORM = /^[^:\s]+:.+$/s;
+// zod's own patterns, the ones `z.uuid({ version: 'v7' })` and `z.iso.datetime({ offset: true })`
+// test (a format check is that test and nothing more), so the two paths cannot drift apart.
+const UUID_V7 = z.regexes.uuid(7);
+const ISO_DATETIME = z.regexes.datetime({ offset: true });
 
 /** Thrown nowhere: returned by a field reader when the value is not for the fast path. */
 const NO: unique symbol = Symbol('no');
@@ -38,6 +43,12 @@ function text(value: unknown, min: number, max: number): value is string {
 function optionalText(value: unknown, min: number, max: number): Read<string | undefined> {
   if (value === undefined) return undefined;
   return text(value, min, max) ? value : NO;
+}
+
+/** An optional string field: absent, or a string the pattern accepts whole. */
+function optionalMatching(value: unknown, pattern: RegExp): Read<string | undefined> {
+  if (value === undefined) return undefined;
+  return typeof value === 'string' && pattern.test(value) ? value : NO;
 }
 
 function optionalOf(value: unknown, allowed: ReadonlySet<unknown>): Read<string | undefined> {
@@ -112,8 +123,6 @@ function assign(target: Record<string, unknown>, fields: Record<string, unknown>
 /** What `CheckRequestSchema.parse(input)` returns, for an ordinary request; else undefined. */
 export function fastCheckRequest(input: unknown): ParsedCheckRequest | undefined {
   if (!isRecord(input)) return undefined;
-  // A client's decision id and deadline (remote checks) are zod's to judge.
-  if (input.decisionId !== undefined || input.deadline !== undefined) return undefined;
   const fields = {
     action: action(input.action),
     agent: identity(input.agent),
@@ -124,6 +133,9 @@ export function fastCheckRequest(input: unknown): ParsedCheckRequest | undefined
     framework: optionalText(input.framework, 1, 64),
     kind: optionalOf(input.kind, KINDS),
     source: source(input.source, true),
+    // What a remote guard sends with every check: its own decision id and when it stops waiting.
+    decisionId: optionalMatching(input.decisionId, UUID_V7),
+    deadline: optionalMatching(input.deadline, ISO_DATETIME),
   };
   for (const key in fields) if (fields[key as keyof typeof fields] === NO) return undefined;
   const out = {} as Record<string, unknown>;
@@ -134,8 +146,6 @@ export function fastCheckRequest(input: unknown): ParsedCheckRequest | undefined
 /** What `OutcomeEventSchema.parse(input)` returns, for an ordinary event; else undefined. */
 export function fastOutcomeEvent(input: unknown): ParsedOutcomeEvent | undefined {
   if (!isRecord(input)) return undefined;
-  // A timestamp's ISO form is zod's to judge.
-  if (input.ts !== undefined || input.deliveredAt !== undefined) return undefined;
   const duration = input.durationMs;
   const fields = {
     id: optionalText(input.id, 1, 128),
@@ -158,7 +168,10 @@ export function fastOutcomeEvent(input: unknown): ParsedOutcomeEvent | undefined
     reason: optionalText(input.reason, 0, 4096),
     source: source(input.source, false),
     context: context(input.context),
+    // A remote guard stamps every outcome with `ts`; the gateway adds `deliveredAt` to late ones.
+    ts: optionalMatching(input.ts, ISO_DATETIME),
     type: optionalOf(input.type, OUTCOME_TYPES),
+    deliveredAt: optionalMatching(input.deliveredAt, ISO_DATETIME),
   };
   for (const key in fields) if (fields[key as keyof typeof fields] === NO) return undefined;
   const out = {} as Record<string, unknown>;
