@@ -59,6 +59,8 @@ export type { AuditDurability, EmbeddedGuard, Guard, GuardOptions } from './guar
 export { createEmbeddedGuard, createGuard, openAuditStore } from './guard/guard';
 export type { GuardEnvironment, GuardSettings, GuardSettingsOptions } from './guard/guard-settings';
 export { DEFAULT_DB, resolveGuardSettings } from './guard/guard-settings';
+export type { JudgingGuard } from './guard/judging-guard';
+export { canJudge } from './guard/judging-guard';
 export type { ObservedCall, ObservedVerdict } from './guard/observed-call';
 export type { RemoteGuard, RemoteGuardOptions } from './guard/remote-guard';
 export { createRemoteGuard } from './guard/remote-guard';
@@ -136,6 +138,8 @@ export {
   ShadowOutcomeSchema,
 } from './protocol/decision';
 export { canonicalFramework, FRAMEWORK_NAMES, frameworkSpellings } from './protocol/framework-names';
+export type { Judgement } from './protocol/judgement';
+export { JudgementSchema, JudgementShapeSchema } from './protocol/judgement';
 export type { OutcomeEvent } from './protocol/outcome-event';
 export { CLIENT_GAVE_UP, OutcomeEventSchema } from './protocol/outcome-event';
 export type { TrustTier } from './protocol/trust-tier';

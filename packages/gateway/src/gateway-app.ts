@@ -31,6 +31,7 @@ import {
   type DelegationOptions,
 } from './gateway-delegation';
 import { installErrorHandling, refuseUrl } from './gateway-errors';
+import { registerJudgeRoutes } from './gateway-judge-routes';
 import { openGatewayKeys, type SigningKeyOption } from './gateway-keys';
 import { redactingLogger } from './gateway-log-redaction';
 import { createGatewayMetrics } from './gateway-metrics';
@@ -53,8 +54,6 @@ import {
   OutcomeReplySchema,
   PolicySetReplySchema,
   PutPoliciesBodySchema,
-  ReachableBodySchema,
-  ReachableReplySchema,
   StatsQuerySchema,
   StatsReplySchema,
   TailQuerySchema,
@@ -346,21 +345,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     },
   );
 
-  app.post(
-    '/v1/reachable',
-    {
-      onRequest: agentOnly,
-      schema: {
-        summary: 'Whether an action could be allowed',
-        description:
-          'Whether any context could allow the action for the calling agent, without recording anything: adapters use it at offer time, to hide a tool or handoff no call could be allowed.',
-        body: ReachableBodySchema,
-        response: { 200: ReachableReplySchema, ...agentAuth, ...bodyErrors },
-        security: [{ agentToken: [] }],
-      },
-    },
-    async (request) => guard.reachable(asCaller(request, request.body)),
-  );
+  registerJudgeRoutes(app, { guard, agentOnly, asCaller, agentAuth, bodyErrors });
 
   app.post(
     '/v1/audit',

@@ -4,6 +4,7 @@ import {
   AuditFilterSchema,
   CheckRequestSchema,
   DecisionShapeSchema,
+  JudgementShapeSchema,
   OutcomeEventSchema,
   TrustTierSchema,
 } from '@meshguard/core';
@@ -80,6 +81,19 @@ export const ReachableReplySchema = z
     approvalPossible: z.boolean().describe('Whether some request could come out as `require_approval`.'),
   })
   .describe('Whether the action can be allowed.');
+
+/** A request to judge: a check as `POST /v1/check` takes it, less what only a recorded decision has. */
+export const JudgeBodySchema = CheckBodySchema.omit({ decisionId: true, deadline: true });
+export const JudgeReplySchema = described(JudgementShapeSchema, {
+  allowed: 'True exactly when `effect` is `allow`.',
+  effect: 'What the policies decide for the request as given, context included.',
+  reason: 'Why: the deciding rule (and the condition that failed), or that nothing allows the action.',
+  policy: 'The policy of the deciding rule.',
+  rule: 'The deciding rule (its id and its index in the policy).',
+  mode: 'Always `enforce` here: what shadow policies would decide is in `shadow`.',
+  evaluatedAt: 'When it was judged (ISO date-time).',
+  shadow: 'What shadow policies would decide.',
+}).describe('The judgement: a decision with no id, recorded nowhere.');
 
 /** One outcome event as an agent sends it: the agent is the token's, the delivery time the gateway's. */
 export const OutcomeEventBodySchema = described(OutcomeEventSchema.omit({ agent: true, deliveredAt: true }), {

@@ -149,6 +149,11 @@ describe('the OpenAPI document declares every status each route answers', () => 
       headers: agent(),
       payload: { action: 'write:refund' },
     });
+    await send('POST /v1/judge', {
+      url: '/v1/judge',
+      headers: agent(),
+      payload: { action: 'write:refund', context: { amount: 5 } },
+    });
     await send('POST /v1/audit', {
       url: '/v1/audit',
       headers: agent(),

@@ -89,9 +89,10 @@ describe('observed calls (the adapter kit)', () => {
     });
   });
 
-  it('without a guard that explains (a remote guard), judges only whether policy could allow the action', async () => {
+  it('with a guard that can neither explain nor judge (one the host wrote), judges only whether policy could allow the action', async () => {
     const { kit, guard, call } = setup();
-    // What a remote guard offers: check, reachable, record, query, close; no explain.
+    // The bare Guard interface: check, reachable, record, query, close; no explain, no judge.
+    // (A remote guard judges through the gateway: see gateway-judge-routes.test.ts.)
     const remoteLike: Guard = {
       check: (r) => guard.check(r),
       reachable: (r) => guard.reachable(r),

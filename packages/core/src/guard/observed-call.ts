@@ -2,6 +2,7 @@ import type { AgentIdentity } from '../protocol/agent-identity';
 import type { ActionKind, CheckContext, CheckRequest } from '../protocol/check-request';
 import type { Decision, Effect } from '../protocol/decision';
 import type { Guard } from './guard';
+import { canJudge } from './judging-guard';
 
 /**
  * Something that ran where MeshGuard could not stop it (a hosted tool on the provider's side, a
@@ -45,7 +46,7 @@ export interface ObservedVerdict {
 
 type Explaining = Guard & { explain(request: CheckRequest): { decision: Decision } };
 
-/** The embedded guard explains without recording; a remote guard can only say what is reachable. */
+/** The embedded guard explains without recording (a remote guard judges: see `JudgingGuard`). */
 function explains(guard: Guard): guard is Explaining {
   return typeof (guard as Partial<Explaining>).explain === 'function';
 }
@@ -53,9 +54,10 @@ function explains(guard: Guard): guard is Explaining {
 const RANK: Record<Effect, number> = { allow: 0, require_approval: 1, deny: 2 };
 
 /**
- * What policy would have decided for a call that already ran, recording nothing. The embedded
- * guard judges the call as it ran (its context: a query condition holds or not); behind a gateway
- * only whether policy could allow the action at all is known (conditions on the context count as
+ * What policy would have decided for a call that already ran, recording nothing: judged as it ran,
+ * with its context (a query condition holds or not), by the embedded guard's engine or, behind a
+ * gateway, by the gateway (`POST /v1/judge`). A guard that can do neither (one the host wrote)
+ * tells only whether policy could allow the action at all (conditions on the context count as
  * satisfiable). A policy that cannot be consulted counts as not allowing it.
  */
 export async function judgeObservedCall(
@@ -73,12 +75,18 @@ export async function judgeObservedCall(
   if (call.delegation && call.delegation.length > 0) request.delegation = call.delegation;
   let verdict: { effect: Effect; reason: string };
   try {
-    if (explains(guard)) {
+    const judgeWith: ((context: CheckContext) => Promise<Pick<Decision, 'effect' | 'reason'>>) | undefined =
+      explains(guard)
+        ? async (context) => guard.explain({ ...request, context }).decision
+        : canJudge(guard)
+          ? (context) => guard.judge({ ...request, context })
+          : undefined;
+    if (judgeWith) {
       const contexts = call.judge && call.judge.length > 0 ? call.judge : [call.context ?? {}];
-      let worst: Decision | undefined;
+      let worst: Pick<Decision, 'effect' | 'reason'> | undefined;
       for (const context of contexts) {
-        const { decision } = guard.explain({ ...request, context });
-        if (!worst || RANK[decision.effect] > RANK[worst.effect]) worst = decision;
+        const judged = await judgeWith(context);
+        if (!worst || RANK[judged.effect] > RANK[worst.effect]) worst = judged;
       }
       verdict = { effect: worst!.effect, reason: worst!.reason };
     } else {

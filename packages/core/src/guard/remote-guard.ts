@@ -6,10 +6,11 @@ import type { AuditEvent } from '../protocol/audit-event';
 import { type AuditFilter, AuditFilterSchema } from '../protocol/audit-filter';
 import { type CheckRequest, CheckRequestSchema } from '../protocol/check-request';
 import { type Decision, DecisionShapeSchema, isConsistentDecision } from '../protocol/decision';
+import { type Judgement, JudgementSchema } from '../protocol/judgement';
 import { CLIENT_GAVE_UP, type OutcomeEvent, OutcomeEventSchema } from '../protocol/outcome-event';
 import { RecentMap } from '../util/recent-map';
-import type { Guard } from './guard';
 import { bearerFor, keepHandoffToken } from './handoff-tokens';
+import type { JudgingGuard } from './judging-guard';
 import { createCircuit } from './remote-circuit';
 import { createGatewayHttp, DEFAULT_MAX_RESPONSE_BYTES, GatewayCallError } from './remote-http';
 import { createOutcomeSender } from './remote-outcomes';
@@ -43,7 +44,7 @@ export interface RemoteGuardOptions {
 }
 
 /** A guard backed by a MeshGuard gateway. */
-export interface RemoteGuard extends Guard {
+export interface RemoteGuard extends JudgingGuard {
   readonly mode: 'remote';
   /** The gateway's URL, with any credentials in it hidden. */
   readonly url: string;
@@ -248,6 +249,51 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
           error instanceof GatewayCallError ? failure(error).why : 'answered something that is not JSON';
         return { reachable: false, reason: `Denied: the MeshGuard gateway ${why}`, approvalPossible: false };
       }
+    },
+    async judge(request: CheckRequest): Promise<Judgement> {
+      const parsed = CheckRequestSchema.safeParse(request);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new ValidationError(issue.path.join('.') || 'request', issue.message);
+      }
+      // Nothing is recorded, so no decision id and no deadline; the agent is the token's.
+      const { agent: _fromToken, decisionId: _none, deadline: _noDeadline, ...body } = parsed.data;
+      const deny = (why: string): Judgement => ({
+        allowed: false,
+        effect: 'deny',
+        reason: `Denied: the MeshGuard gateway ${why}`,
+        mode: 'enforce',
+        evaluatedAt: isoTime(Date.now()),
+      });
+      const refusal = circuit.refusal();
+      if (refusal) return deny(refusal);
+      let res: Awaited<ReturnType<typeof http.call>>;
+      try {
+        res = await http.call('/v1/judge', {
+          method: 'POST',
+          body: JSON.stringify(body),
+          // a delegated token after a handoff: the gateway judges with the chain it carries
+          token: bearerFor(url.shown, options.agentToken, body),
+        });
+      } catch (error) {
+        return deny(failure(error).why);
+      }
+      circuit.succeeded();
+      let json: unknown;
+      try {
+        json = JSON.parse(res.text);
+      } catch {
+        return deny(`at ${url.shown} answered HTTP ${res.status} with something that is not JSON`);
+      }
+      if (!res.ok) {
+        const message = (json as { message?: unknown })?.message;
+        const text = typeof message === 'string' ? message.slice(0, 500) : `HTTP ${res.status}`;
+        return deny(`at ${url.shown} refused to judge (HTTP ${res.status}: ${text})`);
+      }
+      const judged = JudgementSchema.safeParse(json);
+      return judged.success
+        ? judged.data
+        : deny(`at ${url.shown} answered something that is not a consistent judgement`);
     },
     record(input: OutcomeEvent) {
       if (closed) return Promise.reject(new MeshGuardError('the guard is closed', { code: 'guard_closed' }));
