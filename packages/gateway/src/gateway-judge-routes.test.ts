@@ -105,6 +105,58 @@ describe('POST /v1/judge', () => {
     const malformed = await judge({ action: 'no colon', context: 'x' }, `Bearer ${token}`);
     expect(malformed.status).toBe(400);
   });
+
+  it('judges with the chain a delegated token carries, whatever the body says', async () => {
+    const dir = tempDir();
+    const gateway = await createGateway({
+      store: openSqliteStore(join(dir, 'meshguard.db')),
+      state: openSqliteGatewayState(join(dir, 'meshguard.db')),
+      adminToken: ADMIN,
+      policies: [
+        {
+          name: 'triage.yaml',
+          text: 'name: triage\nversion: "1"\nappliesTo: { tags: [triage] }\nrules:\n  - effect: allow\n    actions: ["handoff:*", "read:*"]\ndelegation: { permissionCeiling: ["read:*"] }\n',
+        },
+        {
+          name: 'billing.yaml',
+          text: 'name: billing\nversion: "1"\nappliesTo: { tags: [billing] }\nrules:\n  - effect: allow\n    actions: ["read:*", "write:refund"]\n',
+        },
+      ],
+    });
+    await gateway.app.listen({ port: 0, host: '127.0.0.1' });
+    later(() => gateway.close());
+    const url = `http://127.0.0.1:${(gateway.app.server.address() as { port: number }).port}`;
+    const post = async (path: string, token: string, body: unknown) =>
+      (await (
+        await fetch(`${url}${path}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        })
+      ).json()) as Record<string, unknown> & { handoffToken?: { token: string } };
+    const tokenOf = async (name: string, tags: string[]) =>
+      ((await post('/v1/agents', ADMIN, { name, tags, tier: 'verified' })) as unknown as { token: string })
+        .token;
+    const triage = await tokenOf('Triage', ['triage']);
+    const billing = await tokenOf('Billing', ['billing']);
+    const refund = { action: 'write:refund', context: { amount: 5 }, traceId: 'trace_judge_delegated' };
+    expect(await post('/v1/judge', billing, refund)).toMatchObject({ effect: 'allow' });
+    const handoff = await post('/v1/check', triage, {
+      action: 'handoff:Billing',
+      kind: 'handoff',
+      traceId: 'trace_judge_delegated',
+    });
+    const delegated = handoff.handoffToken!.token;
+    for (const delegation of [undefined, []]) {
+      expect(
+        await post('/v1/judge', delegated, { ...refund, ...(delegation ? { delegation } : {}) }),
+      ).toMatchObject({
+        allowed: false,
+        effect: 'deny',
+        reason: expect.stringMatching(/outside the permission ceiling \[read:\*\]/),
+      });
+    }
+  });
 });
 
 describe('an observed hosted call in remote mode', () => {
