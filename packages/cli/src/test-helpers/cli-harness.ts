@@ -36,6 +36,14 @@ export function meshguardAtRoot(...args: string[]): CliRun {
   return runCli(args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
 }
 
+/**
+ * Runs the built `meshguard` binary with the developer's `MESHGUARD_DB` emptied: each test names
+ * the database it reads.
+ */
+export function meshguardNamingDb(...args: string[]): CliRun {
+  return runCli(args, { env: { ...process.env, NO_COLOR: '1', MESHGUARD_DB: '' } });
+}
+
 /** A new scratch folder for a test file's `beforeAll`, once the CLI is known to be built. */
 export async function scratchDir(prefix: string): Promise<string> {
   if (!existsSync(CLI)) throw new Error('packages/cli is not built: run `pnpm build` first (pnpm test does)');
