@@ -3,7 +3,16 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ADMIN, agent, gatewayOn, remote, serve, tempDir, tokenFor } from './remote-guard-fixtures';
+import {
+  ADMIN,
+  agent,
+  gatewayOn,
+  remote,
+  serve,
+  stoppedGateway,
+  tempDir,
+  tokenFor,
+} from './remote-guard-fixtures';
 
 describe('the remote guard against a real gateway', () => {
   it('decides through the gateway and records outcomes there', async () => {
@@ -172,12 +181,8 @@ describe('the remote guard delivers what it can, and says when it cannot', () =>
   });
 
   it('replays the spool on flush even when nothing new is queued', async () => {
-    const dir = tempDir();
-    const first = await gatewayOn(dir);
-    const port = Number(new URL(first.url).port);
-    const token = await tokenFor(first.url);
-    await first.gateway.close();
-    const guard = remote(first.url, token, join(dir, 'spool'), { timeoutMs: 300 });
+    const { dir, url, port, token } = await stoppedGateway();
+    const guard = remote(url, token, join(dir, 'spool'), { timeoutMs: 300 });
     await guard.record({
       id: 'while-away',
       outcome: 'success',
