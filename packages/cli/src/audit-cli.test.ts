@@ -4,22 +4,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createEmbeddedGuard, createPolicyEngine, parsePolicies } from '@meshguard/core';
 import { createTestClock, testAgent } from '@meshguard/core/testing';
 import { openSqliteStore } from '@meshguard/store';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-
-function meshguard(...args: string[]) {
-  const result = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1', MESHGUARD_DB: '' },
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+import { CLI, meshguardNamingDb as meshguard } from './test-helpers/cli-harness';
 
 const POLICY = `
 name: team

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,18 +8,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { openSqliteStore } from '@meshguard/store';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { meshguardNamingDb as meshguard } from './test-helpers/cli-harness';
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const CORE = pathToFileURL(fileURLToPath(new URL('../../core/dist/index.js', import.meta.url))).href;
 const STORE = pathToFileURL(fileURLToPath(new URL('../../store/dist/index.js', import.meta.url))).href;
-
-function meshguard(...args: string[]) {
-  const result = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1', MESHGUARD_DB: '' },
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 // A guard in the default durable mode: each check resolves once its decision is in the store's
 // journal. It checks five sends, says so, and then waits to be killed.

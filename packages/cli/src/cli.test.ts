@@ -1,29 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const SEED = join(ROOT, 'examples/policies/openai-support.yaml');
-
-/** Runs the built `meshguard` binary as a user would. */
-function meshguard(...args: string[]) {
-  const result = spawnSync(process.execPath, [CLI, ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+import { CLI, meshguardAtRoot as meshguard, ROOT, SEED, scratchDir } from './test-helpers/cli-harness';
 
 let dir: string;
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error('packages/cli is not built: run `pnpm build` first (pnpm test does)');
-  dir = await mkdtemp(join(tmpdir(), 'mg-cli-'));
+  dir = await scratchDir('mg-cli-');
 });
 
 describe('meshguard policy test', () => {

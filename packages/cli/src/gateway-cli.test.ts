@@ -1,51 +1,34 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createRemoteGuard } from '@meshguard/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CLI,
+  cleanUp,
+  envWithout,
+  freePort,
+  GATEWAY_VARIABLES,
+  runCli,
+  SEED,
+  scratchDir,
+  untilListening,
+} from './test-helpers/cli-harness';
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const SEED = join(ROOT, 'examples/policies/openai-support.yaml');
 const ADMIN = 'cli-admin-token-0123456789abcdef';
 
 let dir: string;
 const children: ChildProcess[] = [];
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error('packages/cli is not built: run `pnpm build` first (pnpm test does)');
-  dir = await mkdtemp(join(tmpdir(), 'mg-gateway-cli-'));
+  dir = await scratchDir('mg-gateway-cli-');
 });
-afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => cleanUp(children, dir));
 
-function env(extra: Record<string, string> = {}) {
-  const {
-    MESHGUARD_ADMIN_TOKEN: _a,
-    MESHGUARD_GATEWAY_URL: _g,
-    MESHGUARD_AGENT_TOKEN: _t,
-    ...rest
-  } = process.env;
-  return { ...rest, NO_COLOR: '1', ...extra };
-}
-
-function meshguard(args: string[], extra: Record<string, string> = {}) {
-  const result = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: env(extra) });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
+const env = (extra: Record<string, string> = {}) => envWithout(GATEWAY_VARIABLES, extra);
+const meshguard = (args: string[], extra: Record<string, string> = {}) =>
+  runCli(args, { cwd: dir, env: env(extra) });
 
 /** Starts `meshguard gateway start` and waits until it listens. */
 async function startGateway(port: number, db: string, extra: string[] = []) {
@@ -58,19 +41,8 @@ async function startGateway(port: number, db: string, extra: string[] = []) {
     },
   );
   children.push(child);
-  let stderr = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start: ${stderr}`)), 15_000);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes('listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`gateway exited ${code}: ${stderr}`)));
-  });
-  return { child, stderr: () => stderr };
+  const out = await untilListening(child, 15_000);
+  return { child, stderr: () => out.stderr };
 }
 
 describe('meshguard gateway start', () => {
@@ -97,13 +69,7 @@ describe('meshguard gateway start', () => {
       },
     );
     children.push(child);
-    let stderr = '';
-    await new Promise<void>((resolve) => {
-      child.stderr.on('data', (c: Buffer) => {
-        stderr += c.toString();
-        if (stderr.includes('listening on')) resolve();
-      });
-    });
+    const { stderr } = await untilListening(child, 15_000);
     const token = /development admin token \(shown once\): (\S+)/.exec(stderr)?.[1];
     expect(token).toMatch(/^mg_admin_/);
     const agents = await fetch(`http://127.0.0.1:${port}/v1/agents`, {

@@ -1,54 +1,37 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openSqliteStore } from '@meshguard/store';
 import { makeOldGatewayDatabase } from '@meshguard/store/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CLI,
+  cleanUp,
+  cliRun,
+  envWithout,
+  freePort,
+  GATEWAY_VARIABLES,
+  scratchDir,
+  untilListening,
+} from './test-helpers/cli-harness';
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const ADMIN = 'cli-keys-admin-token-0123456789ab';
 
 let dir: string;
 const children: ChildProcess[] = [];
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error('packages/cli is not built: run `pnpm build` first (pnpm test does)');
-  dir = await mkdtemp(join(tmpdir(), 'mg-keys-cli-'));
+  dir = await scratchDir('mg-keys-cli-');
 });
-afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => cleanUp(children, dir));
 
-function env(extra: Record<string, string> = {}) {
-  const {
-    MESHGUARD_ADMIN_TOKEN: _a,
-    MESHGUARD_GATEWAY_URL: _g,
-    MESHGUARD_AGENT_TOKEN: _t,
-    MESHGUARD_SIGNING_KEY: _k,
-    MESHGUARD_DB: _d,
-    ...rest
-  } = process.env;
-  return { ...rest, NO_COLOR: '1', ...extra };
-}
+const env = (extra: Record<string, string> = {}) =>
+  envWithout([...GATEWAY_VARIABLES, 'MESHGUARD_SIGNING_KEY', 'MESHGUARD_DB'], extra);
 
 /** The CLI under umask 0, so that only MeshGuard's own modes keep its files private. */
 const underUmask0 = (args: string[]) => ['-c', 'umask 0 && exec "$0" "$@"', process.execPath, CLI, ...args];
 
 function meshguard(args: string[], extra: Record<string, string> = {}) {
-  const result = spawnSync('sh', underUmask0(args), { cwd: dir, encoding: 'utf8', env: env(extra) });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
+  return cliRun(spawnSync('sh', underUmask0(args), { cwd: dir, encoding: 'utf8', env: env(extra) }));
 }
 
 /** `meshguard gateway start` under umask 0; resolves once it listens. */
@@ -59,21 +42,7 @@ async function startGateway(args: string[], extra: Record<string, string> = {}) 
     env: env({ MESHGUARD_ADMIN_TOKEN: ADMIN, MESHGUARD_LOG_LEVEL: 'warn', ...extra }),
   });
   children.push(child);
-  const out = { stderr: '', stdout: '' };
-  child.stdout!.on('data', (chunk: Buffer) => {
-    out.stdout += chunk.toString();
-  });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start: ${out.stderr}`)), 60_000);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      out.stderr += chunk.toString();
-      if (out.stderr.includes('listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`gateway exited ${code}: ${out.stderr}`)));
-  });
+  const out = await untilListening(child, 60_000);
   const url = `http://127.0.0.1:${port}`;
   const admin = { MESHGUARD_GATEWAY_URL: url, MESHGUARD_ADMIN_TOKEN: ADMIN };
   return { child, out, url, admin };

@@ -1,31 +1,13 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from './cli-error';
+import { meshguardAtRoot as meshguard, SEED, scratchDir } from './test-helpers/cli-harness';
 import { parseIsoTimeFlag, parseTimeFlag } from './time-flags';
-
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const SEED = join(ROOT, 'examples/policies/openai-support.yaml');
-
-/** Runs the built `meshguard` binary as a user would. */
-function meshguard(...args: string[]) {
-  const result = spawnSync(process.execPath, [CLI, ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 let dir: string;
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error('packages/cli is not built: run `pnpm build` first (pnpm test does)');
-  dir = await mkdtemp(join(tmpdir(), 'mg-policy-cli-'));
+  dir = await scratchDir('mg-policy-cli-');
 });
 
 const HEAD = 'name: p\nversion: "1"\n';
@@ -85,31 +67,14 @@ describe('meshguard policy validate: warnings and --strict', () => {
 
 describe('time flags refuse impossible dates', () => {
   it('meshguard policy explain --at 2026-02-30T10:00:00Z is an error (exit 2), not March 2nd', () => {
-    const bad = meshguard(
-      'policy',
-      'explain',
-      '--policy',
-      SEED,
-      '--action',
-      'read:x',
-      '--at',
-      '2026-02-30T10:00:00Z',
-    );
+    const explainAt = (at: string, ...more: string[]) =>
+      meshguard('policy', 'explain', '--policy', SEED, '--action', 'read:x', '--at', at, ...more);
+    const bad = explainAt('2026-02-30T10:00:00Z');
     expect(bad.stderr.trim()).toBe(
       'meshguard: --at: "2026-02-30T10:00:00Z" is not a valid time: 2026-02 has no day 30',
     );
     expect(bad.code).toBe(2);
-    const good = meshguard(
-      'policy',
-      'explain',
-      '--policy',
-      SEED,
-      '--action',
-      'read:x',
-      '--at',
-      '2028-02-29T10:00:00Z',
-      '--json',
-    );
+    const good = explainAt('2028-02-29T10:00:00Z', '--json');
     expect(JSON.parse(good.stdout).decision.evaluatedAt).toBe('2028-02-29T10:00:00.000Z');
   });
 

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { createMemoryStore } from '@meshguard/core';
 import { openPostgresGatewayState } from '@meshguard/store';
 import { makeOldPostgresGatewaySchema } from '@meshguard/store/testing';
-import { decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { decodeProtectedHeader } from 'jose';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { TOKEN_AUDIENCE, TOKEN_ISSUER } from './agent-tokens';
 import { createGateway, type Gateway } from './gateway-app';
 import { rotateSigningKeyFile } from './gateway-keys';
 import { signingKeyFile } from './signing-key-file';
+import { oldSigningKey } from './test-helpers/old-signing-key';
 import { generateSigningKey, parseSigningKey } from './token-signer';
 
 const PG_URL = process.env.MESHGUARD_TEST_PG_URL;
@@ -129,20 +129,8 @@ describe.skipIf(!PG_URL)('signing keys of gateways on one PostgreSQL schema', ()
 
   it('moves the private key of a schema made the old way out, drops its table, and its tokens verify', async () => {
     const schema = newSchema();
-    const pair = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-    const kid = randomUUID();
-    const privateJwk = { ...(await exportJWK(pair.privateKey)), kid, alg: 'EdDSA' };
-    const publicJwk = { ...(await exportJWK(pair.publicKey)), kid, alg: 'EdDSA', use: 'sig' };
+    const { kid, privateJwk, publicJwk, token } = await oldSigningKey();
     await makeOldPostgresGatewaySchema(PG_URL!, schema, { kid, privateJwk, publicJwk }, 'old-bot');
-    const token = await new SignJWT({ name: 'old-bot', tags: [], tier: 'basic' })
-      .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })
-      .setSubject('old-bot')
-      .setIssuer(TOKEN_ISSUER)
-      .setAudience(TOKEN_AUDIENCE)
-      .setIssuedAt()
-      .setExpirationTime('1h')
-      .setJti(randomUUID())
-      .sign(pair.privateKey);
     const dir = await mkdtemp(join(tmpdir(), 'mg-pg-keys-'));
     const a = await replica(schema, signingKeyFile(join(dir, 'a.json')));
     expect(a.tokens.kid).toBe(kid);

@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { createMemoryStore } from '@meshguard/core';
 import { type GatewayState, openSqliteGatewayState } from '@meshguard/store';
 import { makeOldGatewayDatabase } from '@meshguard/store/testing';
-import { decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose';
+import { decodeProtectedHeader, importJWK, SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TOKEN_AUDIENCE, TOKEN_ISSUER } from './agent-tokens';
 import { createGateway, type Gateway } from './gateway-app';
 import { rotateSigningKeyFile } from './gateway-keys';
 import { signingKeyFile } from './signing-key-file';
+import { oldSigningKey } from './test-helpers/old-signing-key';
 import { generateSigningKey, parseSigningKey, type TokenSigner } from './token-signer';
 
 const ADMIN = 'keys-admin-token-0123456789abcdef';
@@ -92,20 +92,8 @@ const databaseBytes = (path: string) =>
  * own, and an agent with a token that key signed.
  */
 async function oldDatabase(path: string) {
-  const pair = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-  const kid = randomUUID();
-  const privateJwk = { ...(await exportJWK(pair.privateKey)), kid, alg: 'EdDSA' };
-  const publicJwk = { ...(await exportJWK(pair.publicKey)), kid, alg: 'EdDSA', use: 'sig' };
+  const { kid, privateJwk, publicJwk, token } = await oldSigningKey();
   makeOldGatewayDatabase(path, { kid, privateJwk, publicJwk }, 'old-bot');
-  const token = await new SignJWT({ name: 'old-bot', tags: [], tier: 'basic' })
-    .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })
-    .setSubject('old-bot')
-    .setIssuer(TOKEN_ISSUER)
-    .setAudience(TOKEN_AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime('1h')
-    .setJti(randomUUID())
-    .sign(pair.privateKey);
   return { kid, d: privateJwk.d as string, token };
 }
 

@@ -58,6 +58,19 @@ export async function tokenFor(url: string): Promise<string> {
   return ((await res.json()) as { token: string }).token;
 }
 
+/**
+ * A gateway that was up long enough to issue a token and is gone now: its folder (database and
+ * all), URL and port, to start it again on, and the token.
+ */
+export async function stoppedGateway() {
+  const dir = tempDir();
+  const first = await gatewayOn(dir);
+  const port = Number(new URL(first.url).port);
+  const token = await tokenFor(first.url);
+  await first.gateway.close();
+  return { dir, url: first.url, port, token };
+}
+
 export function remote(
   url: string,
   agentToken: string,

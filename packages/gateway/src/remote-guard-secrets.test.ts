@@ -14,8 +14,8 @@ import {
   remote,
   serve,
   sleep,
+  stoppedGateway,
   tempDir,
-  tokenFor,
 } from './remote-guard-fixtures';
 
 const SECRET = 's3cr3t-proxy-token';
@@ -29,15 +29,11 @@ function spoolText(dir: string): string {
 
 describe('credentials in the gateway URL', () => {
   it('never reach a reason, the spool or the trail', async () => {
-    const dir = tempDir();
-    const first = await gatewayOn(dir);
-    const port = Number(new URL(first.url).port);
-    const token = await tokenFor(first.url);
-    await first.gateway.close();
+    const { dir, url: plain, port, token } = await stoppedGateway();
     const spoolDir = join(dir, 'spool');
-    const url = `${first.url}/?token=${SECRET}&api_key=${SECRET}`;
+    const url = `${plain}/?token=${SECRET}&api_key=${SECRET}`;
     const guard = remote(url, token, spoolDir, { circuitRetryMs: 10 });
-    expect(guard.url).toBe(`${first.url}/?token=***&api_key=***`);
+    expect(guard.url).toBe(`${plain}/?token=***&api_key=***`);
     const denied = await guard.check({ action: 'read:orders', agent, traceId: 'trace_url' });
     expect(denied.allowed).toBe(false);
     expect(denied.reason).not.toContain(SECRET);

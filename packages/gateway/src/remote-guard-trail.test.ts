@@ -16,6 +16,7 @@ import {
   serve,
   sleep,
   stallingProxy,
+  stoppedGateway,
   tempDir,
   tokenFor,
 } from './remote-guard-fixtures';
@@ -215,12 +216,8 @@ describe('fail fast: the circuit', () => {
 
 describe('what the remote guard records of its own denials and late outcomes', () => {
   it('records a fail-closed denial once, even when the adapter records its block too', async () => {
-    const dir = tempDir();
-    const first = await gatewayOn(dir);
-    const port = Number(new URL(first.url).port);
-    const token = await tokenFor(first.url);
-    await first.gateway.close();
-    const guard = remote(first.url, token, join(dir, 'spool'), { circuitRetryMs: 10 });
+    const { dir, url, port, token } = await stoppedGateway();
+    const guard = remote(url, token, join(dir, 'spool'), { circuitRetryMs: 10 });
     const denied = await guard.check({ action: 'read:orders', agent, traceId: 'trace_once' });
     expect(denied.allowed).toBe(false);
     // What an adapter does with any deny: record that the action was blocked.
@@ -233,12 +230,8 @@ describe('what the remote guard records of its own denials and late outcomes', (
   });
 
   it('a spooled outcome keeps the time it happened; the time it was delivered is beside it', async () => {
-    const dir = tempDir();
-    const first = await gatewayOn(dir);
-    const port = Number(new URL(first.url).port);
-    const token = await tokenFor(first.url);
-    await first.gateway.close();
-    const guard = remote(first.url, token, join(dir, 'spool'), { timeoutMs: 300 });
+    const { dir, url, port, token } = await stoppedGateway();
+    const guard = remote(url, token, join(dir, 'spool'), { timeoutMs: 300 });
     const before = Date.now();
     await guard.record({
       id: 'late',

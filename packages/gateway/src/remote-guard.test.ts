@@ -1,63 +1,23 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRemoteGuard, type RemoteGuard } from '@meshguard/core';
-import { openSqliteGatewayState, openSqliteStore } from '@meshguard/store';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createGateway, type Gateway } from './gateway-app';
-
-const ADMIN = 'admin-token-for-tests-0123456789';
-const POLICY = {
-  name: 'support.yaml',
-  text: 'name: support\nversion: "1"\nappliesTo: { tags: [support] }\nrules:\n  - effect: allow\n    actions: ["read:*"]\n',
-};
-const agent = { id: 'ignored', name: 'ignored', tags: [], tier: 'basic' as const };
-
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function gatewayOn(dir: string, port = 0) {
-  const gateway: Gateway = await createGateway({
-    store: openSqliteStore(join(dir, 'meshguard.db')),
-    state: openSqliteGatewayState(join(dir, 'meshguard.db')),
-    adminToken: ADMIN,
-    policies: [POLICY],
-  });
-  await gateway.app.listen({ port, host: '127.0.0.1' });
-  const url = `http://127.0.0.1:${(gateway.app.server.address() as AddressInfo).port}`;
-  return { gateway, url };
-}
-
-async function tokenFor(url: string) {
-  const res = await fetch(`${url}/v1/agents`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'support-bot', tags: ['support'], tier: 'verified' }),
-  });
-  return ((await res.json()) as { token: string }).token;
-}
-
-function tempDir() {
-  const dir = mkdtempSync(join(tmpdir(), 'meshguard-remote-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function remote(url: string, agentToken: string, spoolDir: string, timeoutMs = 2000): RemoteGuard {
-  const guard = createRemoteGuard({ url, agentToken, spoolDir, timeoutMs, adminToken: ADMIN, flushMs: 10 });
-  cleanups.push(() => guard.close());
-  return guard;
-}
+import { describe, expect, it } from 'vitest';
+import {
+  ADMIN,
+  agent,
+  gatewayOn,
+  remote,
+  serve,
+  stoppedGateway,
+  tempDir,
+  tokenFor,
+} from './remote-guard-fixtures';
 
 describe('the remote guard against a real gateway', () => {
   it('decides through the gateway and records outcomes there', async () => {
     const dir = tempDir();
-    const { gateway, url } = await gatewayOn(dir);
-    cleanups.push(() => gateway.close());
+    const { url } = await gatewayOn(dir);
     const guard = remote(url, await tokenFor(url), join(dir, 'spool'));
     const allowed = await guard.check({ action: 'read:orders', agent, traceId: 'trace_remote' });
     expect(allowed).toMatchObject({ allowed: true, effect: 'allow' });
@@ -91,23 +51,12 @@ describe('the remote guard against a real gateway', () => {
       /^Denied: the MeshGuard gateway at http:\/\/127\.0\.0\.1:\d+ was unreachable/,
     );
 
-    const servers: Server[] = [];
-    const serve = async (handler: Parameters<typeof createServer>[1]) => {
-      const server = createServer(handler);
-      servers.push(server);
-      cleanups.push(
-        () =>
-          new Promise<void>((r) => {
-            server.closeAllConnections();
-            server.close(() => r());
-          }),
-      );
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    };
     const silent = await serve(() => {}); // never answers
     const started = Date.now();
-    const slow = await remote(silent, 'token', join(dir, 's2'), 300).check({ action: 'read:orders', agent });
+    const slow = await remote(silent, 'token', join(dir, 's2'), { timeoutMs: 300 }).check({
+      action: 'read:orders',
+      agent,
+    });
     expect(Date.now() - started).toBeLessThan(2000);
     expect(slow.reason).toMatch(/did not answer within 300 ms/);
     expect(slow.allowed).toBe(false);
@@ -135,7 +84,7 @@ describe('the remote guard against a real gateway', () => {
     const port = Number(new URL(first.url).port);
     const token = await tokenFor(first.url);
     const spoolDir = join(dir, 'spool');
-    const guard = remote(first.url, token, spoolDir, 500);
+    const guard = remote(first.url, token, spoolDir, { timeoutMs: 500 });
     const decision = await guard.check({ action: 'read:orders', agent, traceId: 'trace_spool' });
     await first.gateway.close();
 
@@ -155,8 +104,7 @@ describe('the remote guard against a real gateway', () => {
     expect(spoolFiles.split('\n').filter((l) => l.trim() !== '')).toHaveLength(6);
 
     // Back on the same port and database: the next flush replays the spool.
-    const second = await gatewayOn(dir, port);
-    cleanups.push(() => second.gateway.close());
+    const second = await gatewayOn(dir, undefined, port);
     await guard.record({
       id: 'after',
       decisionId: decision.decisionId,
@@ -197,8 +145,7 @@ describe('the remote guard against a real gateway', () => {
 describe('the remote guard delivers what it can, and says when it cannot', () => {
   it("sets aside an event the gateway refuses (another agent's decision) and delivers the rest", async () => {
     const dir = tempDir();
-    const { gateway, url } = await gatewayOn(dir);
-    cleanups.push(() => gateway.close());
+    const { url } = await gatewayOn(dir);
     const alice = remote(url, await tokenFor(url), join(dir, 'spool-a'));
     const mallory = remote(url, await tokenFor(url), join(dir, 'spool-m'));
     const decision = await alice.check({ action: 'read:orders', agent, traceId: 'trace_poison' });
@@ -227,27 +174,22 @@ describe('the remote guard delivers what it can, and says when it cannot', () =>
     const dir = tempDir();
     const blocker = join(dir, 'not-a-folder');
     writeFileSync(blocker, 'a file where the spool folder should be');
-    const guard = remote('http://127.0.0.1:9', 'token', join(blocker, 'spool'), 300);
+    const guard = remote('http://127.0.0.1:9', 'token', join(blocker, 'spool'), { timeoutMs: 300 });
     await expect(guard.record({ outcome: 'success', action: 'read:orders', traceId: 't' })).rejects.toThrow(
       /could be neither sent to the gateway nor spooled/,
     );
   });
 
   it('replays the spool on flush even when nothing new is queued', async () => {
-    const dir = tempDir();
-    const first = await gatewayOn(dir);
-    const port = Number(new URL(first.url).port);
-    const token = await tokenFor(first.url);
-    await first.gateway.close();
-    const guard = remote(first.url, token, join(dir, 'spool'), 300);
+    const { dir, url, port, token } = await stoppedGateway();
+    const guard = remote(url, token, join(dir, 'spool'), { timeoutMs: 300 });
     await guard.record({
       id: 'while-away',
       outcome: 'success',
       action: 'read:orders',
       traceId: 'trace_replay',
     });
-    const second = await gatewayOn(dir, port);
-    cleanups.push(() => second.gateway.close());
+    await gatewayOn(dir, undefined, port);
     await guard.flush();
     expect((await guard.query({ traceId: 'trace_replay' })).map((e) => e.id)).toEqual(['while-away']);
   });

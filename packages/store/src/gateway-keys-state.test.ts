@@ -1,17 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GatewayState } from './gateway-state';
 import { makeOldGatewayDatabase, makeOldPostgresGatewaySchema } from './old-gateway-database';
 import { openPostgresGatewayState } from './postgres-gateway-state';
 import { openSqliteGatewayState } from './sqlite-gateway-state';
+import { freshSchema, PG_URL } from './test-helpers/postgres';
 
-const PG_URL = process.env.MESHGUARD_TEST_PG_URL;
 const iso = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString();
 const jwk = (x: string) => ({ kty: 'OKP', crv: 'Ed25519', x });
 const OLD_KEY = {
@@ -117,26 +115,14 @@ describe('SQLite: listing the public keys (the public JWKS route)', () => {
   });
 });
 
-const schemas: string[] = [];
-const newSchema = () => {
-  const schema = `mg_state_keys_${randomBytes(4).toString('hex')}`;
-  schemas.push(schema);
-  return schema;
-};
 if (PG_URL) {
   describeKeys(
     'PostgreSQL',
-    () => openPostgresGatewayState(PG_URL, { schema: newSchema() }),
+    () => openPostgresGatewayState(PG_URL!, { schema: freshSchema() }),
     async () => {
-      const schema = newSchema();
-      await makeOldPostgresGatewaySchema(PG_URL, schema, OLD_KEY, 'old-bot');
-      return { state: await openPostgresGatewayState(PG_URL, { schema }) };
+      const schema = freshSchema();
+      await makeOldPostgresGatewaySchema(PG_URL!, schema, OLD_KEY, 'old-bot');
+      return { state: await openPostgresGatewayState(PG_URL!, { schema }) };
     },
   );
-  afterAll(async () => {
-    const client = new pg.Client({ connectionString: PG_URL });
-    await client.connect();
-    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
-  });
 }

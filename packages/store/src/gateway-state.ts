@@ -115,6 +115,23 @@ export function publicKeyFromRow(row: PublicKeyRow): PublicKeyRecord {
   return record;
 }
 
+/** The private key of an older version as both gateway-state stores kept it (the JWKs as JSON text). */
+export interface LegacySigningKeyRow {
+  kid: string;
+  private_jwk: string;
+  public_jwk: string;
+  created_at: string;
+}
+
+export function legacySigningKeyFromRow(row: LegacySigningKeyRow): LegacySigningKey {
+  return {
+    kid: row.kid,
+    privateJwk: JSON.parse(row.private_jwk),
+    publicJwk: JSON.parse(row.public_jwk),
+    createdAt: row.created_at,
+  };
+}
+
 /** An agent as both gateway-state stores keep it (tags as JSON text). */
 export interface AgentRow {
   id: string;

@@ -6,7 +6,8 @@ import {
   agentFromRow,
   type GatewayState,
   keySpent,
-  type LegacySigningKey,
+  type LegacySigningKeyRow,
+  legacySigningKeyFromRow,
   type PolicyFile,
   type PolicySet,
   type PublicKeyRow,
@@ -133,16 +134,9 @@ export async function openPostgresGatewayState(
         if ((error as { code?: string }).code === '42P01') return undefined;
         throw error;
       }
-      const row = res.rows[0] as
-        | { kid: string; private_jwk: string; public_jwk: string; created_at: string }
-        | undefined;
+      const row = res.rows[0] as LegacySigningKeyRow | undefined;
       if (!row) return undefined;
-      const key: LegacySigningKey = {
-        kid: row.kid,
-        privateJwk: JSON.parse(row.private_jwk),
-        publicJwk: JSON.parse(row.public_jwk),
-        createdAt: row.created_at,
-      };
+      const key = legacySigningKeyFromRow(row);
       await state.putPublicKey({ kid: key.kid, publicJwk: key.publicJwk, createdAt: key.createdAt });
       return key;
     },

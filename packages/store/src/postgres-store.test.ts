@@ -1,45 +1,21 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openStore } from './open-store';
 import { openPostgresStore, type PostgresStoreOptions } from './postgres-store';
+import { freshSchema, PG_URL, raw } from './test-helpers/postgres';
 import { describeAuditStore, makeEventBody } from './testing';
 
-const PG_URL = process.env.MESHGUARD_TEST_PG_URL?.trim() || undefined;
 if (!PG_URL) {
   console.warn(
     'postgres-store.test.ts: skipped, set MESHGUARD_TEST_PG_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run it',
   );
 }
 
-// Every test gets its own schema, dropped at the end: parallel files and repeated runs never meet.
-const schemas: string[] = [];
-const freshSchema = () => {
-  const name = `mg_test_${randomBytes(6).toString('hex')}`;
-  schemas.push(name);
-  return name;
-};
+// Every test gets its own schema (freshSchema), dropped at the end.
 const open = (schema: string, options: PostgresStoreOptions = {}) =>
   openPostgresStore(PG_URL!, { schema, ...options });
-
-/** A plain connection for what the store itself refuses to do (tampering, inspecting). */
-async function raw<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  try {
-    return await run(client);
-  } finally {
-    await client.end();
-  }
-}
-
-afterAll(async () => {
-  if (!PG_URL || schemas.length === 0) return;
-  await raw(async (client) => {
-    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  });
-});
 
 describe.skipIf(!PG_URL)('postgres (needs MESHGUARD_TEST_PG_URL)', () => {
   describeAuditStore('postgres', () => open(freshSchema()));

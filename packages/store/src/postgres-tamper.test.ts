@@ -1,39 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
 import { DERIVED_COLUMNS } from './derived-columns';
 import { openPostgresStore } from './postgres-store';
+import { freshRole, freshSchema, PG_URL, raw } from './test-helpers/postgres';
 import { makeEventBody } from './testing';
 
-const PG_URL = process.env.MESHGUARD_TEST_PG_URL?.trim() || undefined;
-
 // Every test gets its own schema (and role), dropped at the end.
-const schemas: string[] = [];
-const roles: string[] = [];
-const freshSchema = () => {
-  const name = `mg_test_${randomBytes(6).toString('hex')}`;
-  schemas.push(name);
-  return name;
-};
-
-/** A plain connection as the test's superuser, for what the store itself refuses to do. */
-async function raw<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  try {
-    return await run(client);
-  } finally {
-    await client.end();
-  }
-}
-
-afterAll(async () => {
-  if (!PG_URL) return;
-  await raw(async (client) => {
-    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    for (const role of roles) await client.query(`DROP ROLE IF EXISTS "${role}"`);
-  });
-});
 
 /** A trail of four events (the third a deny), and the events table's qualified name. */
 async function seeded() {
@@ -51,8 +23,7 @@ async function seeded() {
 describe.skipIf(!PG_URL)('postgres: the trail cannot be rewritten behind verify', () => {
   it('refuses DELETE and INSERT at a position from a role other than the writer, even one granted them', async () => {
     const { store, events, schema, t } = await seeded();
-    const role = `mg_intruder_${randomBytes(4).toString('hex')}`;
-    roles.push(role);
+    const role = freshRole('mg_intruder');
     const row = (await raw((c) => c.query(`SELECT * FROM ${t} WHERE id = $1`, [events[2]!.id]))).rows[0];
     const reinsert = (c: pg.Client) =>
       c.query(

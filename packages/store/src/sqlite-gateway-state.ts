@@ -5,7 +5,8 @@ import {
   agentFromRow,
   type GatewayState,
   keySpent,
-  type LegacySigningKey,
+  type LegacySigningKeyRow,
+  legacySigningKeyFromRow,
   type PolicyFile,
   type PolicySet,
   type PublicKeyRow,
@@ -131,14 +132,9 @@ export function openSqliteGatewayState(path: string): GatewayState {
       if (!hasLegacyKey()) return undefined;
       const row = db
         .prepare('SELECT kid, private_jwk, public_jwk, created_at FROM gateway_signing_key')
-        .get() as { kid: string; private_jwk: string; public_jwk: string; created_at: string } | undefined;
+        .get() as LegacySigningKeyRow | undefined;
       if (!row) return undefined;
-      const key: LegacySigningKey = {
-        kid: row.kid,
-        privateJwk: JSON.parse(row.private_jwk),
-        publicJwk: JSON.parse(row.public_jwk),
-        createdAt: row.created_at,
-      };
+      const key = legacySigningKeyFromRow(row);
       putKey.run(key.kid, row.public_jwk, key.createdAt, null);
       return key;
     },

@@ -1,6 +1,6 @@
-import type { AgentIdentity } from '../protocol/agent-identity';
-import type { ActionKind, CheckContext, CheckRequest } from '../protocol/check-request';
+import type { CheckContext, CheckRequest } from '../protocol/check-request';
 import type { Decision, Effect } from '../protocol/decision';
+import type { AdapterCheckRequest } from './adapter-kit';
 import type { Guard } from './guard';
 import { canJudge } from './judging-guard';
 
@@ -8,15 +8,7 @@ import { canJudge } from './judging-guard';
  * Something that ran where MeshGuard could not stop it (a hosted tool on the provider's side, a
  * hand-off inside AWS), seen afterwards: recorded as `observed`, with what policy says of it.
  */
-export interface ObservedCall {
-  /** The guard that judges and records (the agent's own, where it has one). */
-  guard: Guard;
-  agent: AgentIdentity;
-  action: string;
-  kind: ActionKind;
-  traceId: string;
-  /** The agents it came through, root first (empty or absent: none). */
-  delegation?: AgentIdentity[];
+export interface ObservedCall extends AdapterCheckRequest {
   /** What it did (a search query, code), recorded and judged. */
   context?: CheckContext;
   /**
@@ -31,7 +23,6 @@ export interface ObservedCall {
   notGated: string;
   /** A stable event id, so that recording the same call twice records it once. */
   id?: string;
-  spanId?: string;
   /** Set when the call itself failed. */
   error?: string;
 }

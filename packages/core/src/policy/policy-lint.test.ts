@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { PolicyError } from '../errors/meshguard-error';
+import { issuesOf } from '../test-helpers/policy-issues';
 import { testAgent } from '../testing';
 import { createPolicyEngine } from './policy-engine';
 import { definePolicy, parsePolicies } from './policy-loader';
 
 const HEAD = 'name: p\nversion: "1"\n';
 const agent = testAgent({ name: 'bot', tags: ['support'], tier: 'verified' });
-
-function issuesOf(text: string): string[] {
-  try {
-    parsePolicies(text, { file: 'p.yaml' });
-  } catch (error) {
-    expect(PolicyError.isInstance(error)).toBe(true);
-    return (error as PolicyError).issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.message}`);
-  }
-  throw new Error('expected the policy to be rejected');
-}
 
 function warningsOf(text: string): string[] {
   const [policy] = parsePolicies(text, { file: 'p.yaml' });

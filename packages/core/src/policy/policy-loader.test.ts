@@ -3,18 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { PolicyError } from '../errors/meshguard-error';
+import { issuesOf } from '../test-helpers/policy-issues';
 import { loadPolicies, parsePolicies } from './policy-loader';
-
-function issuesOf(text: string): string[] {
-  try {
-    parsePolicies(text, { file: 'p.yaml' });
-  } catch (error) {
-    expect(PolicyError.isInstance(error)).toBe(true);
-    return (error as PolicyError).issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.message}`);
-  }
-  throw new Error('expected the policy to be rejected');
-}
 
 const HEAD = 'name: p\nversion: "1"\n';
 
