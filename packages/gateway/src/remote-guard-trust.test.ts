@@ -247,3 +247,28 @@ describe('an agent cannot record an approval', () => {
     });
   });
 });
+
+// Found attacking issue 15: fetch followed a 307 to another origin, sending it the check (its
+// context unredacted) and taking its answer, from a server that never saw a token, as the decision.
+describe('the remote guard does not follow redirects', () => {
+  it('denies a check answered with a redirect, and sends nothing where it points', async () => {
+    const dir = tempDir();
+    let reached = 0;
+    const elsewhere = await serve((_req, res) => {
+      reached++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(decision(true, 'allow')));
+    });
+    const url = await serve((_req, res) => {
+      res.writeHead(307, { location: `${elsewhere}/v1/check` });
+      res.end();
+    });
+    const answer = await remote(url, 'token', join(dir, 's-redirect')).check({
+      action: 'read:orders',
+      context: { password: 'hunter2' },
+      agent,
+    });
+    expect(answer).toMatchObject({ allowed: false, effect: 'deny' });
+    expect(reached).toBe(0);
+  });
+});
