@@ -112,6 +112,37 @@ describe('meshguard gateway start', () => {
     expect(await new Promise((r) => gateway.child.once('exit', r))).toBe(0);
   });
 
+  // Found attacking issue 15: a socket that connected and never sent a byte outlived every
+  // timeout (node:http's count from a request's first byte, and its idle timeout never fired
+  // beside the gateway's frequent connection checks): 2,048 silent sockets, the default cap,
+  // locked every agent out. Run as a process: inside vitest's worker node:http behaved otherwise.
+  it('closes sockets that never send a byte once the headers timeout has passed', async () => {
+    const port = await freePort();
+    const gateway = await startGateway(port, `sqlite:${join(dir, 'silent.db')}`, [
+      '--headers-timeout',
+      '1000',
+      '--request-timeout',
+      '2000',
+      '--idle-timeout',
+      '3000',
+    ]);
+    const started = Date.now();
+    const silent = [connect(port, '127.0.0.1'), connect(port, '127.0.0.1')];
+    const after = await Promise.all(
+      silent.map((socket) => {
+        socket.on('error', () => {});
+        return Promise.race([
+          new Promise<number>((r) => socket.once('close', () => r(Date.now() - started))),
+          new Promise<number>((r) => setTimeout(() => r(Number.POSITIVE_INFINITY), 6000)),
+        ]);
+      }),
+    );
+    for (const socket of silent) socket.destroy();
+    for (const ms of after) expect(ms).toBeLessThan(3500);
+    gateway.child.kill('SIGTERM');
+    expect(await new Promise((r) => gateway.child.once('exit', r))).toBe(0);
+  });
+
   it('issues tokens, pushes policies, and survives being killed mid-run: the client denies and spools, the restart replays', async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;

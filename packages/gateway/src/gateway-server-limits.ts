@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { ConfigError } from '@meshguard/core';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 
@@ -74,4 +75,15 @@ export function serverLimitOptions(limits: Required<ServerLimits>): Partial<Fast
 export function applyConnectionCap(app: FastifyInstance, limits: Required<ServerLimits>): void {
   app.server.maxConnections = limits.maxConnections;
   app.server.headersTimeout = limits.headersTimeoutMs;
+  // node:http's headers and request timeouts count from a request's first byte, and with the
+  // frequent connectionsCheckingInterval above its idle timeout (`server.timeout`) never fired
+  // either: a socket that never sent a byte was held for good, and enough of them filled the
+  // cap. A socket must start its request within the headers timeout; the timer is a plain one,
+  // cleared by the first byte, after which node:http's own timeouts apply.
+  app.server.on('connection', (socket: Socket) => {
+    const silent = setTimeout(() => socket.destroy(), limits.headersTimeoutMs);
+    silent.unref();
+    socket.once('data', () => clearTimeout(silent));
+    socket.once('close', () => clearTimeout(silent));
+  });
 }

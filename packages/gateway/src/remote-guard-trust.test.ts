@@ -247,3 +247,60 @@ describe('an agent cannot record an approval', () => {
     });
   });
 });
+
+// Found attacking issue 15: fetch followed a 307 to another origin, sending it the check (its
+// context unredacted) and taking its answer, from a server that never saw a token, as the decision.
+describe('the remote guard does not follow redirects', () => {
+  it('denies a check answered with a redirect, and sends nothing where it points', async () => {
+    const dir = tempDir();
+    let reached = 0;
+    const elsewhere = await serve((_req, res) => {
+      reached++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(decision(true, 'allow')));
+    });
+    const url = await serve((_req, res) => {
+      res.writeHead(307, { location: `${elsewhere}/v1/check` });
+      res.end();
+    });
+    const answer = await remote(url, 'token', join(dir, 's-redirect')).check({
+      action: 'read:orders',
+      context: { password: 'hunter2' },
+      agent,
+    });
+    expect(answer).toMatchObject({ allowed: false, effect: 'deny' });
+    expect(reached).toBe(0);
+  });
+});
+
+// Found attacking issue 15: a probe answered with more than the cap neither closed nor reopened
+// the circuit, so it stayed "probing" and every later check was denied at once, for good, even
+// once the gateway answered normally again.
+describe('the circuit recovers after a probe whose answer is too large', () => {
+  it('lets checks through again once the gateway answers normally', async () => {
+    const dir = tempDir();
+    let calls = 0;
+    const url = await serve((req, res) => {
+      if (!req.url?.startsWith('/v1/check')) {
+        res.writeHead(503).end(); // outcomes stay spooled
+        return;
+      }
+      calls++;
+      if (calls === 1) return; // stalls: the check times out and the circuit opens
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (calls === 2) res.end(JSON.stringify({ ...decision(true, 'allow'), pad: 'x'.repeat(8192) }));
+      else res.end(JSON.stringify(decision(true, 'allow')));
+    });
+    const guard = remote(url, 'token', join(dir, 's-probe'), {
+      timeoutMs: 200,
+      circuitRetryMs: 20,
+      maxResponseBytes: 4096,
+    });
+    const ask = () => guard.check({ action: 'read:orders', agent });
+    expect((await ask()).reason).toMatch(/did not answer within 200 ms/);
+    await sleep(30);
+    expect((await ask()).reason).toMatch(/answered more than 4096 bytes/); // the probe
+    await sleep(30);
+    expect(await ask()).toMatchObject({ allowed: true });
+  });
+});

@@ -99,18 +99,26 @@ ${writerOnlyDdl(s)}`;
 // once per batch, not per row. The owner and superusers can disable triggers: out of reach here,
 // which is what verify's check of the columns against the hashed body is for.
 function writerOnlyDdl(s: string): string {
+  return `${writerOnlyFunctionDdl(s)}
+CREATE TRIGGER audit_events_writer_only BEFORE INSERT OR DELETE OR TRUNCATE ON ${s}.audit_events
+  FOR EACH STATEMENT EXECUTE FUNCTION ${s}.meshguard_writer_only();
+`;
+}
+
+// The function runs as the role that fires it: with its search_path pinned (and the calls
+// qualified), a role cannot put a schema of its own first and shadow pg_has_role (or an
+// operator) with one that says yes.
+function writerOnlyFunctionDdl(s: string): string {
   return `
-CREATE OR REPLACE FUNCTION ${s}.meshguard_writer_only() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION ${s}.meshguard_writer_only() RETURNS trigger LANGUAGE plpgsql
+  SET search_path = pg_catalog AS $$
 BEGIN
-  IF NOT pg_has_role(current_user, (SELECT relowner FROM pg_catalog.pg_class WHERE oid = TG_RELID), 'MEMBER') THEN
+  IF NOT pg_catalog.pg_has_role(current_user, (SELECT relowner FROM pg_catalog.pg_class WHERE oid = TG_RELID), 'MEMBER') THEN
     RAISE EXCEPTION 'only the MeshGuard writer role may % MeshGuard audit events (% may not)', TG_OP, current_user
       USING ERRCODE = 'insufficient_privilege';
   END IF;
   RETURN NULL;
-END $$;
-CREATE TRIGGER audit_events_writer_only BEFORE INSERT OR DELETE OR TRUNCATE ON ${s}.audit_events
-  FOR EACH STATEMENT EXECUTE FUNCTION ${s}.meshguard_writer_only();
-`;
+END $$;`;
 }
 
 /** Adds the writer-only trigger to a schema created before it existed (when this role may). */
@@ -123,13 +131,22 @@ async function addWriterOnlyTrigger(pool: Pool, schema: string): Promise<void> {
         [`${s}.audit_events`],
       )
     ).rowCount! > 0;
-  if (await has(pool)) return;
+  // A function made before its search_path was pinned is replaced (see writerOnlyFunctionDdl).
+  const pinned = async (client: Pool | PoolClient) =>
+    (
+      await client.query(
+        `SELECT 1 FROM pg_catalog.pg_proc WHERE oid = $1::regprocedure AND proconfig IS NOT NULL`,
+        [`${s}.meshguard_writer_only()`],
+      )
+    ).rowCount! > 0;
+  if ((await has(pool)) && (await pinned(pool))) return;
   try {
     await inTransaction(pool, async (client) => {
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
         `meshguard:schema:${schema}`,
       ]);
       if (!(await has(client))) await client.query(writerOnlyDdl(s));
+      else if (!(await pinned(client))) await client.query(writerOnlyFunctionDdl(s));
     });
   } catch (error) {
     debug('could not add the writer-only trigger to schema %s (not its owner?): %O', schema, error);

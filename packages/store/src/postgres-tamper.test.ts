@@ -21,6 +21,38 @@ async function seeded() {
 }
 
 describe.skipIf(!PG_URL)('postgres: the trail cannot be rewritten behind verify', () => {
+  // Found attacking issue 15: the trigger's function ran with the caller's search_path, so a role
+  // granted DELETE by mistake that could create a schema of its own put a pg_has_role there that
+  // says yes, first on its path, and deleted events.
+  it('refuses a role that shadows pg_has_role on its search_path', async () => {
+    const { store, events, schema, t } = await seeded();
+    const role = `mg_intruder_${randomBytes(4).toString('hex')}`;
+    roles.push(role);
+    const own = freshSchema();
+    await raw(async (c) => {
+      await c.query(`CREATE ROLE "${role}" NOLOGIN`);
+      await c.query(`GRANT USAGE ON SCHEMA "${schema}" TO "${role}"`);
+      await c.query(`GRANT ALL ON ${t} TO "${role}"`);
+      await c.query(`CREATE SCHEMA "${own}" AUTHORIZATION "${role}"`);
+    });
+    const attempt = raw(async (c) => {
+      await c.query(`SET ROLE "${role}"`);
+      await c.query(
+        `CREATE FUNCTION "${own}".pg_has_role(name, oid, text) RETURNS boolean LANGUAGE sql AS 'SELECT true'`,
+      );
+      await c.query(`SET search_path = "${own}", pg_catalog`);
+      return c.query(`DELETE FROM ${t} WHERE id = $1`, [events[2]!.id]);
+    });
+    await expect(attempt).rejects.toThrow(/only the MeshGuard writer role may DELETE/);
+    expect(await store.verify()).toMatchObject({ ok: true, checked: 4 });
+    await raw(async (c) => {
+      await c.query(`DROP SCHEMA "${own}" CASCADE`);
+      await c.query(`REVOKE ALL ON ${t} FROM "${role}"`);
+      await c.query(`REVOKE ALL ON SCHEMA "${schema}" FROM "${role}"`);
+    });
+    await store.close();
+  });
+
   it('refuses DELETE and INSERT at a position from a role other than the writer, even one granted them', async () => {
     const { store, events, schema, t } = await seeded();
     const role = freshRole('mg_intruder');

@@ -1,4 +1,4 @@
-import { mkdtempSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -47,5 +47,16 @@ describe('private files', () => {
     expect(() => ensurePrivateFile(link)).toThrow(/link is a symbolic link/);
     expect(mode(target)).toBe(0o644);
     expect(() => ensurePrivateFile(root)).toThrow(/not a plain file/);
+  });
+
+  // As root, chmod succeeds on anyone's file: a key file (or database) another user planted in a
+  // shared folder was tightened and adopted, and its owner could still read it.
+  it.runIf(process.geteuid?.() === 0)('refuses a file another user owns, even as root', () => {
+    const planted = join(root, 'm.db.signing-key.json');
+    writeFileSync(planted, '{}', { mode: 0o644 });
+    chownSync(planted, 65534, 65534);
+    expect(() => ensurePrivateFile(planted)).toThrow(/another user/);
+    expect(statSync(planted).uid).toBe(65534);
+    expect(mode(planted)).toBe(0o644);
   });
 });

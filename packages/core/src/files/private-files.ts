@@ -1,4 +1,13 @@
-import { chmodSync, closeSync, constants, fstatSync, mkdirSync, openSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  statSync,
+} from 'node:fs';
 import { ConfigError } from '../errors/meshguard-error';
 
 /** The mode of every folder MeshGuard creates: the owner alone may list and enter it. */
@@ -57,9 +66,17 @@ export function ensurePrivateFile(path: string, options: { create?: boolean } = 
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new ConfigError(`${path} is not a plain file`);
+    // Another user's file is never adopted, even where we could chmod it (as root): whoever owns
+    // it can read it (a key file someone planted in a shared folder would sign our tokens).
+    const uid = process.geteuid?.();
+    if (uid !== undefined && stat.uid !== uid) {
+      throw new ConfigError(
+        `${path} belongs to another user (uid ${stat.uid}); MeshGuard keeps its files as its own user's`,
+      );
+    }
     if (looser(stat.mode, PRIVATE_FILE_MODE)) {
       try {
-        chmodSync(path, PRIVATE_FILE_MODE);
+        fchmodSync(fd, PRIVATE_FILE_MODE);
       } catch (cause) {
         throw new ConfigError(
           `${path} is readable by others (mode ${(stat.mode & 0o777).toString(8)}) and cannot be made private: ${(cause as Error).message}`,

@@ -142,7 +142,10 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
   /** A failed call: a timeout or a refused connection opens the circuit. */
   const failure = (error: unknown): { why: string; gaveUp: boolean } => {
     if (!(error instanceof GatewayCallError)) throw error;
-    if (error.failure.kind !== 'too_large') circuit.failed(error.message);
+    // An answer over the cap is still an answer: the gateway is there (and a probe must end
+    // either way, or the circuit would stay open for good).
+    if (error.failure.kind === 'too_large') circuit.succeeded();
+    else circuit.failed(error.message);
     return { why: error.message, gaveUp: error.failure.kind === 'timeout' };
   };
 

@@ -68,6 +68,10 @@ export function createGatewayHttp(options: {
             method: init.method,
             headers,
             ...(init.body !== undefined ? { body: init.body } : {}),
+            // Never follow a redirect: fetch would resend the body (an unredacted context) to
+            // wherever it points and hand back that server's answer as the gateway's; a 3xx is
+            // an answer that is not a decision (denied, and outcomes stay spooled).
+            redirect: 'manual',
             signal: controller.signal,
           });
         } catch (error) {

@@ -13,6 +13,16 @@ describe('redactUrl', () => {
   it('hides them in text that is not a URL too', () => {
     expect(redactUrl('not a url //bot:pw@host?token=abc')).toBe('not a url //***@host?token=***');
   });
+
+  // A password with an unescaped `/`, `?` or `#` makes the URL unparseable; the error that says
+  // so quoted it whole.
+  it('hides a password that made the URL unparseable', () => {
+    for (const secret of ['pa/ss', 'p?ss', 'p#ss']) {
+      const url = `http://bot:${secret}@127.0.0.1:8787`;
+      expect(redactUrl(url)).toBe('http://***@127.0.0.1:8787');
+      expect(() => parseGatewayUrl(url)).toThrow(/"http:\/\/\*\*\*@127\.0\.0\.1:8787"/);
+    }
+  });
 });
 
 describe('parseGatewayUrl', () => {

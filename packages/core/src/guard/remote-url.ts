@@ -17,7 +17,9 @@ export function redactUrl(url: string): string {
   try {
     parsed = new URL(url);
   } catch {
-    return url.replace(/\/\/[^/?#\s]*@/g, `//${HIDDEN}@`).replace(/([?&][^=&#\s]*=)[^&#\s]*/g, `$1${HIDDEN}`);
+    // Up to the last `@` of the run: a password with a `/`, `?` or `#` in it is what made the URL
+    // unparseable, and must not be shown from that character on.
+    return url.replace(/\/\/\S*@/g, `//${HIDDEN}@`).replace(/([?&][^=&#\s]*=)[^&#\s]*/g, `$1${HIDDEN}`);
   }
   const userinfo = parsed.username || parsed.password ? `${HIDDEN}@` : '';
   const query = [...parsed.searchParams.keys()]
