@@ -28,6 +28,7 @@ export {
   DEFAULT_REDACTED_KEYS,
   isSensitiveKey,
   REDACTED_PREFIX,
+  redactBody,
 } from './audit/redaction';
 export type { MeshGuardErrorOptions, PolicyIssue, PolicyLocation } from './errors/meshguard-error';
 export {

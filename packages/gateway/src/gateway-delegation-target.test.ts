@@ -36,12 +36,10 @@ afterEach(async () => {
   gateway = undefined;
 });
 
-// Found attacking issue 15. A handoff target is resolved by id as well as by name, but the
-// policy decides the action as written: `handoff:<Admin's id>` matches `handoff:*`, not the deny
-// of `handoff:Admin`, so the helper is handed a token bound to Admin and acts as Admin (here
-// `delete:everything` is allowed). A target resolved by id should be decided as its name too (or
-// resolved by name only, with `handoffTarget` to pick among namesakes).
-it.fails('a handoff the policy denies by name is not granted by naming the target by id', async () => {
+// Found attacking issue 15: targets were resolved by id as well as by name, so
+// `handoff:<Admin's id>` matched `handoff:*`, not the deny of `handoff:Admin`, and the helper got
+// a token bound to Admin. Targets are now found by name only (`handoffTarget` picks namesakes).
+it('a handoff the policy denies by name is not granted by naming the target by id', async () => {
   gateway = await createGateway({
     store: openSqliteStore(':memory:'),
     state: openSqliteGatewayState(':memory:'),

@@ -69,7 +69,11 @@ export function createDelegation(
     });
   }
 
-  /** The target a handoff action names: by id when given (and it carries the name), else by name. */
+  /**
+   * The target a handoff action names, by name only: policies decide `handoff:<name>`, so a target
+   * found any other way (`handoff:<an agent id>`) could be one the policy denies by name.
+   * `handoffTarget` (an id) picks among namesakes and must carry the name.
+   */
   async function resolveTarget(
     target: string,
     byId: string | undefined,
@@ -77,13 +81,10 @@ export function createDelegation(
     if (byId !== undefined) {
       const agent = await state.getAgent(byId);
       if (!agent || agent.revokedAt) return { why: `no active agent has the id "${byId}"` };
-      if (agent.id !== target && agent.name !== target)
-        return { why: `agent "${byId}" is named "${agent.name}", not "${target}"` };
+      if (agent.name !== target) return { why: `agent "${byId}" is named "${agent.name}", not "${target}"` };
       return { agent };
     }
     const active = (await state.listAgents()).filter((a) => !a.revokedAt);
-    const exact = active.find((a) => a.id === target);
-    if (exact) return { agent: exact };
     const named = active.filter((a) => a.name === target);
     if (named.length === 1) return { agent: named[0]! };
     return {

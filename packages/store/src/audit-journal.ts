@@ -20,6 +20,7 @@ import {
   MeshGuardError,
   makePrivateDir,
   type Redactor,
+  redactBody,
 } from '@meshguard/core';
 import Database from 'better-sqlite3';
 import createDebug from 'debug';
@@ -290,9 +291,8 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
     }
   }
 
-  // Object.assign rather than a spread: the same copy, several times faster on this path.
-  const prepare = (body: AuditEventBody): AuditEventBody =>
-    body.context ? Object.assign({}, body, { context: redact(body.context) }) : body;
+  // Object.assign rather than a spread (inside redactBody): the same copy, several times faster.
+  const prepare = (body: AuditEventBody): AuditEventBody => redactBody(body, redact);
 
   return {
     write(bodies) {

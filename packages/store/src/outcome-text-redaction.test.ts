@@ -5,13 +5,9 @@ import { createEmbeddedGuard, createPolicyEngine, parsePolicies } from '@meshgua
 import { expect, it } from 'vitest';
 import { openSqliteStore } from './sqlite-store';
 
-// Found attacking issue 15. Redaction by form (card numbers, AWS key ids, JWTs, bearer tokens)
-// covers the strings of `context` only. An outcome's `error` and `reason` are free text, and the
-// first place a tool's failure puts a credential ("401 with Authorization: Bearer ...", a
-// payment error quoting the card): they reach the trail (and the remote guard's spool) verbatim.
-// Fixing it means redacting those fields in the SQLite and PostgreSQL stores, the journal and the
-// spool alike, so it is left for a follow-up.
-it.fails('an outcome error or reason holding a bearer token, a card number or an AWS key id is redacted', async () => {
+// Found attacking issue 15: redaction by form covered the strings of `context` only, while an
+// outcome's `error` and `reason` are where a tool's failure puts a credential or a card number.
+it('an outcome error or reason holding a bearer token, a card number or an AWS key id is redacted', async () => {
   const store = openSqliteStore(join(mkdtempSync(join(tmpdir(), 'mg-outcome-text-')), 'm.db'));
   const guard = createEmbeddedGuard({
     engine: createPolicyEngine(

@@ -14,6 +14,7 @@ import {
   GENESIS_HASH,
   MeshGuardError,
   type ParsedAuditFilter,
+  redactBody,
   ValidationError,
 } from '@meshguard/core';
 import createDebug from 'debug';
@@ -233,7 +234,7 @@ SELECT count(*)::int AS n FROM inserted`,
         continue;
       }
       const unsigned = {
-        ...(input.context ? { ...input, context: redact(input.context) } : input),
+        ...redactBody(input, redact),
         stream,
         seq: chain.seq + 1,
         prevHash: chain.hash,

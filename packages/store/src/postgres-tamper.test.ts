@@ -26,8 +26,7 @@ describe.skipIf(!PG_URL)('postgres: the trail cannot be rewritten behind verify'
   // says yes, first on its path, and deleted events.
   it('refuses a role that shadows pg_has_role on its search_path', async () => {
     const { store, events, schema, t } = await seeded();
-    const role = `mg_intruder_${randomBytes(4).toString('hex')}`;
-    roles.push(role);
+    const role = freshRole('mg_intruder');
     const own = freshSchema();
     await raw(async (c) => {
       await c.query(`CREATE ROLE "${role}" NOLOGIN`);

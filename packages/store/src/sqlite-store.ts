@@ -13,6 +13,7 @@ import {
   GENESIS_HASH,
   MeshGuardError,
   type ParsedAuditFilter,
+  redactBody,
   ValidationError,
 } from '@meshguard/core';
 import Database from 'better-sqlite3';
@@ -269,8 +270,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
 
   /** The next link of the chain: the body redacted, numbered, linked and hashed, and its canonical JSON. */
   const link = (input: AuditEventBody, seq: number, prevHash: string) => {
-    const event = copyBody(input);
-    if (input.context && !preRedacted.has(input)) event.context = redact(input.context);
+    const event = copyBody(preRedacted.has(input) ? input : redactBody(input, redact));
     event.stream = stream;
     event.seq = seq;
     event.prevHash = prevHash;

@@ -4,7 +4,7 @@ import { type AuditFilter, AuditFilterSchema } from '../protocol/audit-filter';
 import { type ChainHead, chainEvents, GENESIS_HASH, type VerifyReport, verifyEvents } from './audit-chain';
 import { compareEvents, compileAuditFilter, decodeCursor, encodeCursor } from './audit-filter-match';
 import type { AuditPage, AuditStore } from './audit-store';
-import { createRedactor } from './redaction';
+import { createRedactor, redactBody } from './redaction';
 
 export interface MemoryStoreOptions {
   /** The writer stream's name (default `memory`). */
@@ -35,7 +35,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): AuditStore 
       const fresh: AuditEventBody[] = [];
       for (const body of bodies) {
         if (byId.has(body.id) || fresh.some((f) => f.id === body.id)) continue;
-        fresh.push(body.context ? { ...body, context: redact(body.context) } : body);
+        fresh.push(redactBody(body, redact));
       }
       const chained = chainEvents(head, fresh);
       head = chained.head;

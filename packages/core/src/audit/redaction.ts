@@ -41,7 +41,41 @@ export interface RedactionOptions {
   salt: string;
 }
 
-export type Redactor = (context: Record<string, unknown>) => Record<string, unknown>;
+/** Redacts a context (see `createRedactor`); `text` hides the secrets found by form in free text. */
+export interface Redactor {
+  (context: Record<string, unknown>): Record<string, unknown>;
+  /** A string with card numbers, AWS access key ids, JWTs and bearer tokens hidden. */
+  text(value: string): string;
+}
+
+/** The fields of an event body redaction looks at: the context, and the free text of an outcome. */
+interface RedactableBody {
+  context?: Record<string, unknown> | undefined;
+  error?: string | undefined;
+  reason?: string | undefined;
+}
+
+/**
+ * The body with its context redacted and the secrets found by form in its free text (`error`,
+ * `reason`: a tool's failure is where a credential or a card number turns up) hidden. Returns
+ * `body` itself when nothing changes, a copy otherwise.
+ */
+export function redactBody<Body extends RedactableBody>(body: Body, redact: Redactor): Body {
+  let out: Body | undefined;
+  if (body.context) {
+    out = Object.assign({}, body);
+    out.context = redact(body.context);
+  }
+  for (const field of ['error', 'reason'] as const) {
+    const value = body[field];
+    if (typeof value !== 'string') continue;
+    const hidden = redact.text(value);
+    if (hidden === value) continue;
+    out ??= Object.assign({}, body);
+    out[field] = hidden;
+  }
+  return out ?? body;
+}
 
 /** The prefix of a redacted value: `redacted:sha256:<hex>`. */
 export const REDACTED_PREFIX = 'redacted:sha256:';
@@ -73,7 +107,9 @@ export function createRedactor(options: RedactionOptions): Redactor {
     }
     return value;
   };
-  return (context) => walk(context) as Record<string, unknown>;
+  const redactor = ((context: Record<string, unknown>) => walk(context)) as Redactor;
+  redactor.text = (value) => redactSecretText(value, hash);
+  return redactor;
 }
 
 const oneShot = (

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFile, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createRedactor } from '../audit/redaction';
+import { createRedactor, redactBody } from '../audit/redaction';
 import { ensurePrivateFile, makePrivateDir } from '../files/private-files';
 import type { OutcomeEvent } from '../protocol/outcome-event';
 
@@ -45,9 +45,7 @@ export function createSpool(options: { dir: string; key: string; redactKeys?: re
     makePrivateDir(options.dir);
     ensurePrivateFile(target, { create: true });
     const lines = events.map((event) =>
-      JSON.stringify(
-        event.context && !redacted.has(event) ? { ...event, context: redact(event.context) } : event,
-      ),
+      JSON.stringify(redacted.has(event) ? event : redactBody(event, redact)),
     );
     // A leading newline ends a line a crash may have torn, so it cannot swallow this one.
     await appendFile(target, `\n${lines.join('\n')}\n`, { mode: 0o600 });
