@@ -15,6 +15,7 @@ import { governAgent } from './govern-agent';
 import { approveToolCall, runGoverned } from './governed-run';
 import { recordHostedToolCalls } from './hosted-tools';
 import { seedGuard, supportOptions, trail } from './support-fixtures';
+import { runHostedSearches } from './test-helpers/hosted-searches';
 
 const COMPUTER_POLICY = `
 name: computer-actions
@@ -105,29 +106,7 @@ rules:
     reason: Searching for competitors is not allowed
 `,
     ]);
-    const hosted = (id: string, name: string, providerData: Record<string, unknown>) => ({
-      type: 'hosted_tool_call' as const,
-      id,
-      name,
-      status: 'completed',
-      providerData: { type: name, ...providerData },
-    });
-    const model = new ScriptedModel([
-      [
-        hosted('ws_ok', 'web_search_call', { action: { type: 'search', query: 'headphones return policy' } }),
-        hosted('ws_no', 'web_search_call', { action: { type: 'search', query: 'ACME headphones prices' } }),
-        hosted('fs_no', 'file_search_call', { queries: ['warranty terms', 'acme price match'] }),
-        assistantMessage('Returns are accepted within 30 days.'),
-      ],
-    ]);
-    const agent = new Agent({
-      name: 'Customer Support Agent',
-      instructions: 'Answer with sources.',
-      model,
-      tools: [webSearchTool(), fileSearchTool(['vs_support'])],
-    });
-    const options = supportOptions(guard, 'trace_hosted_deny');
-    const result = await new Runner({ tracingDisabled: true }).run(governAgent(agent, options), 'Prices?');
+    const { result, options } = await runHostedSearches(guard, 'trace_hosted_deny');
     expect(await recordHostedToolCalls(result, options)).toBe(3);
     expect(await recordHostedToolCalls(result, options)).toBe(3); // idempotent: same event ids
 

@@ -4,12 +4,10 @@ import { join } from 'node:path';
 import { createMemoryStore, createRemoteGuard } from '@meshguard/core';
 import { createGateway } from '@meshguard/gateway';
 import { openSqliteGatewayState } from '@meshguard/store';
-import { Agent, fileSearchTool, Runner, webSearchTool } from '@openai/agents';
-import { assistantMessage, ScriptedModel } from '@openai/agents/testing';
 import { describe, expect, it } from 'vitest';
-import { governAgent } from './govern-agent';
 import { recordHostedToolCalls } from './hosted-tools';
-import { supportOptions, trail } from './support-fixtures';
+import { trail } from './support-fixtures';
+import { runHostedSearches } from './test-helpers/hosted-searches';
 
 const ADMIN = 'adapter-admin-token-0123456789ab';
 const SEARCHES = `
@@ -53,31 +51,7 @@ describe('hosted tools behind a gateway', () => {
         flushMs: 10,
       });
 
-      const hosted = (id: string, name: string, providerData: Record<string, unknown>) => ({
-        type: 'hosted_tool_call' as const,
-        id,
-        name,
-        status: 'completed',
-        providerData: { type: name, ...providerData },
-      });
-      const model = new ScriptedModel([
-        [
-          hosted('ws_ok', 'web_search_call', {
-            action: { type: 'search', query: 'headphones return policy' },
-          }),
-          hosted('ws_no', 'web_search_call', { action: { type: 'search', query: 'ACME headphones prices' } }),
-          hosted('fs_no', 'file_search_call', { queries: ['warranty terms', 'acme price match'] }),
-          assistantMessage('Returns are accepted within 30 days.'),
-        ],
-      ]);
-      const agent = new Agent({
-        name: 'Customer Support Agent',
-        instructions: 'Answer with sources.',
-        model,
-        tools: [webSearchTool(), fileSearchTool(['vs_support'])],
-      });
-      const options = supportOptions(guard, 'trace_hosted_remote');
-      const result = await new Runner({ tracingDisabled: true }).run(governAgent(agent, options), 'Prices?');
+      const { result, options } = await runHostedSearches(guard, 'trace_hosted_remote');
       expect(await recordHostedToolCalls(result, options)).toBe(3);
       await guard.flush();
 
