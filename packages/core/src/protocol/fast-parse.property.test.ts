@@ -300,7 +300,6 @@ function agrees(
     }),
     { numRuns: RUNS },
   );
-  if (process.env.FAST_PARSE_COUNTS) console.log(counts, fastWith, refusedFor);
   return { ...counts, fastWith, refusedFor };
 }
 
