@@ -149,6 +149,45 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
     return { why: error.message, gaveUp: error.failure.kind === 'timeout' };
   };
 
+  /**
+   * One agent call: the answer's JSON, or why there is none (the reason of a deny, and the error
+   * its `blocked` outcome records). A delegated token is sent after a handoff.
+   */
+  const ask = async (
+    path: string,
+    body: Omit<CheckRequest, 'agent'>,
+    what: string,
+  ): Promise<{ json: unknown } | { why: string; code: string }> => {
+    let res: Awaited<ReturnType<typeof http.call>>;
+    try {
+      res = await http.call(path, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        token: bearerFor(url.shown, options.agentToken, body),
+      });
+    } catch (error) {
+      const { why, gaveUp } = failure(error);
+      return { why, code: gaveUp ? CLIENT_GAVE_UP : 'gateway_away' };
+    }
+    circuit.succeeded();
+    let json: unknown;
+    try {
+      json = JSON.parse(res.text);
+    } catch {
+      const why = `at ${url.shown} answered HTTP ${res.status} with something that is not JSON`;
+      return { why, code: 'gateway_invalid' };
+    }
+    if (!res.ok) {
+      const message = (json as { message?: unknown })?.message;
+      const text = typeof message === 'string' ? message.slice(0, 500) : `HTTP ${res.status}`;
+      return {
+        why: `at ${url.shown} refused ${what} (HTTP ${res.status}: ${text})`,
+        code: 'gateway_refused',
+      };
+    }
+    return { json };
+  };
+
   return {
     mode: 'remote',
     url: url.shown,
@@ -164,40 +203,9 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
       const body = { ...asked, decisionId, deadline: isoTime(Date.now() + timeoutMs) };
       const refusal = circuit.refusal();
       if (refusal) return failClosed(refusal, body, decisionId, 'gateway_away');
-      let res: Awaited<ReturnType<typeof http.call>>;
-      try {
-        res = await http.call('/v1/check', {
-          method: 'POST',
-          body: JSON.stringify(body),
-          // a delegated token after a handoff
-          token: bearerFor(url.shown, options.agentToken, body),
-        });
-      } catch (error) {
-        const { why, gaveUp } = failure(error);
-        return failClosed(why, body, decisionId, gaveUp ? CLIENT_GAVE_UP : 'gateway_away');
-      }
-      circuit.succeeded();
-      let json: unknown;
-      try {
-        json = JSON.parse(res.text);
-      } catch {
-        return failClosed(
-          `at ${url.shown} answered HTTP ${res.status} with something that is not JSON`,
-          body,
-          decisionId,
-          'gateway_invalid',
-        );
-      }
-      if (!res.ok) {
-        const message = (json as { message?: unknown })?.message;
-        const text = typeof message === 'string' ? message.slice(0, 500) : `HTTP ${res.status}`;
-        return failClosed(
-          `at ${url.shown} refused the check (HTTP ${res.status}: ${text})`,
-          body,
-          decisionId,
-          'gateway_refused',
-        );
-      }
+      const answer = await ask('/v1/check', body, 'the check');
+      if ('why' in answer) return failClosed(answer.why, body, decisionId, answer.code);
+      const { json } = answer;
       const decision = DecisionShapeSchema.safeParse(json);
       if (!decision.success)
         return failClosed(
@@ -270,29 +278,10 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
       });
       const refusal = circuit.refusal();
       if (refusal) return deny(refusal);
-      let res: Awaited<ReturnType<typeof http.call>>;
-      try {
-        res = await http.call('/v1/judge', {
-          method: 'POST',
-          body: JSON.stringify(body),
-          // a delegated token after a handoff: the gateway judges with the chain it carries
-          token: bearerFor(url.shown, options.agentToken, body),
-        });
-      } catch (error) {
-        return deny(failure(error).why);
-      }
-      circuit.succeeded();
-      let json: unknown;
-      try {
-        json = JSON.parse(res.text);
-      } catch {
-        return deny(`at ${url.shown} answered HTTP ${res.status} with something that is not JSON`);
-      }
-      if (!res.ok) {
-        const message = (json as { message?: unknown })?.message;
-        const text = typeof message === 'string' ? message.slice(0, 500) : `HTTP ${res.status}`;
-        return deny(`at ${url.shown} refused to judge (HTTP ${res.status}: ${text})`);
-      }
+      // A delegated token after a handoff: the gateway judges with the chain it carries.
+      const answer = await ask('/v1/judge', body, 'to judge');
+      if ('why' in answer) return deny(answer.why);
+      const { json } = answer;
       const judged = JudgementSchema.safeParse(json);
       return judged.success
         ? judged.data
