@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createEmbeddedGuard, createPolicyEngine, parsePolicies } from '@meshguard/core';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { journalDir } from './audit-journal';
+import { journalDir } from './journal-files';
 import { openSqliteStore } from './sqlite-store';
 import { makeEventBody } from './testing';
 

@@ -5,9 +5,6 @@ import {
   fdatasyncSync,
   ftruncateSync,
   openSync,
-  readdirSync,
-  readFileSync,
-  rmdirSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -18,12 +15,11 @@ import {
   type AuditEventBody,
   ensurePrivateFile,
   MeshGuardError,
-  makePrivateDir,
   type Redactor,
   redactBody,
 } from '@meshguard/core';
-import Database from 'better-sqlite3';
 import createDebug from 'debug';
+import { claimJournalLock, journalDir, removeFolderIfEmpty, unlinkIfThere } from './journal-files';
 
 const debug = createDebug('meshguard:store');
 
@@ -38,7 +34,7 @@ const debug = createDebug('meshguard:store');
  * the next writable open of the store replays every journal whose owner is gone. Appends are
  * idempotent by event id, so a line replayed after it was committed changes nothing.
  *
- * A journal lives in `<database>.pending/`: its files `<id>.<n>.jsonl` and a lock, `<id>.lock`, a
+ * A journal lives in `<database>.pending/` (see journal-files.ts): its files `<id>.<n>.jsonl` and a lock, `<id>.lock`, a
  * small SQLite file the owner holds an exclusive transaction on. The operating system releases
  * that lock when the owner dies, whatever its pid was (a container restarted under the same pid
  * does not keep its predecessor's journal from being replayed).
@@ -89,13 +85,6 @@ export type CommitLines = (lines: readonly string[]) => Promise<JournalReport>;
 const SEGMENT_BYTES = 8 * 1024 * 1024;
 /** Past this many events written and not committed, writers wait for the commits. */
 const MAX_WAITING_EVENTS = 10_000;
-/** Lines replayed per transaction. */
-const REPLAY_LINES = 256;
-
-export function journalDir(databasePath: string): string {
-  return `${databasePath}.pending`;
-}
-
 interface Segment {
   path: string;
   fd: number;
@@ -142,14 +131,8 @@ function workerUrl(): URL | undefined {
  */
 export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere: CommitLines): AuditJournal {
   const dir = journalDir(task.path);
-  // The journals hold redacted events, as the database does: 0600 files in a 0700 folder.
-  makePrivateDir(dir);
   const id = randomUUID();
-  const lockPath = join(dir, `${id}.lock`);
-  ensurePrivateFile(lockPath, { create: true });
-  const lock = new Database(lockPath);
-  lock.pragma('journal_mode = MEMORY'); // the lock is all it is for: no file of its own beside it
-  lock.exec('BEGIN EXCLUSIVE');
+  const { lock, lockPath } = claimJournalLock(dir, id);
 
   let segmentNo = 0;
   const openSegment = (): Segment => {
@@ -282,13 +265,10 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
       closeSync(segment.fd);
       unlinkSync(segment.path);
     }
+    // Unlinked before it is released: no replay can take the lock of a journal that is gone.
+    unlinkIfThere(lockPath);
     lock.close();
-    unlinkSync(lockPath);
-    try {
-      rmdirSync(dir);
-    } catch {
-      // Another writer's journal is still there.
-    }
+    removeFolderIfEmpty(dir);
   }
 
   // Object.assign rather than a spread (inside redactBody): the same copy, several times faster.
@@ -372,74 +352,6 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
       }
     },
   };
-}
-
-/**
- * Replays the journals whose owners are gone (their lock is free) into the store, then deletes
- * them. `commit` commits one line's events synchronously (they are redacted already). A torn or
- * unreadable line, which a crash can leave at the end of a file, is skipped.
- */
-export function recoverJournals(databasePath: string, commit: (lines: AuditEventBody[][]) => void): number {
-  const dir = journalDir(databasePath);
-  if (!existsSync(dir)) return 0;
-  let replayed = 0;
-  const names = readdirSync(dir);
-  for (const name of names) {
-    if (!name.endsWith('.lock')) continue;
-    const id = name.slice(0, -'.lock'.length);
-    const lockPath = join(dir, name);
-    let lock: Database.Database | undefined;
-    try {
-      lock = new Database(lockPath, { timeout: 0 });
-      lock.pragma('journal_mode = MEMORY');
-      lock.exec('BEGIN EXCLUSIVE');
-    } catch {
-      lock?.close();
-      continue; // its owner lives (or the lock cannot be read): not ours to replay
-    }
-    try {
-      const files = names
-        .filter((f) => f.startsWith(`${id}.`) && f.endsWith('.jsonl'))
-        .sort((a, b) => segmentNumber(a) - segmentNumber(b));
-      let chunk: AuditEventBody[][] = [];
-      const commitChunk = () => {
-        commit(chunk);
-        replayed += chunk.reduce((n, bodies) => n + bodies.length, 0);
-        chunk = [];
-      };
-      for (const file of files) {
-        for (const line of readFileSync(join(dir, file), 'utf8').split('\n')) {
-          if (!line) continue;
-          try {
-            chunk.push(JSON.parse(line) as AuditEventBody[]);
-          } catch {
-            debug('skipping a torn line in %s', file);
-            continue;
-          }
-          if (chunk.length === REPLAY_LINES) commitChunk();
-        }
-      }
-      if (chunk.length > 0) commitChunk();
-      for (const file of files) unlinkSync(join(dir, file));
-      lock.close();
-      unlinkSync(lockPath);
-    } catch (error) {
-      lock.close();
-      throw error;
-    }
-  }
-  try {
-    rmdirSync(dir);
-  } catch {
-    // Live journals remain.
-  }
-  return replayed;
-}
-
-/** The segment number of a journal file `<id>.<n>.jsonl`. */
-export function segmentNumber(file: string): number {
-  const parts = file.split('.');
-  return Number(parts[parts.length - 2]);
 }
 
 export interface CommitQueue {

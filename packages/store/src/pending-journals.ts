@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { AuditEventBody } from '@meshguard/core';
 import Database from 'better-sqlite3';
 import createDebug from 'debug';
-import { journalDir, segmentNumber } from './audit-journal';
+import { journalDir, segmentNumber } from './journal-files';
 
 const debug = createDebug('meshguard:store');
 

@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { journalDir } from './audit-journal';
+import { journalDir } from './journal-files';
 import { openSqliteGatewayState } from './sqlite-gateway-state';
 import { openSqliteStore } from './sqlite-store';
 import { makeEventBody } from './testing';

@@ -18,7 +18,8 @@ import {
 } from '@meshguard/core';
 import Database from 'better-sqlite3';
 import createDebug from 'debug';
-import { type AuditJournal, commitJournalLines, openAuditJournal, recoverJournals } from './audit-journal';
+import { type AuditJournal, commitJournalLines, openAuditJournal } from './audit-journal';
+import { recoverJournals } from './journal-files';
 import { PARALLEL_THRESHOLD } from './parallel-verify';
 import { preparePrivateSqliteFile } from './sqlite-open';
 import { verifySqlite } from './sqlite-verify';
