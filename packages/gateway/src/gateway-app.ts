@@ -21,9 +21,8 @@ import Fastify, {
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { TokenAuthority } from './agent-tokens';
-import { recordOutcomes } from './gateway-audit-route';
 import { type AdminFailureLimit, createAuthHooks } from './gateway-auth';
-import { createDecisionIds, pastDeadline } from './gateway-check-route';
+import { createDecisionIds, pastDeadline } from './gateway-check-admission';
 import {
   createDelegation,
   DelegatingCheckBodySchema,
@@ -35,6 +34,7 @@ import { registerJudgeRoutes } from './gateway-judge-routes';
 import { openGatewayKeys, type SigningKeyOption } from './gateway-keys';
 import { redactingLogger } from './gateway-log-redaction';
 import { createGatewayMetrics } from './gateway-metrics';
+import { recordOutcomes } from './gateway-outcomes';
 import { createPolicyHolder, type PolicyHolder } from './gateway-policies';
 import {
   AgentListReplySchema,
