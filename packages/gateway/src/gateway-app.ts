@@ -21,7 +21,7 @@ import Fastify, {
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { TokenAuthority } from './agent-tokens';
-import { type AdminFailureLimit, createAuthHooks } from './gateway-auth';
+import { type AdminFailureLimit, type AuthHook, authentication } from './gateway-auth';
 import { createDecisionIds, pastDeadline } from './gateway-check-admission';
 import {
   createDelegation,
@@ -29,7 +29,7 @@ import {
   DelegatingDecisionReplySchema,
   type DelegationOptions,
 } from './gateway-delegation';
-import { installErrorHandling, refuseUrl } from './gateway-errors';
+import { errorHandling, refuseUrl } from './gateway-errors';
 import { registerJudgeRoutes } from './gateway-judge-routes';
 import { openGatewayKeys, type SigningKeyOption } from './gateway-keys';
 import { redactingLogger } from './gateway-log-redaction';
@@ -215,14 +215,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     transform: jsonSchemaTransform,
   });
 
-  installErrorHandling(app);
-
-  const { agentOnly, adminOnly } = createAuthHooks({
+  await app.register(errorHandling);
+  await app.register(authentication, {
     adminToken: options.adminToken,
     tokens,
     delegation,
     adminFailureLimit: options.adminFailureLimit,
   });
+  const agentOnly = app.getDecorator<AuthHook>('agentOnly');
+  const adminOnly = app.getDecorator<AuthHook>('adminOnly');
 
   // Every status a route can answer is declared with its body, so the OpenAPI document (and the
   // reference generated from it) is the whole truth; openapi.test.ts holds each route to it.

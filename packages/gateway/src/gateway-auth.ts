@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { type AgentIdentity, ConfigError } from '@meshguard/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { type TokenAuthority, TokenError } from './agent-tokens';
 import type { Caller, Delegation } from './gateway-delegation';
@@ -98,16 +99,36 @@ export function createAdminFailureLimiter(limit: AdminFailureLimit = {}) {
   }
 }
 
-/**
- * The `onRequest` hooks of agent routes (a verified agent token, delegated ones included) and of
- * admin routes (the admin token; failed attempts counted per client address).
- */
-export function createAuthHooks(options: {
+export interface AuthenticationOptions {
   adminToken: string;
   tokens: TokenAuthority;
   delegation: Delegation;
   adminFailureLimit?: AdminFailureLimit | undefined;
-}) {
+}
+
+/** An `onRequest` hook that lets a request through, or answers it (401, 403, 429) itself. */
+export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+/**
+ * Decorates the gateway with the two `onRequest` hooks its route plugins add to their context:
+ * `agentOnly` and `adminOnly`, read with `getDecorator<AuthHook>` (typed where used, not merged
+ * into every Fastify instance's type). Wrapped with fastify-plugin so the decorations reach the
+ * route plugins registered beside it, which then share one count of failed admin-token attempts.
+ */
+export const authentication = fp<AuthenticationOptions>(
+  async (app, options) => {
+    const { agentOnly, adminOnly } = createAuthHooks(options);
+    app.decorate('agentOnly', agentOnly);
+    app.decorate('adminOnly', adminOnly);
+  },
+  { name: 'meshguard-authentication', fastify: '5.x' },
+);
+
+/**
+ * The `onRequest` hooks of agent routes (a verified agent token, delegated ones included) and of
+ * admin routes (the admin token; failed attempts counted per client address).
+ */
+function createAuthHooks(options: AuthenticationOptions): { agentOnly: AuthHook; adminOnly: AuthHook } {
   const { tokens, delegation } = options;
   const isAdmin = adminTokenCheck(options.adminToken);
   const adminFailures = createAdminFailureLimiter(options.adminFailureLimit);

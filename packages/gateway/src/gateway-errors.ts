@@ -1,5 +1,6 @@
 import { MeshGuardError, PolicyError, type ValidationError } from '@meshguard/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 
 /** The short code of the documented error body for a status the framework itself answers. */
@@ -65,8 +66,15 @@ export function forbiddenKeyPath(value: unknown): string | undefined {
 /**
  * The gateway's JSON parser, error handler and 404: every error the gateway or the framework
  * answers has the documented body (`error`, `message`, and `field` where a field is at fault).
+ * Wrapped with fastify-plugin because all three must hold for the whole gateway (the route plugins
+ * registered after it, and URLs no route takes), not only inside a context of its own.
  */
-export function installErrorHandling(app: FastifyInstance): void {
+export const errorHandling = fp(async (app) => installErrorHandling(app), {
+  name: 'meshguard-errors',
+  fastify: '5.x',
+});
+
+function installErrorHandling(app: FastifyInstance): void {
   // Fastify's own parser answers a `__proto__` key as "not valid JSON"; this one names it.
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
