@@ -1,67 +1,43 @@
 import type { AgentIdentity, EmbeddedGuard } from '@meshguard/core';
-import type {
-  FastifyBaseLogger,
-  FastifyInstance,
-  FastifyReply,
-  FastifyRequest,
-  RawReplyDefaultExpression,
-  RawRequestDefaultExpression,
-  RawServerDefault,
-} from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
+import { agentAuthErrors, bodyErrors } from './gateway-error-replies';
 import {
-  type ErrorReplySchema,
   JudgeBodySchema,
   JudgeReplySchema,
   ReachableBodySchema,
   ReachableReplySchema,
 } from './gateway-schemas';
 
-type ZodApp = FastifyInstance<
-  RawServerDefault,
-  RawRequestDefaultExpression,
-  RawReplyDefaultExpression,
-  FastifyBaseLogger,
-  ZodTypeProvider
->;
-type ErrorReply = typeof ErrorReplySchema;
+type JudgeBody = z.infer<typeof JudgeBodySchema>;
+
+export interface JudgeRoutesOptions {
+  guard: EmbeddedGuard;
+  /** The request as the guard takes it: the token's agent and, for a delegated token, its chain. */
+  asCaller: (
+    request: FastifyRequest,
+    body: JudgeBody,
+  ) => Omit<JudgeBody, 'delegation'> & { agent: AgentIdentity; delegation?: AgentIdentity[] };
+}
 
 /**
  * The agent routes that judge without recording anything: `POST /v1/reachable` (whether any
  * context could allow an action: offer time) and `POST /v1/judge` (what policy decides for a
  * request as given, context included: a call that already ran where nothing could stop it, such
  * as a provider's hosted tool, is recorded by the adapter as observed with this verdict). Agent
- * tokens only; the agent is the token's and, for a delegated token, so is the chain.
+ * tokens only: registered inside the check routes, whose `agentOnly` hook covers these too.
  */
-export function registerJudgeRoutes(
-  app: ZodApp,
-  deps: {
-    guard: EmbeddedGuard;
-    agentOnly: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
-    asCaller: (
-      request: FastifyRequest,
-      body: z.infer<typeof JudgeBodySchema>,
-    ) => Omit<z.infer<typeof JudgeBodySchema>, 'delegation'> & {
-      agent: AgentIdentity;
-      delegation?: AgentIdentity[];
-    };
-    agentAuth: { 401: ErrorReply; 403: ErrorReply };
-    bodyErrors: { 400: ErrorReply; 413: ErrorReply; 415: ErrorReply };
-  },
-): void {
-  const { guard, agentOnly, asCaller, agentAuth, bodyErrors } = deps;
-
+export const judgeRoutes: FastifyPluginAsyncZod<JudgeRoutesOptions> = async (app, { guard, asCaller }) => {
   app.post(
     '/v1/reachable',
     {
-      onRequest: agentOnly,
       schema: {
         summary: 'Whether an action could be allowed',
         description:
           'Whether any context could allow the action for the calling agent, without recording anything: adapters use it at offer time, to hide a tool or handoff no call could be allowed.',
         body: ReachableBodySchema,
-        response: { 200: ReachableReplySchema, ...agentAuth, ...bodyErrors },
+        response: { 200: ReachableReplySchema, ...agentAuthErrors, ...bodyErrors },
         security: [{ agentToken: [] }],
       },
     },
@@ -71,13 +47,12 @@ export function registerJudgeRoutes(
   app.post(
     '/v1/judge',
     {
-      onRequest: agentOnly,
       schema: {
         summary: 'Judge an action without recording a decision',
         description:
           "What the policies decide for the calling agent and this request as given (`context` included, at the gateway's time), without recording anything: adapters use it for a call that already ran where nothing could stop it (a provider's hosted tool), which they record as an `observed` outcome with this effect. The agent is the one the token names; a delegated token's chain counts and a `delegation` in the body is then ignored. A deny is a 200 with `allowed: false`.",
         body: JudgeBodySchema,
-        response: { 200: JudgeReplySchema, ...agentAuth, ...bodyErrors },
+        response: { 200: JudgeReplySchema, ...agentAuthErrors, ...bodyErrors },
         security: [{ agentToken: [] }],
       },
     },
@@ -87,4 +62,4 @@ export function registerJudgeRoutes(
       return judgement;
     },
   );
-}
+};
