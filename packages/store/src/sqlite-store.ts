@@ -18,7 +18,8 @@ import {
 } from '@meshguard/core';
 import Database from 'better-sqlite3';
 import createDebug from 'debug';
-import { type AuditJournal, commitJournalLines, openAuditJournal } from './audit-journal';
+import { type AuditJournal, openAuditJournal } from './audit-journal';
+import { commitJournalLines } from './journal-commit-queue';
 import { recoverJournals } from './journal-files';
 import { PARALLEL_THRESHOLD } from './parallel-verify';
 import { preparePrivateSqliteFile } from './sqlite-open';
