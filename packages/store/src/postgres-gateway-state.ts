@@ -14,7 +14,7 @@ import {
   publicKeyFromRow,
 } from './gateway-state';
 import { inTransaction, quoteSchema } from './postgres-schema';
-import { readUrl } from './postgres-store';
+import { readUrl } from './postgres-url';
 
 const debug = createDebug('meshguard:store');
 
