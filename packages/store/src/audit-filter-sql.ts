@@ -72,7 +72,7 @@ export interface EventRow {
   at: number | string;
 }
 
-export function sqlParams(dialect: AuditSqlDialect): SqlParams {
+function sqlParams(dialect: AuditSqlDialect): SqlParams {
   const values: unknown[] = [];
   return {
     values,
@@ -92,7 +92,7 @@ export function parseFilter(input: AuditFilter): ParsedAuditFilter {
   return parsed.data;
 }
 
-export function whereSql(clauses: readonly string[]): string {
+function whereSql(clauses: readonly string[]): string {
   return clauses.length > 0 ? ` WHERE ${clauses.join(' AND ')}` : '';
 }
 
@@ -100,7 +100,7 @@ export function whereSql(clauses: readonly string[]): string {
  * The WHERE clauses of a filter's fields. `agentIds`: the ids the filter's agent stands for (an
  * agent is asked for by id or by name; the store resolves names to the ids recorded under them).
  */
-export function filterClauses(
+function filterClauses(
   d: AuditSqlDialect,
   filter: ParsedAuditFilter,
   agentIds: readonly string[],
