@@ -1,16 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  fdatasyncSync,
-  ftruncateSync,
-  openSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, fdatasyncSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import {
   type AuditEventBody,
   ensurePrivateFile,
@@ -19,6 +9,9 @@ import {
   redactBody,
 } from '@meshguard/core';
 import createDebug from 'debug';
+import { addExitHook, deleteExitHook } from './exit-hooks';
+import type { CommitLines, JournalReport } from './journal-commit-queue';
+import { type JournalTask, openJournalCommitter } from './journal-committer';
 import { claimJournalLock, journalDir, removeFolderIfEmpty, unlinkIfThere } from './journal-files';
 
 const debug = createDebug('meshguard:store');
@@ -54,33 +47,6 @@ export interface AuditJournal {
   close(): Promise<void>;
 }
 
-/** What the worker needs to open its own connection to the store. */
-export interface JournalTask {
-  path: string;
-  stream: string;
-  synchronous: 'normal' | 'full';
-  redactKeys?: readonly string[] | undefined;
-  /** How long the worker lets lines gather before it commits them (a drain commits at once). */
-  windowMs: number;
-}
-
-/** Lines handed to the worker; `flush` when someone waits for them to be committed. */
-export interface JournalMessage {
-  lines: string[];
-  flush: boolean;
-  /** The journal closes (drained): close the connection and end. */
-  close?: boolean;
-}
-
-/** The worker's report: how many more lines (in order) are committed, and the failure if any. */
-export interface JournalReport {
-  done: number;
-  error?: string;
-}
-
-/** Commits lines of redacted events: the worker's store, or the caller's own when there is no worker. */
-export type CommitLines = (lines: readonly string[]) => Promise<JournalReport>;
-
 /** A journal file is closed and a new one begun past this size; a committed one is deleted. */
 const SEGMENT_BYTES = 8 * 1024 * 1024;
 /** Past this many events written and not committed, writers wait for the commits. */
@@ -91,38 +57,6 @@ interface Segment {
   bytes: number;
   /** The number of the last line written to it. */
   lastLine: number;
-}
-
-/**
- * One process listener for each event, however many journals are open: a listener per journal
- * would warn past ten (MaxListenersExceededWarning) in a process that opens many stores.
- */
-const exitHooks = (() => {
-  const hooks = { beforeExit: new Set<() => void>(), exit: new Set<() => void>() };
-  let installed = false;
-  return {
-    add(hook: () => void, event: 'beforeExit' | 'exit') {
-      if (!installed) {
-        installed = true;
-        process.on('beforeExit', () => {
-          for (const h of [...hooks.beforeExit]) h();
-        });
-        process.on('exit', () => {
-          for (const h of [...hooks.exit]) h();
-        });
-      }
-      hooks[event].add(hook);
-    },
-    delete(hook: () => void, event: 'beforeExit' | 'exit') {
-      hooks[event].delete(hook);
-    },
-  };
-})();
-
-/** The compiled worker beside this module, when there is one (not when running from sources). */
-function workerUrl(): URL | undefined {
-  const url = new URL(`./journal-worker.${import.meta.url.endsWith('.cjs') ? 'cjs' : 'js'}`, import.meta.url);
-  return url.protocol === 'file:' && existsSync(fileURLToPath(url)) ? url : undefined;
 }
 
 /**
@@ -147,18 +81,9 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
   // Events per line written and not yet committed, oldest first, and their sum.
   const lineEvents: number[] = [];
   let waitingEvents = 0;
-  // Lines handed over and not yet committed, oldest first (kept to hand over again if the worker dies).
-  let uncommitted: string[] = [];
-  let toPost: string[] = [];
-  let postScheduled = false;
   let failure: Error | undefined;
   let closed = false;
   const waiters: Array<{ line: number; resolve: () => void; reject: (error: Error) => void }> = [];
-
-  const url = workerUrl();
-  let worker: Worker | undefined;
-  // Commits on this thread: without a compiled worker, or once the worker has died.
-  let here: CommitQueue | undefined;
 
   const release = () => {
     while (older.length > 0 && older[0]!.lastLine <= committed) {
@@ -179,7 +104,6 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
     if (report.done > 0) {
       committed += report.done;
       for (const count of lineEvents.splice(0, report.done)) waitingEvents -= count;
-      uncommitted = uncommitted.slice(report.done);
     }
     failure = report.error
       ? new MeshGuardError(`the audit store could not commit its journal: ${report.error}`, {
@@ -191,58 +115,16 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
     if (failure) for (const waiter of waiters.splice(0)) waiter.reject(failure);
   };
 
-  const startWorker = (): Worker | undefined => {
-    if (!url) return undefined;
-    const started = new Worker(url, { workerData: task });
-    started.on('message', onReport);
-    const lost = (why: unknown) => {
-      if (worker !== started) return; // stopped on purpose, or already handled
-      debug('the journal worker stopped (%O), committing on this thread', why);
-      worker = undefined;
-      // Everything handed over and not reported is committed again here (idempotent by id).
-      toPost = [...uncommitted, ...toPost];
-      uncommitted = [];
-      post(true);
-    };
-    started.on('error', lost);
-    started.on('exit', (code) => lost(new Error(`exit code ${code}`)));
-    // Never keeps the process alive by itself (after the listeners, which would ref it again):
-    // a drain refs it while it waits, and a process about to exit drains first (below).
-    started.unref();
-    return started;
-  };
-
-  function post(flush = false) {
-    postScheduled = false;
-    const lines = toPost;
-    toPost = [];
-    if (lines.length === 0 && !flush) return;
-    uncommitted.push(...lines);
-    if (worker) {
-      worker.postMessage({ lines, flush } satisfies JournalMessage);
-    } else {
-      here ??= createCommitQueue(commitHere, onReport, task.windowMs);
-      here.add(lines, flush);
-    }
-  }
-
-  function schedulePost() {
-    if (postScheduled) return;
-    postScheduled = true;
-    // Lines written in the same turn of the event loop go over together.
-    setImmediate(post);
-  }
-
-  worker = startWorker();
+  const committer = openJournalCommitter(task, commitHere, onReport);
 
   /** Waits for the lines written so far; the worker keeps the process alive meanwhile. */
   function drain(): Promise<void> {
     if (committed >= written) return Promise.resolve();
-    post(true);
-    worker?.ref();
+    committer.post(true);
+    committer.ref();
     const done = new Promise<void>((resolve, reject) => waiters.push({ line: written, resolve, reject }));
     const unref = () => {
-      if (waiters.length === 0) worker?.unref();
+      if (waiters.length === 0) committer.unref();
     };
     done.then(unref, unref);
     return done;
@@ -253,12 +135,12 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
   const beforeExit = () => {
     if (!closed && committed < written) drain().catch(() => {});
   };
-  exitHooks.add(beforeExit, 'beforeExit');
+  addExitHook(beforeExit, 'beforeExit');
   // Exiting with everything committed: the journal's files go (otherwise they stay to be replayed).
   const onExit = () => {
     if (!closed && committed === written) removeFiles();
   };
-  exitHooks.add(onExit, 'exit');
+  addExitHook(onExit, 'exit');
 
   function removeFiles() {
     for (const segment of [...older, current]) {
@@ -297,8 +179,7 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
       waitingEvents += bodies.length;
       current.bytes += bytes;
       current.lastLine = written;
-      toPost.push(line.slice(0, -1));
-      schedulePost();
+      committer.send(line.slice(0, -1));
       if (current.bytes >= SEGMENT_BYTES) {
         older.push(current);
         current = openSegment();
@@ -312,7 +193,7 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
     async close() {
       if (closed) return;
       let drained = true;
-      exitHooks.delete(beforeExit, 'beforeExit');
+      deleteExitHook(beforeExit, 'beforeExit');
       let giveUp: ReturnType<typeof setTimeout> | undefined;
       try {
         await Promise.race([
@@ -329,18 +210,8 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
         clearTimeout(giveUp);
       }
       closed = true;
-      here?.stop();
-      exitHooks.delete(onExit, 'exit');
-      if (worker) {
-        // Asked to close its connection and end; stopped outright if it does not within 5 s.
-        const stopping = worker;
-        worker = undefined;
-        const ended = new Promise((resolve) => stopping.once('exit', resolve));
-        stopping.postMessage({ lines: [], flush: false, close: true } satisfies JournalMessage);
-        const timer = setTimeout(() => void stopping.terminate(), 5000);
-        await ended;
-        clearTimeout(timer);
-      }
+      deleteExitHook(onExit, 'exit');
+      await committer.close();
       for (const waiter of waiters.splice(0)) {
         waiter.reject(new MeshGuardError('the audit store is closed', { code: 'store_closed' }));
       }
@@ -351,104 +222,5 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
         lock.close();
       }
     },
-  };
-}
-
-export interface CommitQueue {
-  /** Lines to commit after the ones already queued; `flush`: someone waits, commit now. */
-  add(lines: readonly string[], flush: boolean): void;
-  /** Stops waiting to commit (the journal closes). */
-  stop(): void;
-}
-
-/**
- * Commits lines in the order they were added, gathering them for up to `windowMs` (a commit costs
- * far more than a row), and reports each commit. After a failure of the store the rest are tried
- * again first, after a pause that grows from 100 ms to 5 s while it keeps failing. The worker runs
- * one; the journal runs one on its own thread when there is no worker.
- */
-export function createCommitQueue(
-  commit: CommitLines,
-  report: (report: JournalReport) => void,
-  windowMs: number,
-): CommitQueue {
-  let queue: string[] = [];
-  let running = false;
-  let stopped = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const later = (ms: number, then: () => void) => {
-    const t = setTimeout(then, ms);
-    t.unref(); // never what keeps a process alive: a drain or a worker's port does that
-    return t;
-  };
-  const run = async () => {
-    running = true;
-    let wait = 100;
-    while (queue.length > 0 && !stopped) {
-      const lines = queue;
-      queue = [];
-      const result = await commit(lines);
-      report(result);
-      if (result.error) {
-        queue = [...lines.slice(result.done), ...queue];
-        await new Promise<void>((resolve) => later(wait, resolve));
-        wait = Math.min(wait * 2, 5000);
-      } else {
-        wait = 100;
-      }
-    }
-    running = false;
-  };
-  return {
-    add(lines, flush) {
-      queue.push(...lines);
-      if (flush) {
-        if (timer) clearTimeout(timer);
-        timer = undefined;
-        if (!running) void run();
-      } else {
-        timer ??= later(windowMs, () => {
-          timer = undefined;
-          if (!running) void run();
-        });
-      }
-    },
-    stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-    },
-  };
-}
-
-/** A store that can commit events whose contexts are redacted already (the journal's lines). */
-export interface RedactedAppender {
-  appendRedacted(bodies: readonly AuditEventBody[]): Promise<unknown>;
-}
-
-/**
- * Commits journal lines in order, all in one transaction where they can be: reports how many lines
- * from the first are done. An event the store refuses as invalid is logged and passed over (trying
- * it again would not help); a failure of the store itself stops there, to be tried again.
- */
-export function commitJournalLines(store: RedactedAppender): CommitLines {
-  return async (lines) => {
-    const appends = lines.map((line) => {
-      try {
-        return store.appendRedacted(JSON.parse(line) as AuditEventBody[]);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    });
-    const results = await Promise.allSettled(appends);
-    for (let i = 0; i < results.length; i++) {
-      const result = results[i]!;
-      if (result.status === 'fulfilled') continue;
-      const error = result.reason as { code?: string; message?: string } | undefined;
-      if (error?.code === 'store_write_failed' || error?.code === 'store_closed') {
-        return { done: i, error: error.message ?? String(error) };
-      }
-      debug('a journal line could not be recorded and is passed over: %O', result.reason);
-    }
-    return { done: lines.length };
   };
 }

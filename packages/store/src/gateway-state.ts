@@ -1,4 +1,4 @@
-import type { AgentIdentity } from '@meshguard/core';
+import { type AgentIdentity, ConfigError } from '@meshguard/core';
 
 /** An agent the gateway issued tokens to. */
 export interface AgentRecord extends AgentIdentity {
@@ -152,4 +152,69 @@ export function agentFromRow(row: AgentRow): AgentRecord {
   };
   if (row.revoked_at) record.revokedAt = row.revoked_at;
   return record;
+}
+
+/**
+ * The gateway state's tables, the same in SQLite and PostgreSQL; `prefix` is the quoted schema and
+ * a dot in PostgreSQL, empty in SQLite. Public keys only: the private signing key is never in the
+ * database (gateway_signing_key is where older versions kept it; see takeLegacySigningKey).
+ */
+export function gatewayStateTables(prefix: string): string {
+  return `
+CREATE TABLE IF NOT EXISTS ${prefix}gateway_keys (
+  kid TEXT PRIMARY KEY,
+  public_jwk TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  retired_at TEXT,
+  expires_at TEXT
+);
+CREATE TABLE IF NOT EXISTS ${prefix}gateway_agents (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  tier TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS ${prefix}gateway_revoked_tokens (
+  jti TEXT PRIMARY KEY,
+  expires_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${prefix}gateway_policies (
+  version INTEGER PRIMARY KEY,
+  files TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+`;
+}
+
+/**
+ * The keys that still verify tokens at `at` (an ISO time). Spent keys are dropped with `dropSpent`
+ * only when there are any: the JWKS route is public, and a GET must not write.
+ */
+export async function liveKeys(
+  rows: readonly PublicKeyRow[],
+  at: string,
+  dropSpent: (at: string) => unknown,
+): Promise<PublicKeyRecord[]> {
+  if (rows.some((row) => keySpent(row, at))) await dropSpent(at);
+  return rows.filter((row) => !keySpent(row, at)).map(publicKeyFromRow);
+}
+
+/** The latest policy set as both gateway-state stores keep it (the files as JSON text). */
+export interface PolicySetRow {
+  version: number;
+  files: string;
+  updated_at: string;
+}
+
+export function policySetFromRow(row: PolicySetRow | undefined): PolicySet | undefined {
+  return row
+    ? { version: row.version, files: JSON.parse(row.files) as PolicyFile[], updatedAt: row.updated_at }
+    : undefined;
+}
+
+/** Thrown by `createAgent` for an id taken already. */
+export function agentExists(id: string): ConfigError {
+  return new ConfigError(`an agent with id "${id}" exists already`, { code: 'agent_exists' });
 }

@@ -1,10 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import {
-  commitJournalLines,
-  createCommitQueue,
-  type JournalMessage,
-  type JournalTask,
-} from './audit-journal';
+import { commitJournalLines, createCommitQueue } from './journal-commit-queue';
+import type { JournalMessage, JournalTask } from './journal-committer';
 import { openSqliteStore } from './sqlite-store';
 
 // The journal's worker (see audit-journal.ts): its own connection to the store's file, on the

@@ -3,18 +3,22 @@ import createDebug from 'debug';
 import pg from 'pg';
 import {
   type AgentRow,
+  agentExists,
   agentFromRow,
   type GatewayState,
-  keySpent,
+  gatewayStateTables,
   type LegacySigningKeyRow,
   legacySigningKeyFromRow,
+  liveKeys,
   type PolicyFile,
   type PolicySet,
+  type PolicySetRow,
   type PublicKeyRow,
+  policySetFromRow,
   publicKeyFromRow,
 } from './gateway-state';
 import { inTransaction, quoteSchema } from './postgres-schema';
-import { readUrl } from './postgres-store';
+import { readUrl } from './postgres-url';
 
 const debug = createDebug('meshguard:store');
 
@@ -24,26 +28,7 @@ export interface PostgresGatewayStateOptions {
 }
 
 function ddl(s: string): string {
-  return `
-CREATE SCHEMA IF NOT EXISTS ${s};
-CREATE TABLE IF NOT EXISTS ${s}.gateway_keys (
-  kid text PRIMARY KEY,
-  public_jwk text NOT NULL,
-  created_at text NOT NULL,
-  retired_at text,
-  expires_at text
-);
-CREATE TABLE IF NOT EXISTS ${s}.gateway_agents (
-  id text PRIMARY KEY,
-  name text NOT NULL,
-  tags text NOT NULL,
-  tier text NOT NULL,
-  created_at text NOT NULL,
-  revoked_at text
-);
-CREATE TABLE IF NOT EXISTS ${s}.gateway_revoked_tokens (jti text PRIMARY KEY, expires_at text NOT NULL);
-CREATE TABLE IF NOT EXISTS ${s}.gateway_policies (version integer PRIMARY KEY, files text NOT NULL, updated_at text NOT NULL);
-`;
+  return `CREATE SCHEMA IF NOT EXISTS ${s};${gatewayStateTables(`${s}.`)}`;
 }
 
 /** The first wait before a lost LISTEN connection is opened again; it doubles up to the maximum. */
@@ -102,17 +87,14 @@ export async function openPostgresGatewayState(
       return res.rows[0] ? publicKeyFromRow(res.rows[0] as PublicKeyRow) : undefined;
     },
     async listPublicKeys() {
-      const at = now();
       const rows = (await pool.query(`SELECT * FROM ${s}.gateway_keys ORDER BY created_at, kid`))
         .rows as PublicKeyRow[];
-      // Only a key to drop is a write: the JWKS route is public, and a GET must not write.
-      if (rows.some((row) => keySpent(row, at))) {
-        await pool.query(
+      return liveKeys(rows, now(), (at) =>
+        pool.query(
           `DELETE FROM ${s}.gateway_keys WHERE retired_at IS NOT NULL AND (expires_at IS NULL OR expires_at < $1)`,
           [at],
-        );
-      }
-      return rows.filter((row) => !keySpent(row, at)).map(publicKeyFromRow);
+        ),
+      );
     },
     async retirePublicKey(kid, at) {
       const res = await pool.query(
@@ -150,8 +132,7 @@ export async function openPostgresGatewayState(
         `INSERT INTO ${s}.gateway_agents (id, name, tags, tier, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
         [agent.id, agent.name, JSON.stringify(agent.tags), agent.tier, createdAt],
       );
-      if (res.rowCount === 0)
-        throw new ConfigError(`an agent with id "${agent.id}" exists already`, { code: 'agent_exists' });
+      if (res.rowCount === 0) throw agentExists(agent.id);
       return { ...agent, createdAt };
     },
     async getAgent(id) {
@@ -219,10 +200,7 @@ export async function openPostgresGatewayState(
       const res = await pool.query(
         `SELECT version, files, updated_at FROM ${s}.gateway_policies ORDER BY version DESC LIMIT 1`,
       );
-      const row = res.rows[0] as { version: number; files: string; updated_at: string } | undefined;
-      return row
-        ? { version: row.version, files: JSON.parse(row.files) as PolicyFile[], updatedAt: row.updated_at }
-        : undefined;
+      return policySetFromRow(res.rows[0] as PolicySetRow | undefined);
     },
     onChange(fn) {
       listeners.add(fn);

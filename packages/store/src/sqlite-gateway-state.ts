@@ -2,46 +2,21 @@ import { ConfigError, isoTime } from '@meshguard/core';
 import type Database from 'better-sqlite3';
 import {
   type AgentRow,
+  agentExists,
   agentFromRow,
   type GatewayState,
-  keySpent,
+  gatewayStateTables,
   type LegacySigningKeyRow,
   legacySigningKeyFromRow,
+  liveKeys,
   type PolicyFile,
   type PolicySet,
+  type PolicySetRow,
   type PublicKeyRow,
+  policySetFromRow,
   publicKeyFromRow,
 } from './gateway-state';
 import { openPrivateSqlite } from './sqlite-open';
-
-// Public keys only: the private signing key is never in the database (gateway_signing_key is
-// where older versions kept it; see takeLegacySigningKey).
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS gateway_keys (
-  kid TEXT PRIMARY KEY,
-  public_jwk TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  retired_at TEXT,
-  expires_at TEXT
-);
-CREATE TABLE IF NOT EXISTS gateway_agents (
-  id TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  tags TEXT NOT NULL,
-  tier TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  revoked_at TEXT
-);
-CREATE TABLE IF NOT EXISTS gateway_revoked_tokens (
-  jti TEXT PRIMARY KEY,
-  expires_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS gateway_policies (
-  version INTEGER PRIMARY KEY,
-  files TEXT NOT NULL,
-  updated_at TEXT NOT NULL
-);
-`;
 
 /**
  * The gateway's state in a SQLite file (by default the same file as the audit trail): WAL, so
@@ -55,7 +30,7 @@ export function openSqliteGatewayState(path: string): GatewayState {
     db.pragma('busy_timeout = 5000');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    db.exec(SCHEMA);
+    db.exec(gatewayStateTables(''));
   } catch (error) {
     throw new ConfigError(`cannot open the gateway state in ${path}: ${(error as Error).message}`, {
       code: 'store_unreadable',
@@ -119,11 +94,7 @@ export function openSqliteGatewayState(path: string): GatewayState {
       return row ? publicKeyFromRow(row) : undefined;
     },
     async listPublicKeys() {
-      const at = now();
-      const rows = listKeys.all() as PublicKeyRow[];
-      // Only a key to drop takes the write lock: the JWKS route is public, and a GET must not write.
-      if (rows.some((row) => keySpent(row, at))) dropSpentKeys.run(at);
-      return rows.filter((row) => !keySpent(row, at)).map(publicKeyFromRow);
+      return liveKeys(listKeys.all() as PublicKeyRow[], now(), (at) => dropSpentKeys.run(at));
     },
     async retirePublicKey(kid, at) {
       return retireKey.run(at, kid).changes > 0;
@@ -157,7 +128,7 @@ export function openSqliteGatewayState(path: string): GatewayState {
         insertAgent.run(agent.id, agent.name, JSON.stringify(agent.tags), agent.tier, createdAt);
       } catch (error) {
         if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-          throw new ConfigError(`an agent with id "${agent.id}" exists already`, { code: 'agent_exists' });
+          throw agentExists(agent.id);
         }
         throw error;
       }
@@ -191,10 +162,7 @@ export function openSqliteGatewayState(path: string): GatewayState {
       return pushImmediate(files, now());
     },
     async getPolicies() {
-      const row = latestPolicies.get() as { version: number; files: string; updated_at: string } | undefined;
-      return row
-        ? { version: row.version, files: JSON.parse(row.files) as PolicyFile[], updatedAt: row.updated_at }
-        : undefined;
+      return policySetFromRow(latestPolicies.get() as PolicySetRow | undefined);
     },
     async close() {
       if (db.open) db.close();
