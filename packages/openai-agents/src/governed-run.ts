@@ -2,7 +2,7 @@ import { type CheckedAction, type Decision, ValidationError } from '@meshguard/c
 import { type Agent, Runner, type RunResult, type RunState, type RunToolApprovalItem } from '@openai/agents';
 import { callSpanId, governedToolInfo } from './govern-tool';
 import {
-  flushGovernance,
+  closeGovernance,
   type GovernanceOptions,
   guardFor,
   identityOf,
@@ -202,6 +202,19 @@ export async function runGoverned(
   input: Parameters<Runner['run']>[1],
   options: RunGovernedOptions,
 ): Promise<RunResult<any, any>> {
+  try {
+    return await runToEnd(agent, input, options);
+  } finally {
+    // The agents' own guards (token identities) end with the run; a later use opens them again.
+    await closeGovernance(options);
+  }
+}
+
+async function runToEnd(
+  agent: Agent<any, any>,
+  input: Parameters<Runner['run']>[1],
+  options: RunGovernedOptions,
+): Promise<RunResult<any, any>> {
   const runner = options.runner ?? new Runner();
   const runOptions = (options.runOptions ?? {}) as Record<string, never>;
   let result = (await runner.run(agent, input as string, runOptions)) as RunResult<any, any>;
@@ -222,6 +235,5 @@ export async function runGoverned(
     result = (await runner.run(agent, result.state, runOptions)) as RunResult<any, any>;
   }
   await recordHostedToolCalls(result, options);
-  await flushGovernance(options);
   return result;
 }

@@ -4,7 +4,7 @@ export { governHandoff } from './govern-handoff';
 export type { GovernToolOptions } from './govern-tool';
 export { governedTool, governedToolInfo, governTool } from './govern-tool';
 export type { GovernanceOptions, IdentityInput } from './governance-context';
-export { FRAMEWORK, flushGovernance } from './governance-context';
+export { closeGovernance, FRAMEWORK, flushGovernance } from './governance-context';
 export type { ApprovalAnswer, RunGovernedOptions } from './governed-run';
 export {
   approvalDecision,
