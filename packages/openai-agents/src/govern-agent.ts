@@ -75,6 +75,10 @@ export function governAgent<T extends AnyAgent>(root: T, options: GovernanceOpti
  * Filters and governs what an agent offers the model each turn: tools no policy could allow are
  * left out; function tools that arrive ungoverned (from MCP servers, or added later) are governed
  * here, so nothing reaches the model without a check. A clone keeps all of this.
+ *
+ * The SDK's per-tool `isEnabled` cannot do this job: the SDK asks it of function tools only
+ * (hosted, computer, shell and MCP tools are offered regardless), MCP tools arrive ungoverned from
+ * inside `getAllTools`, and a boolean cannot swap in the copy without the approval hook.
  */
 function governCopy(copy: AnyAgent, options: GovernanceOptions, agentName: string): void {
   const baseGetAllTools = Agent.prototype.getAllTools;
