@@ -3,21 +3,7 @@ import { assistantMessage, functionCall, ScriptedModel } from '@openai/agents/te
 import { describe, expect, it } from 'vitest';
 import { governAgent } from './govern-agent';
 import { approveToolCall, runGoverned } from './governed-run';
-import { seedGuard, supportOptions, supportTools, trail } from './support-fixtures';
-
-const APPROVAL_POLICY = `
-name: refund-approvals
-version: "1"
-appliesTo:
-  tags: [support]
-rules:
-  - id: refunds-over-50
-    effect: require_approval
-    actions: ["write:refund"]
-    conditions:
-      context:
-        amount: { gt: 50 }
-`;
+import { REFUND_APPROVAL_POLICY, seedGuard, supportOptions, supportTools, trail } from './support-fixtures';
 
 const webSearch = {
   type: 'hosted_tool_call' as const,
@@ -73,7 +59,7 @@ describe('runGoverned streaming', () => {
   });
 
   it('stops at an approval; the host answers and streams the rest from the run state', async () => {
-    const { guard, store } = seedGuard([APPROVAL_POLICY]);
+    const { guard, store } = seedGuard([REFUND_APPROVAL_POLICY]);
     const tools = supportTools();
     const model = new ScriptedModel([[refund('call_s2', 79.99)], [assistantMessage('Refunded.')]]);
     const agent = new Agent({
