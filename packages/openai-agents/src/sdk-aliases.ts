@@ -1,5 +1,5 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: the SDK bounds its own generics with `any` (`run<TAgent extends Agent<any, any>>`, `RunState<TContext, TAgent extends Agent<any, any>>`, its private `AnyFunctionTool`); matching them needs the same `any`, kept in this one file.
-import type { Agent, ComputerTool, FunctionTool, Handoff, RunState, Tool } from '@openai/agents';
+// biome-ignore-all lint/suspicious/noExplicitAny: the SDK bounds its own generics with `any` (`run<TAgent extends Agent<any, any>>`, `Agent.tools: Tool<any>[]` for an agent of any context, its private `AnyFunctionTool`); matching them needs the same `any`, kept in this one file.
+import type { Agent, ComputerTool, FunctionTool, Handoff, Tool } from '@openai/agents';
 
 /** Any SDK agent: the bound of the SDK's own `TAgent` parameters. */
 export type AnyAgent = Agent<any, any>;
@@ -15,6 +15,3 @@ export type AnyTool = Tool<any>;
 
 /** Any computer tool, whatever its context and computer. */
 export type AnyComputerTool = ComputerTool<any, any>;
-
-/** A run state of any context and agent: what approvals read and answer. */
-export type AnyRunState = RunState<any, AnyAgent>;
