@@ -1,16 +1,5 @@
 import { ConfigError } from '@meshguard/core';
-import {
-  Agent,
-  type ApplyPatchTool,
-  type ComputerTool,
-  type FunctionTool,
-  getHandoff,
-  type Handoff,
-  type HostedTool,
-  type RunContext,
-  type ShellTool,
-  type Tool,
-} from '@openai/agents';
+import { Agent, getHandoff, type RunContext } from '@openai/agents';
 import { governHandoff } from './govern-handoff';
 import { governedToolInfo, governTool } from './govern-tool';
 import {
@@ -29,6 +18,7 @@ import {
   isServerSideHostedTool,
   offerHostedTool,
 } from './hosted-tools';
+import type { AnyAgent, AnyHandoff, AnyTool } from './sdk-aliases';
 
 /**
  * Governs a whole agent graph in one call: every function tool, handoff and built-in tool of
@@ -50,12 +40,12 @@ import {
  *   actions: { process_refund: 'write:refund' } });
  * const result = await run(governed, 'I need a refund for order #12345');
  */
-export function governAgent<T extends Agent<any, any>>(root: T, options: GovernanceOptions): T {
+export function governAgent<T extends AnyAgent>(root: T, options: GovernanceOptions): T {
   if (!(root instanceof Agent)) {
     throw new ConfigError('governAgent expects an Agent of @openai/agents', { code: 'not_agent' });
   }
-  const copies = new Map<Agent<any, any>, Agent<any, any>>();
-  const pending: Agent<any, any>[] = [root];
+  const copies = new Map<AnyAgent, AnyAgent>();
+  const pending: AnyAgent[] = [root];
   // First pass: one copy per agent (cycles resolve to the same copy), identities checked up front.
   while (pending.length > 0) {
     const agent = pending.pop()!;
@@ -66,8 +56,8 @@ export function governAgent<T extends Agent<any, any>>(root: T, options: Governa
   }
   // Second pass: govern each agent's tools and handoffs, pointing handoffs at the copies.
   for (const [agent, copy] of copies) {
-    copy.tools = agent.tools.map((t: Tool<any>) => governToolOf(t, options, agent.name));
-    copy.handoffs = agent.handoffs.map((h: Agent<any, any> | Handoff<any, any>) => {
+    copy.tools = agent.tools.map((t: AnyTool) => governToolOf(t, options, agent.name));
+    copy.handoffs = agent.handoffs.map((h: AnyAgent | AnyHandoff) => {
       const original = getHandoff(h);
       const target = copies.get(original.agent) ?? original.agent;
       return governHandoff(original.clone({ agent: target }), {
@@ -85,22 +75,26 @@ export function governAgent<T extends Agent<any, any>>(root: T, options: Governa
  * Filters and governs what an agent offers the model each turn: tools no policy could allow are
  * left out; function tools that arrive ungoverned (from MCP servers, or added later) are governed
  * here, so nothing reaches the model without a check. A clone keeps all of this.
+ *
+ * The SDK's per-tool `isEnabled` cannot do this job: the SDK asks it of function tools only
+ * (hosted, computer, shell and MCP tools are offered regardless), MCP tools arrive ungoverned from
+ * inside `getAllTools`, and a boolean cannot swap in the copy without the approval hook.
  */
-function governCopy(copy: Agent<any, any>, options: GovernanceOptions, agentName: string): void {
+function governCopy(copy: AnyAgent, options: GovernanceOptions, agentName: string): void {
   const baseGetAllTools = Agent.prototype.getAllTools;
-  const adopted = new WeakMap<object, Tool<any>>();
-  copy.getAllTools = async function (this: Agent<any, any>, runContext: RunContext<any>, ...rest: unknown[]) {
-    const all = await (baseGetAllTools as (...args: unknown[]) => Promise<Tool<any>[]>).call(
+  const adopted = new WeakMap<object, AnyTool>();
+  copy.getAllTools = async function (this: AnyAgent, runContext: RunContext<unknown>, ...rest: unknown[]) {
+    const all = await (baseGetAllTools as (...args: unknown[]) => Promise<AnyTool[]>).call(
       this,
       runContext,
       ...rest,
     );
-    const offered: Tool<any>[] = [];
+    const offered: AnyTool[] = [];
     for (let candidate of all) {
       if (candidate.type === 'function' && !governedToolInfo(candidate)) {
         let governed = adopted.get(candidate);
         if (!governed) {
-          governed = governTool(candidate as FunctionTool<any, any, any>, { ...options, agent: agentName });
+          governed = governTool(candidate, { ...options, agent: agentName });
           adopted.set(candidate, governed);
         }
         candidate = governed;
@@ -119,42 +113,39 @@ function governCopy(copy: Agent<any, any>, options: GovernanceOptions, agentName
   };
 }
 
-function governToolOf(candidate: Tool<any>, options: GovernanceOptions, agentName: string): Tool<any> {
+function governToolOf(candidate: AnyTool, options: GovernanceOptions, agentName: string): AnyTool {
   switch (candidate.type) {
     case 'function': {
       // A tool governed before keeps its action; its guard and identities are this graph's.
       const info = governedToolInfo(candidate);
-      return governTool((info?.original ?? candidate) as FunctionTool<any, any, any>, {
+      return governTool(info?.original ?? candidate, {
         ...options,
         ...(info ? { action: info.action } : {}),
         agent: agentName,
       });
     }
     case 'computer':
-      return governComputerTool(candidate as ComputerTool<any, any>, options, agentName);
+      return governComputerTool(candidate, options, agentName);
     case 'shell':
     case 'apply_patch':
-      return governApprovalTool(candidate as ShellTool | ApplyPatchTool, options, agentName);
+      return governApprovalTool(candidate, options, agentName);
     case 'hosted_tool':
-      return candidate.name === 'hosted_mcp'
-        ? governHostedMcpTool(candidate as HostedTool, options, agentName)
-        : candidate;
+      return candidate.name === 'hosted_mcp' ? governHostedMcpTool(candidate, options, agentName) : candidate;
     default:
       return candidate;
   }
 }
 
-/** Which tools the model is offered in this run: those policy could allow. */
 /**
  * The copy of a governed function tool to offer in this run: without the approval hook when
  * policy cannot ask for approval of it (decided once per run), so the SDK's fast path stays.
  */
 async function forThisRun(
-  candidate: Tool<any>,
+  candidate: AnyTool,
   options: GovernanceOptions,
-  runContext: RunContext<any>,
+  runContext: RunContext<unknown>,
   agentName: string,
-): Promise<Tool<any>> {
+): Promise<AnyTool> {
   const info = governedToolInfo(candidate);
   if (!info) return candidate;
   const run = runGovernance(runContext, options);
@@ -183,9 +174,9 @@ async function forThisRun(
 }
 
 async function offer(
-  candidate: Tool<any>,
+  candidate: AnyTool,
   options: GovernanceOptions,
-  runContext: RunContext<any>,
+  runContext: RunContext<unknown>,
   agentName: string,
 ): Promise<boolean> {
   if (isServerSideHostedTool(candidate)) return offerHostedTool(options, runContext, agentName, candidate);

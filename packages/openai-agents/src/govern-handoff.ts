@@ -1,11 +1,14 @@
 import { ConfigError } from '@meshguard/core';
 import {
   type Agent,
+  type AgentOutputType,
   getHandoff,
   type Handoff,
   type HandoffInputData,
   RunHandoffOutputItem,
   RunToolCallOutputItem,
+  type TextOutput,
+  type UnknownContext,
 } from '@openai/agents';
 import {
   checkFor,
@@ -16,6 +19,7 @@ import {
   parseArguments,
   runGovernance,
 } from './governance-context';
+import type { AnyAgent, AnyHandoff } from './sdk-aliases';
 
 export interface GovernHandoffOptions extends GovernanceOptions {
   /**
@@ -26,19 +30,19 @@ export interface GovernHandoffOptions extends GovernanceOptions {
   /** The policy action (default `handoff:<target agent name>`). */
   action?: string;
   /** @internal `governAgent` maps the SDK's target agent onto its governed copy. */
-  resolveAgent?: (agent: Agent<any, any>) => Agent<any, any>;
+  resolveAgent?: (agent: AnyAgent) => AnyAgent;
 }
 
 interface HandoffRunState {
   /** The agent the SDK last offered this handoff for (the one that may call it). */
-  current?: Agent<any, any>;
+  current?: AnyAgent;
   /** Denied at call time in this step: the text the model gets instead of the transfer. */
   denied?: string;
 }
 
-const perRun = new WeakMap<object, Map<Handoff<any, any>, HandoffRunState>>();
+const perRun = new WeakMap<object, Map<AnyHandoff, HandoffRunState>>();
 
-function handoffState(runContext: object, handoff: Handoff<any, any>): HandoffRunState {
+function handoffState(runContext: object, handoff: AnyHandoff): HandoffRunState {
   let map = perRun.get(runContext);
   if (!map) {
     map = new Map();
@@ -64,14 +68,14 @@ function handoffState(runContext: object, handoff: Handoff<any, any>): HandoffRu
  * @example
  * tier1.handoffs = [governHandoff(billing, { guard, identities })];
  */
-export function governHandoff<TContext = any>(
-  handoffOrAgent: Agent<TContext, any> | Handoff<TContext, any>,
+export function governHandoff<TContext = UnknownContext, TOutput extends AgentOutputType = TextOutput>(
+  handoffOrAgent: Agent<TContext, TOutput> | Handoff<TContext, TOutput>,
   options: GovernHandoffOptions,
-): Handoff<TContext, any> {
-  const original = getHandoff(handoffOrAgent as Agent<TContext, any>) as Handoff<TContext, any>;
+): Handoff<TContext, TOutput> {
+  const original = getHandoff(handoffOrAgent);
   const target = original.agentName;
   const action = options.action ?? `handoff:${target}`;
-  let governed: Handoff<TContext, any>;
+  let governed: Handoff<TContext, TOutput>;
 
   const fromOf = (state: HandoffRunState): string => {
     const name = options.from ?? state.current?.name;

@@ -2,11 +2,13 @@ import { type AdapterOutcome, type CheckedAction, ConfigError } from '@meshguard
 import {
   defineToolInputGuardrail,
   defineToolOutputGuardrail,
-  type FunctionTool,
   getCurrentSpan,
   type RunContext,
+  type ToolInputParameters,
   type ToolOptions,
+  type ToolOutputSchema,
   tool,
+  type UnknownContext,
   ToolGuardrailFunctionOutputFactory as Verdict,
 } from '@openai/agents';
 import {
@@ -18,18 +20,19 @@ import {
   parseArguments,
   pendingApprovals,
 } from './governance-context';
+import type { AnyFunctionTool } from './sdk-aliases';
 
 /** What a governed tool copy carries, so approvals and `governAgent` can find its governance. */
 export interface GovernedToolInfo {
   readonly options: GovernanceOptions;
   readonly action: string;
   readonly agentName: string;
-  readonly original: FunctionTool<any, any, any>;
+  readonly original: AnyFunctionTool;
   /**
    * The same governed tool without a MeshGuard approval hook: `governAgent` offers it in runs
    * where policy cannot ask for approval, so the SDK keeps its static-approval fast path.
    */
-  readonly withoutApprovalHook: FunctionTool<any, any, any>;
+  readonly withoutApprovalHook: AnyFunctionTool;
 }
 
 export interface CallRecord {
@@ -84,10 +87,7 @@ function callKey(toolName: string, callId: string): string {
  * const refund = governTool(processRefund, { guard, action: 'write:refund',
  *   identity: { name: 'Customer Support', tags: ['openai', 'support'], tier: 'verified' } });
  */
-export function governTool<T extends FunctionTool<any, any, any>>(
-  original: T,
-  options: GovernToolOptions,
-): T {
+export function governTool<T extends AnyFunctionTool>(original: T, options: GovernToolOptions): T {
   if (original?.type !== 'function') {
     throw new ConfigError(`governTool expects a function tool, got ${describe(original)}`, {
       code: 'not_function_tool',
@@ -263,13 +263,22 @@ export function governTool<T extends FunctionTool<any, any, any>>(
  *   parameters: z.object({ order_id: z.string(), amount: z.number() }), action: 'write:refund',
  *   execute: ({ order_id, amount }) => payments.refund(order_id, amount) }, { guard, identity });
  */
-export function governedTool<Context = unknown>(
-  toolOptions: ToolOptions<any, Context> & { action?: string },
+export function governedTool<
+  TParameters extends ToolInputParameters = undefined,
+  Context = UnknownContext,
+  Result = string,
+  TOutputSchema extends ToolOutputSchema | undefined = undefined,
+>(
+  toolOptions: ToolOptions<TParameters, Context, TOutputSchema> & { action?: string },
   options: GovernToolOptions,
-): FunctionTool<Context, any, unknown> {
+): ToolOf<TParameters, Context, Result, TOutputSchema> {
   const { action, ...rest } = toolOptions;
-  const execute = (rest as { execute: (...args: unknown[]) => unknown }).execute;
-  const made = tool({
+  const execute = rest.execute as (
+    input: unknown,
+    runContext?: RunContext<Context>,
+    details?: unknown,
+  ) => unknown;
+  const made = tool<TParameters, Context, Result, TOutputSchema>({
     ...rest,
     execute: async (
       input: unknown,
@@ -287,12 +296,17 @@ export function governedTool<Context = unknown>(
         throw error;
       }
     },
-  } as ToolOptions<any, Context>);
-  return governTool(made as FunctionTool<Context, any, unknown>, {
-    ...options,
-    ...(action ? { action } : {}),
-  });
+  } as ToolOptions<TParameters, Context, TOutputSchema>);
+  return governTool(made, { ...options, ...(action ? { action } : {}) });
 }
+
+/** What `tool()` makes of these type parameters (its result type is not exported by name). */
+type ToolOf<
+  TParameters extends ToolInputParameters,
+  Context,
+  Result,
+  TOutputSchema extends ToolOutputSchema | undefined,
+> = ReturnType<typeof tool<TParameters, Context, Result, TOutputSchema>>;
 
 function describe(value: unknown): string {
   if (value === null || typeof value !== 'object') return String(value);

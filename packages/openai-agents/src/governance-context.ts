@@ -7,13 +7,13 @@ import {
   type CheckRequest,
   ConfigError,
   createAdapterKit,
-  createRemoteGuard,
   type Decision,
   FRAMEWORK_NAMES,
   type Guard,
 } from '@meshguard/core';
 import { getCurrentTrace, type RunContext } from '@openai/agents';
 import createDebug from 'debug';
+import { agentGuard, closeAgentGuards, flushAgentGuards } from './agent-guards';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './package-info';
 
 export const debug = createDebug('meshguard:openai-agents');
@@ -124,39 +124,30 @@ function resolveIdentity(options: GovernanceOptions, agentName: string): AgentId
   );
 }
 
-// One guard per gateway and token, shared by every options object that names the token.
-const agentGuards = new Map<string, Guard>();
-
 /**
  * The guard that decides for an SDK agent: `options.guard`, or, for an agent given by token, a
- * guard of the same gateway holding that agent's token.
+ * guard of the same gateway and settings holding that agent's token (see `agentGuard`).
  */
 export function guardFor(options: GovernanceOptions, agentName: string): Guard {
   const token = options.identities?.[agentName];
-  if (typeof token !== 'string') return options.guard;
-  const remote = options.guard as Guard & { mode?: string; url?: string };
-  if (remote.mode !== 'remote' || !remote.url) {
-    throw new ConfigError(
-      `agent "${agentName}" is given by token, which only a gateway can read: use a remote guard (MESHGUARD_GATEWAY_URL) or give an identity`,
-      { code: 'identity_invalid' },
-    );
-  }
-  const key = `${remote.url}\u0000${token}`;
-  let guard = agentGuards.get(key);
-  if (!guard) {
-    guard = createRemoteGuard({ url: remote.url, agentToken: token });
-    agentGuards.set(key, guard);
-  }
-  return guard;
+  return typeof token === 'string' ? agentGuard(options.guard, token, agentName) : options.guard;
+}
+
+function agentTokens(options: GovernanceOptions): string[] {
+  return Object.values(options.identities ?? {}).filter((entry) => typeof entry === 'string');
 }
 
 /** Sends what the agents' own guards (token identities) still hold: call before the process exits. */
 export async function flushGovernance(options: GovernanceOptions): Promise<void> {
-  const names = Object.keys(options.identities ?? {}).filter(
-    (n) => typeof options.identities?.[n] === 'string',
-  );
-  const guards = names.map((n) => guardFor(options, n)) as Array<Guard & { flush?: () => Promise<void> }>;
-  await Promise.all(guards.map((g) => g.flush?.()));
+  await flushAgentGuards(options.guard, agentTokens(options));
+}
+
+/**
+ * Flushes and closes the agents' own guards (token identities); `runGoverned` does it when its run
+ * ends. A later run (or approval) opens them again. `options.guard` stays open: it is the host's.
+ */
+export async function closeGovernance(options: GovernanceOptions): Promise<void> {
+  await closeAgentGuards(options.guard, agentTokens(options));
 }
 
 export function actionOf(options: GovernanceOptions, toolName: string): string {

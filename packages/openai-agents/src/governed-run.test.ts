@@ -3,21 +3,7 @@ import { assistantMessage, functionCall, ScriptedModel } from '@openai/agents/te
 import { describe, expect, it } from 'vitest';
 import { governAgent } from './govern-agent';
 import { approvalDecision, approveToolCall, rejectToolCall, runGoverned } from './governed-run';
-import { seedGuard, supportOptions, supportTools, trail } from './support-fixtures';
-
-const APPROVAL_POLICY = `
-name: refund-approvals
-version: "1"
-appliesTo:
-  tags: [support]
-rules:
-  - id: refunds-over-50
-    effect: require_approval
-    actions: ["write:refund"]
-    conditions:
-      context:
-        amount: { gt: 50 }
-`;
+import { REFUND_APPROVAL_POLICY, seedGuard, supportOptions, supportTools, trail } from './support-fixtures';
 
 function refundAgent(model: ScriptedModel) {
   const tools = supportTools();
@@ -36,7 +22,7 @@ const refundCall = (callId: string, amount = 79.99) => [
 
 describe('approval interruptions', () => {
   it('approved after a RunState round trip: who approved is recorded and the refund runs once', async () => {
-    const { guard, store } = seedGuard([APPROVAL_POLICY]);
+    const { guard, store } = seedGuard([REFUND_APPROVAL_POLICY]);
     const model = new ScriptedModel([
       refundCall('call_a1'),
       [assistantMessage('Refund done after approval.')],
@@ -78,7 +64,7 @@ describe('approval interruptions', () => {
   });
 
   it('rejected after a RunState round trip: the model gets the message, the refund never runs', async () => {
-    const { guard, store } = seedGuard([APPROVAL_POLICY]);
+    const { guard, store } = seedGuard([REFUND_APPROVAL_POLICY]);
     const model = new ScriptedModel([
       refundCall('call_b1'),
       [assistantMessage('The refund was not approved.')],
@@ -113,7 +99,7 @@ describe('approval interruptions', () => {
   });
 
   it('runGoverned answers approvals through a callback in the same process', async () => {
-    const { guard, store } = seedGuard([APPROVAL_POLICY]);
+    const { guard, store } = seedGuard([REFUND_APPROVAL_POLICY]);
     const model = new ScriptedModel([refundCall('call_c1'), [assistantMessage('First refund approved.')]]);
     const { tools, agent } = refundAgent(model);
     const options = supportOptions(guard, 'trace_callback');

@@ -1,8 +1,18 @@
 import { type CheckedAction, type Decision, ValidationError } from '@meshguard/core';
-import { type Agent, Runner, type RunResult, type RunState, type RunToolApprovalItem } from '@openai/agents';
+import {
+  type AgentInputItem,
+  type NonStreamRunOptions,
+  Runner,
+  type RunResult,
+  type RunState,
+  type RunToolApprovalItem,
+  type StreamedRunResult,
+  type StreamRunOptions,
+} from '@openai/agents';
 import { callSpanId, governedToolInfo } from './govern-tool';
 import {
-  flushGovernance,
+  closeGovernance,
+  debug,
   type GovernanceOptions,
   guardFor,
   identityOf,
@@ -11,8 +21,7 @@ import {
   runGovernance,
 } from './governance-context';
 import { builtinAction, recordHostedToolCalls } from './hosted-tools';
-
-type AnyState = RunState<any, any>;
+import type { AnyAgent } from './sdk-aliases';
 
 /** Who answered an approval, and (for a rejection) what the model is told. */
 export interface ApprovalAnswer {
@@ -28,13 +37,16 @@ function callIdOf(item: RunToolApprovalItem): string | undefined {
 }
 
 /** The MeshGuard decision behind an approval interruption, if MeshGuard raised it. */
-export function approvalDecision(state: AnyState, item: RunToolApprovalItem): Decision | undefined {
+export function approvalDecision<TContext, TAgent extends AnyAgent>(
+  state: RunState<TContext, TAgent>,
+  item: RunToolApprovalItem,
+): Decision | undefined {
   const callId = callIdOf(item);
   return callId === undefined ? undefined : pendingApprovals(state._context).get(callId)?.checked.decision;
 }
 
-async function recordAnswer(
-  state: AnyState,
+async function recordAnswer<TContext, TAgent extends AnyAgent>(
+  state: RunState<TContext, TAgent>,
   item: RunToolApprovalItem,
   outcome: 'approved' | 'rejected',
   answer: ApprovalAnswer,
@@ -126,8 +138,8 @@ async function findDecision(
  * for (const item of result.interruptions) await approveToolCall(result.state, item, { by: 'alice' });
  * result = await runner.run(agent, result.state);
  */
-export async function approveToolCall(
-  state: AnyState,
+export async function approveToolCall<TContext, TAgent extends AnyAgent>(
+  state: RunState<TContext, TAgent>,
   item: RunToolApprovalItem,
   answer: ApprovalAnswer,
   options?: GovernanceOptions,
@@ -143,8 +155,8 @@ export async function approveToolCall(
 }
 
 /** Rejects an interrupted call and records who rejected it; the model receives `message`. */
-export async function rejectToolCall(
-  state: AnyState,
+export async function rejectToolCall<TContext, TAgent extends AnyAgent>(
+  state: RunState<TContext, TAgent>,
   item: RunToolApprovalItem,
   answer: ApprovalAnswer,
   options?: GovernanceOptions,
@@ -157,10 +169,10 @@ export async function rejectToolCall(
  * Rejects, with the policy's reason, the interruptions that are MeshGuard denials (computer use
  * has no automatic rejection in the SDK) and returns the ones left for a human.
  */
-export function resolvePolicyInterruptions(result: {
-  state: AnyState;
+export function resolvePolicyInterruptions<TContext, TAgent extends AnyAgent>(result: {
+  state: RunState<TContext, TAgent>;
   interruptions: RunToolApprovalItem[];
-}) {
+}): RunToolApprovalItem[] {
   const left: RunToolApprovalItem[] = [];
   for (const item of result.interruptions ?? []) {
     const callId = callIdOf(item);
@@ -172,7 +184,15 @@ export function resolvePolicyInterruptions(result: {
   return left;
 }
 
-export interface RunGovernedOptions extends GovernanceOptions {
+/** What `runGoverned` runs from: the SDK's input, or a run state to resume. */
+export type RunGovernedInput<TContext, TAgent extends AnyAgent> =
+  | string
+  | AgentInputItem[]
+  | RunState<TContext, TAgent>;
+
+/** `runGoverned`'s options: the governance, the runner, and how approvals are answered. */
+export interface RunGovernedOptions<TContext = undefined, TAgent extends AnyAgent = AnyAgent>
+  extends GovernanceOptions {
   /** The runner (default: a new `Runner()`). */
   runner?: Runner;
   /**
@@ -183,28 +203,79 @@ export interface RunGovernedOptions extends GovernanceOptions {
     item: RunToolApprovalItem,
     decision: Decision | undefined,
   ) => Promise<{ approve: boolean } & ApprovalAnswer> | ({ approve: boolean } & ApprovalAnswer);
-  /** Options passed to `runner.run` (not `stream`: stream with `runner.run` and call `recordHostedToolCalls`). */
-  runOptions?: Record<string, unknown>;
+  /** Options passed to `runner.run` (the run's `context`, `maxTurns`, ...; `stream: true` streams). */
+  runOptions?: NonStreamRunOptions<TContext, TAgent>;
   /** How many times a run may resume after interruptions (default 10). */
   maxResumes?: number;
 }
 
 /**
+ * `runGoverned` streaming: one leg of the run, up to its end or its first interruptions. Nothing
+ * is answered for the host: resolve `result.interruptions` (`resolvePolicyInterruptions`, then
+ * `approveToolCall` / `rejectToolCall`) and resume with `runGoverned(agent, result.state, options)`.
+ */
+export interface RunGovernedStreamOptions<TContext = undefined, TAgent extends AnyAgent = AnyAgent>
+  extends Omit<RunGovernedOptions<TContext, TAgent>, 'runOptions' | 'onApprovalRequired' | 'maxResumes'> {
+  runOptions: StreamRunOptions<TContext, TAgent>;
+  onApprovalRequired?: never;
+  maxResumes?: never;
+}
+
+/**
  * Runs a governed agent to the end: policy denials the SDK raises as interruptions are rejected
- * with their reason, approvals go to `onApprovalRequired`, and hosted tool calls are recorded.
+ * with their reason, approvals go to `onApprovalRequired`, hosted tool calls are recorded, and the
+ * agents' own guards (token identities) are closed. The result is the SDK's, typed as `run()`'s.
  *
  * @example
  * const result = await runGoverned(governAgent(agent, options), 'Refund order 42', {
  *   ...options, onApprovalRequired: async (item) => ({ approve: await askManager(item), by: 'manager@acme' }) });
  */
-export async function runGoverned(
-  agent: Agent<any, any>,
-  input: Parameters<Runner['run']>[1],
-  options: RunGovernedOptions,
-): Promise<RunResult<any, any>> {
+export function runGoverned<TAgent extends AnyAgent, TContext = undefined>(
+  agent: TAgent,
+  input: RunGovernedInput<TContext, TAgent>,
+  options: RunGovernedOptions<TContext, TAgent>,
+): Promise<RunResult<TContext, TAgent>>;
+/**
+ * Streams a governed run (`runOptions: { stream: true }`): the SDK's `StreamedRunResult`, whose
+ * `completed` resolves once the run has ended and its hosted tool calls are recorded.
+ *
+ * @example
+ * const result = await runGoverned(governed, 'Refund order 42', { ...options, runOptions: { stream: true } });
+ * for await (const text of result.toTextStream()) process.stdout.write(text);
+ * await result.completed;
+ */
+export function runGoverned<TAgent extends AnyAgent, TContext = undefined>(
+  agent: TAgent,
+  input: RunGovernedInput<TContext, TAgent>,
+  options: RunGovernedStreamOptions<TContext, TAgent>,
+): Promise<StreamedRunResult<TContext, TAgent>>;
+export async function runGoverned<TAgent extends AnyAgent, TContext = undefined>(
+  agent: TAgent,
+  input: RunGovernedInput<TContext, TAgent>,
+  options: RunGovernedOptions<TContext, TAgent> | RunGovernedStreamOptions<TContext, TAgent>,
+): Promise<RunResult<TContext, TAgent> | StreamedRunResult<TContext, TAgent>> {
+  if (isStreaming(options)) return streamGoverned(agent, input, options);
+  try {
+    return await runToEnd(agent, input, options);
+  } finally {
+    // The agents' own guards (token identities) end with the run; a later use opens them again.
+    await closeGovernance(options);
+  }
+}
+
+function isStreaming<TContext, TAgent extends AnyAgent>(
+  options: RunGovernedOptions<TContext, TAgent> | RunGovernedStreamOptions<TContext, TAgent>,
+): options is RunGovernedStreamOptions<TContext, TAgent> {
+  return options.runOptions?.stream === true;
+}
+
+async function runToEnd<TAgent extends AnyAgent, TContext>(
+  agent: TAgent,
+  input: RunGovernedInput<TContext, TAgent>,
+  options: RunGovernedOptions<TContext, TAgent>,
+): Promise<RunResult<TContext, TAgent>> {
   const runner = options.runner ?? new Runner();
-  const runOptions = (options.runOptions ?? {}) as Record<string, never>;
-  let result = (await runner.run(agent, input as string, runOptions)) as RunResult<any, any>;
+  let result = await runner.run(agent, input, options.runOptions);
   for (let resumes = 0; resumes < (options.maxResumes ?? 10); resumes++) {
     const left = resolvePolicyInterruptions(result);
     if (result.interruptions.length === 0) break;
@@ -219,9 +290,33 @@ export async function runGoverned(
       else await rejectToolCall(result.state, item, answer, options);
     }
     if (unanswered) break; // the host answers these and resumes
-    result = (await runner.run(agent, result.state, runOptions)) as RunResult<any, any>;
+    result = await runner.run(agent, result.state, options.runOptions);
   }
   await recordHostedToolCalls(result, options);
-  await flushGovernance(options);
   return result;
+}
+
+async function streamGoverned<TAgent extends AnyAgent, TContext>(
+  agent: TAgent,
+  input: RunGovernedInput<TContext, TAgent>,
+  options: RunGovernedStreamOptions<TContext, TAgent>,
+): Promise<StreamedRunResult<TContext, TAgent>> {
+  const runner = options.runner ?? new Runner();
+  let result: StreamedRunResult<TContext, TAgent>;
+  try {
+    result = await runner.run(agent, input, options.runOptions);
+  } catch (error) {
+    await closeGovernance(options);
+    throw error;
+  }
+  // The items exist once the host has read the stream: recorded then, before `completed` resolves.
+  const streamed = result;
+  const recorded = streamed.completed
+    .then(() => recordHostedToolCalls(streamed, options))
+    .finally(() => closeGovernance(options))
+    .then(() => undefined);
+  // As the SDK does for its own promise: a host that never awaits `completed` gets no unhandled rejection.
+  recorded.catch((error: unknown) => debug('the streamed run failed: %O', error));
+  Object.defineProperty(streamed, 'completed', { get: () => recorded });
+  return streamed;
 }

@@ -1,13 +1,11 @@
 import type { CheckedAction, Decision } from '@meshguard/core';
 import type {
   ApplyPatchTool,
-  ComputerTool,
   HostedTool,
   RunContext,
   RunItem,
   RunToolApprovalItem,
   ShellTool,
-  Tool,
 } from '@openai/agents';
 import {
   checkFor,
@@ -19,6 +17,7 @@ import {
   pendingApprovals,
   runGovernance,
 } from './governance-context';
+import type { AnyComputerTool, AnyTool } from './sdk-aliases';
 
 /** Policy actions of the SDK's built-in tools, the same on every platform (DESIGN.md). */
 export const BUILTIN_ACTIONS: Readonly<Record<string, string>> = {
@@ -39,7 +38,7 @@ export function builtinAction(options: GovernanceOptions, name: string): string 
 }
 
 /** Hosted tools that run on OpenAI's side and cannot be stopped per call (not hosted MCP). */
-export function isServerSideHostedTool(candidate: Tool<any>): candidate is HostedTool {
+export function isServerSideHostedTool(candidate: AnyTool): candidate is HostedTool {
   return candidate.type === 'hosted_tool' && candidate.name !== 'hosted_mcp';
 }
 
@@ -213,11 +212,11 @@ async function approvalCheck(
  * denied action becomes an approval interruption that `resolvePolicyInterruptions` (or
  * `runGoverned`) rejects with the policy's reason; a tool no policy could allow is not offered.
  */
-export function governComputerTool(
-  original: ComputerTool<any, any>,
+export function governComputerTool<T extends AnyComputerTool>(
+  original: T,
   options: GovernanceOptions,
   agentName: string,
-) {
+): T {
   const action = builtinAction(options, 'computer');
   return {
     ...original,
@@ -226,7 +225,7 @@ export function governComputerTool(
       const { need } = await approvalCheck(options, runContext, agentName, action, computerAction, callId);
       return own || need;
     },
-  } as ComputerTool<any, any>;
+  };
 }
 
 /** Local shell and apply_patch: checked per action; a deny is rejected at once through `onApproval`. */

@@ -4,8 +4,13 @@ export { governHandoff } from './govern-handoff';
 export type { GovernToolOptions } from './govern-tool';
 export { governedTool, governedToolInfo, governTool } from './govern-tool';
 export type { GovernanceOptions, IdentityInput } from './governance-context';
-export { FRAMEWORK, flushGovernance } from './governance-context';
-export type { ApprovalAnswer, RunGovernedOptions } from './governed-run';
+export { closeGovernance, FRAMEWORK, flushGovernance } from './governance-context';
+export type {
+  ApprovalAnswer,
+  RunGovernedInput,
+  RunGovernedOptions,
+  RunGovernedStreamOptions,
+} from './governed-run';
 export {
   approvalDecision,
   approveToolCall,

@@ -23,6 +23,21 @@ export const SUPPORT_ACTIONS = {
 
 export const SUPPORT_IDENTITY = { tags: ['openai', 'support'], tier: 'verified' as const };
 
+/** Refunds over $50 wait for a human (`require_approval`). */
+export const REFUND_APPROVAL_POLICY = `
+name: refund-approvals
+version: "1"
+appliesTo:
+  tags: [support]
+rules:
+  - id: refunds-over-50
+    effect: require_approval
+    actions: ["write:refund"]
+    conditions:
+      context:
+        amount: { gt: 50 }
+`;
+
 /** What each tool really did, so tests can assert a denied tool never ran. */
 export function supportTools() {
   const ran: string[] = [];

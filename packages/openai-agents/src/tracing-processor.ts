@@ -1,8 +1,8 @@
 import type { AgentIdentity, OutcomeEvent } from '@meshguard/core';
-import type { Span, Trace, TracingProcessor } from '@openai/agents';
+import type { Span, SpanData, Trace, TracingProcessor } from '@openai/agents';
 import { type GovernanceOptions, guardFor, identityOf, kit } from './governance-context';
 
-type AnySpan = Span<any>;
+type AnySpan = Span<SpanData>;
 
 /**
  * Mirrors the SDK's agent, function, handoff and guardrail spans into the audit trail under the

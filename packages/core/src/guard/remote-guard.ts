@@ -50,6 +50,11 @@ export interface RemoteGuard extends JudgingGuard {
   readonly url: string;
   /** Sends queued and spooled outcome events now; resolves when the gateway has them or they are spooled. */
   flush(): Promise<void>;
+  /**
+   * A new guard of the same gateway and settings (timeout, spool, fetch, ...) acting for another
+   * agent, the one `agentToken` names. The caller closes it.
+   */
+  withAgentToken(agentToken: string): RemoteGuard;
 }
 
 /** Fail-closed decisions the guard recorded a `blocked` outcome for itself (at least the last 1,000). */
@@ -335,6 +340,7 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
       return (JSON.parse(res.text) as { events: AuditEvent[] }).events;
     },
     flush: () => sender.flush(),
+    withAgentToken: (agentToken: string) => createRemoteGuard({ ...options, agentToken }),
     async close() {
       if (closed) return;
       closed = true;
