@@ -20,7 +20,7 @@ export const IDENTITIES: Record<string, IdentityInput> = {
 };
 
 /** What a live agent needs: return-of-control action groups with these names and functions. */
-export const ACTION_GROUPS = {
+const ACTION_GROUPS = {
   support: 'CustomerSupport',
   billing: 'Billing',
 } as const;

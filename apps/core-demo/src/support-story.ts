@@ -1,20 +1,20 @@
 import type { CheckRequest, Decision, Guard } from '@meshguard/core';
 
 /** One step of the seed's customer-support story: what the agent tries, and at what time. */
-export interface StoryStep {
+interface StoryStep {
   say: string;
   request: Omit<CheckRequest, 'agent' | 'traceId'>;
   at: string;
 }
 
-export const SUPPORT_AGENT = {
+const SUPPORT_AGENT = {
   id: 'support-1',
   name: 'Customer Support Agent',
   tags: ['openai', 'support'],
   tier: 'verified' as const,
 };
 
-export const STORY: StoryStep[] = [
+const STORY: StoryStep[] = [
   {
     say: 'Look up john@example.com',
     at: '10:00',

@@ -1,13 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import {
-  createServer as createHttp2Server,
-  type Http2ServerRequest,
-  type Http2ServerResponse,
-} from 'node:http2';
-import { createServer as createNetServer, type Socket } from 'node:net';
-import { Duplex } from 'node:stream';
-import { text } from 'node:stream/consumers';
+  createEmulatorRecord,
+  type EmulatorHttpRequest,
+  type EmulatorHttpResponse,
+  readJsonBody,
+  sendJson,
+  startEmulatorServer,
+} from '@meshguard/core/testing';
 import {
   checkReply,
   type PendingInput,
@@ -91,20 +91,16 @@ const INVOKE_INLINE_AGENT = /^\/agents\/([^/]+)$/;
  */
 export async function startBedrockEmulator(options: BedrockEmulatorOptions): Promise<BedrockEmulator> {
   const region = options.region ?? 'us-east-1';
-  const script = [...options.script];
-  const requests: BedrockEmulatorRequest[] = [];
-  const problems: string[] = [];
+  const record = createEmulatorRecord<BedrockScriptStep, BedrockEmulatorRequest>(options.script);
+  const { requests, problems } = record;
   const pending = new Map<string, PendingReturnControl>();
 
   const arn = (agentId: string, aliasId: string) =>
     `arn:aws:bedrock:${region}:${ACCOUNT}:agent-alias/${agentId}/${aliasId}`;
   const collaboratorArn = (name: string) => arn(fakeId(name), fakeId(`${name}/alias`));
 
-  const handle = async (
-    req: IncomingMessage | Http2ServerRequest,
-    res: ServerResponse | Http2ServerResponse,
-  ) => {
-    const raw = await text(req);
+  const handle = async (req: EmulatorHttpRequest, res: EmulatorHttpResponse) => {
+    const read = await readJsonBody(req);
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const agentMatch = INVOKE_AGENT.exec(path);
     const inlineMatch = agentMatch ? null : INVOKE_INLINE_AGENT.exec(path);
@@ -114,15 +110,12 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions): Pro
     if (!String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 ')) {
       return httpError(res, 403, 'MissingAuthenticationTokenException', 'Missing Authentication Token');
     }
-    let body: Record<string, unknown>;
-    try {
-      const parsed = raw.length === 0 ? {} : (JSON.parse(raw) as unknown);
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-        throw new Error('not an object');
-      body = parsed as Record<string, unknown>;
-    } catch {
+    // An empty body is an empty object, as the service reads it.
+    const parsed = read.ok ? read.json : read.raw.length === 0 ? {} : undefined;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       return httpError(res, 400, 'SerializationException', 'The request body is not a JSON object');
     }
+    const body = parsed as Record<string, unknown>;
     const operation = agentMatch ? 'InvokeAgent' : 'InvokeInlineAgent';
     const sessionId = decodeURIComponent((agentMatch ? agentMatch[3] : inlineMatch![1]) ?? '');
     const agentId = agentMatch ? decodeURIComponent(agentMatch[1]!) : undefined;
@@ -182,7 +175,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions): Pro
       body,
     };
     requests.push(request);
-    const step = script.shift();
+    const step = record.next();
     if (!step) {
       const message = `emulator: no scripted response left for ${operation} in session ${sessionId}`;
       problems.push(message);
@@ -296,31 +289,16 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions): Pro
     return end();
   };
 
-  const http1 = createHttp1Server((req, res) => void handle(req, res));
-  const http2 = createHttp2Server((req, res) => void handle(req, res));
-  const sockets = new Set<Socket>();
-  // One port for both: an HTTP/2 connection opens with its preface ("PRI * HTTP/2.0").
-  const server = createNetServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.once('data', (first) => {
-      socket.pause();
-      if (first.subarray(0, 3).toString('latin1') === 'PRI') {
-        http2.emit('connection', replaying(socket, first));
-      } else {
-        socket.unshift(first);
-        http1.emit('connection', socket);
-        socket.resume();
-      }
-    });
+  const server = await startEmulatorServer({
+    h2c: true,
+    handle,
+    problems,
+    fail: (res) => void httpError(res, 500, 'InternalServerException', 'emulator error'),
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  const url = `http://127.0.0.1:${port}`;
   return {
-    url,
+    url: server.url,
     clientConfig: {
-      endpoint: url,
+      endpoint: server.url,
       region,
       credentials: { accessKeyId: 'AKIDMESHGUARDTEST', secretAccessKey: 'meshguard-emulator-secret' },
       maxAttempts: 1,
@@ -328,59 +306,17 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions): Pro
     requests,
     problems,
     get remaining() {
-      return script.length;
+      return record.remaining;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close: server.close,
   };
 }
 
-/** A duplex that replays the bytes already read from the socket, then the socket (the HTTP/2 server reads through it). */
-function replaying(socket: Socket, first: Buffer): Duplex {
-  const duplex = new Duplex({
-    read() {
-      socket.resume();
-    },
-    write(chunk, encoding, callback) {
-      socket.write(chunk, encoding, callback);
-    },
-    final(callback) {
-      socket.end(callback);
-    },
-    destroy(error, callback) {
-      socket.destroy(error ?? undefined);
-      callback(error);
-    },
-  });
-  duplex.push(first);
-  socket.on('data', (chunk) => {
-    if (!duplex.push(chunk)) socket.pause();
-  });
-  socket.on('end', () => duplex.push(null));
-  socket.on('error', (error) => duplex.destroy(error));
-  socket.on('close', () => duplex.destroy());
-  return duplex;
+function httpError(res: EmulatorHttpResponse, status: number, type: string, message: string): Promise<void> {
+  return sendJson(res, status, { message }, { 'x-amzn-errortype': type });
 }
 
-function httpError(
-  res: ServerResponse | Http2ServerResponse,
-  status: number,
-  type: string,
-  message: string,
-): Promise<void> {
-  res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type });
-  return new Promise((resolve) => res.end(JSON.stringify({ message }), resolve));
-}
-
-function refuse(
-  res: ServerResponse | Http2ServerResponse,
-  problems: string[],
-  status: number,
-  message: string,
-) {
+function refuse(res: EmulatorHttpResponse, problems: string[], status: number, message: string) {
   problems.push(message);
   return httpError(res, status, 'ValidationException', message);
 }

@@ -11,7 +11,7 @@ import { observeTrace } from './bedrock-trace-activity';
 import type { GovernedCall, ObservedActivity, TurnState } from './bedrock-turn';
 
 /** The events of `InvokeAgent` and `InvokeInlineAgent` responses MeshGuard reads (both streams share them). */
-export interface StreamEvent {
+interface StreamEvent {
   chunk?: { bytes?: Uint8Array };
   trace?: TracePart | InlineAgentTracePart;
   returnControl?: unknown;

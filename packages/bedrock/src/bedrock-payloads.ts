@@ -7,7 +7,7 @@ import { z } from 'zod';
  */
 
 /** A typed parameter as Bedrock sends it: every value is a string, whatever its `type`. */
-export const BedrockParameterSchema = z.object({
+const BedrockParameterSchema = z.object({
   name: z.string(),
   type: z.string().optional(),
   value: z.string().optional(),
@@ -16,7 +16,7 @@ export type BedrockParameter = z.infer<typeof BedrockParameterSchema>;
 
 export const INVOCATION_TYPES = ['RESULT', 'USER_CONFIRMATION', 'USER_CONFIRMATION_AND_RESULT'] as const;
 
-export const FunctionInvocationInputSchema = z.object({
+const FunctionInvocationInputSchema = z.object({
   actionGroup: z.string().min(1),
   function: z.string().min(1),
   parameters: z.array(BedrockParameterSchema).optional(),
@@ -24,9 +24,8 @@ export const FunctionInvocationInputSchema = z.object({
   agentId: z.string().optional(),
   collaboratorName: z.string().optional(),
 });
-export type FunctionInvocationInput = z.infer<typeof FunctionInvocationInputSchema>;
 
-export const ApiInvocationInputSchema = z.object({
+const ApiInvocationInputSchema = z.object({
   actionGroup: z.string().min(1),
   httpMethod: z.string().min(1),
   apiPath: z.string().min(1),
@@ -40,9 +39,8 @@ export const ApiInvocationInputSchema = z.object({
   agentId: z.string().optional(),
   collaboratorName: z.string().optional(),
 });
-export type ApiInvocationInput = z.infer<typeof ApiInvocationInputSchema>;
 
-export const InvocationInputMemberSchema = z.union([
+const InvocationInputMemberSchema = z.union([
   z.object({ functionInvocationInput: FunctionInvocationInputSchema }),
   z.object({ apiInvocationInput: ApiInvocationInputSchema }),
 ]);

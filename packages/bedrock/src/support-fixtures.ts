@@ -7,7 +7,7 @@ import { type BedrockEmulator, type BedrockScriptStep, startBedrockEmulator } fr
 import { createGovernedAgent, type GovernedAgentOptions } from './governed-agent';
 
 /** The support policy the tests share (the seed's rules, with Bedrock's collaborator names). */
-export const SUPPORT_POLICY = `
+const SUPPORT_POLICY = `
 name: bedrock-support
 version: "1.0"
 appliesTo: { tags: [support] }
@@ -63,7 +63,7 @@ export function useEmulator(): (script: BedrockScriptStep[]) => Promise<BedrockE
 }
 
 export const AGENT_ID = 'SUPPORT001';
-export const ALIAS_ID = 'LIVE001';
+const ALIAS_ID = 'LIVE001';
 
 /** The support agent, governed, talking to the emulator (the support action groups unless others are given). */
 export function supportAgent(

@@ -7,7 +7,7 @@ type Paint = ReturnType<typeof paint>;
  * Text from the trail as one safe line: control characters (line breaks, escape sequences) are
  * shown escaped, so a recorded value cannot forge rows or recolour the terminal.
  */
-export function clean(text: string): string {
+function clean(text: string): string {
   return text.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
@@ -19,7 +19,7 @@ const CONTROL = new RegExp(
 );
 
 /** What the "decision" column shows: the effect of a decision, the outcome of an outcome. */
-export function verdict(event: AuditEvent): string {
+function verdict(event: AuditEvent): string {
   if (event.type === 'decision') return event.mode === 'shadow' ? `shadow:${event.effect}` : event.effect;
   return event.outcome ?? event.type;
 }

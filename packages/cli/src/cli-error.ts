@@ -6,14 +6,6 @@ export class UsageError extends Error {
   }
 }
 
-/** Parses an ISO time flag (`--at 2026-01-05T10:00:00Z`) into milliseconds. */
-export function parseIsoTime(flag: string, text: string): number {
-  const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(asUtc(text)) : Number.NaN;
-  if (Number.isNaN(ms))
-    throw new UsageError(`${flag}: "${text}" is not an ISO time (e.g. 2026-01-05T10:00:00Z)`);
-  return ms;
-}
-
 /** Parses a `--context` JSON object. */
 export function parseJsonObject(flag: string, text: string): Record<string, unknown> {
   let value: unknown;

@@ -5,7 +5,6 @@ import {
   formatExplanation,
   formatPolicyIssue,
   loadPolicies,
-  MeshGuardError,
   TRUST_TIERS,
   type TrustTier,
 } from '@meshguard/core';
@@ -113,8 +112,4 @@ export async function policyTest(io: CliIo, files: string[]): Promise<number> {
   }
   io.out(`${passed} passed, ${failed} failed`);
   return failed > 0 ? 1 : 0;
-}
-
-export function isMeshGuardError(error: unknown): error is MeshGuardError {
-  return MeshGuardError.isInstance(error);
 }

@@ -37,7 +37,7 @@ const CaseSchema = z.strictObject({
  * A policy test file: the policies under test (paths relative to the file), defaults for agent
  * and time, and the cases.
  */
-export const PolicyTestFileSchema = z.strictObject({
+const PolicyTestFileSchema = z.strictObject({
   policies: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
   agent: AgentSchema.optional(),
   at: TimeSchema.optional(),

@@ -57,12 +57,13 @@ export type {
 export { createAdapterKit } from './guard/adapter-kit';
 export { AuditNotRecordedError } from './guard/append-batcher';
 export type { AuditDurability, EmbeddedGuard, Guard, GuardOptions } from './guard/guard';
-export { createEmbeddedGuard, createGuard, openAuditStore } from './guard/guard';
+export { createEmbeddedGuard, createGuard } from './guard/guard';
 export type { GuardEnvironment, GuardSettings, GuardSettingsOptions } from './guard/guard-settings';
 export { DEFAULT_DB, resolveGuardSettings } from './guard/guard-settings';
 export type { JudgingGuard } from './guard/judging-guard';
 export { canJudge } from './guard/judging-guard';
 export type { ObservedCall, ObservedVerdict } from './guard/observed-call';
+export { openAuditStore } from './guard/open-audit-store';
 export type { RemoteGuard, RemoteGuardOptions } from './guard/remote-guard';
 export { createRemoteGuard } from './guard/remote-guard';
 export { redactUrl } from './guard/remote-url';

@@ -5,6 +5,18 @@ import { definePolicy, type LoadedPolicy, parsePolicies } from './policy/policy-
 import type { PolicyDocumentInput } from './policy/policy-schema';
 import { type AgentIdentity, type AgentIdentityInput, AgentIdentitySchema } from './protocol/agent-identity';
 
+// The HTTP side the adapters' wire emulators share (each keeps only its protocol).
+export type { EmulatorRecord } from './emulators/emulator-record';
+export { createEmulatorRecord } from './emulators/emulator-record';
+export type {
+  DualEmulatorServerOptions,
+  EmulatorHttpRequest,
+  EmulatorHttpResponse,
+  EmulatorServer,
+  EmulatorServerOptions,
+} from './emulators/emulator-server';
+export { readJsonBody, sendJson, startEmulatorServer } from './emulators/emulator-server';
+
 /** A clock tests can set and move. */
 export interface TestClock {
   (): number;

@@ -42,7 +42,7 @@ export interface GatewayOptions {
   /**
    * The key agent tokens are signed with: `signingKeyFile(path)`, a key parsed from
    * `MESHGUARD_SIGNING_KEY` (`parseSigningKey`), or a KMS's `{ kid, publicJwk, sign }`. Default:
-   * a key made for this process alone (see docs/gateway.md, "Signing keys").
+   * a key made for this process alone (each start signs with a new kid; it is retired on close).
    */
   signingKey?: SigningKeyOption;
   /** The admin token (`MESHGUARD_ADMIN_TOKEN`); at least 16 characters. */
@@ -56,13 +56,13 @@ export interface GatewayOptions {
   policyPollMs?: number;
   /** Largest request body in bytes (default 1 MiB). */
   bodyLimit?: number;
-  /** Request, headers, keep-alive and idle timeouts and the connection cap (defaults in docs/gateway.md). */
+  /** Request, headers, keep-alive and idle timeouts and the connection cap (each says its default). */
   limits?: ServerLimits;
   /** Failed admin-token attempts allowed per client address and window (default 10 a minute). */
   adminFailureLimit?: AdminFailureLimit;
   /** Fastify's `trustProxy`: whether `X-Forwarded-For` names the client address (default false). */
   trustProxy?: FastifyServerOptions['trustProxy'];
-  /** Delegated tokens issued on an allowed handoff (lifetime; see docs/gateway.md). */
+  /** Delegated tokens issued on an allowed handoff (their lifetime, default 300 seconds). */
   delegation?: DelegationOptions;
 }
 
@@ -77,7 +77,7 @@ export interface Gateway {
 }
 
 /**
- * Builds the gateway: the HTTP API of DESIGN.md ("Gateway") over a store. Listen with
+ * Builds the gateway: its HTTP API (checks, outcomes, audit queries, admin) over a store. Listen with
  * `gateway.app.listen({ port, host })`.
  *
  * @example

@@ -28,7 +28,7 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 /** Whether `token` is the admin token, compared in constant time. */
-export function adminTokenCheck(adminToken: string): (token: string | undefined) => boolean {
+function adminTokenCheck(adminToken: string): (token: string | undefined) => boolean {
   const expected = Buffer.from(adminToken);
   return (token) => {
     if (!token) return false;
@@ -50,7 +50,7 @@ export interface AdminFailureLimit {
  * routes answer 429 with `Retry-After` to that address until the window ends, whatever token it
  * sends. rate-limiter-flexible is made for this (counting failures, not requests).
  */
-export function createAdminFailureLimiter(limit: AdminFailureLimit = {}) {
+function createAdminFailureLimiter(limit: AdminFailureLimit = {}) {
   const max = limit.max ?? 10;
   const windowMs = limit.windowMs ?? 60_000;
   if (!Number.isInteger(max) || max <= 0 || !Number.isInteger(windowMs) || windowMs < 1000) {

@@ -15,7 +15,7 @@ import { CheckBodySchema, DecisionReplySchema } from './gateway-schemas';
  * delegated token extends its chain; nothing resets it.
  */
 
-export const HandoffTokenSchema = z
+const HandoffTokenSchema = z
   .object({
     token: z.string().describe('The delegated agent token: the target sends it as its bearer token.'),
     agent: AgentIdentitySchema.describe('The target agent the token is bound to.'),

@@ -72,7 +72,7 @@ const LONGEST_TOKEN_MS = 366 * 86_400_000;
  * {@link openGatewayKeys}). Its tokens' expiries were never recorded: the key is kept for the
  * longest token lifetime.
  */
-export async function moveLegacyKey(
+async function moveLegacyKey(
   state: GatewayState,
   loader: SigningKeyLoader | undefined,
   log: KeyLog,

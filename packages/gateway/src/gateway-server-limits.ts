@@ -19,7 +19,7 @@ export interface ServerLimits {
   maxConnections?: number;
 }
 
-export const SERVER_LIMIT_DEFAULTS: Required<ServerLimits> = {
+const SERVER_LIMIT_DEFAULTS: Required<ServerLimits> = {
   requestTimeoutMs: 30_000,
   headersTimeoutMs: 10_000,
   keepAliveTimeoutMs: 5_000,

@@ -64,7 +64,7 @@ export async function parseSigningKey(text: string, where: string): Promise<Toke
 }
 
 /** A signer over a private key held in this process. Without a kid, the key's JWK thumbprint. */
-export async function localSigner(privateKey: KeyObject, kid?: string): Promise<TokenSigner> {
+async function localSigner(privateKey: KeyObject, kid?: string): Promise<TokenSigner> {
   const { kty, crv, x } = createPublicKey(privateKey).export({ format: 'jwk' }) as JWK;
   const publicJwk: JWK = { kty, crv, x };
   const id = kid ?? (await calculateJwkThumbprint(publicJwk));

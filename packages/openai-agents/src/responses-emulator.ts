@@ -1,6 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { text } from 'node:stream/consumers';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createEmulatorRecord, readJsonBody, sendJson, startEmulatorServer } from '@meshguard/core/testing';
 
 /** One output item of the Responses API, in its wire shape (`function_call`, `message`, `web_search_call`...). */
 export type ResponsesOutputItem = Record<string, unknown> & { type: string };
@@ -75,9 +74,8 @@ export function responsesWebSearchCall(query: string, id = 'ws_1'): ResponsesOut
 export async function startResponsesEmulator(options: {
   script: ResponsesTurn[];
 }): Promise<ResponsesEmulator> {
-  const script = [...options.script];
-  const requests: ResponsesRequestBody[] = [];
-  const problems: string[] = [];
+  const record = createEmulatorRecord<ResponsesTurn, ResponsesRequestBody>(options.script);
+  const { requests, problems } = record;
   let awaiting: string[] = [];
   let sequence = 0;
 
@@ -88,13 +86,12 @@ export async function startResponsesEmulator(options: {
     if (!req.headers.authorization?.startsWith('Bearer ')) {
       return sendError(res, 401, 'missing bearer token');
     }
-    let body: ResponsesRequestBody;
-    try {
-      body = JSON.parse(await text(req)) as ResponsesRequestBody;
-    } catch {
+    const read = await readJsonBody(req);
+    if (!read.ok) {
       problems.push('request body is not JSON');
       return sendError(res, 400, 'request body is not JSON');
     }
+    const body = read.json as ResponsesRequestBody;
     requests.push(body);
     const answered = new Set(
       (Array.isArray(body.input) ? body.input : [])
@@ -105,7 +102,7 @@ export async function startResponsesEmulator(options: {
       if (!answered.has(callId))
         problems.push(`request ${requests.length}: no function_call_output for ${callId}`);
     }
-    const turn = script.shift();
+    const turn = record.next();
     if (!turn) {
       problems.push(`request ${requests.length}: the script has no turn left`);
       return sendError(res, 500, 'the emulator script has no turn left');
@@ -130,11 +127,7 @@ export async function startResponsesEmulator(options: {
         total_tokens: 15,
       },
     };
-    if (!body.stream) {
-      res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': `req_${sequence}` });
-      res.end(JSON.stringify(response));
-      return;
-    }
+    if (!body.stream) return sendJson(res, 200, response, { 'x-request-id': `req_${sequence}` });
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     let n = 0;
     const send = (type: string, data: Record<string, unknown>) =>
@@ -159,31 +152,24 @@ export async function startResponsesEmulator(options: {
     res.end();
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      problems.push(`emulator error: ${String(error)}`);
-      if (!res.headersSent) sendError(res, 500, 'emulator error');
-      else res.end();
-    });
+  const server = await startEmulatorServer({
+    handle,
+    problems,
+    fail: (res) => void sendError(res, 500, 'emulator error'),
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/v1`,
+    url: `${server.url}/v1`,
     requests,
     problems,
     get remaining() {
-      return script.length;
+      return record.remaining;
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
+    close: server.close,
   };
 }
 
 function sendError(res: ServerResponse, status: number, message: string) {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ error: { message, type: 'invalid_request_error', code: null, param: null } }));
+  return sendJson(res, status, {
+    error: { message, type: 'invalid_request_error', code: null, param: null },
+  });
 }

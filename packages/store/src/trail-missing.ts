@@ -5,7 +5,7 @@ import type Database from 'better-sqlite3';
 const TRAIL_TABLES = ['audit_events', 'audit_streams', 'audit_agents'];
 
 /** The code of the error a store opened on a trail whose tables were dropped throws. */
-export const TRAIL_MISSING = 'store_trail_missing';
+const TRAIL_MISSING = 'store_trail_missing';
 
 /** What verify says when a table of the trail is gone: every event was removed, not one edited. */
 export function trailMissingReport(table: string, where: string): VerifyReport {

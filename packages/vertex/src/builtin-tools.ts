@@ -211,7 +211,7 @@ interface Activity {
 }
 
 /** What the built-in tools did in a response, for the trail: queries, sources, code (never whole results). */
-export function builtinActivity(
+function builtinActivity(
   response: GeminiResponse | undefined,
   actionOf: (key: string) => string,
 ): Activity[] {

@@ -28,7 +28,7 @@ export interface GeminiContent {
   parts?: GeminiPart[] | undefined;
 }
 
-export interface GeminiCandidate {
+interface GeminiCandidate {
   content?: GeminiContent | undefined;
   finishReason?: string | undefined;
   finishMessage?: string | undefined;
@@ -37,7 +37,7 @@ export interface GeminiCandidate {
   urlContextMetadata?: UrlContextMetadata | undefined;
 }
 
-export interface UrlContextMetadata {
+interface UrlContextMetadata {
   urlMetadata?:
     | Array<{ retrievedUrl?: string | undefined; urlRetrievalStatus?: string | undefined }>
     | undefined;

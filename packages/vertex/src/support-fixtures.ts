@@ -18,7 +18,7 @@ import {
   type VertexRequest,
 } from './vertex-emulator';
 
-export const SUPPORT_POLICY = readFileSync(
+const SUPPORT_POLICY = readFileSync(
   fileURLToPath(new URL('../../../examples/policies/vertex-support.yaml', import.meta.url)),
   'utf8',
 );
@@ -109,7 +109,7 @@ export function genaiClient(emulator: VertexEmulator) {
  * test trusts the emulator's CA through fetch's dispatcher (restored by the returned function);
  * `legacy-sdk.test.ts` also proves the `NODE_EXTRA_CA_CERTS` way in a child process.
  */
-export function legacyClient(emulator: VertexEmulator) {
+function legacyClient(emulator: VertexEmulator) {
   if (!emulator.ca) throw new Error('the legacy SDK needs an emulator started with tls');
   const previous = getGlobalDispatcher();
   setGlobalDispatcher(new Agent({ connect: { ca: emulator.ca } }));

@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { text } from 'node:stream/consumers';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createEmulatorRecord, readJsonBody, sendJson, startEmulatorServer } from '@meshguard/core/testing';
 import { createEmulatorCertificate, type EmulatorCertificate } from './emulator-certificate';
 
 /** A Gemini content part in its wire shape (`text`, `functionCall`, `executableCode`...). */
@@ -105,6 +103,8 @@ export function searchGrounding(queries: string[], sources: Array<{ uri: string;
   };
 }
 
+const JSON_UTF8 = { 'content-type': 'application/json; charset=UTF-8' };
+
 const PATH =
   /^\/(v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
 
@@ -121,9 +121,8 @@ const PATH =
  *   googleAuthOptions: { authClient: fixedTokenAuthClient() as never }, httpOptions: { baseUrl: emulator.url } });
  */
 export async function startVertexEmulator(options: VertexEmulatorOptions): Promise<VertexEmulator> {
-  const script = [...options.script];
-  const requests: VertexRequest[] = [];
-  const problems: string[] = [];
+  const record = createEmulatorRecord<VertexTurn, VertexRequest>(options.script);
+  const { requests, problems } = record;
   let awaiting: VertexPart[] = [];
   // Unique across emulator runs, as Vertex's are: audit event ids derive from them.
   const run = randomBytes(6).toString('hex');
@@ -147,18 +146,17 @@ export async function startVertexEmulator(options: VertexEmulatorOptions): Promi
     if (method === 'streamGenerateContent' && url.searchParams.get('alt') !== 'sse') {
       problems.push(`request ${requests.length + 1}: streamGenerateContent without ?alt=sse`);
     }
-    let body: VertexRequest['body'];
-    try {
-      body = JSON.parse(await text(req)) as VertexRequest['body'];
-    } catch {
+    const read = await readJsonBody(req);
+    if (!read.ok) {
       problems.push(`request ${requests.length + 1}: body is not JSON`);
       return sendError(res, 400, 'request body is not JSON');
     }
+    const body = read.json as VertexRequest['body'];
     const request: VertexRequest = { method, model: match[4]!, path: url.pathname, body };
     requests.push(request);
     problems.push(...answerProblems(requests.length, awaiting, body.contents ?? []));
 
-    const scripted = script.shift();
+    const scripted = record.next();
     if (!scripted) {
       problems.push(`request ${requests.length}: the script has no turn left`);
       return sendError(res, 500, 'the emulator script has no turn left');
@@ -197,11 +195,8 @@ export async function startVertexEmulator(options: VertexEmulatorOptions): Promi
       return;
     }
     if (method === 'generateContent') {
-      res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
-      res.end(
-        JSON.stringify({ candidates: [candidate(turn.parts, true)], usageMetadata: usage, ...envelope }),
-      );
-      return;
+      const answer = { candidates: [candidate(turn.parts, true)], usageMetadata: usage, ...envelope };
+      return sendJson(res, 200, answer, JSON_UTF8);
     }
     // Streamed as Vertex does: text in small pieces, every other part in a chunk of its own,
     // the finish reason (and grounding) on the last chunk.
@@ -227,32 +222,22 @@ export async function startVertexEmulator(options: VertexEmulatorOptions): Promi
 
   const certificate =
     options.tls === true ? await createEmulatorCertificate() : options.tls ? options.tls : undefined;
-  const listener = (req: IncomingMessage, res: ServerResponse) => {
-    handle(req, res).catch((error: unknown) => {
-      problems.push(`emulator error: ${String(error)}`);
-      if (!res.headersSent) sendError(res, 500, 'emulator error');
-      else res.end();
-    });
-  };
-  const server = certificate
-    ? createHttpsServer({ key: certificate.key, cert: certificate.cert }, listener)
-    : createHttpServer(listener);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const server = await startEmulatorServer({
+    handle,
+    problems,
+    fail: (res) => void sendError(res, 500, 'emulator error'),
+    tls: certificate,
+  });
   return {
-    url: certificate ? `https://localhost:${port}` : `http://127.0.0.1:${port}`,
-    apiEndpoint: `localhost:${port}`,
+    url: server.url,
+    apiEndpoint: `localhost:${server.port}`,
     ca: certificate?.ca,
     requests,
     problems,
     get remaining() {
-      return script.length;
+      return record.remaining;
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
+    close: server.close,
   };
 }
 
@@ -307,6 +292,6 @@ function sendError(res: ServerResponse, status: number, message: string) {
     404: 'NOT_FOUND',
     500: 'INTERNAL',
   };
-  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8' });
-  res.end(JSON.stringify({ error: { code: status, message, status: statuses[status] ?? 'UNKNOWN' } }));
+  const error = { code: status, message, status: statuses[status] ?? 'UNKNOWN' };
+  return sendJson(res, status, { error }, JSON_UTF8);
 }

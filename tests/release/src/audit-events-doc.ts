@@ -20,7 +20,7 @@ import { flattenFields, type JsonSchema, markdownTable } from './json-schema-fie
 export const AUDIT_EVENTS_DOC = 'docs/audit-events.md';
 
 /** What each field means, for fields whose schema has no `description`. */
-export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
+const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   v: 'Schema version. A change that breaks readers of v1 gets a new number.',
   id: 'Unique id of the event, a UUIDv7 (sortable by creation time). An outcome sent with its own `id` keeps it, which makes sending it again harmless.',
   ts: 'When the event happened: an ISO 8601 date-time in UTC (`2026-01-05T10:00:00.000Z`).',
@@ -75,7 +75,7 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
 };
 
 /** The JSON Schema as the published package ships it. */
-export function readAuditEventJsonSchema(): JsonSchema & { title?: string; $id?: string } {
+function readAuditEventJsonSchema(): JsonSchema & { title?: string; $id?: string } {
   const require = createRequire(import.meta.url);
   const file = require.resolve('@meshguard/core/audit-event.schema.json');
   return JSON.parse(readFileSync(file, 'utf8')) as JsonSchema;

@@ -87,7 +87,7 @@ export function typeOf(schema: JsonSchema): string {
 }
 
 /** The limits a schema puts on a value, as short phrases. */
-export function constraintsOf(schema: JsonSchema): string[] {
+function constraintsOf(schema: JsonSchema): string[] {
   const out: string[] = [];
   if (schema.enum) out.push(`one of ${schema.enum.map((v) => `\`${JSON.stringify(v)}\``).join(', ')}`);
   if (schema.minLength !== undefined && schema.maxLength !== undefined) {

@@ -1,11 +1,6 @@
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import createDebug from 'debug';
 import type { AuditStore } from '../audit/audit-store';
-import { createMemoryStore } from '../audit/memory-store';
 import { ConfigError, MeshGuardError, ValidationError } from '../errors/meshguard-error';
-import { isoTime, uuidv7 } from '../ids/uuidv7';
 import {
   type Clock,
   createPolicyEngine,
@@ -21,9 +16,14 @@ import type { Decision } from '../protocol/decision';
 import { fastCheckRequest, fastOutcomeEvent } from '../protocol/fast-parse';
 import { type OutcomeEvent, OutcomeEventSchema, type ParsedOutcomeEvent } from '../protocol/outcome-event';
 import { RecentMap } from '../util/recent-map';
-import { type AppendBatcher, createAppendBatcher } from './append-batcher';
+import { type AuditDurability, auditBatcher } from './audit-durability';
+import { decisionEventBodies, type EventDefaults, outcomeEventBody } from './guard-event-bodies';
 import { type GuardEnvironment, resolveGuardSettings } from './guard-settings';
+import { openAuditStore } from './open-audit-store';
 import { createRemoteGuard, type RemoteGuard } from './remote-guard';
+
+// Part of GuardOptions, so it is exported beside it.
+export type { AuditDurability } from './audit-durability';
 
 const debug = createDebug('meshguard:core');
 
@@ -95,29 +95,6 @@ export interface GuardOptions {
   audit?: AuditDurability;
 }
 
-/**
- * When the embedded guard's decisions count as recorded.
- *
- * - `durable` (the default): a check resolves only once its decision is recorded durably; if it
- *   cannot be, the decision is a deny, and nothing runs unrecorded. With the SQLite store that is
- *   one write to the store's journal (a few microseconds): the decision is chained and committed
- *   behind on a worker thread, and a crash loses nothing (the journal is replayed when the store
- *   next opens). Other stores commit each decision before the check resolves (PostgreSQL: a round
- *   trip). While background commits fail, every check is denied.
- * - `batched`: a check resolves as soon as its decision is queued; the queue is committed every
- *   `batchMs` (default 20), many decisions in one transaction. Much cheaper per decision, at a
- *   price you must accept explicitly: an allowed action may run before its decision is on disk,
- *   and a crash loses up to `batchMs` of the trail. If a commit fails, every check is denied until
- *   one succeeds (fail closed); refused events are retried twice, then given up and logged.
- *   `query()`, `settled()` and `close()` commit the queue first; `close()` rejects with an
- *   `AuditNotRecordedError` counting (and holding) the events that were never stored.
- */
-export interface AuditDurability {
-  durability?: 'durable' | 'batched';
-  /** `batched` only: the longest a decision waits in the queue, in milliseconds (1 to 1000). */
-  batchMs?: number;
-}
-
 interface DecisionRecord {
   body: AuditEventBody;
 }
@@ -173,36 +150,6 @@ export async function createGuard(options: GuardOptions = {}): Promise<EmbeddedG
   });
 }
 
-function auditBatcher(store: AuditStore, audit: AuditDurability | undefined): AppendBatcher | undefined {
-  const durability = audit?.durability ?? 'durable';
-  if (durability !== 'durable' && durability !== 'batched') {
-    throw new ConfigError(
-      `audit.durability must be "durable" or "batched", not ${JSON.stringify(durability)}`,
-      {
-        code: 'audit_durability_invalid',
-      },
-    );
-  }
-  if (durability === 'durable') {
-    if (audit?.batchMs !== undefined) {
-      throw new ConfigError('audit.batchMs applies only with audit.durability "batched"', {
-        code: 'audit_durability_invalid',
-      });
-    }
-    return undefined;
-  }
-  const batchMs = audit?.batchMs ?? 20;
-  if (!Number.isInteger(batchMs) || batchMs < 1 || batchMs > 1000) {
-    throw new ConfigError(
-      `audit.batchMs must be a whole number of milliseconds from 1 to 1000, not ${batchMs}`,
-      {
-        code: 'audit_durability_invalid',
-      },
-    );
-  }
-  return createAppendBatcher(store, batchMs);
-}
-
 /** Builds an embedded guard from parts (tests and the gateway assemble their own). */
 export function createEmbeddedGuard(parts: {
   engine: PolicyEngine;
@@ -218,7 +165,7 @@ export function createEmbeddedGuard(parts: {
   // Durable, without a commit on this thread: the store's journal (see AuditStore.journal).
   const journal = !batcher && store.journal ? store : undefined;
   const clock = parts.clock ?? Date.now;
-  const defaultFramework = parts.framework ?? 'custom';
+  const defaults: EventDefaults = { framework: parts.framework ?? 'custom', source: parts.source };
   const recent = new RecentMap<string, DecisionRecord>(RECENT_DECISIONS);
   // Appends not yet committed: a query or close waits for them (read-your-writes), so an
   // adapter may record outcomes without holding up the agent's run.
@@ -258,44 +205,7 @@ export function createEmbeddedGuard(parts: {
     const decided = engine.decide(req, now);
     // A remote client mints the id itself, so its outcome joins this decision even if it gave up.
     const decision = req.decisionId ? { ...decided, decisionId: req.decisionId } : decided;
-    const body: AuditEventBody = {
-      v: 1,
-      id: uuidv7(now),
-      ts: isoTime(now),
-      type: 'decision',
-      traceId: req.traceId ?? `trace_${decision.decisionId.replaceAll('-', '')}`,
-      agent: req.agent,
-      framework: req.framework ?? defaultFramework,
-      kind: req.kind ?? 'custom',
-      action: req.action,
-      effect: decision.effect,
-      reason: decision.reason,
-      mode: 'enforce',
-      decisionId: decision.decisionId,
-    };
-    if (req.spanId) body.spanId = req.spanId;
-    if (req.delegation && req.delegation.length > 0) body.delegation = req.delegation;
-    if (decision.policy) body.policy = decision.policy;
-    if (decision.rule) body.rule = decision.rule;
-    const source = req.source ?? parts.source;
-    if (source) body.source = source;
-    if (req.context) body.context = req.context;
-    const bodies = [body];
-    if (decision.shadow) {
-      const shadow: AuditEventBody = {
-        ...body,
-        id: uuidv7(now),
-        effect: decision.shadow.effect,
-        reason: decision.shadow.reason,
-        mode: 'shadow',
-      };
-      delete shadow.policy;
-      delete shadow.rule;
-      if (decision.shadow.policy) shadow.policy = decision.shadow.policy;
-      if (decision.shadow.rule) shadow.rule = decision.shadow.rule;
-      bodies.push(shadow);
-    }
-    return { decision, bodies };
+    return { decision, bodies: decisionEventBodies(req, decision, now, defaults) };
   };
 
   // The deny is the guard's own: it names no policy rule and carries no shadow verdict.
@@ -385,41 +295,7 @@ export function createEmbeddedGuard(parts: {
           `is required for an outcome whose decision${event.decisionId ? ` (${event.decisionId})` : ''} this guard did not make`,
         );
       }
-      const now = clock();
-      const decisionId = event.decisionId ?? uuidv7(now);
-      const body: AuditEventBody = {
-        v: 1,
-        id: event.id ?? uuidv7(now),
-        ts: event.ts ?? isoTime(now),
-        type: event.type ?? 'outcome',
-        traceId: decided?.traceId ?? event.traceId ?? `trace_${decisionId.replaceAll('-', '')}`,
-        agent,
-        framework: decided?.framework ?? event.framework ?? defaultFramework,
-        kind: decided?.kind ?? event.kind ?? 'custom',
-        action,
-        effect:
-          decided?.effect ??
-          event.effect ??
-          (event.outcome === 'blocked' || event.outcome === 'rejected' ? 'deny' : 'allow'),
-        mode: 'enforce',
-        decisionId,
-        outcome: event.outcome,
-      };
-      const spanId = event.spanId ?? decided?.spanId;
-      if (spanId) body.spanId = spanId;
-      const delegation = decided?.delegation ?? event.delegation;
-      if (delegation && delegation.length > 0) body.delegation = delegation;
-      if (decided?.policy) body.policy = decided.policy;
-      if (decided?.rule) body.rule = decided.rule;
-      const reason = event.reason ?? decided?.reason;
-      if (reason) body.reason = reason;
-      if (event.durationMs !== undefined) body.durationMs = event.durationMs;
-      if (event.actor) body.actor = event.actor;
-      if (event.error) body.error = event.error;
-      if (event.deliveredAt) body.deliveredAt = event.deliveredAt;
-      const source = event.source ?? parts.source;
-      if (source) body.source = source;
-      if (event.context) body.context = event.context;
+      const body = outcomeEventBody(event, decided, agent, action, clock(), defaults);
       if (batcher) {
         await batcher.add([body]);
         return;
@@ -466,40 +342,4 @@ function parseOutcome(input: OutcomeEvent): ParsedOutcomeEvent {
 
 function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'string');
-}
-
-/** Opens the store a setting names. A URL needs the optional peer `@meshguard/store`. */
-export async function openAuditStore(
-  store: AuditStore | string,
-): Promise<{ store: AuditStore; owned: boolean }> {
-  if (typeof store !== 'string') return { store, owned: false };
-  if (store === 'memory') return { store: createMemoryStore(), owned: true };
-  const module = await importStorePackage(store);
-  return { store: await module.openStore(store), owned: true };
-}
-
-type StoreModule = { openStore(url: string): Promise<AuditStore> };
-
-const STORE_PACKAGE = '@meshguard/store';
-
-/**
- * Loads the optional peer `@meshguard/store`: from beside core first, then from the application's
- * own folder (where a workspace or a pnpm install puts it). The specifier is a variable so that
- * bundlers do not fail on an optional package that is not installed.
- */
-async function importStorePackage(url: string): Promise<StoreModule> {
-  const specifier = STORE_PACKAGE;
-  try {
-    return (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as StoreModule;
-  } catch (first) {
-    try {
-      const fromApp = createRequire(join(process.cwd(), 'package.json')).resolve(specifier);
-      return (await import(/* @vite-ignore */ pathToFileURL(fromApp).href)) as StoreModule;
-    } catch {
-      throw new ConfigError(
-        `the audit store "${url}" needs the package @meshguard/store, which is not installed: run "npm install @meshguard/store", or pass store: 'memory' for an in-memory trail that is lost on exit`,
-        { code: 'store_missing', cause: first },
-      );
-    }
-  }
 }

@@ -18,7 +18,7 @@ export class GatewayCallError extends Error {
 }
 
 /** An answer read whole, within the size cap and the time limit. */
-export interface GatewayAnswer {
+interface GatewayAnswer {
   status: number;
   ok: boolean;
   text: string;

@@ -217,7 +217,7 @@ interface LocalTime {
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 /** The wall-clock minute of the day and weekday at `now` in an IANA zone. */
-export function localTime(now: number, zone: string): LocalTime {
+function localTime(now: number, zone: string): LocalTime {
   if (zone === 'UTC' || zone === 'Etc/UTC') {
     const d = new Date(now);
     return { minutes: d.getUTCHours() * 60 + d.getUTCMinutes(), day: DAY_NAMES[d.getUTCDay()]! };

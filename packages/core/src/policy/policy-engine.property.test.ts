@@ -1,5 +1,5 @@
 /**
- * Property-based tests (fast-check) of the policy evaluator's laws (DESIGN.md, "Policies").
+ * Property-based tests (fast-check) of the policy evaluator's laws (docs/policies.md).
  *
  * Policy sets and requests are drawn from one small alphabet of verbs and resources, with `*`
  * patterns, so that rules actually match the generated actions; conditions, `appliesTo`, modes,
@@ -338,7 +338,7 @@ function clone<T>(value: T): T {
   return structuredClone(value);
 }
 
-// --- reference model (DESIGN.md "Policies") ----------------------------------------------------
+// --- reference model (docs/policies.md) ---------------------------------------------------------
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');

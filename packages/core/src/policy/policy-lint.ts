@@ -66,7 +66,7 @@ export function firstAliasOffset(doc: Document): number | undefined {
 
 /**
  * What is valid but probably not meant: printed by `meshguard policy validate`, failing it under
- * `--strict`. Each keeps its meaning (written out in docs/policies.md); mistakes that would change
+ * `--strict`. Each keeps its meaning (the policy does what it says); mistakes that would change
  * meaning silently are schema errors instead.
  */
 export function policyWarnings(doc: PolicyDocument): PathIssue[] {

@@ -6,7 +6,7 @@ import { linearRegExpProblem } from './linear-regexp';
 import { FORBIDDEN_KEYS } from './policy-lint';
 
 export const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
-export const DaySchema = z.enum(DAY_NAMES);
+const DaySchema = z.enum(DAY_NAMES);
 export type Day = z.infer<typeof DaySchema>;
 
 const TIME_RANGE = /^([01]\d|2[0-3]):([0-5]\d)-(([01]\d|2[0-3]):([0-5]\d)|24:00)$/;
@@ -15,7 +15,7 @@ const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const Comparable = z.union([z.number(), z.string()]);
 
 /** A path into the request context: keys joined by dots (`customer.tier`), none of them empty. */
-export const ContextPathSchema = z
+const ContextPathSchema = z
   .string()
   .min(1, 'a context path cannot be empty')
   .refine((path) => path.split('.').every((segment) => segment.length > 0), {
