@@ -1,5 +1,5 @@
 import type { InvocationResultMember } from '@aws-sdk/client-bedrock-agent-runtime';
-import { type CheckContext, type CheckedAction, ConfigError, ValidationError } from '@meshguard/core';
+import { type CheckContext, type CheckedAction, ConfigError, parseWithSchema } from '@meshguard/core';
 import {
   type ActionSpec,
   type BedrockActionCall,
@@ -19,15 +19,10 @@ import type { GovernedCall, TurnState } from './bedrock-turn';
 
 /** Parses a `returnControl` event; one MeshGuard cannot read is an error, never guessed at. */
 export function parseReturnControl(raw: unknown): ReturnControlPayload {
-  const parsed = ReturnControlPayloadSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ValidationError(
-      `returnControl.${issue.path.join('.')}`,
-      `${issue.message} (MeshGuard cannot answer a return of control it cannot read)`,
-    );
-  }
-  return parsed.data;
+  return parseWithSchema(ReturnControlPayloadSchema, raw, {
+    under: 'returnControl',
+    hint: 'MeshGuard cannot answer a return of control it cannot read',
+  });
 }
 
 /**

@@ -39,6 +39,8 @@ export {
   PolicyError,
   ValidationError,
 } from './errors/meshguard-error';
+export type { SchemaParse, SchemaSubject } from './errors/parse-with-schema';
+export { parseWithSchema, safeParseWithSchema } from './errors/parse-with-schema';
 export {
   ensurePrivateFile,
   makePrivateDir,

@@ -14,6 +14,7 @@ import {
   GENESIS_HASH,
   MeshGuardError,
   type ParsedAuditFilter,
+  parseWithSchema,
   redactBody,
   ValidationError,
 } from '@meshguard/core';
@@ -584,12 +585,7 @@ function isEventError(error: unknown): boolean {
 }
 
 function parseFilter(input: AuditFilter): ParsedAuditFilter {
-  const parsed = AuditFilterSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ValidationError(issue.path.join('.') || 'filter', issue.message);
-  }
-  return parsed.data;
+  return parseWithSchema(AuditFilterSchema, input, 'filter');
 }
 
 function whereSql(clauses: readonly string[]): string {

@@ -13,6 +13,7 @@ import {
   GENESIS_HASH,
   MeshGuardError,
   type ParsedAuditFilter,
+  parseWithSchema,
   redactBody,
   ValidationError,
 } from '@meshguard/core';
@@ -665,12 +666,7 @@ function copyBody(body: AuditEventBody): AuditEvent {
 }
 
 function parseFilter(input: AuditFilter): ParsedAuditFilter {
-  const parsed = AuditFilterSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ValidationError(issue.path.join('.') || 'filter', issue.message);
-  }
-  return parsed.data;
+  return parseWithSchema(AuditFilterSchema, input, 'filter');
 }
 
 /** Cursors are opaque to callers: here, base64url of the last event's stored position. */

@@ -1,5 +1,6 @@
 import createDebug from 'debug';
 import { ConfigError } from '../errors/meshguard-error';
+import { safeParseWithSchema } from '../errors/parse-with-schema';
 import { type AgentIdentity, type AgentIdentityInput, AgentIdentitySchema } from '../protocol/agent-identity';
 import type { ActionKind, CheckContext, CheckRequest } from '../protocol/check-request';
 import type { Decision } from '../protocol/decision';
@@ -268,17 +269,18 @@ export function createAdapterKit(options: AdapterKitOptions): AdapterKit {
 
     identity(given, defaults, invalid) {
       const id = given.id ?? defaults.id;
-      const parsed = AgentIdentitySchema.safeParse({
+      const identity = {
         ...(defaults.tags ? { tags: defaults.tags } : {}),
         ...(defaults.tier ? { tier: defaults.tier } : {}),
         ...given,
         id,
         name: given.name ?? defaults.name ?? id,
-      });
+      };
+      const parsed = safeParseWithSchema(AgentIdentitySchema, identity, 'identity');
       if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new ConfigError(invalid(`${issue.path.join('.')}: ${issue.message}`), {
+        throw new ConfigError(invalid(parsed.error.message), {
           code: 'identity_invalid',
+          cause: parsed.error,
         });
       }
       return parsed.data;
