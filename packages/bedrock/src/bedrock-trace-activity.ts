@@ -1,4 +1,4 @@
-import { type AgentIdentity, safeParseWithSchema } from '@meshguard/core';
+import { type AgentIdentity, BUILTIN_TOOL_ACTIONS, safeParseWithSchema } from '@meshguard/core';
 import { resolveAction } from './action-group-handlers';
 import { collaboratorIdentity, debug, type Governance, handoffAction, kit } from './bedrock-governance';
 import { type InvocationInputTrace, type TracePart, TracePartSchema } from './bedrock-payloads';
@@ -75,7 +75,7 @@ function describe(
     case 'KNOWLEDGE_BASE': {
       const lookup = input.knowledgeBaseLookupInput;
       return {
-        action: 'read:file_search',
+        action: BUILTIN_TOOL_ACTIONS.fileSearch,
         kind: 'builtin_tool',
         context: {
           ...(lookup?.knowledgeBaseId ? { knowledgeBaseId: lookup.knowledgeBaseId } : {}),
@@ -87,7 +87,7 @@ function describe(
       // The code it ran, so a condition on `context.code` judges it (never whole files).
       const run = input.codeInterpreterInvocationInput;
       return {
-        action: 'execute:code_interpreter',
+        action: BUILTIN_TOOL_ACTIONS.codeInterpreter,
         kind: 'builtin_tool',
         context: {
           ...(run?.code ? { code: run.code.slice(0, 4000) } : {}),

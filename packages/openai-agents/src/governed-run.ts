@@ -1,4 +1,9 @@
-import { type CheckedAction, type Decision, ValidationError } from '@meshguard/core';
+import {
+  type ApprovalAnswer as AdapterApprovalAnswer,
+  type CheckedAction,
+  type Decision,
+  ValidationError,
+} from '@meshguard/core';
 import { type Agent, Runner, type RunResult, type RunState, type RunToolApprovalItem } from '@openai/agents';
 import { callSpanId, governedToolInfo } from './govern-tool';
 import {
@@ -14,13 +19,11 @@ import { builtinAction, recordHostedToolCalls } from './hosted-tools';
 
 type AnyState = RunState<any, any>;
 
-/** Who answered an approval, and (for a rejection) what the model is told. */
-export interface ApprovalAnswer {
-  /** Who decided: a user id or name, recorded as the outcome's actor. */
-  by: string;
-  /** For a rejection: the text the model receives (default: the SDK's rejection message). */
-  message?: string;
-}
+/**
+ * Who answered an approval, and (for a rejection) the text the model receives (default: the SDK's
+ * rejection message): the adapter contract's answer, the verdict being the call made.
+ */
+export type ApprovalAnswer = Omit<AdapterApprovalAnswer, 'approve'>;
 
 function callIdOf(item: RunToolApprovalItem): string | undefined {
   const raw = item.rawItem as { callId?: string; id?: string };
@@ -182,7 +185,7 @@ export interface RunGovernedOptions extends GovernanceOptions {
   onApprovalRequired?: (
     item: RunToolApprovalItem,
     decision: Decision | undefined,
-  ) => Promise<{ approve: boolean } & ApprovalAnswer> | ({ approve: boolean } & ApprovalAnswer);
+  ) => Promise<AdapterApprovalAnswer> | AdapterApprovalAnswer;
   /** Options passed to `runner.run` (not `stream`: stream with `runner.run` and call `recordHostedToolCalls`). */
   runOptions?: Record<string, unknown>;
   /** How many times a run may resume after interruptions (default 10). */

@@ -1,11 +1,16 @@
 import createDebug from 'debug';
 import { ConfigError } from '../errors/meshguard-error';
 import { safeParseWithSchema } from '../errors/parse-with-schema';
-import { type AgentIdentity, type AgentIdentityInput, AgentIdentitySchema } from '../protocol/agent-identity';
+import { type AgentIdentity, AgentIdentitySchema } from '../protocol/agent-identity';
 import type { ActionKind, CheckContext, CheckRequest } from '../protocol/check-request';
 import type { Decision } from '../protocol/decision';
 import type { OutcomeEvent } from '../protocol/outcome-event';
-import type { TrustTier } from '../protocol/trust-tier';
+import {
+  failedCheckDecision,
+  failedCheckReason,
+  type IdentityDefaults,
+  type IdentityInput,
+} from './adapter-contract';
 import type { Guard } from './guard';
 import { judgeObservedCall, type ObservedCall, type ObservedVerdict } from './observed-call';
 
@@ -61,15 +66,6 @@ export type AdapterOutcome = Omit<
   OutcomeEvent,
   'decisionId' | 'agent' | 'action' | 'traceId' | 'kind' | 'effect'
 >;
-
-/** The defaults of an identity a host may give in part. */
-export interface IdentityDefaults {
-  id: string;
-  /** Default: the identity's `id`. */
-  name?: string;
-  tags?: string[];
-  tier?: TrustTier;
-}
 
 /** The plumbing every framework adapter shares, bound to one framework. */
 export interface AdapterKit {
@@ -127,7 +123,7 @@ export interface AdapterKit {
    * `invalid(<path>: <problem>)`, so it can name the agent and the option.
    */
   identity(
-    given: Partial<AgentIdentityInput>,
+    given: IdentityInput,
     defaults: IdentityDefaults,
     invalid: (issue: string) => string,
   ): AgentIdentity;
@@ -166,14 +162,7 @@ export function createAdapterKit(options: AdapterKitOptions): AdapterKit {
       traceId,
       delegation: request.delegation ?? [],
       failed: true,
-      decision: {
-        decisionId: `failed-${crypto.randomUUID()}`,
-        allowed: false,
-        effect: 'deny',
-        reason,
-        mode: 'enforce',
-        evaluatedAt: new Date().toISOString(),
-      },
+      decision: failedCheckDecision(reason),
     };
   };
 
@@ -194,8 +183,7 @@ export function createAdapterKit(options: AdapterKitOptions): AdapterKit {
         decision = await guard.check(checkRequest);
       } catch (error) {
         debug('check of %s failed, denying: %O', action, error);
-        const message = error instanceof Error ? error.message : String(error);
-        return failed(request, `the policy check failed, so the action is denied: ${message}`);
+        return failed(request, failedCheckReason('the policy check failed', error));
       }
       return { guard, agent, action, kind, traceId, delegation, decision };
     },
