@@ -1,15 +1,20 @@
 import {
   type AgentIdentity,
-  type AgentIdentityInput,
+  type ApprovalAnswer,
   createAdapterKit,
+  createIdentityCache,
   type Decision,
   FRAMEWORK_NAMES,
   type Guard,
   type IdentityDefaults,
+  type IdentityInput,
 } from '@meshguard/core';
 import createDebug from 'debug';
 import type { ActionGroupsHandlers, BedrockActionCall } from './action-group-handlers';
-import { PACKAGE_NAME, PACKAGE_VERSION } from './package-info';
+import { PACKAGE_SOURCE } from './package-info';
+
+// The adapter contract's own types, under the names this package has always exported.
+export type { ApprovalAnswer, IdentityInput };
 
 export const debug = createDebug('meshguard:bedrock');
 
@@ -17,23 +22,7 @@ export const debug = createDebug('meshguard:bedrock');
 export const FRAMEWORK = FRAMEWORK_NAMES.bedrock;
 
 /** The adapter plumbing every MeshGuard adapter shares, bound to this one. */
-export const kit = createAdapterKit({
-  framework: FRAMEWORK,
-  source: { name: PACKAGE_NAME, version: PACKAGE_VERSION },
-  debug,
-});
-
-/** An identity where `id` and `name` may be left out (they default to the agent's id or name). */
-export type IdentityInput = Partial<AgentIdentityInput>;
-
-/** A human's answer to a `require_approval` decision. */
-export interface ApprovalAnswer {
-  approve: boolean;
-  /** Who decided (a user id or name), recorded as the outcome's actor. */
-  by: string;
-  /** What the agent is told on a rejection (default: the policy's reason). */
-  message?: string;
-}
+export const kit = createAdapterKit({ framework: FRAMEWORK, source: PACKAGE_SOURCE, debug });
 
 /** What both `createGovernedAgent` and `invokeGovernedInlineAgent` take. */
 export interface GovernanceOptions {
@@ -49,7 +38,8 @@ export interface GovernanceOptions {
   identities?: Record<string, IdentityInput>;
   /**
    * Answers `require_approval` decisions (a human in the loop). Without it such calls are refused
-   * with the policy's reason: nothing runs unapproved.
+   * with the policy's reason: nothing runs unapproved. On a rejection the agent is told the
+   * answer's `message` (default: the policy's reason).
    */
   onApprovalRequired?: (
     call: BedrockActionCall,
@@ -77,28 +67,16 @@ export function resolveIdentity(
   return kit.identity(given, defaults, (issue) => `the identity of ${what} is invalid: ${issue}`);
 }
 
-const collaboratorIdentities = new WeakMap<Governance, Map<string, AgentIdentity>>();
-
-/** The identity a collaborator acts as (see `identities`). */
-export function collaboratorIdentity(governance: Governance, collaboratorName: string): AgentIdentity {
-  let known = collaboratorIdentities.get(governance);
-  if (!known) {
-    known = new Map();
-    collaboratorIdentities.set(governance, known);
-  }
-  let identity = known.get(collaboratorName);
-  if (!identity) {
-    identity = resolveIdentity(
-      (governance.identities && Object.hasOwn(governance.identities, collaboratorName)
-        ? governance.identities[collaboratorName]
-        : undefined) ?? {},
-      { id: collaboratorName, tags: governance.self.tags, tier: governance.self.tier },
-      `collaborator "${collaboratorName}"`,
-    );
-    known.set(collaboratorName, identity);
-  }
-  return identity;
-}
+/** The identity a collaborator acts as (see `identities`), resolved once per governance. */
+export const collaboratorIdentity = createIdentityCache((governance: Governance, collaboratorName: string) =>
+  resolveIdentity(
+    (governance.identities && Object.hasOwn(governance.identities, collaboratorName)
+      ? governance.identities[collaboratorName]
+      : undefined) ?? {},
+    { id: collaboratorName, tags: governance.self.tags, tier: governance.self.tier },
+    `collaborator "${collaboratorName}"`,
+  ),
+);
 
 /** The handoff action for a collaborator: `handoff:<its identity's name>` (the collaborator name by default). */
 export function handoffAction(governance: Governance, collaboratorName: string): string {

@@ -1,12 +1,21 @@
 import type { InvocationResultMember } from '@aws-sdk/client-bedrock-agent-runtime';
-import { type CheckContext, type CheckedAction, ConfigError, ValidationError } from '@meshguard/core';
+import {
+  type ApprovalAnswer,
+  approvalFailedDecision,
+  type CheckContext,
+  type CheckedAction,
+  checkApprovalAnswer,
+  failedCheckReason,
+  NO_APPROVER,
+  parseWithSchema,
+} from '@meshguard/core';
 import {
   type ActionSpec,
   type BedrockActionCall,
   isApiResponse,
   resolveAction,
 } from './action-group-handlers';
-import { type ApprovalAnswer, collaboratorIdentity, debug, type Governance, kit } from './bedrock-governance';
+import { collaboratorIdentity, debug, type Governance, kit } from './bedrock-governance';
 import {
   INVOCATION_TYPES,
   type InvocationInputMember,
@@ -19,15 +28,10 @@ import type { GovernedCall, TurnState } from './bedrock-turn';
 
 /** Parses a `returnControl` event; one MeshGuard cannot read is an error, never guessed at. */
 export function parseReturnControl(raw: unknown): ReturnControlPayload {
-  const parsed = ReturnControlPayloadSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ValidationError(
-      `returnControl.${issue.path.join('.')}`,
-      `${issue.message} (MeshGuard cannot answer a return of control it cannot read)`,
-    );
-  }
-  return parsed.data;
+  return parseWithSchema(ReturnControlPayloadSchema, raw, {
+    under: 'returnControl',
+    hint: 'MeshGuard cannot answer a return of control it cannot read',
+  });
 }
 
 /**
@@ -74,10 +78,7 @@ async function answerInput(
     checked = await kit.check({ ...request, context });
   } catch (error) {
     // The host's context mapping threw: nothing can be decided, so the call is refused.
-    checked = kit.failed(
-      request,
-      `the check's context could not be built, so the action is denied: ${errorText(error)}`,
-    );
+    checked = kit.failed(request, failedCheckReason("the check's context could not be built", error));
   }
   const { decision } = checked;
   let approval: GovernedCall['approval'];
@@ -111,13 +112,13 @@ async function answerInput(
   if (decision.effect === 'require_approval') {
     if (!governance.onApprovalRequired) {
       // Nothing runs unapproved: with no one to ask, the call is refused.
-      const text = `${kit.denialText(decision, call, governance.denialMessage)} (approval is required and no approver is configured)`;
+      const text = `${kit.denialText(decision, call, governance.denialMessage)} (${NO_APPROVER})`;
       return refuse(text, { outcome: 'blocked', reason: text });
     }
     const answer = await askApproval(governance, checked, call);
     if ('failed' in answer) {
       const text = kit.denialText(
-        { ...decision, reason: `${decision.reason} (approval failed: ${answer.failed})` },
+        approvalFailedDecision(decision, answer.failed),
         call,
         governance.denialMessage,
       );
@@ -172,20 +173,7 @@ async function askApproval(
 ): Promise<NonNullable<GovernedCall['approval']> | { failed: string }> {
   let answer: ApprovalAnswer;
   try {
-    answer = await governance.onApprovalRequired!(call, checked.decision);
-    if (
-      typeof answer !== 'object' ||
-      answer === null ||
-      typeof answer.approve !== 'boolean' ||
-      typeof answer.by !== 'string' ||
-      answer.by === '' ||
-      (answer.message !== undefined && typeof answer.message !== 'string')
-    ) {
-      throw new ConfigError(
-        'onApprovalRequired must answer { approve: boolean, by: string, message?: string }',
-        { code: 'approval_invalid' },
-      );
-    }
+    answer = checkApprovalAnswer(await governance.onApprovalRequired!(call, checked.decision));
   } catch (error) {
     debug('approval of %s failed: %O', call.action, error);
     return { failed: errorText(error) };

@@ -1,4 +1,4 @@
-import type { AgentIdentity } from '@meshguard/core';
+import { type AgentIdentity, BUILTIN_TOOL_ACTIONS, safeParseWithSchema } from '@meshguard/core';
 import { resolveAction } from './action-group-handlers';
 import { collaboratorIdentity, debug, type Governance, handoffAction, kit } from './bedrock-governance';
 import { type InvocationInputTrace, type TracePart, TracePartSchema } from './bedrock-payloads';
@@ -14,9 +14,9 @@ const NOT_GATED = 'observed in the Bedrock trace: it ran inside AWS, where MeshG
  * have given it as it ran (`deny` for a lookup whose query policy refuses).
  */
 export async function observeTrace(governance: Governance, turn: TurnState, raw: unknown): Promise<void> {
-  const parsed = TracePartSchema.safeParse(raw);
+  const parsed = safeParseWithSchema(TracePartSchema, raw, 'trace part');
   if (!parsed.success) {
-    debug('unreadable trace part: %O', parsed.error.issues[0]);
+    debug('unreadable trace part: %s', parsed.error.message);
     return;
   }
   const part = parsed.data;
@@ -75,7 +75,7 @@ function describe(
     case 'KNOWLEDGE_BASE': {
       const lookup = input.knowledgeBaseLookupInput;
       return {
-        action: 'read:file_search',
+        action: BUILTIN_TOOL_ACTIONS.fileSearch,
         kind: 'builtin_tool',
         context: {
           ...(lookup?.knowledgeBaseId ? { knowledgeBaseId: lookup.knowledgeBaseId } : {}),
@@ -87,7 +87,7 @@ function describe(
       // The code it ran, so a condition on `context.code` judges it (never whole files).
       const run = input.codeInterpreterInvocationInput;
       return {
-        action: 'execute:code_interpreter',
+        action: BUILTIN_TOOL_ACTIONS.codeInterpreter,
         kind: 'builtin_tool',
         context: {
           ...(run?.code ? { code: run.code.slice(0, 4000) } : {}),

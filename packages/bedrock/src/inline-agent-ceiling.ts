@@ -4,7 +4,7 @@ import type {
   InvokeInlineAgentRequest,
   KnowledgeBase,
 } from '@aws-sdk/client-bedrock-agent-runtime';
-import type { AgentIdentity, Decision } from '@meshguard/core';
+import { type AgentIdentity, BUILTIN_TOOL_ACTIONS, type Decision } from '@meshguard/core';
 import { parse as parseYaml } from 'yaml';
 import { resolveAction } from './action-group-handlers';
 import { collaboratorIdentity, debug, type Governance, handoffAction, kit } from './bedrock-governance';
@@ -31,10 +31,10 @@ type InlineConfiguration = Omit<InvokeInlineAgentRequest, 'sessionId' | 'inputTe
 
 /** Built-in action groups, by signature, and the action each is governed as (the same on every platform). */
 const SIGNATURE_ACTIONS: Record<string, string> = {
-  'AMAZON.CodeInterpreter': 'execute:code_interpreter',
-  'ANTHROPIC.Computer': 'execute:computer_use',
-  'ANTHROPIC.Bash': 'execute:shell',
-  'ANTHROPIC.TextEditor': 'write:apply_patch',
+  'AMAZON.CodeInterpreter': BUILTIN_TOOL_ACTIONS.codeInterpreter,
+  'ANTHROPIC.Computer': BUILTIN_TOOL_ACTIONS.computerUse,
+  'ANTHROPIC.Bash': BUILTIN_TOOL_ACTIONS.shell,
+  'ANTHROPIC.TextEditor': BUILTIN_TOOL_ACTIONS.applyPatch,
 };
 
 /**
@@ -197,7 +197,7 @@ class Ceiling {
     if (bases.length === 0) return bases;
     const name = bases.map((b) => b.knowledgeBaseId).join(', ');
     const ok = await this.allows(
-      'read:file_search',
+      BUILTIN_TOOL_ACTIONS.fileSearch,
       'builtin_tool',
       agent,
       delegation,

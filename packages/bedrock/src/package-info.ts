@@ -2,5 +2,7 @@ declare const __PACKAGE_NAME__: string | undefined;
 declare const __PACKAGE_VERSION__: string | undefined;
 
 /** Stamped on every event this adapter produces (set at build time; tests run from source). */
-export const PACKAGE_NAME = typeof __PACKAGE_NAME__ === 'string' ? __PACKAGE_NAME__ : '@meshguard/bedrock';
-export const PACKAGE_VERSION = typeof __PACKAGE_VERSION__ === 'string' ? __PACKAGE_VERSION__ : '0.0.0-dev';
+export const PACKAGE_SOURCE = {
+  name: typeof __PACKAGE_NAME__ === 'string' ? __PACKAGE_NAME__ : '@meshguard/bedrock',
+  version: typeof __PACKAGE_VERSION__ === 'string' ? __PACKAGE_VERSION__ : '0.0.0-dev',
+};

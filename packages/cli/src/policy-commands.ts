@@ -5,6 +5,8 @@ import {
   formatExplanation,
   formatPolicyIssue,
   loadPolicies,
+  MeshGuardError,
+  parseWithSchema,
   TRUST_TIERS,
   type TrustTier,
 } from '@meshguard/core';
@@ -62,14 +64,20 @@ export async function policyExplain(io: CliIo, flags: ExplainFlags): Promise<num
   const context = flags.context === undefined ? undefined : parseJsonObject('--context', flags.context);
   const now = flags.at === undefined ? Date.now() : parseIsoTimeFlag('--at', flags.at);
   const name = flags.agent ?? 'agent';
-  const agent = AgentIdentitySchema.parse({
-    id: flags.id ?? name,
-    name,
-    tags: flags.tags ? parseList(flags.tags) : [],
-    tier: (flags.tier as TrustTier | undefined) ?? 'basic',
-  });
+  const agent = parseWithSchema(
+    AgentIdentitySchema,
+    {
+      id: flags.id ?? name,
+      name,
+      tags: flags.tags ? parseList(flags.tags) : [],
+      tier: (flags.tier as TrustTier | undefined) ?? 'basic',
+    },
+    { under: 'agent' },
+  );
   const delegation = flags.via
-    ? parseList(flags.via).map((n) => AgentIdentitySchema.parse({ id: n, name: n }))
+    ? parseList(flags.via).map((n, index) =>
+        parseWithSchema(AgentIdentitySchema, { id: n, name: n }, { under: `via.${index}` }),
+      )
     : undefined;
   const engine = createPolicyEngine(await loadPolicies(flags.policy));
   if (!/^[^:\s]+:.+$/.test(flags.action)) {

@@ -6,6 +6,7 @@ import {
   EffectSchema,
   type LoadedPolicy,
   loadPolicies,
+  parseWithSchema,
   parseYamlAs,
 } from '@meshguard/core';
 import { z } from 'zod';
@@ -86,9 +87,20 @@ export async function runPolicyTestFile(file: string, text: string): Promise<Cas
     spec.cases.forEach((c, index) => {
       const agentInput: { id?: string | undefined; name: string } = c.agent ??
         spec.agent ?? { name: 'test-agent' };
-      const agent = AgentIdentitySchema.parse({ ...agentInput, id: agentInput.id ?? agentInput.name });
+      const where = `cases.${index}`;
+      const agent = parseWithSchema(
+        AgentIdentitySchema,
+        { ...agentInput, id: agentInput.id ?? agentInput.name },
+        { under: `${where}.agent` },
+      );
       const at = c.at ?? spec.at;
-      const delegation = c.delegation?.map((a) => AgentIdentitySchema.parse({ ...a, id: a.id ?? a.name }));
+      const delegation = c.delegation?.map((a, step) =>
+        parseWithSchema(
+          AgentIdentitySchema,
+          { ...a, id: a.id ?? a.name },
+          { under: `${where}.delegation.${step}` },
+        ),
+      );
       const decision = engine.decide(
         { action: c.action, agent, context: c.context, delegation },
         at ? Date.parse(at) : Date.now(),

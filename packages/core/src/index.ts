@@ -39,6 +39,8 @@ export {
   PolicyError,
   ValidationError,
 } from './errors/meshguard-error';
+export type { SchemaParse, SchemaSubject } from './errors/parse-with-schema';
+export { parseWithSchema, safeParseWithSchema } from './errors/parse-with-schema';
 export {
   ensurePrivateFile,
   makePrivateDir,
@@ -46,13 +48,22 @@ export {
   PRIVATE_FILE_MODE,
   tightenIfExists,
 } from './files/private-files';
+export type { ApprovalAnswer, IdentityDefaults, IdentityInput } from './guard/adapter-contract';
+export {
+  approvalFailedDecision,
+  BUILTIN_TOOL_ACTIONS,
+  checkApprovalAnswer,
+  createIdentityCache,
+  failedCheckDecision,
+  failedCheckReason,
+  NO_APPROVER,
+} from './guard/adapter-contract';
 export type {
   AdapterCheckRequest,
   AdapterKit,
   AdapterKitOptions,
   AdapterOutcome,
   CheckedAction,
-  IdentityDefaults,
 } from './guard/adapter-kit';
 export { createAdapterKit } from './guard/adapter-kit';
 export { AuditNotRecordedError } from './guard/append-batcher';

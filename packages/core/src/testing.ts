@@ -1,4 +1,5 @@
 import { createMemoryStore } from './audit/memory-store';
+import { parseWithSchema } from './errors/parse-with-schema';
 import { createEmbeddedGuard, type EmbeddedGuard } from './guard/guard';
 import { createPolicyEngine } from './policy/policy-engine';
 import { definePolicy, type LoadedPolicy, parsePolicies } from './policy/policy-loader';
@@ -88,10 +89,9 @@ function isLoaded(item: unknown): item is LoadedPolicy {
 /** An agent identity with defaults (`id` from the name, tier `basic`, no tags). */
 export function testAgent(input: Partial<AgentIdentityInput> & { name?: string } = {}): AgentIdentity {
   const name = input.name ?? 'test-agent';
-  return AgentIdentitySchema.parse({
-    id: input.id ?? name,
-    name,
-    tags: input.tags ?? [],
-    tier: input.tier ?? 'basic',
-  });
+  return parseWithSchema(
+    AgentIdentitySchema,
+    { id: input.id ?? name, name, tags: input.tags ?? [], tier: input.tier ?? 'basic' },
+    'agent',
+  );
 }

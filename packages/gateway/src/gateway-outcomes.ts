@@ -3,6 +3,7 @@ import {
   type EmbeddedGuard,
   isoTime,
   MeshGuardError,
+  safeParseWithSchema,
   uuidv7,
   type ValidationError,
 } from '@meshguard/core';
@@ -50,11 +51,9 @@ export async function recordOutcomes(
       if (field !== undefined) rejection.field = field;
       rejected.push(rejection);
     };
-    const parsed = OutcomeEventBodySchema.safeParse(raw);
+    const parsed = safeParseWithSchema(OutcomeEventBodySchema, raw, { under: `events.${index}` });
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const field = ['events', String(index), ...issue.path.map(String)].join('.');
-      refuse('bad_request', `${field}: ${issue.message}`, field);
+      refuse('bad_request', parsed.error.message, parsed.error.field);
       continue;
     }
     const event = parsed.data;

@@ -1,34 +1,32 @@
 import {
   type ActionKind,
   type AgentIdentity,
-  type AgentIdentityInput,
   type CheckContext,
   type CheckedAction,
   type CheckRequest,
   ConfigError,
   createAdapterKit,
+  createIdentityCache,
   type Decision,
   FRAMEWORK_NAMES,
   type Guard,
+  type IdentityInput,
 } from '@meshguard/core';
 import { getCurrentTrace, type RunContext } from '@openai/agents';
 import createDebug from 'debug';
 import { agentGuard, closeAgentGuards, flushAgentGuards } from './agent-guards';
-import { PACKAGE_NAME, PACKAGE_VERSION } from './package-info';
+import { PACKAGE_SOURCE } from './package-info';
 
 export const debug = createDebug('meshguard:openai-agents');
 
 export const FRAMEWORK = FRAMEWORK_NAMES.openaiAgents;
 
 /** The adapter plumbing every MeshGuard adapter shares, bound to this one. */
-export const kit = createAdapterKit({
-  framework: FRAMEWORK,
-  source: { name: PACKAGE_NAME, version: PACKAGE_VERSION },
-  debug,
-});
+export const kit = createAdapterKit({ framework: FRAMEWORK, source: PACKAGE_SOURCE, debug });
 
-/** An identity for an SDK agent; `id` and `name` default to the agent's name. */
-export type IdentityInput = Partial<AgentIdentityInput>;
+// The adapter contract's identity (`id` and `name` default to the agent's name), under the name
+// this package has always exported.
+export type { IdentityInput };
 
 /** What every `govern*` function takes. */
 export interface GovernanceOptions {
@@ -86,22 +84,8 @@ function resolveTraceId(options: GovernanceOptions): string {
   return kit.newTraceId();
 }
 
-const identities = new WeakMap<GovernanceOptions, Map<string, AgentIdentity>>();
-
 /** The MeshGuard identity of an SDK agent, validated once per options object. */
-export function identityOf(options: GovernanceOptions, agentName: string): AgentIdentity {
-  let known = identities.get(options);
-  if (!known) {
-    known = new Map();
-    identities.set(options, known);
-  }
-  let identity = known.get(agentName);
-  if (!identity) {
-    identity = resolveIdentity(options, agentName);
-    known.set(agentName, identity);
-  }
-  return identity;
-}
+export const identityOf = createIdentityCache(resolveIdentity);
 
 function resolveIdentity(options: GovernanceOptions, agentName: string): AgentIdentity {
   const entry = options.identities?.[agentName];

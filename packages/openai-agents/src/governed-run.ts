@@ -1,4 +1,9 @@
-import { type CheckedAction, type Decision, ValidationError } from '@meshguard/core';
+import {
+  type ApprovalAnswer as AdapterApprovalAnswer,
+  type CheckedAction,
+  type Decision,
+  ValidationError,
+} from '@meshguard/core';
 import {
   type AgentInputItem,
   type NonStreamRunOptions,
@@ -23,13 +28,11 @@ import {
 import { builtinAction, recordHostedToolCalls } from './hosted-tools';
 import type { AnyAgent } from './sdk-aliases';
 
-/** Who answered an approval, and (for a rejection) what the model is told. */
-export interface ApprovalAnswer {
-  /** Who decided: a user id or name, recorded as the outcome's actor. */
-  by: string;
-  /** For a rejection: the text the model receives (default: the SDK's rejection message). */
-  message?: string;
-}
+/**
+ * Who answered an approval, and (for a rejection) the text the model receives (default: the SDK's
+ * rejection message): the adapter contract's answer, the verdict being the call made.
+ */
+export type ApprovalAnswer = Omit<AdapterApprovalAnswer, 'approve'>;
 
 function callIdOf(item: RunToolApprovalItem): string | undefined {
   const raw = item.rawItem as { callId?: string; id?: string };
@@ -202,7 +205,7 @@ export interface RunGovernedOptions<TContext = undefined, TAgent extends AnyAgen
   onApprovalRequired?: (
     item: RunToolApprovalItem,
     decision: Decision | undefined,
-  ) => Promise<{ approve: boolean } & ApprovalAnswer> | ({ approve: boolean } & ApprovalAnswer);
+  ) => Promise<AdapterApprovalAnswer> | AdapterApprovalAnswer;
   /** Options passed to `runner.run` (the run's `context`, `maxTurns`, ...; `stream: true` streams). */
   runOptions?: NonStreamRunOptions<TContext, TAgent>;
   /** How many times a run may resume after interruptions (default 10). */

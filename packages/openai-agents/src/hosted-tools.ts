@@ -1,4 +1,4 @@
-import type { CheckedAction, Decision } from '@meshguard/core';
+import { BUILTIN_TOOL_ACTIONS, type CheckedAction, type Decision } from '@meshguard/core';
 import type {
   ApplyPatchTool,
   HostedTool,
@@ -19,17 +19,17 @@ import {
 } from './governance-context';
 import type { AnyComputerTool, AnyTool } from './sdk-aliases';
 
-/** Policy actions of the SDK's built-in tools, the same on every platform (DESIGN.md). */
+/** Policy actions of the SDK's built-in tools, the same on every platform (`BUILTIN_TOOL_ACTIONS`). */
 export const BUILTIN_ACTIONS: Readonly<Record<string, string>> = {
-  web_search: 'read:web_search',
-  web_search_preview: 'read:web_search',
-  file_search: 'read:file_search',
-  code_interpreter: 'execute:code_interpreter',
-  computer_use_preview: 'execute:computer_use',
-  computer: 'execute:computer_use',
-  shell: 'execute:shell',
-  local_shell: 'execute:shell',
-  apply_patch: 'write:apply_patch',
+  web_search: BUILTIN_TOOL_ACTIONS.webSearch,
+  web_search_preview: BUILTIN_TOOL_ACTIONS.webSearch,
+  file_search: BUILTIN_TOOL_ACTIONS.fileSearch,
+  code_interpreter: BUILTIN_TOOL_ACTIONS.codeInterpreter,
+  computer_use_preview: BUILTIN_TOOL_ACTIONS.computerUse,
+  computer: BUILTIN_TOOL_ACTIONS.computerUse,
+  shell: BUILTIN_TOOL_ACTIONS.shell,
+  local_shell: BUILTIN_TOOL_ACTIONS.shell,
+  apply_patch: BUILTIN_TOOL_ACTIONS.applyPatch,
 };
 
 /** The action of a built-in tool (hosted or local): `actions[name]`, the table above, else `tool:<name>`. */

@@ -4,6 +4,7 @@ import {
   type AuditPage,
   frameworkSpellings,
   type ParsedAuditFilter,
+  parseWithSchema,
   ValidationError,
 } from '@meshguard/core';
 import { rowToEvent } from './stored-row';
@@ -84,12 +85,7 @@ function sqlParams(dialect: AuditSqlDialect): SqlParams {
 }
 
 export function parseFilter(input: AuditFilter): ParsedAuditFilter {
-  const parsed = AuditFilterSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ValidationError(issue.path.join('.') || 'filter', issue.message);
-  }
-  return parsed.data;
+  return parseWithSchema(AuditFilterSchema, input, 'filter');
 }
 
 function whereSql(clauses: readonly string[]): string {

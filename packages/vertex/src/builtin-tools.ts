@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type CheckedAction, ConfigError } from '@meshguard/core';
+import { BUILTIN_TOOL_ACTIONS, type CheckedAction, ConfigError } from '@meshguard/core';
 import type { GeminiPart, GeminiResponse } from './gemini-parts';
 import { type GovernanceOptions, kit, resolveGovernance } from './vertex-governance';
 
@@ -10,17 +10,17 @@ import { type GovernanceOptions, kit, resolveGovernance } from './vertex-governa
  * is `googleSearch`).
  */
 export const BUILTIN_ACTIONS: Readonly<Record<string, string>> = {
-  googleSearch: 'read:web_search',
-  googleSearchRetrieval: 'read:web_search',
-  enterpriseWebSearch: 'read:web_search',
-  retrieval: 'read:file_search',
-  fileSearch: 'read:file_search',
-  codeExecution: 'execute:code_interpreter',
-  computerUse: 'execute:computer_use',
-  exaAiSearch: 'read:web_search',
-  parallelAiSearch: 'read:web_search',
-  urlContext: 'read:url_context',
-  googleMaps: 'read:maps',
+  googleSearch: BUILTIN_TOOL_ACTIONS.webSearch,
+  googleSearchRetrieval: BUILTIN_TOOL_ACTIONS.webSearch,
+  enterpriseWebSearch: BUILTIN_TOOL_ACTIONS.webSearch,
+  retrieval: BUILTIN_TOOL_ACTIONS.fileSearch,
+  fileSearch: BUILTIN_TOOL_ACTIONS.fileSearch,
+  codeExecution: BUILTIN_TOOL_ACTIONS.codeInterpreter,
+  computerUse: BUILTIN_TOOL_ACTIONS.computerUse,
+  exaAiSearch: BUILTIN_TOOL_ACTIONS.webSearch,
+  parallelAiSearch: BUILTIN_TOOL_ACTIONS.webSearch,
+  urlContext: BUILTIN_TOOL_ACTIONS.urlContext,
+  googleMaps: BUILTIN_TOOL_ACTIONS.maps,
 };
 
 /** A Tool key as the SDKs' types spell it: Vertex also reads proto field names (`google_search`). */

@@ -1,9 +1,13 @@
 import {
   ActionSchema,
   type AgentIdentity,
+  type ApprovalAnswer,
+  approvalFailedDecision,
   type CheckContext,
   ConfigError,
+  checkApprovalAnswer,
   type Decision,
+  NO_APPROVER,
 } from '@meshguard/core';
 import type {
   FunctionDeclarationLike,
@@ -48,13 +52,8 @@ export interface ApprovalRequest {
   decision: Decision;
 }
 
-/** The human's answer; `by` is recorded as the outcome's actor. */
-export interface ApprovalAnswer {
-  approve: boolean;
-  by: string;
-  /** For a rejection: what the model is told (default: `Rejected by <by>`). */
-  message?: string;
-}
+// The adapter contract's answer, under the name this package has always exported.
+export type { ApprovalAnswer };
 
 /**
  * `D` is your SDK's declaration type (`FunctionDeclaration` of `@google/genai` or of
@@ -65,7 +64,8 @@ export interface GovernFunctionsOptions<D extends FunctionDeclarationLike = Func
   functions: Record<string, GovernedFunction<D>>;
   /**
    * Answers `require_approval` decisions. Without it such calls do not run (the model is told
-   * approval is required and nobody could give it).
+   * approval is required and nobody could give it). On a rejection the model is told the
+   * answer's `message` (default: `Rejected by <by>: <the policy's reason>`).
    */
   onApprovalRequired?: (request: ApprovalRequest) => ApprovalAnswer | Promise<ApprovalAnswer>;
   /** Reshapes a call's arguments into the check's context (default: the arguments). */
@@ -148,7 +148,7 @@ export function governFunctions<D extends FunctionDeclarationLike = FunctionDecl
       return refuse(
         p,
         kit.denialText(
-          { ...decision, reason: `${decision.reason} (approval is required and no approver is configured)` },
+          { ...decision, reason: `${decision.reason} (${NO_APPROVER})` },
           p.action,
           options.denialMessage,
         ),
@@ -157,29 +157,22 @@ export function governFunctions<D extends FunctionDeclarationLike = FunctionDecl
     }
     let reply: ApprovalAnswer;
     try {
-      reply = await options.onApprovalRequired({
-        name: p.name,
-        id: p.id,
-        args: p.args,
-        action: p.action,
-        decision,
-      });
-      if (!reply || typeof reply.approve !== 'boolean' || typeof reply.by !== 'string' || reply.by === '') {
-        throw new ConfigError('onApprovalRequired must answer { approve: boolean, by: string }', {
-          code: 'approval_invalid',
-        });
-      }
+      reply = checkApprovalAnswer(
+        await options.onApprovalRequired({
+          name: p.name,
+          id: p.id,
+          args: p.args,
+          action: p.action,
+          decision,
+        }),
+      );
     } catch (error) {
       // Fails closed: an approver that throws or answers nonsense approved nothing.
       const message = error instanceof Error ? error.message : String(error);
       debug('approval of %s failed: %O', p.action, error);
       return refuse(
         p,
-        kit.denialText(
-          { ...decision, reason: `${decision.reason} (approval failed: ${message})` },
-          p.action,
-          options.denialMessage,
-        ),
+        kit.denialText(approvalFailedDecision(decision, message), p.action, options.denialMessage),
         'blocked',
         { error: message },
       );

@@ -1,4 +1,5 @@
 import {
+  type IdentityInput as AdapterIdentityInput,
   type AgentIdentity,
   type AgentIdentityInput,
   ConfigError,
@@ -8,21 +9,17 @@ import {
   type Guard,
 } from '@meshguard/core';
 import createDebug from 'debug';
-import { PACKAGE_NAME, PACKAGE_VERSION } from './package-info';
+import { PACKAGE_SOURCE } from './package-info';
 
 export const debug = createDebug('meshguard:vertex');
 
 export const FRAMEWORK = FRAMEWORK_NAMES.vertex;
 
 /** The adapter plumbing every MeshGuard adapter shares, bound to this one. */
-export const kit = createAdapterKit({
-  framework: FRAMEWORK,
-  source: { name: PACKAGE_NAME, version: PACKAGE_VERSION },
-  debug,
-});
+export const kit = createAdapterKit({ framework: FRAMEWORK, source: PACKAGE_SOURCE, debug });
 
-/** The agent's identity: `id` defaults to `name`. */
-export type IdentityInput = Omit<AgentIdentityInput, 'id'> & { id?: string };
+/** The agent's identity: `name` is required, `id` defaults to it. */
+export type IdentityInput = AdapterIdentityInput & Pick<AgentIdentityInput, 'name'>;
 
 /** What `governFunctions` and `governBuiltinTools` take. */
 export interface GovernanceOptions {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { parseWithSchema } from '../errors/parse-with-schema';
 import type { AuditEvent, AuditEventBody } from '../protocol/audit-event';
 import { type AuditFilter, AuditFilterSchema } from '../protocol/audit-filter';
 import { type ChainHead, chainEvents, GENESIS_HASH, type VerifyReport, verifyEvents } from './audit-chain';
@@ -46,7 +47,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): AuditStore 
       return bodies.map((b) => byId.get(b.id)).filter((e): e is AuditEvent => e !== undefined);
     },
     async query(input: AuditFilter): Promise<AuditPage> {
-      const filter = AuditFilterSchema.parse(input);
+      const filter = parseWithSchema(AuditFilterSchema, input, 'filter');
       const match = compileAuditFilter(filter);
       const after = filter.cursor ? decodeCursor(filter.cursor) : undefined;
       const sorted = events.filter(match).sort(compareEvents);

@@ -1,10 +1,16 @@
 import createDebug from 'debug';
 import { ConfigError } from '../errors/meshguard-error';
-import { type AgentIdentity, type AgentIdentityInput, AgentIdentitySchema } from '../protocol/agent-identity';
+import { safeParseWithSchema } from '../errors/parse-with-schema';
+import { type AgentIdentity, AgentIdentitySchema } from '../protocol/agent-identity';
 import type { ActionKind, CheckContext, CheckRequest } from '../protocol/check-request';
 import type { Decision } from '../protocol/decision';
 import type { OutcomeEvent } from '../protocol/outcome-event';
-import type { TrustTier } from '../protocol/trust-tier';
+import {
+  failedCheckDecision,
+  failedCheckReason,
+  type IdentityDefaults,
+  type IdentityInput,
+} from './adapter-contract';
 import type { Guard } from './guard';
 import { judgeObservedCall, type ObservedCall, type ObservedVerdict } from './observed-call';
 
@@ -60,15 +66,6 @@ export type AdapterOutcome = Omit<
   OutcomeEvent,
   'decisionId' | 'agent' | 'action' | 'traceId' | 'kind' | 'effect'
 >;
-
-/** The defaults of an identity a host may give in part. */
-export interface IdentityDefaults {
-  id: string;
-  /** Default: the identity's `id`. */
-  name?: string;
-  tags?: string[];
-  tier?: TrustTier;
-}
 
 /** The plumbing every framework adapter shares, bound to one framework. */
 export interface AdapterKit {
@@ -126,7 +123,7 @@ export interface AdapterKit {
    * `invalid(<path>: <problem>)`, so it can name the agent and the option.
    */
   identity(
-    given: Partial<AgentIdentityInput>,
+    given: IdentityInput,
     defaults: IdentityDefaults,
     invalid: (issue: string) => string,
   ): AgentIdentity;
@@ -165,14 +162,7 @@ export function createAdapterKit(options: AdapterKitOptions): AdapterKit {
       traceId,
       delegation: request.delegation ?? [],
       failed: true,
-      decision: {
-        decisionId: `failed-${crypto.randomUUID()}`,
-        allowed: false,
-        effect: 'deny',
-        reason,
-        mode: 'enforce',
-        evaluatedAt: new Date().toISOString(),
-      },
+      decision: failedCheckDecision(reason),
     };
   };
 
@@ -193,8 +183,7 @@ export function createAdapterKit(options: AdapterKitOptions): AdapterKit {
         decision = await guard.check(checkRequest);
       } catch (error) {
         debug('check of %s failed, denying: %O', action, error);
-        const message = error instanceof Error ? error.message : String(error);
-        return failed(request, `the policy check failed, so the action is denied: ${message}`);
+        return failed(request, failedCheckReason('the policy check failed', error));
       }
       return { guard, agent, action, kind, traceId, delegation, decision };
     },
@@ -268,17 +257,18 @@ export function createAdapterKit(options: AdapterKitOptions): AdapterKit {
 
     identity(given, defaults, invalid) {
       const id = given.id ?? defaults.id;
-      const parsed = AgentIdentitySchema.safeParse({
+      const identity = {
         ...(defaults.tags ? { tags: defaults.tags } : {}),
         ...(defaults.tier ? { tier: defaults.tier } : {}),
         ...given,
         id,
         name: given.name ?? defaults.name ?? id,
-      });
+      };
+      const parsed = safeParseWithSchema(AgentIdentitySchema, identity, 'identity');
       if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new ConfigError(invalid(`${issue.path.join('.')}: ${issue.message}`), {
+        throw new ConfigError(invalid(parsed.error.message), {
           code: 'identity_invalid',
+          cause: parsed.error,
         });
       }
       return parsed.data;

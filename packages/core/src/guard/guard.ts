@@ -1,6 +1,8 @@
 import createDebug from 'debug';
 import type { AuditStore } from '../audit/audit-store';
 import { ConfigError, MeshGuardError, ValidationError } from '../errors/meshguard-error';
+import { parseWithSchema } from '../errors/parse-with-schema';
+import { isoTime, uuidv7 } from '../ids/uuidv7';
 import {
   type Clock,
   createPolicyEngine,
@@ -191,12 +193,7 @@ export function createEmbeddedGuard(parts: {
   const parseRequest = (request: CheckRequest): ParsedCheckRequest => {
     const fast = fastCheckRequest(request);
     if (fast) return fast;
-    const parsed = CheckRequestSchema.safeParse(request);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new ValidationError(issue.path.join('.') || 'request', issue.message);
-    }
-    return parsed.data;
+    return parseWithSchema(CheckRequestSchema, request, 'request');
   };
 
   /** Decides and builds the events to record (the decision, and a shadow verdict if any). */
@@ -308,13 +305,9 @@ export function createEmbeddedGuard(parts: {
       await append([body]);
     },
     async query(filter = {}) {
-      const parsed = AuditFilterSchema.safeParse(filter);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new ValidationError(issue.path.join('.') || 'filter', issue.message);
-      }
+      const parsed = parseWithSchema(AuditFilterSchema, filter, 'filter');
       await settle();
-      return (await store.query(parsed.data)).events;
+      return (await store.query(parsed)).events;
     },
     async close() {
       if (closed) return;
@@ -332,12 +325,7 @@ export function createEmbeddedGuard(parts: {
 }
 
 function parseOutcome(input: OutcomeEvent): ParsedOutcomeEvent {
-  const parsed = OutcomeEventSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ValidationError(issue.path.join('.') || 'event', issue.message);
-  }
-  return parsed.data;
+  return parseWithSchema(OutcomeEventSchema, input, 'event');
 }
 
 function isStringArray(value: unknown): value is string[] {

@@ -1,5 +1,6 @@
 import createDebug from 'debug';
-import { ConfigError, MeshGuardError, ValidationError } from '../errors/meshguard-error';
+import { ConfigError, MeshGuardError } from '../errors/meshguard-error';
+import { parseWithSchema, safeParseWithSchema } from '../errors/parse-with-schema';
 import { isoTime, uuidv7 } from '../ids/uuidv7';
 import type { Reachability } from '../policy/policy-engine';
 import type { AuditEvent } from '../protocol/audit-event';
@@ -198,12 +199,7 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
     url: url.shown,
     async check(request: CheckRequest) {
       if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });
-      const parsed = CheckRequestSchema.safeParse(request);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new ValidationError(issue.path.join('.') || 'request', issue.message);
-      }
-      const { agent: _fromToken, ...asked } = parsed.data;
+      const { agent: _fromToken, ...asked } = parseWithSchema(CheckRequestSchema, request, 'request');
       const decisionId = asked.decisionId ?? uuidv7();
       const body = { ...asked, decisionId, deadline: isoTime(Date.now() + timeoutMs) };
       const refusal = circuit.refusal();
@@ -232,12 +228,11 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
       return decision.data;
     },
     async reachable(request): Promise<Reachability> {
-      const parsed = CheckRequestSchema.omit({ context: true }).safeParse(request);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new ValidationError(issue.path.join('.') || 'request', issue.message);
-      }
-      const { agent: _fromToken, ...body } = parsed.data;
+      const { agent: _fromToken, ...body } = parseWithSchema(
+        CheckRequestSchema.omit({ context: true }),
+        request,
+        'request',
+      );
       const refusal = circuit.refusal();
       // Fail closed at offer time too: what cannot be asked about is not offered.
       if (refusal)
@@ -267,13 +262,13 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
       }
     },
     async judge(request: CheckRequest): Promise<Judgement> {
-      const parsed = CheckRequestSchema.safeParse(request);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new ValidationError(issue.path.join('.') || 'request', issue.message);
-      }
       // Nothing is recorded, so no decision id and no deadline; the agent is the token's.
-      const { agent: _fromToken, decisionId: _none, deadline: _noDeadline, ...body } = parsed.data;
+      const {
+        agent: _fromToken,
+        decisionId: _none,
+        deadline: _noDeadline,
+        ...body
+      } = parseWithSchema(CheckRequestSchema, request, 'request');
       const deny = (why: string): Judgement => ({
         allowed: false,
         effect: 'deny',
@@ -294,11 +289,8 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
     },
     record(input: OutcomeEvent) {
       if (closed) return Promise.reject(new MeshGuardError('the guard is closed', { code: 'guard_closed' }));
-      const parsed = OutcomeEventSchema.safeParse(input);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        return Promise.reject(new ValidationError(issue.path.join('.') || 'event', issue.message));
-      }
+      const parsed = safeParseWithSchema(OutcomeEventSchema, input, 'event');
+      if (!parsed.success) return Promise.reject(parsed.error);
       // The agent is the token's; when the event reached the gateway is the gateway's to say.
       const { agent: _fromToken, deliveredAt: _gatewaySays, ...event } = parsed.data;
       // This guard recorded the block of a check it denied itself: once is enough.
@@ -316,7 +308,7 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
           code: 'admin_token_missing',
         });
       }
-      const parsed = AuditFilterSchema.parse(filter);
+      const parsed = parseWithSchema(AuditFilterSchema, filter, 'filter');
       const params = new URLSearchParams();
       for (const [key, value] of Object.entries(parsed))
         if (value !== undefined) params.set(key, String(value));
