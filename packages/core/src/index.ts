@@ -30,6 +30,8 @@ export {
   REDACTED_PREFIX,
   redactBody,
 } from './audit/redaction';
+export type { GatewayCallOptions, GatewayClient, GatewayClientOptions } from './client/gateway-client';
+export { createGatewayClient } from './client/gateway-client';
 export type { MeshGuardErrorOptions, PolicyIssue, PolicyLocation } from './errors/meshguard-error';
 export {
   ConfigError,
