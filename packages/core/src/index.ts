@@ -31,7 +31,7 @@ export {
   redactBody,
 } from './audit/redaction';
 export type { GatewayCallOptions, GatewayClient, GatewayClientOptions } from './client/gateway-client';
-export { createGatewayClient } from './client/gateway-client';
+export { createGatewayClient, isGatewayRefusal } from './client/gateway-client';
 export type { MeshGuardErrorOptions, PolicyIssue, PolicyLocation } from './errors/meshguard-error';
 export {
   ConfigError,

@@ -236,6 +236,27 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
   };
 }
 
+/** The codes of the GatewayErrors the client raises itself: any other is the gateway's refusal. */
+const CLIENT_CODES: ReadonlySet<string> = new Set([
+  'gateway_timeout',
+  'gateway_unreachable',
+  'gateway_too_large',
+  'gateway_aborted',
+  'gateway_not_json',
+  'gateway_invalid',
+]);
+
+/**
+ * Whether the gateway refused a call (a non-2xx answer in JSON: `status`, and `reply` when it is
+ * the gateway's error body), rather than not answering or answering something unusable.
+ *
+ * @example
+ * catch (error) { if (isGatewayRefusal(error) && error.status === 404) return undefined; throw error }
+ */
+export function isGatewayRefusal(error: unknown): error is GatewayError & { status: number } {
+  return GatewayError.isInstance(error) && !CLIENT_CODES.has(error.code) && error.status !== undefined;
+}
+
 /** Query parameters: every field given, as text. */
 function searchParams(query: object): URLSearchParams {
   const params = new URLSearchParams();

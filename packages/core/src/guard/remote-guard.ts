@@ -1,5 +1,5 @@
 import createDebug from 'debug';
-import { createGatewayClient } from '../client/gateway-client';
+import { createGatewayClient, isGatewayRefusal } from '../client/gateway-client';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../client/gateway-http';
 import { ConfigError, GatewayError, MeshGuardError, ValidationError } from '../errors/meshguard-error';
 import { isoTime, uuidv7 } from '../ids/uuidv7';
@@ -173,24 +173,22 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
       return { reply };
     } catch (caught) {
       const error = noAnswer(caught);
+      if (isGatewayRefusal(error)) {
+        const text = error.reply?.message.slice(0, 500) ?? `HTTP ${error.status}`;
+        return {
+          why: `${gatewayAt} refused ${what} (HTTP ${error.status}: ${text})`,
+          code: 'gateway_refused',
+        };
+      }
       switch (error.code) {
         case 'gateway_timeout':
           return { why: error.message, code: CLIENT_GAVE_UP };
-        case 'gateway_unreachable':
-        case 'gateway_too_large':
-        case 'gateway_aborted':
-          return { why: error.message, code: 'gateway_away' };
         case 'gateway_not_json':
           return { why: error.message, code: 'gateway_invalid' };
         case 'gateway_invalid':
           return { why: `${gatewayAt} answered ${not}`, code: 'gateway_invalid' };
-        default: {
-          const text = error.reply?.message.slice(0, 500) ?? `HTTP ${error.status}`;
-          return {
-            why: `${gatewayAt} refused ${what} (HTTP ${error.status}: ${text})`,
-            code: 'gateway_refused',
-          };
-        }
+        default: // unreachable, or an answer over the cap
+          return { why: error.message, code: 'gateway_away' };
       }
     }
   };
