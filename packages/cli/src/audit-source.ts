@@ -12,6 +12,7 @@ import {
 } from '@meshguard/core';
 import { openSqliteForReading, parseStoreUrl, readPendingEvents, type StoreStats } from '@meshguard/store';
 import { UsageError } from './cli-error';
+import { asUsageError, openAdminClient } from './gateway-admin-client';
 
 /** The store URL the audit commands read: `--db`, else `MESHGUARD_DB`, else the embedded default. */
 export function auditDbUrl(flag: string | undefined): string {
@@ -105,56 +106,27 @@ function gatewayReader(rawUrl: string): AuditReader {
   const url = rawUrl.replace(/\/+$/, '');
   const token = process.env.MESHGUARD_ADMIN_TOKEN?.trim();
   if (!token) throw new UsageError(`reading the audit trail at ${url} needs MESHGUARD_ADMIN_TOKEN`);
-  const get = async <T>(path: string, params: Record<string, unknown> = {}): Promise<T> => {
-    const search = new URLSearchParams();
-    for (const [key, value] of Object.entries(params))
-      if (value !== undefined) search.set(key, String(value));
-    const query = search.size > 0 ? `?${search}` : '';
-    let res: Response;
-    try {
-      res = await fetch(`${url}${path}${query}`, {
-        headers: { authorization: `Bearer ${token}` },
-        signal: AbortSignal.timeout(30_000),
-      });
-    } catch (error) {
-      throw new UsageError(
-        `the gateway at ${url} is unreachable (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message})`,
-      );
-    }
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new UsageError(
-        `the gateway at ${url} answered HTTP ${res.status} with something that is not JSON`,
-      );
-    }
-    if (!res.ok)
-      throw new UsageError(`the gateway refused: ${(json as { message?: string }).message ?? res.status}`);
-    return json as T;
-  };
+  const client = openAdminClient(url, token, 30_000);
+  const read = <T>(call: Promise<T>): Promise<T> =>
+    call.catch((error: unknown) => {
+      throw asUsageError(error);
+    });
   return {
     where: url,
-    query: (filter) => get<AuditPage>('/v1/audit', filter),
+    query: (filter) => read(client.queryAudit(filter)),
     async *iterate(filter) {
       let cursor: string | undefined;
       do {
-        const page: AuditPage = await get<AuditPage>('/v1/audit', {
-          ...filter,
-          order: 'asc',
-          limit: 1000,
-          cursor,
-        });
+        const page = await read(client.queryAudit({ ...filter, order: 'asc', limit: 1000, cursor }));
         yield* page.events;
         cursor = page.nextCursor;
       } while (cursor);
     },
-    latest: (n) => get('/v1/audit/tail', { lines: n }),
-    after: (cursor) => get('/v1/audit/tail', { after: cursor }),
+    latest: (n) => read(client.tailAudit({ lines: n })),
+    after: (cursor) => read(client.tailAudit({ after: cursor })),
     count: async () => undefined,
-    stats: (filter) => get<StoreStats>('/v1/audit/stats', { since: filter.since, until: filter.until }),
-    verify: () => get<VerifyReport>('/v1/audit/verify'),
+    stats: (filter) => read(client.auditStats({ since: filter.since, until: filter.until })),
+    verify: () => read(client.verifyAudit()),
     // A gateway is a live writer: it replayed the journals left behind when it opened its store.
     pending: async () => [],
     close: async () => {},

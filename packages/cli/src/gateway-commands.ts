@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { type AuditStore, MeshGuardError, TRUST_TIERS } from '@meshguard/core';
+import {
+  type AuditStore,
+  type GatewayClient,
+  isGatewayRefusal,
+  MeshGuardError,
+  TRUST_TIERS,
+} from '@meshguard/core';
 import {
   createGateway,
   parseSigningKey,
@@ -23,6 +29,7 @@ import {
 import { auditDbUrl } from './audit-source';
 import { parseList, UsageError } from './cli-error';
 import { type CliIo, paint } from './cli-output';
+import { asUsageError, openAdminClient } from './gateway-admin-client';
 
 export interface GatewayStartFlags {
   port?: string;
@@ -215,46 +222,19 @@ export interface GatewayClientFlags {
   gateway?: string;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: a gateway reply, read field by field by each command
-type GatewayReply = any;
-
-function adminClient(flags: GatewayClientFlags) {
+/** The gateway the admin commands talk to, with the admin token. */
+function adminGateway(flags: GatewayClientFlags): GatewayClient {
   const url = (flags.gateway ?? process.env.MESHGUARD_GATEWAY_URL ?? '').trim().replace(/\/+$/, '');
   if (!url) throw new UsageError('no gateway: pass --gateway <url> or set MESHGUARD_GATEWAY_URL');
   const token = process.env.MESHGUARD_ADMIN_TOKEN?.trim();
   if (!token) throw new UsageError('set MESHGUARD_ADMIN_TOKEN to talk to the gateway as its admin');
-  return async (
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<{ status: number; json: GatewayReply }> => {
-    let res: Response;
-    try {
-      res = await fetch(`${url}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(body ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(10_000),
-      });
-    } catch (error) {
-      throw new UsageError(
-        `the gateway at ${url} is unreachable (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message})`,
-      );
-    }
-    const text = await res.text();
-    let json: GatewayReply;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = { message: text.slice(0, 200) };
-    }
-    if (res.status === 401 || res.status === 403)
-      throw new UsageError(`the gateway refused the admin token: ${json?.message ?? res.status}`);
-    return { status: res.status, json };
-  };
+  return openAdminClient(url, token, 10_000);
+}
+
+/** A refusal as a usage error: of the admin token (401, 403), or of the request. */
+function refused(error: unknown): unknown {
+  const denied = isGatewayRefusal(error) && (error.status === 401 || error.status === 403);
+  return asUsageError(error, denied ? 'the gateway refused the admin token' : 'the gateway refused');
 }
 
 export async function agentCreate(
@@ -269,42 +249,41 @@ export async function agentCreate(
   },
 ): Promise<number> {
   const ttl = flags.ttl ? parseDuration('--ttl', flags.ttl) : undefined;
-  if (flags.tier && !(TRUST_TIERS as readonly string[]).includes(flags.tier)) {
+  const tier = TRUST_TIERS.find((t) => t === flags.tier);
+  if (flags.tier && !tier) {
     throw new UsageError(`--tier: "${flags.tier}" is not one of ${TRUST_TIERS.join(', ')}`);
   }
-  const call = adminClient(flags);
-  const { status, json } = await call('POST', '/v1/agents', {
-    name: flags.name,
-    tags: flags.tags ? parseList(flags.tags) : [],
-    ...(flags.tier ? { tier: flags.tier } : {}),
-    ...(flags.id ? { id: flags.id } : {}),
-    ...(ttl ? { ttl } : {}),
-  });
-  if (status !== 201) throw new UsageError(`the gateway refused: ${json?.message ?? status}`);
+  const created = await adminGateway(flags)
+    .createAgent({
+      name: flags.name,
+      tags: flags.tags ? parseList(flags.tags) : [],
+      ...(tier ? { tier } : {}),
+      ...(flags.id ? { id: flags.id } : {}),
+      ...(ttl ? { ttl } : {}),
+    })
+    .catch((error: unknown) => {
+      throw refused(error);
+    });
   if (flags.json) {
-    io.out(JSON.stringify(json));
+    io.out(JSON.stringify(created));
     return 0;
   }
+  const { agent } = created;
   const c = paint(io);
   io.err(
-    `${c.green('✓')} agent ${json.agent.id} (${json.agent.name}; tags: ${json.agent.tags.join(', ') || 'none'}; tier: ${json.agent.tier}) token expires ${json.expiresAt}`,
+    `${c.green('✓')} agent ${agent.id} (${agent.name}; tags: ${agent.tags.join(', ') || 'none'}; tier: ${agent.tier}) token expires ${created.expiresAt}`,
   );
   // The token alone on stdout, so `export MESHGUARD_AGENT_TOKEN=$(meshguard agent create ...)` works.
-  io.out(json.token);
+  io.out(created.token);
   return 0;
 }
 
 export async function agentList(io: CliIo, flags: GatewayClientFlags & { json?: boolean }): Promise<number> {
-  const { status, json } = await adminClient(flags)('GET', '/v1/agents');
-  if (status !== 200) throw new UsageError(`the gateway refused: ${json?.message ?? status}`);
-  const agents = json.agents as Array<{
-    id: string;
-    name: string;
-    tags: string[];
-    tier: string;
-    createdAt: string;
-    revokedAt?: string;
-  }>;
+  const { agents } = await adminGateway(flags)
+    .listAgents()
+    .catch((error: unknown) => {
+      throw refused(error);
+    });
   if (flags.json) {
     for (const agent of agents) io.out(JSON.stringify(agent));
     return 0;
@@ -321,12 +300,15 @@ export async function agentList(io: CliIo, flags: GatewayClientFlags & { json?: 
 }
 
 export async function agentRevoke(io: CliIo, id: string, flags: GatewayClientFlags): Promise<number> {
-  const { status, json } = await adminClient(flags)('DELETE', `/v1/agents/${encodeURIComponent(id)}`);
-  if (status === 404) {
-    io.err(`meshguard: no agent "${id}"`);
-    return 1;
+  try {
+    await adminGateway(flags).revokeAgent(id);
+  } catch (error) {
+    if (isGatewayRefusal(error) && error.status === 404) {
+      io.err(`meshguard: no agent "${id}"`);
+      return 1;
+    }
+    throw refused(error);
   }
-  if (status !== 204) throw new UsageError(`the gateway refused: ${json?.message ?? status}`);
   io.err(`${paint(io).green('✓')} agent ${id} revoked: its tokens stop working on their next request`);
   return 0;
 }
@@ -355,15 +337,18 @@ export async function policyPush(io: CliIo, paths: string[], flags: GatewayClien
     }
   }
   if (files.length === 0) throw new UsageError('no policy files (.yaml, .yml, .json) to push');
-  const { status, json } = await adminClient(flags)('PUT', '/v1/policies', { files });
-  if (status === 400 && Array.isArray(json?.issues)) {
-    for (const issue of json.issues) io.err(`${issue.file}:${issue.line}:${issue.column}: ${issue.message}`);
+  let set: Awaited<ReturnType<GatewayClient['putPolicies']>>;
+  try {
+    set = await adminGateway(flags).putPolicies({ files });
+  } catch (error) {
+    const issues = isGatewayRefusal(error) && error.status === 400 ? error.reply?.issues : undefined;
+    if (!issues) throw refused(error);
+    for (const issue of issues) io.err(`${issue.file}:${issue.line}:${issue.column}: ${issue.message}`);
     io.err('the gateway kept the policy set in force');
     return 2;
   }
-  if (status !== 200) throw new UsageError(`the gateway refused: ${json?.message ?? status}`);
   io.err(
-    `${paint(io).green('✓')} policy set v${json.version} in force (${files.map((f) => f.name).join(', ')})`,
+    `${paint(io).green('✓')} policy set v${set.version} in force (${files.map((f) => f.name).join(', ')})`,
   );
   return 0;
 }

@@ -30,6 +30,8 @@ export {
   REDACTED_PREFIX,
   redactBody,
 } from './audit/redaction';
+export type { GatewayCallOptions, GatewayClient, GatewayClientOptions } from './client/gateway-client';
+export { createGatewayClient, isGatewayRefusal } from './client/gateway-client';
 export type { MeshGuardErrorOptions, PolicyIssue, PolicyLocation } from './errors/meshguard-error';
 export {
   ConfigError,
@@ -151,6 +153,47 @@ export {
   ShadowOutcomeSchema,
 } from './protocol/decision';
 export { canonicalFramework, FRAMEWORK_NAMES, frameworkSpellings } from './protocol/framework-names';
+export {
+  AgentListReplySchema,
+  AgentParamsSchema,
+  AgentRecordSchema,
+  CreateAgentBodySchema,
+  CreateAgentReplySchema,
+  HealthReplySchema,
+  JwksReplySchema,
+  PolicyFileSchema,
+  PolicySetReplySchema,
+  PutPoliciesBodySchema,
+  TokenParamsSchema,
+} from './protocol/gateway-admin-wire';
+export type { CheckBody, HandoffToken } from './protocol/gateway-agent-wire';
+export {
+  BatchCheckBodySchema,
+  BatchCheckReplySchema,
+  CheckBodySchema,
+  DecisionReplySchema,
+  DelegatingCheckBodySchema,
+  DelegatingDecisionReplySchema,
+  HandoffTokenSchema,
+  JudgeBodySchema,
+  JudgeReplySchema,
+  OutcomeBodySchema,
+  OutcomeEventBodySchema,
+  OutcomeReplySchema,
+  ReachableBodySchema,
+  ReachableReplySchema,
+} from './protocol/gateway-agent-wire';
+export {
+  AuditPageSchema,
+  AuditQuerySchema,
+  StatsQuerySchema,
+  StatsReplySchema,
+  TailQuerySchema,
+  TailReplySchema,
+  VerifyReplySchema,
+} from './protocol/gateway-audit-wire';
+export type { ErrorReply } from './protocol/gateway-error-wire';
+export { ErrorReplySchema } from './protocol/gateway-error-wire';
 export type { Judgement } from './protocol/judgement';
 export { JudgementSchema, JudgementShapeSchema } from './protocol/judgement';
 export type { OutcomeEvent } from './protocol/outcome-event';

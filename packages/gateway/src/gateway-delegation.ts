@@ -1,10 +1,8 @@
-import { type AgentIdentity, AgentIdentitySchema, ConfigError, type Decision } from '@meshguard/core';
+import { type AgentIdentity, ConfigError, type Decision, type HandoffToken } from '@meshguard/core';
 import type { AgentRecord, GatewayState } from '@meshguard/store';
 import type { FastifyBaseLogger } from 'fastify';
-import { z } from 'zod';
 import { type TokenAuthority, TokenError } from './agent-tokens';
 import { actClaim, MAX_DELEGATION_CHAIN } from './delegation-claims';
-import { CheckBodySchema, DecisionReplySchema } from './gateway-schemas';
 
 /**
  * Delegation over the gateway. When an agent's `handoff:<target>` check is allowed, the gateway
@@ -15,34 +13,9 @@ import { CheckBodySchema, DecisionReplySchema } from './gateway-schemas';
  * delegated token extends its chain; nothing resets it.
  */
 
-const HandoffTokenSchema = z
-  .object({
-    token: z.string().describe('The delegated agent token: the target sends it as its bearer token.'),
-    agent: AgentIdentitySchema.describe('The target agent the token is bound to.'),
-    delegation: z
-      .array(AgentIdentitySchema)
-      .describe('The chain the token carries, root first; checks made with it are decided with it.'),
-    expiresAt: z.string().describe('When the token expires (ISO date-time).'),
-  })
-  .describe(
-    'Only on an allowed `handoff:<target>` check whose target is an agent of this gateway: a delegated token for the target.',
-  );
-export type HandoffToken = z.infer<typeof HandoffTokenSchema>;
-
-export const DelegatingCheckBodySchema = CheckBodySchema.extend({
-  handoffTarget: z
-    .string()
-    .min(1)
-    .max(256)
-    .optional()
-    .describe(
-      'For a `handoff:<target>` check: the id of the target agent, when several agents have its name. The agent must have the name (or id) the action names.',
-    ),
-});
-
-export const DelegatingDecisionReplySchema = DecisionReplySchema.extend({
-  handoffToken: HandoffTokenSchema.optional(),
-});
+export type { HandoffToken } from '@meshguard/core';
+// The check route's body and reply (their schemas are the wire's, in core).
+export { DelegatingCheckBodySchema, DelegatingDecisionReplySchema } from '@meshguard/core';
 
 export interface DelegationOptions {
   /** How long a delegated token lives (seconds, default 300); never past the caller's own token. */

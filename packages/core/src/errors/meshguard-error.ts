@@ -1,3 +1,5 @@
+import type { ErrorReply } from '../protocol/gateway-error-wire';
+
 const MARKER = Symbol.for('meshguard.error');
 
 export interface MeshGuardErrorOptions {
@@ -72,14 +74,32 @@ export class ConfigError extends MeshGuardError {
   }
 }
 
-/** The gateway could not be reached or answered something unusable. */
-export class GatewayError extends MeshGuardError {
-  readonly status: number | undefined;
+const GATEWAY_MARKER = Symbol.for('meshguard.gateway_error');
 
-  constructor(message: string, options: MeshGuardErrorOptions & { status?: number } = {}) {
+/**
+ * The gateway could not be reached, refused (`status`, and `reply`: its error body, whose `error`
+ * is the `code`), or answered something unusable (`gateway_not_json`, `gateway_invalid`).
+ */
+export class GatewayError extends MeshGuardError {
+  readonly [GATEWAY_MARKER] = true;
+  readonly status: number | undefined;
+  readonly reply: ErrorReply | undefined;
+
+  constructor(
+    message: string,
+    options: MeshGuardErrorOptions & { status?: number | undefined; reply?: ErrorReply | undefined } = {},
+  ) {
     super(message, { code: options.code ?? 'gateway_error', cause: options.cause });
     this.name = 'GatewayError';
     this.status = options.status;
+    this.reply = options.reply;
+  }
+
+  static override isInstance(error: unknown): error is GatewayError {
+    return (
+      MeshGuardError.isInstance(error) &&
+      (error as unknown as Record<symbol, unknown>)[GATEWAY_MARKER] === true
+    );
   }
 }
 

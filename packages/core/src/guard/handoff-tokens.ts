@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { HandoffToken } from '../protocol/gateway-agent-wire';
 
 /**
  * Delegated tokens a gateway issued on allowed handoffs, held in this process so the target
@@ -9,14 +9,6 @@ import { z } from 'zod';
  * instead of its own for checks made after the handoff: those that carry a delegation chain, in
  * the same trace.
  */
-
-const HandoffTokenReplySchema = z.object({
-  handoffToken: z.object({
-    token: z.string().min(1),
-    agent: z.object({ id: z.string().min(1) }),
-    expiresAt: z.string(),
-  }),
-});
 
 const held = new Map<string, { token: string; expiresAt: number }>();
 const subjects = new Map<string, string | undefined>();
@@ -43,11 +35,10 @@ function subjectOf(token: string): string | undefined {
 export function keepHandoffToken(
   base: string,
   request: { traceId?: string | undefined },
-  reply: unknown,
+  handoffToken: HandoffToken | undefined,
 ): void {
-  const parsed = HandoffTokenReplySchema.safeParse(reply);
-  if (!parsed.success) return;
-  const { token, agent, expiresAt } = parsed.data.handoffToken;
+  if (!handoffToken?.token) return;
+  const { token, agent, expiresAt } = handoffToken;
   // Bounded: tokens an hour past their expiry go once there are many (their runs are over).
   const stale = Date.now() - 3_600_000;
   if (held.size >= 1000) for (const [key, entry] of held) if (entry.expiresAt <= stale) held.delete(key);

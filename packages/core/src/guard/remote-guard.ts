@@ -1,22 +1,21 @@
 import createDebug from 'debug';
-import { ConfigError, MeshGuardError } from '../errors/meshguard-error';
+import { createGatewayClient, isGatewayRefusal } from '../client/gateway-client';
+import { DEFAULT_MAX_RESPONSE_BYTES } from '../client/gateway-http';
+import { ConfigError, GatewayError, MeshGuardError, ValidationError } from '../errors/meshguard-error';
 import { parseWithSchema, safeParseWithSchema } from '../errors/parse-with-schema';
 import { isoTime, uuidv7 } from '../ids/uuidv7';
 import type { Reachability } from '../policy/policy-engine';
-import type { AuditEvent } from '../protocol/audit-event';
 import { type AuditFilter, AuditFilterSchema } from '../protocol/audit-filter';
 import { type CheckRequest, CheckRequestSchema } from '../protocol/check-request';
-import { type Decision, DecisionShapeSchema, isConsistentDecision } from '../protocol/decision';
-import { type Judgement, JudgementSchema } from '../protocol/judgement';
+import { type Decision, isConsistentDecision } from '../protocol/decision';
+import type { Judgement } from '../protocol/judgement';
 import { CLIENT_GAVE_UP, type OutcomeEvent, OutcomeEventSchema } from '../protocol/outcome-event';
 import { RecentMap } from '../util/recent-map';
 import { bearerFor, keepHandoffToken } from './handoff-tokens';
 import type { JudgingGuard } from './judging-guard';
 import { createCircuit } from './remote-circuit';
-import { createGatewayHttp, DEFAULT_MAX_RESPONSE_BYTES, GatewayCallError } from './remote-http';
 import { createOutcomeSender } from './remote-outcomes';
 import { createSpool, type SpooledEvent } from './remote-spool';
-import { parseGatewayUrl } from './remote-url';
 
 const debug = createDebug('meshguard:remote');
 
@@ -41,7 +40,7 @@ export interface RemoteGuardOptions {
   /** How often queued outcome events are sent (default 100 ms). */
   flushMs?: number;
   /** For tests: the fetch to use. */
-  fetch?: typeof fetch;
+  fetch?: typeof globalThis.fetch;
 }
 
 /** A guard backed by a MeshGuard gateway. */
@@ -79,23 +78,29 @@ const RECENT_DENIALS = 2000;
  * const guard = createRemoteGuard({ url: 'http://127.0.0.1:8787', agentToken: process.env.MESHGUARD_AGENT_TOKEN! });
  */
 export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
-  const url = parseGatewayUrl(options.url);
+  const timeoutMs = options.timeoutMs ?? 2000;
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const client = createGatewayClient({
+    url: options.url,
+    token: options.agentToken,
+    fetch: options.fetch,
+    timeoutMs,
+    maxResponseBytes,
+  });
   if (!options.agentToken) {
     throw new ConfigError('a gateway needs an agent token: set MESHGUARD_AGENT_TOKEN or pass agentToken', {
       code: 'agent_token_missing',
     });
   }
-  const timeoutMs = options.timeoutMs ?? 2000;
-  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-  const http = createGatewayHttp({ url, fetch: options.fetch ?? fetch, timeoutMs, maxResponseBytes });
+  // Every reason quotes the URL this way (credentials hidden).
+  const gatewayAt = `the MeshGuard gateway at ${client.url}`;
   const circuit = createCircuit(options.circuitRetryMs ?? 1000);
   const spool = createSpool({
     dir: options.spoolDir ?? '.meshguard/spool',
     key: `${options.url.replace(/\/+$/, '')} ${options.agentToken}`,
   });
   const sender = createOutcomeSender({
-    http,
-    token: options.agentToken,
+    client,
     spool,
     flushMs: options.flushMs ?? 100,
   });
@@ -119,7 +124,7 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
       decisionId,
       allowed: false,
       effect: 'deny',
-      reason: `Denied: the MeshGuard gateway ${why}`,
+      reason: `Denied: ${why}`,
       mode: 'enforce',
       evaluatedAt: isoTime(Date.now()),
     };
@@ -145,58 +150,58 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
     return decision;
   };
 
-  /** A failed call: a timeout or a refused connection opens the circuit. */
-  const failure = (error: unknown): { why: string; gaveUp: boolean } => {
-    if (!(error instanceof GatewayCallError)) throw error;
-    // An answer over the cap is still an answer: the gateway is there (and a probe must end
-    // either way, or the circuit would stay open for good).
-    if (error.failure.kind === 'too_large') circuit.succeeded();
-    else circuit.failed(error.message);
-    return { why: error.message, gaveUp: error.failure.kind === 'timeout' };
+  /**
+   * A call that got no usable answer. A timeout or a refused connection opens the circuit; any
+   * other failure is an answer, so the gateway is there (an answer over the cap too: a probe must
+   * end either way, or the circuit would stay open for good).
+   */
+  const noAnswer = (error: unknown): GatewayError => {
+    if (!GatewayError.isInstance(error)) throw error;
+    if (error.code === 'gateway_timeout' || error.code === 'gateway_unreachable')
+      circuit.failed(error.message);
+    else circuit.succeeded();
+    return error;
   };
 
   /**
-   * One agent call: the answer's JSON, or why there is none (the reason of a deny, and the error
-   * its `blocked` outcome records). A delegated token is sent after a handoff.
+   * One agent call: the reply, or why there is none (the reason of a deny) and the error its
+   * `blocked` outcome records. `what` names the call in a refusal; `not` says what a reply that
+   * breaks its schema is not.
    */
-  const ask = async (
-    path: string,
-    body: Omit<CheckRequest, 'agent'>,
+  const ask = async <T>(
+    call: () => Promise<T>,
     what: string,
-  ): Promise<{ json: unknown } | { why: string; code: string }> => {
-    let res: Awaited<ReturnType<typeof http.call>>;
+    not: string,
+  ): Promise<{ reply: T } | { why: string; code: string }> => {
     try {
-      res = await http.call(path, {
-        method: 'POST',
-        body: JSON.stringify(body),
-        token: bearerFor(url.shown, options.agentToken, body),
-      });
-    } catch (error) {
-      const { why, gaveUp } = failure(error);
-      return { why, code: gaveUp ? CLIENT_GAVE_UP : 'gateway_away' };
+      const reply = await call();
+      circuit.succeeded();
+      return { reply };
+    } catch (caught) {
+      const error = noAnswer(caught);
+      if (isGatewayRefusal(error)) {
+        const text = error.reply?.message.slice(0, 500) ?? `HTTP ${error.status}`;
+        return {
+          why: `${gatewayAt} refused ${what} (HTTP ${error.status}: ${text})`,
+          code: 'gateway_refused',
+        };
+      }
+      switch (error.code) {
+        case 'gateway_timeout':
+          return { why: error.message, code: CLIENT_GAVE_UP };
+        case 'gateway_not_json':
+          return { why: error.message, code: 'gateway_invalid' };
+        case 'gateway_invalid':
+          return { why: `${gatewayAt} answered ${not}`, code: 'gateway_invalid' };
+        default: // unreachable, or an answer over the cap
+          return { why: error.message, code: 'gateway_away' };
+      }
     }
-    circuit.succeeded();
-    let json: unknown;
-    try {
-      json = JSON.parse(res.text);
-    } catch {
-      const why = `at ${url.shown} answered HTTP ${res.status} with something that is not JSON`;
-      return { why, code: 'gateway_invalid' };
-    }
-    if (!res.ok) {
-      const message = (json as { message?: unknown })?.message;
-      const text = typeof message === 'string' ? message.slice(0, 500) : `HTTP ${res.status}`;
-      return {
-        why: `at ${url.shown} refused ${what} (HTTP ${res.status}: ${text})`,
-        code: 'gateway_refused',
-      };
-    }
-    return { json };
   };
 
   return {
     mode: 'remote',
-    url: url.shown,
+    url: client.url,
     async check(request: CheckRequest) {
       if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });
       const { agent: _fromToken, ...asked } = parseWithSchema(CheckRequestSchema, request, 'request');
@@ -204,28 +209,26 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
       const body = { ...asked, decisionId, deadline: isoTime(Date.now() + timeoutMs) };
       const refusal = circuit.refusal();
       if (refusal) return failClosed(refusal, body, decisionId, 'gateway_away');
-      const answer = await ask('/v1/check', body, 'the check');
+      // A delegated token after a handoff: the gateway decides with the chain it carries.
+      const token = bearerFor(client.url, options.agentToken, body);
+      const answer = await ask(
+        () => client.check(body, { token }),
+        'the check',
+        'something that is not a decision',
+      );
       if ('why' in answer) return failClosed(answer.why, body, decisionId, answer.code);
-      const { json } = answer;
-      const decision = DecisionShapeSchema.safeParse(json);
-      if (!decision.success)
+      const { handoffToken, ...decision } = answer.reply;
+      if (!isConsistentDecision(decision)) {
+        const { allowed, effect } = decision;
         return failClosed(
-          `at ${url.shown} answered something that is not a decision`,
+          `${gatewayAt} answered inconsistently (allowed: ${allowed} with effect "${effect}")`,
           body,
-          decisionId,
-          'gateway_invalid',
-        );
-      if (!isConsistentDecision(decision.data)) {
-        const { allowed, effect } = decision.data;
-        return failClosed(
-          `at ${url.shown} answered inconsistently (allowed: ${allowed} with effect "${effect}")`,
-          body,
-          decision.data.decisionId,
+          decision.decisionId,
           'gateway_inconsistent',
         );
       }
-      keepHandoffToken(url.shown, body, json);
-      return decision.data;
+      keepHandoffToken(client.url, body, handoffToken);
+      return decision;
     },
     async reachable(request): Promise<Reachability> {
       const { agent: _fromToken, ...body } = parseWithSchema(
@@ -234,31 +237,20 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
         'request',
       );
       const refusal = circuit.refusal();
+      const not = (reason: string): Reachability => ({ reachable: false, reason, approvalPossible: false });
       // Fail closed at offer time too: what cannot be asked about is not offered.
-      if (refusal)
-        return {
-          reachable: false,
-          reason: `Denied: the MeshGuard gateway ${refusal}`,
-          approvalPossible: false,
-        };
+      if (refusal) return not(`Denied: ${refusal}`);
       try {
-        const res = await http.call('/v1/reachable', {
-          method: 'POST',
-          body: JSON.stringify(body),
-          token: options.agentToken,
-        });
+        const reply = await client.reachable(body);
         circuit.succeeded();
-        const json = JSON.parse(res.text) as Reachability;
-        if (res.ok && typeof json.reachable === 'boolean') return json;
-        return {
-          reachable: false,
-          reason: `the gateway refused the question (HTTP ${res.status})`,
-          approvalPossible: false,
-        };
-      } catch (error) {
-        const why =
-          error instanceof GatewayCallError ? failure(error).why : 'answered something that is not JSON';
-        return { reachable: false, reason: `Denied: the MeshGuard gateway ${why}`, approvalPossible: false };
+        return reply;
+      } catch (caught) {
+        const error = noAnswer(caught);
+        if (error.code === 'gateway_not_json')
+          return not('Denied: the MeshGuard gateway answered something that is not JSON');
+        // A refusal, or a reply that is not an answer.
+        if (error.status !== undefined) return not(`the gateway refused the question (HTTP ${error.status})`);
+        return not(`Denied: ${error.message}`);
       }
     },
     async judge(request: CheckRequest): Promise<Judgement> {
@@ -272,20 +264,20 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
       const deny = (why: string): Judgement => ({
         allowed: false,
         effect: 'deny',
-        reason: `Denied: the MeshGuard gateway ${why}`,
+        reason: `Denied: ${why}`,
         mode: 'enforce',
         evaluatedAt: isoTime(Date.now()),
       });
       const refusal = circuit.refusal();
       if (refusal) return deny(refusal);
       // A delegated token after a handoff: the gateway judges with the chain it carries.
-      const answer = await ask('/v1/judge', body, 'to judge');
+      const token = bearerFor(client.url, options.agentToken, body);
+      const notJudgement = 'something that is not a consistent judgement';
+      const answer = await ask(() => client.judge(body, { token }), 'to judge', notJudgement);
       if ('why' in answer) return deny(answer.why);
-      const { json } = answer;
-      const judged = JudgementSchema.safeParse(json);
-      return judged.success
-        ? judged.data
-        : deny(`at ${url.shown} answered something that is not a consistent judgement`);
+      return isConsistentDecision(answer.reply)
+        ? answer.reply
+        : deny(`${gatewayAt} answered ${notJudgement}`);
     },
     record(input: OutcomeEvent) {
       if (closed) return Promise.reject(new MeshGuardError('the guard is closed', { code: 'guard_closed' }));
@@ -309,27 +301,11 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
         });
       }
       const parsed = parseWithSchema(AuditFilterSchema, filter, 'filter');
-      const params = new URLSearchParams();
-      for (const [key, value] of Object.entries(parsed))
-        if (value !== undefined) params.set(key, String(value));
-      let res: Awaited<ReturnType<typeof http.call>>;
-      try {
-        res = await http.call('/v1/audit', {
-          method: 'GET',
-          token: options.adminToken,
-          params,
-          maxBytes: maxResponseBytes * 64,
-        });
-      } catch (error) {
-        throw new MeshGuardError(`the gateway could not be queried: it ${(error as Error).message}`, {
-          code: 'gateway_error',
-        });
-      }
-      if (!res.ok)
-        throw new MeshGuardError(`the gateway refused the query (HTTP ${res.status})`, {
-          code: 'gateway_error',
-        });
-      return (JSON.parse(res.text) as { events: AuditEvent[] }).events;
+      const page = await client.queryAudit(parsed, {
+        token: options.adminToken,
+        maxBytes: maxResponseBytes * 64,
+      });
+      return page.events;
     },
     flush: () => sender.flush(),
     withAgentToken: (agentToken: string) => createRemoteGuard({ ...options, agentToken }),

@@ -1,6 +1,6 @@
 import createDebug from 'debug';
+import type { GatewayClient } from '../client/gateway-client';
 import { MeshGuardError } from '../errors/meshguard-error';
-import { GatewayCallError, type GatewayHttp } from './remote-http';
 import type { Spool, SpooledEvent } from './remote-spool';
 
 const debug = createDebug('meshguard:remote');
@@ -9,12 +9,6 @@ interface QueuedEvent {
   event: SpooledEvent;
   acknowledged: () => void;
   failed: (error: unknown) => void;
-}
-
-/** What the gateway's `POST /v1/audit` says of each event (older gateways say only `accepted`). */
-interface AuditAnswer {
-  recorded?: unknown;
-  rejected?: unknown;
 }
 
 export interface OutcomeSender {
@@ -29,15 +23,15 @@ export interface OutcomeSender {
  * Delivers outcome events. An event counts as delivered only when a 2xx answer names its id in
  * `recorded`; one the answer names in `rejected` (it breaks the schema, or is not this agent's to
  * record) is set aside beside the spool; anything else (another status, 401 and 403 included, a
- * timeout, an answer that names neither) leaves it for later, in the spool.
+ * timeout, an answer that names neither or breaks its schema) leaves it for later, in the spool.
  */
 export function createOutcomeSender(options: {
-  http: GatewayHttp;
-  token: string;
+  /** The agent's client (its token is the agent's own: outcomes are never sent delegated). */
+  client: GatewayClient;
   spool: Spool;
   flushMs: number;
 }): OutcomeSender {
-  const { http, spool } = options;
+  const { client, spool } = options;
   const queue: QueuedEvent[] = [];
   let sending: Promise<void> | undefined;
   let closed = false;
@@ -47,27 +41,16 @@ export function createOutcomeSender(options: {
   const send = async (
     events: SpooledEvent[],
   ): Promise<{ rejected: SpooledEvent[]; left: SpooledEvent[] }> => {
-    let answer: AuditAnswer;
+    let answer: Awaited<ReturnType<GatewayClient['recordOutcomes']>>;
     try {
-      const res = await http.call('/v1/audit', {
-        method: 'POST',
-        body: JSON.stringify({ events }),
-        token: options.token,
-      });
-      if (!res.ok) {
-        debug('the gateway answered HTTP %d to %d outcome events: kept for later', res.status, events.length);
-        return { rejected: [], left: events };
-      }
-      answer = JSON.parse(res.text) as AuditAnswer;
+      answer = await client.recordOutcomes({ events });
     } catch (error) {
-      const why = error instanceof GatewayCallError ? error.message : (error as Error).name;
+      const why = MeshGuardError.isInstance(error) ? error.message : (error as Error).name;
       debug('could not deliver %d outcome events (%s): kept for later', events.length, why);
       return { rejected: [], left: events };
     }
-    const recorded = new Set(Array.isArray(answer?.recorded) ? answer.recorded : []);
-    const refused = new Set(
-      (Array.isArray(answer?.rejected) ? answer.rejected : []).map((r: { id?: unknown }) => r?.id),
-    );
+    const recorded = new Set(answer.recorded);
+    const refused = new Set(answer.rejected.map((r) => r.id));
     const rejected: SpooledEvent[] = [];
     const left: SpooledEvent[] = [];
     for (const event of events) {

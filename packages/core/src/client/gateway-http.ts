@@ -1,21 +1,8 @@
-import type { GatewayUrl } from './remote-url';
+import { GatewayError } from '../errors/meshguard-error';
+import type { GatewayUrl } from '../guard/remote-url';
 
-/** The largest answer the remote guard reads by default (1 MiB): a decision is a few hundred bytes. */
+/** The largest answer read by default (1 MiB): a decision is a few hundred bytes. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
-
-/** Why a call to the gateway got no usable answer. */
-export type CallFailure =
-  | { kind: 'timeout'; message: string }
-  | { kind: 'unreachable'; message: string }
-  | { kind: 'too_large'; message: string };
-
-/** A call that got no usable answer; `failure.message` is safe to show (credentials hidden). */
-export class GatewayCallError extends Error {
-  constructor(readonly failure: CallFailure) {
-    super(failure.message);
-    this.name = 'GatewayCallError';
-  }
-}
 
 /** An answer read whole, within the size cap and the time limit. */
 interface GatewayAnswer {
@@ -27,38 +14,58 @@ interface GatewayAnswer {
 export interface GatewayHttp {
   /**
    * Sends a request and reads its whole answer, all within `timeoutMs` (headers and body alike)
-   * and at most `maxBytes` of body (default: the client's cap). Throws a {@link GatewayCallError}.
+   * and at most `maxBytes` of body (default: the client's cap). Throws a {@link GatewayError}
+   * (`gateway_timeout`, `gateway_unreachable`, `gateway_too_large`, `gateway_aborted`) whose
+   * message is safe to show (credentials hidden).
    */
   call(
     path: string,
-    init: { method: string; body?: string; token: string; params?: URLSearchParams; maxBytes?: number },
+    init: {
+      method: string;
+      body?: string | undefined;
+      token: string;
+      params?: URLSearchParams | undefined;
+      maxBytes?: number | undefined;
+      signal?: AbortSignal | undefined;
+    },
   ): Promise<GatewayAnswer>;
 }
 
 export function createGatewayHttp(options: {
   url: GatewayUrl;
-  fetch: typeof fetch;
+  fetch: typeof globalThis.fetch;
   timeoutMs: number;
   maxResponseBytes: number;
 }): GatewayHttp {
   const { url, timeoutMs } = options;
-  const timedOut = (): CallFailure => ({
-    kind: 'timeout',
-    message: `at ${url.shown} did not answer within ${timeoutMs} ms`,
-  });
+  const failed = (code: string, what: string) =>
+    new GatewayError(`the MeshGuard gateway at ${url.shown} ${what}`, { code });
+  const timedOut = () => failed('gateway_timeout', `did not answer within ${timeoutMs} ms`);
 
   return {
     async call(path, init) {
       const maxBytes = init.maxBytes ?? options.maxResponseBytes;
       const controller = new AbortController();
-      // One clock for the whole exchange: connecting, the headers and every byte of the body.
-      let expired = false;
-      let onExpiry: (() => void) | undefined;
-      const timer = setTimeout(() => {
-        expired = true;
+      // One clock for the whole exchange: connecting, the headers and every byte of the body. The
+      // caller's signal ends it the same way.
+      let ended: 'timeout' | 'aborted' | undefined;
+      let onEnd: (() => void) | undefined;
+      const end = (why: 'timeout' | 'aborted') => {
+        if (ended) return;
+        ended = why;
         controller.abort();
-        onExpiry?.();
-      }, timeoutMs);
+        onEnd?.();
+      };
+      const endError = () =>
+        ended === 'timeout'
+          ? timedOut()
+          : new GatewayError(`the call to the MeshGuard gateway at ${url.shown} was aborted`, {
+              code: 'gateway_aborted',
+            });
+      const timer = setTimeout(() => end('timeout'), timeoutMs);
+      const abort = () => end('aborted');
+      init.signal?.addEventListener('abort', abort, { once: true });
+      if (init.signal?.aborted) abort();
       try {
         let res: Response;
         try {
@@ -75,51 +82,48 @@ export function createGatewayHttp(options: {
             signal: controller.signal,
           });
         } catch (error) {
-          if (expired) throw new GatewayCallError(timedOut());
+          if (ended) throw endError();
           const cause = (error as { cause?: { code?: string } }).cause?.code;
           // The cause's message may quote the URL: only its code is shown.
-          throw new GatewayCallError({
-            kind: 'unreachable',
-            message: `at ${url.shown} was unreachable (${cause ?? (error as Error).name ?? 'fetch failed'})`,
-          });
+          throw failed(
+            'gateway_unreachable',
+            `was unreachable (${cause ?? (error as Error).name ?? 'fetch failed'})`,
+          );
         }
         const declared = Number(res.headers.get('content-length'));
         if (Number.isFinite(declared) && declared > maxBytes) {
           controller.abort();
-          throw new GatewayCallError(tooLarge(url, maxBytes));
+          throw tooLarge(maxBytes);
         }
         const text = await readCapped(res, maxBytes, (stop) => {
-          onExpiry = stop;
-          return expired;
+          onEnd = stop;
+          return ended !== undefined;
         }).catch((error: unknown) => {
-          if (error instanceof GatewayCallError) throw error;
-          if (expired) throw new GatewayCallError(timedOut());
+          if (ended) throw endError();
           if (error === TOO_LARGE) {
             controller.abort();
-            throw new GatewayCallError(tooLarge(url, maxBytes));
+            throw tooLarge(maxBytes);
           }
-          throw new GatewayCallError({
-            kind: 'unreachable',
-            message: `at ${url.shown} broke off its answer (${(error as Error).name})`,
-          });
+          throw failed('gateway_unreachable', `broke off its answer (${(error as Error).name})`);
         });
         return { status: res.status, ok: res.ok, text };
       } finally {
         clearTimeout(timer);
+        init.signal?.removeEventListener('abort', abort);
       }
     },
   };
+
+  function tooLarge(maxBytes: number): GatewayError {
+    return failed('gateway_too_large', `answered more than ${maxBytes} bytes`);
+  }
 }
 
 const TOO_LARGE = Symbol('too large');
 
-function tooLarge(url: GatewayUrl, maxBytes: number): CallFailure {
-  return { kind: 'too_large', message: `at ${url.shown} answered more than ${maxBytes} bytes` };
-}
-
 /**
  * Reads a body as UTF-8 up to `maxBytes`; rejects with TOO_LARGE past it, and as soon as the
- * deadline passes (`watch` registers what to do then), whatever the server is doing.
+ * exchange ends (deadline or abort: `watch` registers what to do then), whatever the server is doing.
  */
 async function readCapped(
   res: Response,
@@ -133,8 +137,8 @@ async function readCapped(
   const expiry = new Promise<never>((_, reject) => {
     stopped = reject;
   });
-  expiry.catch(() => {}); // raced below; a deadline after the last read must not go unhandled
-  if (watch(() => stopped?.(new Error('deadline')))) throw new Error('deadline');
+  expiry.catch(() => {}); // raced below; an end after the last read must not go unhandled
+  if (watch(() => stopped?.(new Error('ended')))) throw new Error('ended');
   let size = 0;
   let text = '';
   try {
