@@ -5,7 +5,6 @@ import {
   formatExplanation,
   formatPolicyIssue,
   loadPolicies,
-  MeshGuardError,
   parseWithSchema,
   TRUST_TIERS,
   type TrustTier,

@@ -35,7 +35,7 @@ export interface GovernedToolInfo {
   readonly withoutApprovalHook: AnyFunctionTool;
 }
 
-export interface CallRecord {
+interface CallRecord {
   checked: CheckedAction;
   /** The approval hook asked the SDK to interrupt for this call. */
   approvalAsked?: boolean;

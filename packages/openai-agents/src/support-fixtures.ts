@@ -7,7 +7,7 @@ import { Agent, tool } from '@openai/agents';
 import { z } from 'zod';
 import type { GovernanceOptions } from './governance-context';
 
-export const SEED_POLICY = readFileSync(
+const SEED_POLICY = readFileSync(
   fileURLToPath(new URL('../../../examples/policies/openai-support.yaml', import.meta.url)),
   'utf8',
 );
@@ -21,7 +21,7 @@ export const SUPPORT_ACTIONS = {
   escalate_to_human: 'write:escalation',
 };
 
-export const SUPPORT_IDENTITY = { tags: ['openai', 'support'], tier: 'verified' as const };
+const SUPPORT_IDENTITY = { tags: ['openai', 'support'], tier: 'verified' as const };
 
 /** Refunds over $50 wait for a human (`require_approval`). */
 export const REFUND_APPROVAL_POLICY = `
@@ -105,4 +105,3 @@ export function trail(events: AuditEvent[]): string[] {
   );
 }
 
-export { Agent };

@@ -10,7 +10,7 @@ import {
 import { rowToEvent } from './stored-row';
 
 /** The values an audit filter or the stats read from an event. */
-export type AuditField =
+type AuditField =
   | 'ts'
   | 'type'
   | 'decisionId'
@@ -24,7 +24,7 @@ export type AuditField =
   | 'mode';
 
 /** Parameters in the order their placeholders stand in the SQL. */
-export interface SqlParams {
+interface SqlParams {
   readonly values: unknown[];
   /** Adds a value and returns its placeholder. */
   add(value: unknown): string;

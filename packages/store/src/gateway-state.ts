@@ -100,7 +100,7 @@ export interface PublicKeyRow {
 }
 
 /** A retired key whose every token has expired (`at` an ISO time): nothing it signed verifies. */
-export function keySpent(row: PublicKeyRow, at: string): boolean {
+function keySpent(row: PublicKeyRow, at: string): boolean {
   return row.retired_at !== null && (row.expires_at === null || row.expires_at < at);
 }
 

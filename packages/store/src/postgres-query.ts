@@ -15,7 +15,7 @@ import type { PostgresAuditStore } from './postgres-store';
 import { columnText, rowToEvent } from './stored-row';
 
 /** PostgreSQL's SQL for audit filters on the tables of schema `s` (quoted): every value has a column. */
-export function postgresDialect(s: string): AuditSqlDialect {
+function postgresDialect(s: string): AuditSqlDialect {
   return {
     table: `${s}.audit_events`,
     placeholder: (n) => `$${n}`,

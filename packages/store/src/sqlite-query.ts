@@ -38,7 +38,7 @@ const FIELDS = {
 const ALL_BUCKETS = `bucket IN (WITH RECURSIVE b(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM b WHERE n < (SELECT max(pos) >> ${BUCKET_BITS} FROM audit_events)) SELECT n FROM b)`;
 
 /** SQLite's SQL for audit filters; `buckets`: the file has schema 2's agent index by bucket. */
-export function sqliteDialect(buckets: boolean): AuditSqlDialect {
+function sqliteDialect(buckets: boolean): AuditSqlDialect {
   return {
     table: 'audit_events',
     placeholder: () => '?',

@@ -2,7 +2,6 @@ import createDebug from 'debug';
 import type { AuditStore } from '../audit/audit-store';
 import { ConfigError, MeshGuardError, ValidationError } from '../errors/meshguard-error';
 import { parseWithSchema } from '../errors/parse-with-schema';
-import { isoTime, uuidv7 } from '../ids/uuidv7';
 import {
   type Clock,
   createPolicyEngine,

@@ -1,7 +1,7 @@
 import createDebug from 'debug';
 import { createGatewayClient, isGatewayRefusal } from '../client/gateway-client';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../client/gateway-http';
-import { ConfigError, GatewayError, MeshGuardError, ValidationError } from '../errors/meshguard-error';
+import { ConfigError, GatewayError, MeshGuardError } from '../errors/meshguard-error';
 import { parseWithSchema, safeParseWithSchema } from '../errors/parse-with-schema';
 import { isoTime, uuidv7 } from '../ids/uuidv7';
 import type { Reachability } from '../policy/policy-engine';
