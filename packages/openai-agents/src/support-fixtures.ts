@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { AuditEvent } from '@meshguard/core';
 import { createTestGuard } from '@meshguard/core/testing';
-import { Agent, tool } from '@openai/agents';
+import { tool } from '@openai/agents';
 import { z } from 'zod';
 import type { GovernanceOptions } from './governance-context';
 
@@ -104,4 +104,3 @@ export function trail(events: AuditEvent[]): string[] {
     [e.type, e.agent.name, e.action, e.outcome ? `${e.effect}/${e.outcome}` : e.effect].join(' '),
   );
 }
-
