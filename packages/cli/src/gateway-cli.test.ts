@@ -309,7 +309,7 @@ describe('meshguard gateway start', () => {
     expect(await new Promise((r) => gateway.child.once('exit', r))).toBe(0);
     const verify = meshguard(['audit', 'verify', '--db', db]);
     expect(verify.code).toBe(0);
-  });
+  }, 60_000); // Starts the gateway twice, kills it and replays: 20 s is short on a busy 2-core machine.
 });
 
 const PG_URL = process.env.MESHGUARD_TEST_PG_URL;
@@ -384,5 +384,5 @@ describe.skipIf(!PG_URL)('two meshguard gateway processes on one PostgreSQL data
       await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await client.end();
     }
-  });
+  }, 60_000); // Two gateway processes and a CLI per step.
 });
