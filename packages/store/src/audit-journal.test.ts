@@ -117,6 +117,28 @@ describe('the sqlite store journal', () => {
     await Promise.all([writable, off, readonly, memory].map((store) => store.close()));
   });
 
+  it('commits on this thread until its worker is up, then hands over: one chain, in journal order', async () => {
+    requireBuilt(); // the built store: from sources there is no worker
+    const built = (await import(pathToFileURL(DIST).href)) as typeof import('./sqlite-store');
+    const path = await newPath('mg-journal-handover-');
+    const store = built.openSqliteStore(path);
+    if (!canJournal(store)) throw new Error('a writable store on a file journals');
+    const ids: string[] = [];
+    const started = Date.now();
+    // Long enough for the worker to start even on a busy machine, draining now and then.
+    for (let i = 0; Date.now() - started < 1500 || i < 200; i++) {
+      const body = makeEventBody({ traceId: 'trace_handover' });
+      ids.push(body.id);
+      store.journal([body]);
+      if (i % 50 === 0) await store.drain();
+      else await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await store.drain();
+    expect([...store.iterate({ traceId: 'trace_handover', order: 'asc' })].map((e) => e.id)).toEqual(ids);
+    expect((await store.verify()).ok).toBe(true);
+    await store.close();
+  }, 30_000);
+
   it('loses no acknowledged event when the writer is killed with SIGKILL: the next open replays its journal', async () => {
     requireBuilt();
     const path = await newPath('mg-journal-crash-');
