@@ -1,5 +1,4 @@
-import type { AuditEvent, AuditFilter, AuditStore, EmbeddedGuard } from '@meshguard/core';
-import type { StoreStats } from '@meshguard/store';
+import type { AuditEvent, AuditFilter, AuditStore, EmbeddedGuard, StoreStats } from '@meshguard/core';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AuthHook } from './gateway-auth';
 import { adminAuthErrors, notImplemented, queryErrors } from './gateway-error-replies';
@@ -15,7 +14,7 @@ import {
 
 export interface AuditRoutesOptions {
   store: AuditStore;
-  /** Asked to settle the appends in flight before the trail is followed. */
+  /** Asked to settle the appends in flight (and the journal) before the trail is read. */
   guard: EmbeddedGuard;
 }
 
@@ -42,7 +41,11 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
         security: [{ adminToken: [] }],
       },
     },
-    async (request) => store.query(request.query),
+    async (request) => {
+      // Read-your-writes: on a journaling store, decisions are committed behind their replies.
+      await guard.settled();
+      return store.query(request.query);
+    },
   );
 
   // What the CLI's `audit tail` and `audit stats` need, where the store can answer it.
@@ -91,6 +94,7 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
           .code(501)
           .send({ error: 'not_implemented', message: `a ${store.kind} store has no stats` });
       }
+      await guard.settled();
       return extras.stats(request.query);
     },
   );
@@ -106,6 +110,9 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
         security: [{ adminToken: [] }],
       },
     },
-    async () => store.verify(),
+    async () => {
+      await guard.settled();
+      return store.verify();
+    },
   );
 };
