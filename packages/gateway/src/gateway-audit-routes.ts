@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditFilter, AuditStore, EmbeddedGuard, StoreStats } from '@meshguard/core';
+import { type AuditStore, canFollow, canReportStats, type EmbeddedGuard } from '@meshguard/core';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AuthHook } from './gateway-auth';
 import { adminAuthErrors, notImplemented, queryErrors } from './gateway-error-replies';
@@ -16,13 +16,6 @@ export interface AuditRoutesOptions {
   store: AuditStore;
   /** Asked to settle the appends in flight (and the journal) before the trail is read. */
   guard: EmbeddedGuard;
-}
-
-/** Reading helpers some stores have beside `AuditStore` (the SQLite store has them all). */
-interface ReaderExtras {
-  latest(n: number): { events: AuditEvent[]; cursor: string };
-  after(cursor: string | undefined, limit?: number): { events: AuditEvent[]; cursor: string };
-  stats(filter?: AuditFilter): StoreStats | Promise<StoreStats>;
 }
 
 /** Reading the audit trail, behind `adminOnly`: query, follow, count, verify. */
@@ -49,7 +42,6 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
   );
 
   // What the CLI's `audit tail` and `audit stats` need, where the store can answer it.
-  const extras = store as AuditStore & Partial<ReaderExtras>;
   app.get(
     '/v1/audit/tail',
     {
@@ -63,7 +55,7 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
       },
     },
     async (request, reply) => {
-      if (!extras.latest || !extras.after) {
+      if (!canFollow(store)) {
         return reply.code(501).send({
           error: 'not_implemented',
           message: `a ${store.kind} store cannot follow the trail`,
@@ -71,8 +63,8 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
       }
       await guard.settled(); // appends in flight first (read-your-writes)
       return request.query.after !== undefined
-        ? extras.after(request.query.after)
-        : extras.latest(request.query.lines ?? 20);
+        ? store.after(request.query.after)
+        : store.latest(request.query.lines ?? 20);
     },
   );
 
@@ -89,13 +81,13 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
       },
     },
     async (request, reply) => {
-      if (!extras.stats) {
+      if (!canReportStats(store)) {
         return reply
           .code(501)
           .send({ error: 'not_implemented', message: `a ${store.kind} store has no stats` });
       }
       await guard.settled();
-      return extras.stats(request.query);
+      return store.stats(request.query);
     },
   );
 
