@@ -10,6 +10,7 @@ import {
   wrapAuditStore,
 } from '@meshguard/core';
 import { openSqliteGatewayState, openSqliteStore } from '@meshguard/store';
+import { makeEventBody } from '@meshguard/store/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from './gateway-app';
 import { countingAuditStore, createGatewayMetrics } from './gateway-metrics';
@@ -60,7 +61,7 @@ describe("the gateway's store", () => {
       },
     });
     const store = countingAuditStore(slow, metrics);
-    const appending = store.append([body('a1'), body('a2')]);
+    const appending = store.append([makeEventBody(), makeEventBody()]);
     expect(await queueDepth(metrics)).toBe(2);
     release();
     await appending;
@@ -126,20 +127,3 @@ describe("the gateway's store", () => {
     expect(page.json().events.map((e: { action: string }) => e.action)).toEqual(['read:orders']);
   });
 });
-
-function body(id: string): AuditEventBody {
-  return {
-    v: 1,
-    id,
-    ts: '2026-01-05T10:00:00.000Z',
-    type: 'decision',
-    traceId: 'trace_depth',
-    agent: { id: 'a', name: 'a', tags: [], tier: 'basic' },
-    framework: 'custom',
-    kind: 'custom',
-    action: 'read:orders',
-    effect: 'allow',
-    mode: 'enforce',
-    decisionId: `decision_${id}`,
-  };
-}

@@ -8,15 +8,8 @@ import {
   type PublicKeyRecord,
 } from '@meshguard/core';
 
-// The state's interfaces live in core (one contract for every package); still exported from here.
-export type {
-  AgentRecord,
-  GatewayState,
-  LegacySigningKey,
-  PolicyFile,
-  PolicySet,
-  PublicKeyRecord,
-} from '@meshguard/core';
+// The state's interfaces live in core (one contract for every package); the states here use these.
+export type { GatewayState, PolicyFile, PolicySet } from '@meshguard/core';
 
 /** A public key as both gateway-state stores keep it (the JWK as JSON text). */
 export interface PublicKeyRow {

@@ -1,5 +1,4 @@
 // Defined in core (every package's one contract); exported here as they always were.
-export type { StoreStats } from '@meshguard/core';
 export type {
   AgentRecord,
   GatewayState,
@@ -7,7 +6,8 @@ export type {
   PolicyFile,
   PolicySet,
   PublicKeyRecord,
-} from './gateway-state';
+  StoreStats,
+} from '@meshguard/core';
 export type { OpenStoreOptions } from './open-store';
 export { openSqliteForReading, openStore } from './open-store';
 export { readPendingEvents } from './pending-journals';
