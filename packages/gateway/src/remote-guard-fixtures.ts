@@ -12,7 +12,7 @@ import { afterEach } from 'vitest';
 import { createGateway, type Gateway, type GatewayOptions } from './gateway-app';
 
 export const ADMIN = 'admin-token-for-tests-0123456789';
-const POLICY = {
+export const POLICY = {
   name: 'support.yaml',
   text: 'name: support\nversion: "1"\nappliesTo: { tags: [support] }\nrules:\n  - effect: allow\n    actions: ["read:*", "write:email"]\n',
 };
