@@ -15,7 +15,17 @@ export {
   verifyEvents,
 } from './audit/audit-chain';
 export { compareEvents, compileAuditFilter, decodeCursor, encodeCursor } from './audit/audit-filter-match';
-export type { AuditPage, AuditStore } from './audit/audit-store';
+export type {
+  AuditPage,
+  AuditStore,
+  FollowingStore,
+  JournalingStore,
+  StatsStore,
+  StoreStats,
+  TrailPosition,
+} from './audit/audit-store';
+export { canFollow, canJournal, canReportStats } from './audit/audit-store';
+export { wrapAuditStore } from './audit/audit-store-wrapper';
 export { canonicalJson } from './audit/canonical-json';
 export type { MemoryStoreOptions } from './audit/memory-store';
 export { createMemoryStore } from './audit/memory-store';
@@ -200,4 +210,15 @@ export type { OutcomeEvent } from './protocol/outcome-event';
 export { CLIENT_GAVE_UP, OutcomeEventSchema } from './protocol/outcome-event';
 export type { TrustTier } from './protocol/trust-tier';
 export { TRUST_TIERS, TrustTierSchema, tierRank } from './protocol/trust-tier';
+export type {
+  AgentRecord,
+  GatewayState,
+  GatewayStateChange,
+  LegacySigningKey,
+  NotifyingGatewayState,
+  PolicyFile,
+  PolicySet,
+  PublicKeyRecord,
+} from './state/gateway-state';
+export { canNotifyChanges } from './state/gateway-state';
 export { RecentMap } from './util/recent-map';

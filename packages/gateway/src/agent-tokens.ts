@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { type AgentIdentity, AgentIdentitySchema, ConfigError, isoTime, RecentMap } from '@meshguard/core';
-import type { GatewayState } from '@meshguard/store';
+import {
+  type AgentIdentity,
+  AgentIdentitySchema,
+  ConfigError,
+  type GatewayState,
+  isoTime,
+  RecentMap,
+} from '@meshguard/core';
 import { base64url, compactVerify, decodeProtectedHeader, importJWK, type JWK, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { type ActClaim, chainFromActClaim } from './delegation-claims';

@@ -1,5 +1,4 @@
-import { MeshGuardError } from '@meshguard/core';
-import type { GatewayState } from '@meshguard/store';
+import { type GatewayState, MeshGuardError } from '@meshguard/core';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { TokenAuthority } from './agent-tokens';

@@ -1,14 +1,14 @@
 import swagger from '@fastify/swagger';
 import {
-  type AuditEventBody,
   type AuditStore,
   type Clock,
   createEmbeddedGuard,
   type EmbeddedGuard,
+  type GatewayState,
   MeshGuardError,
   type PolicyEngine,
+  type PolicyFile,
 } from '@meshguard/core';
-import type { GatewayState, PolicyFile } from '@meshguard/store';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { TokenAuthority } from './agent-tokens';
@@ -21,7 +21,7 @@ import { createDelegation, type DelegationOptions } from './gateway-delegation';
 import { errorHandling, refuseUrl } from './gateway-errors';
 import { openGatewayKeys, type SigningKeyOption } from './gateway-keys';
 import { redactingLogger } from './gateway-log-redaction';
-import { createGatewayMetrics } from './gateway-metrics';
+import { countingAuditStore, createGatewayMetrics } from './gateway-metrics';
 import { createPolicyHolder, type PolicyHolder } from './gateway-policies';
 import { publicRoutes } from './gateway-public-routes';
 import {
@@ -127,20 +127,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     explain: (request, now) => policies.engine.explain(request, now),
     reachable: (request) => policies.engine.reachable(request),
   };
-  const countingStore: AuditStore = {
-    kind: options.store.kind,
-    async append(events: readonly AuditEventBody[]) {
-      metrics.queueDepth.inc(events.length);
-      try {
-        return await options.store.append(events);
-      } finally {
-        metrics.queueDepth.dec(events.length);
-      }
-    },
-    query: (filter) => options.store.query(filter),
-    verify: () => options.store.verify(),
-    close: () => options.store.close(),
-  };
+  const countingStore = countingAuditStore(options.store, metrics);
   const guard: EmbeddedGuard = createEmbeddedGuard({
     engine,
     store: countingStore,

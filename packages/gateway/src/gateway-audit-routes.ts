@@ -1,5 +1,4 @@
-import type { AuditEvent, AuditFilter, AuditStore, EmbeddedGuard } from '@meshguard/core';
-import type { StoreStats } from '@meshguard/store';
+import { type AuditStore, canFollow, canReportStats, type EmbeddedGuard } from '@meshguard/core';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AuthHook } from './gateway-auth';
 import { adminAuthErrors, notImplemented, queryErrors } from './gateway-error-replies';
@@ -15,15 +14,8 @@ import {
 
 export interface AuditRoutesOptions {
   store: AuditStore;
-  /** Asked to settle the appends in flight before the trail is followed. */
+  /** Asked to settle the appends in flight (and the journal) before the trail is read. */
   guard: EmbeddedGuard;
-}
-
-/** Reading helpers some stores have beside `AuditStore` (the SQLite store has them all). */
-interface ReaderExtras {
-  latest(n: number): { events: AuditEvent[]; cursor: string };
-  after(cursor: string | undefined, limit?: number): { events: AuditEvent[]; cursor: string };
-  stats(filter?: AuditFilter): StoreStats | Promise<StoreStats>;
 }
 
 /** Reading the audit trail, behind `adminOnly`: query, follow, count, verify. */
@@ -42,11 +34,14 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
         security: [{ adminToken: [] }],
       },
     },
-    async (request) => store.query(request.query),
+    async (request) => {
+      // Read-your-writes: on a journaling store, decisions are committed behind their replies.
+      await guard.settled();
+      return store.query(request.query);
+    },
   );
 
   // What the CLI's `audit tail` and `audit stats` need, where the store can answer it.
-  const extras = store as AuditStore & Partial<ReaderExtras>;
   app.get(
     '/v1/audit/tail',
     {
@@ -60,7 +55,7 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
       },
     },
     async (request, reply) => {
-      if (!extras.latest || !extras.after) {
+      if (!canFollow(store)) {
         return reply.code(501).send({
           error: 'not_implemented',
           message: `a ${store.kind} store cannot follow the trail`,
@@ -68,8 +63,8 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
       }
       await guard.settled(); // appends in flight first (read-your-writes)
       return request.query.after !== undefined
-        ? extras.after(request.query.after)
-        : extras.latest(request.query.lines ?? 20);
+        ? store.after(request.query.after)
+        : store.latest(request.query.lines ?? 20);
     },
   );
 
@@ -86,12 +81,13 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
       },
     },
     async (request, reply) => {
-      if (!extras.stats) {
+      if (!canReportStats(store)) {
         return reply
           .code(501)
           .send({ error: 'not_implemented', message: `a ${store.kind} store has no stats` });
       }
-      return extras.stats(request.query);
+      await guard.settled();
+      return store.stats(request.query);
     },
   );
 
@@ -106,6 +102,9 @@ export const auditRoutes: FastifyPluginAsyncZod<AuditRoutesOptions> = async (app
         security: [{ adminToken: [] }],
       },
     },
-    async () => store.verify(),
+    async () => {
+      await guard.settled();
+      return store.verify();
+    },
   );
 };

@@ -1,5 +1,11 @@
-import { type AgentIdentity, ConfigError, type Decision, type HandoffToken } from '@meshguard/core';
-import type { AgentRecord, GatewayState } from '@meshguard/store';
+import {
+  type AgentIdentity,
+  type AgentRecord,
+  ConfigError,
+  type Decision,
+  type GatewayState,
+  type HandoffToken,
+} from '@meshguard/core';
 import type { FastifyBaseLogger } from 'fastify';
 import { type TokenAuthority, TokenError } from './agent-tokens';
 import { actClaim, MAX_DELEGATION_CHAIN } from './delegation-claims';

@@ -1,5 +1,4 @@
-import { ensurePrivateFile, isoTime } from '@meshguard/core';
-import type { GatewayState } from '@meshguard/store';
+import { ensurePrivateFile, type GatewayState, isoTime } from '@meshguard/core';
 import type { FastifyBaseLogger } from 'fastify';
 import { createTokenAuthority, type TokenAuthority } from './agent-tokens';
 import { type SigningKeyLoader, signingKeyFile, writeKeyFile } from './signing-key-file';

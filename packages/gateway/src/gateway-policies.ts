@@ -2,14 +2,17 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import {
   type Clock,
+  canNotifyChanges,
   checkUniqueNames,
   createPolicyEngine,
+  type GatewayState,
   type LoadedPolicy,
   type PolicyEngine,
   PolicyError,
+  type PolicyFile,
+  type PolicySet,
   parsePolicies,
 } from '@meshguard/core';
-import type { GatewayState, PolicyFile, PolicySet } from '@meshguard/store';
 
 /**
  * Parses and validates a policy set; throws core's `PolicyError` (file:line:col) when invalid: a
@@ -136,9 +139,11 @@ export async function createPolicyHolder(
       // A stored set that no longer compiles (or a read error) leaves the set in force.
       options.onError?.(error);
     });
-  const unsubscribe = state.onChange?.((what) => {
-    if (what === 'policies') void poll();
-  });
+  const unsubscribe = canNotifyChanges(state)
+    ? state.onChange((what) => {
+        if (what === 'policies') void poll();
+      })
+    : undefined;
   const timer = setInterval(poll, options.pollMs ?? 1000);
   timer.unref();
   return holder;

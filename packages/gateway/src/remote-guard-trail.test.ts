@@ -45,8 +45,8 @@ describe('a check the client gave up on does not stand as a plain allow', () => 
     const { url } = await gatewayOn(
       dir,
       (store) =>
+        // A plain store (the spread copied the journal, which records without a stall).
         ({
-          ...store,
           kind: store.kind,
           append: async (events) => {
             if (stall.ms > 0) await sleep(stall.ms);

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createEmbeddedGuard, createPolicyEngine, parsePolicies } from '@meshguard/core';
+import { canJournal, createEmbeddedGuard, createPolicyEngine, parsePolicies } from '@meshguard/core';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { journalDir } from './journal-files';
-import { openSqliteStore } from './sqlite-store';
+import { openSqliteStore, type SqliteStoreOptions } from './sqlite-store';
 import { makeEventBody } from './testing';
 
 const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -22,6 +22,13 @@ function requireBuilt() {
 }
 
 const newPath = async (prefix: string) => join(await mkdtemp(join(tmpdir(), prefix)), 'audit.db');
+
+/** A writable store on a file: it journals. */
+function openJournaling(path: string, options?: SqliteStoreOptions) {
+  const store = openSqliteStore(path, options);
+  if (!canJournal(store)) throw new Error(`the store on ${path} does not journal`);
+  return store;
+}
 
 // Journals events as fast as it can and prints each id once `journal()` returned, that is, once
 // the store promised the event would survive a crash. It never stops on its own.
@@ -75,15 +82,15 @@ await store.close();
 describe('the sqlite store journal', () => {
   it('commits journaled events on the chain, redacted once, and leaves no files once closed', async () => {
     const path = await newPath('mg-journal-');
-    const store = openSqliteStore(path);
+    const store = openJournaling(path);
     const journaled = makeEventBody({ context: { email: 'ann@example.com', amount: 5 } });
-    store.journal!([journaled]);
+    store.journal([journaled]);
     expect(readdirSync(journalDir(path)).some((f) => f.endsWith('.jsonl'))).toBe(true);
     // The same context appended directly: redaction is the same, so it ran once on each path.
     const [direct] = await store.append([
       makeEventBody({ context: { email: 'ann@example.com', amount: 5 } }),
     ]);
-    await store.drain!();
+    await store.drain();
     const [stored] = (await store.query({ traceId: 'trace_a', order: 'asc', limit: 10 })).events.filter(
       (e) => e.id === journaled.id,
     );
@@ -93,6 +100,44 @@ describe('the sqlite store journal', () => {
     await store.close();
     expect(existsSync(journalDir(path))).toBe(false);
   });
+
+  it('is a capability of writable stores on a file only (the others append), with its backlog', async () => {
+    const path = await newPath('mg-journal-which-');
+    const writable = openJournaling(path);
+    const off = openSqliteStore(await newPath('mg-journal-off-'), { journal: false });
+    const readonly = openSqliteStore(path, { readonly: true });
+    const memory = openSqliteStore(':memory:');
+    expect([writable, off, readonly, memory].map(canJournal)).toEqual([true, false, false, false]);
+    expect('journal' in off || 'drain' in off || 'journalFailure' in off).toBe(false);
+    // The backlog: what is journaled and not committed yet (the gateway's queue depth).
+    writable.journal([makeEventBody(), makeEventBody()]);
+    expect(writable.journalBacklog).toBe(2);
+    await writable.drain();
+    expect(writable.journalBacklog).toBe(0);
+    await Promise.all([writable, off, readonly, memory].map((store) => store.close()));
+  });
+
+  it('commits on this thread until its worker is up, then hands over: one chain, in journal order', async () => {
+    requireBuilt(); // the built store: from sources there is no worker
+    const built = (await import(pathToFileURL(DIST).href)) as typeof import('./sqlite-store');
+    const path = await newPath('mg-journal-handover-');
+    const store = built.openSqliteStore(path);
+    if (!canJournal(store)) throw new Error('a writable store on a file journals');
+    const ids: string[] = [];
+    const started = Date.now();
+    // Long enough for the worker to start even on a busy machine, draining now and then.
+    for (let i = 0; Date.now() - started < 1500 || i < 200; i++) {
+      const body = makeEventBody({ traceId: 'trace_handover' });
+      ids.push(body.id);
+      store.journal([body]);
+      if (i % 50 === 0) await store.drain();
+      else await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await store.drain();
+    expect([...store.iterate({ traceId: 'trace_handover', order: 'asc' })].map((e) => e.id)).toEqual(ids);
+    expect((await store.verify()).ok).toBe(true);
+    await store.close();
+  }, 30_000);
 
   it('loses no acknowledged event when the writer is killed with SIGKILL: the next open replays its journal', async () => {
     requireBuilt();
@@ -128,10 +173,10 @@ describe('the sqlite store journal', () => {
 
   it('holds a writer back once 10,000 events wait for their commit', async () => {
     const path = await newPath('mg-journal-behind-');
-    const store = openSqliteStore(path);
+    const store = openJournaling(path);
     // Written without yielding, so nothing can be committed meanwhile.
     const returned = Array.from({ length: 101 }, () =>
-      store.journal!(Array.from({ length: 100 }, () => makeEventBody({ traceId: 'trace_behind' }))),
+      store.journal(Array.from({ length: 100 }, () => makeEventBody({ traceId: 'trace_behind' }))),
     );
     expect(returned.slice(0, 100).every((r) => r === undefined)).toBe(true);
     expect(returned[100]).toBeInstanceOf(Promise);
@@ -142,20 +187,20 @@ describe('the sqlite store journal', () => {
 
   it('adds one exit listener to the process however many journals are open', async () => {
     const stores = await Promise.all(
-      Array.from({ length: 12 }, async () => openSqliteStore(await newPath('mg-journal-many-'))),
+      Array.from({ length: 12 }, async () => openJournaling(await newPath('mg-journal-many-'))),
     );
-    stores[0]!.journal!([makeEventBody()]);
+    stores[0]!.journal([makeEventBody()]);
     const before = [process.listenerCount('exit'), process.listenerCount('beforeExit')];
-    for (const store of stores) store.journal!([makeEventBody()]);
+    for (const store of stores) store.journal([makeEventBody()]);
     expect([process.listenerCount('exit'), process.listenerCount('beforeExit')]).toEqual(before);
     await Promise.all(stores.map((store) => store.close()));
   });
 
   it('syncs each write with synchronous: full, and commits the same way', async () => {
     const path = await newPath('mg-journal-full-');
-    const store = openSqliteStore(path, { synchronous: 'full' });
-    for (let i = 0; i < 20; i++) store.journal!([makeEventBody({ traceId: 'trace_full' })]);
-    await store.drain!();
+    const store = openJournaling(path, { synchronous: 'full' });
+    for (let i = 0; i < 20; i++) store.journal([makeEventBody({ traceId: 'trace_full' })]);
+    await store.drain();
     expect(store.count({ traceId: 'trace_full' })).toBe(20);
     await store.close();
   });
@@ -181,7 +226,7 @@ describe('the sqlite store journal', () => {
 
   it('reports failing commits, so a guard denies until they succeed again', async () => {
     const path = await newPath('mg-journal-fail-');
-    const store = openSqliteStore(path);
+    const store = openJournaling(path);
     const guard = createEmbeddedGuard({
       engine: createPolicyEngine(
         parsePolicies('name: p\nversion: "1"\nrules:\n  - effect: allow\n    actions: ["read:*"]\n'),
@@ -194,7 +239,7 @@ describe('the sqlite store journal', () => {
     // Another connection holds the write lock past the store's busy timeout (5 s).
     const blocker = new Database(path);
     blocker.exec('BEGIN EXCLUSIVE');
-    store.journal!([makeEventBody({ traceId: 'trace_blocked' })]);
+    store.journal([makeEventBody({ traceId: 'trace_blocked' })]);
     const started = Date.now();
     while (!store.journalFailure && Date.now() - started < 20_000)
       await new Promise((r) => setTimeout(r, 50));
@@ -215,13 +260,13 @@ describe('the sqlite store journal', () => {
 
   it('does not replay a journal whose writer is alive', async () => {
     const path = await newPath('mg-journal-live-');
-    const writer = openSqliteStore(path);
-    writer.journal!([makeEventBody()]);
+    const writer = openJournaling(path);
+    writer.journal([makeEventBody()]);
     const files = readdirSync(journalDir(path));
     const reader = openSqliteStore(path);
     // The reader's open left the live journal alone (its files would be gone if it had replayed it).
     expect(readdirSync(journalDir(path))).toEqual(expect.arrayContaining(files));
-    writer.journal!([makeEventBody()]);
+    writer.journal([makeEventBody()]);
     await writer.close();
     expect(reader.count()).toBe(2);
     await reader.close();

@@ -41,6 +41,8 @@ export interface AuditJournal {
   write(bodies: readonly AuditEventBody[]): Promise<void> | undefined;
   /** The last background commit's failure, until one succeeds. */
   readonly failure: Error | undefined;
+  /** How many events are written and not yet committed. */
+  readonly waiting: number;
   /** Resolves once everything written before the call is committed (rejects if it cannot be). */
   drain(): Promise<void>;
   /** Drains, stops the worker and removes the journal's files (kept if anything is uncommitted). */
@@ -188,6 +190,9 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
     },
     get failure() {
       return failure;
+    },
+    get waiting() {
+      return waitingEvents;
     },
     drain,
     async close() {

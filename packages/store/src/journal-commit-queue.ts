@@ -7,6 +7,8 @@ const debug = createDebug('meshguard:store');
 export interface JournalReport {
   done: number;
   error?: string;
+  /** The worker has opened its store and takes lines (its first message). */
+  ready?: boolean;
 }
 
 /** Commits lines of redacted events: the worker's store, or the caller's own when there is no worker. */

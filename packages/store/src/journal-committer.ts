@@ -50,8 +50,9 @@ function workerUrl(): URL | undefined {
 
 /**
  * Commits a journal's lines on a worker thread. `commitHere` commits on the caller's thread: used
- * when there is no compiled worker (running from sources), and if the worker dies, when every line
- * it was handed and had not reported committed is committed again here (idempotent by event id).
+ * when there is no compiled worker (running from sources), until the worker is up, and if it dies,
+ * when every line it was handed and had not reported committed is committed again here
+ * (idempotent by event id).
  */
 export function openJournalCommitter(
   task: JournalTask,
@@ -60,14 +61,22 @@ export function openJournalCommitter(
 ): JournalCommitter {
   const url = workerUrl();
   let worker: Worker | undefined;
-  // Commits on this thread: without a compiled worker, or once the worker has died.
+  // Commits on this thread: without a compiled worker, until it is up, or once it has died.
   let here: CommitQueue | undefined;
+  // The worker has started (a fraction of a second, seconds on a busy machine); and lines go to it,
+  // which they do once it is up and this thread has committed every line it took meanwhile.
+  let workerUp = false;
+  let viaWorker = false;
   // Lines handed over and not yet committed, oldest first (kept to hand over again if the worker dies).
   let uncommitted: string[] = [];
   let toPost: string[] = [];
   let postScheduled = false;
 
   const report = (result: JournalReport) => {
+    if (result.ready) {
+      workerUp = true;
+      return;
+    }
     if (result.done > 0) uncommitted = uncommitted.slice(result.done);
     onReport(result);
   };
@@ -80,6 +89,7 @@ export function openJournalCommitter(
       if (worker !== started) return; // stopped on purpose, or already handled
       debug('the journal worker stopped (%O), committing on this thread', why);
       worker = undefined;
+      if (!viaWorker) return; // it held no lines: this thread goes on committing them
       // Everything handed over and not reported is committed again here (idempotent by id).
       toPost = [...uncommitted, ...toPost];
       uncommitted = [];
@@ -98,8 +108,13 @@ export function openJournalCommitter(
     const lines = toPost;
     toPost = [];
     if (lines.length === 0 && !flush) return;
+    // A drain does not wait for the worker to start: this thread commits until it is up.
+    if (!viaWorker && workerUp && uncommitted.length === 0) {
+      viaWorker = true;
+      debug('the journal worker is up: it commits from here on');
+    }
     uncommitted.push(...lines);
-    if (worker) {
+    if (worker && viaWorker) {
       worker.postMessage({ lines, flush } satisfies JournalMessage);
     } else {
       here ??= createCommitQueue(commitHere, report, task.windowMs);

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { commitJournalLines, createCommitQueue } from './journal-commit-queue';
+import { commitJournalLines, createCommitQueue, type JournalReport } from './journal-commit-queue';
 import type { JournalMessage, JournalTask } from './journal-committer';
 import { openSqliteStore } from './sqlite-store';
 
@@ -26,3 +26,4 @@ parentPort!.on('message', (message: JournalMessage) => {
   }
   queue.add(message.lines, message.flush);
 });
+parentPort!.postMessage({ done: 0, ready: true } satisfies JournalReport);

@@ -1,11 +1,10 @@
-import { ConfigError, isoTime } from '@meshguard/core';
+import { ConfigError, isoTime, type NotifyingGatewayState } from '@meshguard/core';
 import createDebug from 'debug';
 import pg from 'pg';
 import {
   type AgentRow,
   agentExists,
   agentFromRow,
-  type GatewayState,
   gatewayStateTables,
   type LegacySigningKeyRow,
   legacySigningKeyFromRow,
@@ -44,7 +43,7 @@ const CHANGES = ['policies', 'agents'] as const;
 export async function openPostgresGatewayState(
   url: string,
   options: PostgresGatewayStateOptions = {},
-): Promise<GatewayState> {
+): Promise<NotifyingGatewayState> {
   const target = readUrl(url);
   const schemaName = options.schema ?? target.schema ?? 'meshguard';
   const s = quoteSchema(schemaName);
@@ -71,7 +70,7 @@ export async function openPostgresGatewayState(
   const notify = (what: 'policies' | 'agents') => pool.query('SELECT pg_notify($1, $2)', [channel, what]);
   const now = () => isoTime(Date.now());
 
-  const state: GatewayState = {
+  const state: NotifyingGatewayState = {
     async putPublicKey(key, expiresAt) {
       await pool.query(
         `INSERT INTO ${s}.gateway_keys (kid, public_jwk, created_at, expires_at) VALUES ($1, $2, $3, $4)

@@ -3,10 +3,12 @@ import { hostname } from 'node:os';
 import {
   type AuditEvent,
   type AuditFilter,
-  type AuditStore,
   ConfigError,
   createRedactor,
+  type FollowingStore,
   MeshGuardError,
+  type StatsStore,
+  type StoreStats,
 } from '@meshguard/core';
 import createDebug from 'debug';
 import pg from 'pg';
@@ -16,7 +18,6 @@ import { postgresQueries } from './postgres-query';
 import { preparePostgresSchema, quoteSchema } from './postgres-schema';
 import { readUrl } from './postgres-url';
 import { verifyPostgres } from './postgres-verify';
-import type { StoreStats } from './sqlite-store';
 
 const debug = createDebug('meshguard:store');
 
@@ -38,7 +39,7 @@ export interface PostgresStoreOptions {
   pageSize?: number;
 }
 
-export interface PostgresAuditStore extends AuditStore {
+export interface PostgresAuditStore extends FollowingStore, StatsStore {
   readonly kind: 'postgres';
   readonly schema: string;
   readonly stream: string;

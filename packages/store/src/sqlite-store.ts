@@ -5,7 +5,11 @@ import {
   type AuditStore,
   ConfigError,
   createRedactor,
+  type FollowingStore,
+  type JournalingStore,
   MeshGuardError,
+  type StatsStore,
+  type StoreStats,
 } from '@meshguard/core';
 import Database from 'better-sqlite3';
 import createDebug from 'debug';
@@ -49,7 +53,8 @@ export interface SqliteStoreOptions {
   journal?: boolean;
 }
 
-export interface SqliteAuditStore extends AuditStore {
+/** The SQLite store; it journals (see core's `canJournal`) unless read-only, in memory or `journal: false`. */
+export interface SqliteAuditStore extends FollowingStore, StatsStore {
   readonly kind: 'sqlite';
   readonly path: string;
   readonly stream: string;
@@ -69,14 +74,6 @@ export interface SqliteAuditStore extends AuditStore {
   stats(filter?: AuditFilter): StoreStats;
   /** @internal Appends events whose contexts the journal has redacted already. */
   appendRedacted(bodies: readonly AuditEventBody[]): Promise<AuditEvent[]>;
-}
-
-export interface StoreStats {
-  total: number;
-  byEffect: Array<{ key: string; count: number }>;
-  byAction: Array<{ key: string; count: number }>;
-  byAgent: Array<{ key: string; count: number }>;
-  byType: Array<{ key: string; count: number }>;
 }
 
 const WAL_CHECKPOINT_BYTES = 40 * 1024 * 1024;
@@ -124,30 +121,6 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       appender?.markRedacted(bodies);
       return enqueue(bodies);
     },
-    // Plain members, not spread in: a spread would copy the getter's value once, not the getter.
-    journal: journalOn
-      ? (bodies: readonly AuditEventBody[]) => {
-          if (closed) throw new MeshGuardError('the audit store is closed', { code: 'store_closed' });
-          journal ??= openAuditJournal(
-            {
-              path,
-              stream,
-              synchronous: options.synchronous ?? 'normal',
-              redactKeys: options.redactKeys,
-              windowMs: JOURNAL_WINDOW_MS,
-            },
-            redact,
-            commitJournalLines({ appendRedacted: (b) => store.appendRedacted(b) }),
-          );
-          return journal.write(bodies);
-        }
-      : undefined,
-    drain() {
-      return journal ? journal.drain() : Promise.resolve();
-    },
-    get journalFailure() {
-      return journal?.failure;
-    },
     ...sqliteQueries(db),
     async verify() {
       return verifySqlite(db, path, options.parallelVerifyFrom ?? PARALLEL_THRESHOLD);
@@ -161,6 +134,38 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       db.close();
     },
   };
+  // Only a store that journals has the capability (core's JournalingStore): a read-only or
+  // in-memory store, or one opened with `journal: false`, is appended to instead.
+  if (journalOn) {
+    const journaling: Omit<JournalingStore, keyof AuditStore> = {
+      journal(bodies) {
+        if (closed) throw new MeshGuardError('the audit store is closed', { code: 'store_closed' });
+        journal ??= openAuditJournal(
+          {
+            path,
+            stream,
+            synchronous: options.synchronous ?? 'normal',
+            redactKeys: options.redactKeys,
+            windowMs: JOURNAL_WINDOW_MS,
+          },
+          redact,
+          commitJournalLines({ appendRedacted: (b) => store.appendRedacted(b) }),
+        );
+        return journal.write(bodies);
+      },
+      drain() {
+        return journal ? journal.drain() : Promise.resolve();
+      },
+      get journalFailure() {
+        return journal?.failure;
+      },
+      get journalBacklog() {
+        return journal?.waiting ?? 0;
+      },
+    };
+    // Described, not spread in: a spread would copy each getter's value once, not the getter.
+    Object.defineProperties(store, Object.getOwnPropertyDescriptors(journaling));
+  }
   return store;
 }
 

@@ -1,5 +1,5 @@
 import createDebug from 'debug';
-import type { AuditStore } from '../audit/audit-store';
+import { type AuditStore, canJournal } from '../audit/audit-store';
 import { ConfigError, MeshGuardError, ValidationError } from '../errors/meshguard-error';
 import { parseWithSchema } from '../errors/parse-with-schema';
 import {
@@ -163,8 +163,8 @@ export function createEmbeddedGuard(parts: {
 }): EmbeddedGuard {
   const { engine, store } = parts;
   const batcher = auditBatcher(store, parts.audit);
-  // Durable, without a commit on this thread: the store's journal (see AuditStore.journal).
-  const journal = !batcher && store.journal ? store : undefined;
+  // Durable, without a commit on this thread: the store's journal (see JournalingStore).
+  const journal = !batcher && canJournal(store) ? store : undefined;
   const clock = parts.clock ?? Date.now;
   const defaults: EventDefaults = { framework: parts.framework ?? 'custom', source: parts.source };
   const recent = new RecentMap<string, DecisionRecord>(RECENT_DECISIONS);
@@ -184,7 +184,7 @@ export function createEmbeddedGuard(parts: {
   const settle = async () => {
     if (batcher) await batcher.settle();
     // A journal whose commits fail keeps its events for a retry (or a replay): nothing to wait for.
-    if (journal) await journal.drain!().catch(() => {});
+    if (journal) await journal.drain().catch(() => {});
     if (inflight.size > 0) await Promise.allSettled([...inflight]);
   };
   let closed = false;
@@ -237,7 +237,7 @@ export function createEmbeddedGuard(parts: {
       if (journal) {
         // While commits fail nothing is allowed, as with a batch: the trail is not being written.
         if (journal.journalFailure) return unrecorded(made, journal.journalFailure);
-        const behind = journal.journal!(made.flatMap((m) => m.bodies));
+        const behind = journal.journal(made.flatMap((m) => m.bodies));
         // Recorded already; a store falling behind holds this caller back until it catches up.
         if (behind) await behind.catch(() => {});
       } else {
@@ -297,7 +297,7 @@ export function createEmbeddedGuard(parts: {
         return;
       }
       if (journal) {
-        const behind = journal.journal!([body]);
+        const behind = journal.journal([body]);
         if (behind) await behind.catch(() => {});
         return;
       }
