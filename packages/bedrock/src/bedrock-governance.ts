@@ -2,13 +2,11 @@ import {
   type AgentIdentity,
   type ApprovalAnswer,
   createAdapterKit,
-  createIdentityCache,
   type Decision,
-  FRAMEWORK_NAMES,
   type Guard,
-  type IdentityDefaults,
   type IdentityInput,
 } from '@meshguard/core';
+import { createIdentityCache, FRAMEWORK_NAMES, type IdentityDefaults } from '@meshguard/core/internal';
 import createDebug from 'debug';
 import type { ActionGroupsHandlers, BedrockActionCall } from './action-group-handlers';
 import { PACKAGE_SOURCE } from './package-info';

@@ -1,14 +1,12 @@
 import type { InvocationResultMember } from '@aws-sdk/client-bedrock-agent-runtime';
+import type { ApprovalAnswer, CheckContext, CheckedAction } from '@meshguard/core';
 import {
-  type ApprovalAnswer,
   approvalFailedDecision,
-  type CheckContext,
-  type CheckedAction,
   checkApprovalAnswer,
   failedCheckReason,
   NO_APPROVER,
   parseWithSchema,
-} from '@meshguard/core';
+} from '@meshguard/core/internal';
 import {
   type ActionSpec,
   type BedrockActionCall,

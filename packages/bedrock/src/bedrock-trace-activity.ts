@@ -1,4 +1,5 @@
-import { type AgentIdentity, BUILTIN_TOOL_ACTIONS, safeParseWithSchema } from '@meshguard/core';
+import type { AgentIdentity } from '@meshguard/core';
+import { BUILTIN_TOOL_ACTIONS, safeParseWithSchema } from '@meshguard/core/internal';
 import { resolveAction } from './action-group-handlers';
 import { collaboratorIdentity, debug, type Governance, handoffAction, kit } from './bedrock-governance';
 import { type InvocationInputTrace, type TracePart, TracePartSchema } from './bedrock-payloads';

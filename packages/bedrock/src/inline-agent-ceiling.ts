@@ -4,7 +4,8 @@ import type {
   InvokeInlineAgentRequest,
   KnowledgeBase,
 } from '@aws-sdk/client-bedrock-agent-runtime';
-import { type AgentIdentity, BUILTIN_TOOL_ACTIONS, type Decision } from '@meshguard/core';
+import type { AgentIdentity, Decision } from '@meshguard/core';
+import { BUILTIN_TOOL_ACTIONS } from '@meshguard/core/internal';
 import { parse as parseYaml } from 'yaml';
 import { resolveAction } from './action-group-handlers';
 import { collaboratorIdentity, debug, type Governance, handoffAction, kit } from './bedrock-governance';

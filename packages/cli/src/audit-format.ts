@@ -1,4 +1,5 @@
-import { type AuditEvent, CLIENT_GAVE_UP } from '@meshguard/core';
+import type { AuditEvent } from '@meshguard/core';
+import { CLIENT_GAVE_UP } from '@meshguard/core/internal';
 import type { paint } from './cli-output';
 
 type Paint = ReturnType<typeof paint>;

@@ -5,12 +5,13 @@ import {
   type AuditFilter,
   AuditFilterSchema,
   type AuditPage,
-  compileAuditFilter,
-  DEFAULT_DB,
   MeshGuardError,
+  type StoreStats,
   type VerifyReport,
 } from '@meshguard/core';
-import { openSqliteForReading, parseStoreUrl, readPendingEvents, type StoreStats } from '@meshguard/store';
+import { compileAuditFilter, DEFAULT_DB } from '@meshguard/core/internal';
+import { readPendingEvents } from '@meshguard/store';
+import { openSqliteForReading, parseStoreUrl } from '@meshguard/store/internal';
 import { UsageError } from './cli-error';
 import { asUsageError, openAdminClient } from './gateway-admin-client';
 

@@ -5,13 +5,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  CLIENT_GAVE_UP,
-  createEmbeddedGuard,
-  createPolicyEngine,
-  parsePolicies,
-  uuidv7,
-} from '@meshguard/core';
+import { createEmbeddedGuard, createPolicyEngine, parsePolicies, uuidv7 } from '@meshguard/core';
+import { CLIENT_GAVE_UP } from '@meshguard/core/internal';
 import { testAgent } from '@meshguard/core/testing';
 import { openSqliteStore } from '@meshguard/store';
 import { describe, expect, it } from 'vitest';

@@ -4,28 +4,21 @@ import { basename, join, resolve } from 'node:path';
 import {
   type AuditStore,
   type GatewayClient,
+  type GatewayState,
   isGatewayRefusal,
   MeshGuardError,
-  TRUST_TIERS,
+  type PolicyFile,
 } from '@meshguard/core';
+import { TRUST_TIERS } from '@meshguard/core/internal';
+import { createGateway, parseSigningKey, type SigningKeyOption, signingKeyFile } from '@meshguard/gateway';
+import { readPolicyDir, rotateSigningKeyFile } from '@meshguard/gateway/internal';
 import {
-  createGateway,
-  parseSigningKey,
-  readPolicyDir,
-  rotateSigningKeyFile,
-  type SigningKeyOption,
-  signingKeyFile,
-} from '@meshguard/gateway';
-import {
-  type GatewayState,
   openPostgresGatewayState,
   openPostgresStore,
   openSqliteGatewayState,
   openSqliteStore,
-  type PolicyFile,
-  parseStoreUrl,
-  type StoreLocation,
 } from '@meshguard/store';
+import { parseStoreUrl, type StoreLocation } from '@meshguard/store/internal';
 import { auditDbUrl } from './audit-source';
 import { parseList, UsageError } from './cli-error';
 import { type CliIo, paint } from './cli-output';

@@ -5,10 +5,9 @@ import {
   formatExplanation,
   formatPolicyIssue,
   loadPolicies,
-  parseWithSchema,
-  TRUST_TIERS,
   type TrustTier,
 } from '@meshguard/core';
+import { parseWithSchema, TRUST_TIERS } from '@meshguard/core/internal';
 import { parseJsonObject, parseList, UsageError } from './cli-error';
 import { type CliIo, paint } from './cli-output';
 import { runPolicyTestFile } from './policy-test-cases';

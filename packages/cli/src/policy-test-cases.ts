@@ -3,12 +3,10 @@ import {
   ActionSchema,
   AgentIdentitySchema,
   createPolicyEngine,
-  EffectSchema,
   type LoadedPolicy,
   loadPolicies,
-  parseWithSchema,
-  parseYamlAs,
 } from '@meshguard/core';
+import { EffectSchema, parseWithSchema, parseYamlAs } from '@meshguard/core/internal';
 import { z } from 'zod';
 import { asUtc } from './cli-error';
 import { isoTimeMs } from './time-flags';

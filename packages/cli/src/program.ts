@@ -1,4 +1,5 @@
-import { MeshGuardError, PolicyError, TRUST_TIERS } from '@meshguard/core';
+import { MeshGuardError, PolicyError } from '@meshguard/core';
+import { TRUST_TIERS } from '@meshguard/core/internal';
 import { Command, CommanderError, Option } from 'commander';
 import {
   type AuditQueryFlags,

@@ -1,4 +1,4 @@
-import { createMemoryStore } from './audit/memory-store';
+import { createMemoryStore, type MemoryStore } from './audit/memory-store';
 import { parseWithSchema } from './errors/parse-with-schema';
 import { createEmbeddedGuard, type EmbeddedGuard } from './guard/guard';
 import { createPolicyEngine } from './policy/policy-engine';
@@ -44,6 +44,13 @@ function toMs(time: Date | string | number): number {
   return ms;
 }
 
+/** What `createTestGuard` gives: the guard, the store it writes to, and the clock it reads. */
+export interface TestGuard {
+  guard: EmbeddedGuard;
+  store: MemoryStore;
+  clock: TestClock;
+}
+
 export interface TestGuardOptions {
   /** Policy YAML/JSON text, a policy object, or several; or policies already loaded. */
   policy:
@@ -63,11 +70,7 @@ export interface TestGuardOptions {
  * @example
  * const { guard, store } = createTestGuard({ policy: 'name: p\nversion: "1"\nrules: []' });
  */
-export function createTestGuard(options: TestGuardOptions): {
-  guard: EmbeddedGuard;
-  store: ReturnType<typeof createMemoryStore>;
-  clock: TestClock;
-} {
+export function createTestGuard(options: TestGuardOptions): TestGuard {
   const clock = createTestClock(options.now);
   const list = Array.isArray(options.policy) ? options.policy : [options.policy];
   const policies: LoadedPolicy[] = [];

@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type AgentIdentity,
-  AgentIdentitySchema,
-  ConfigError,
-  type GatewayState,
-  isoTime,
-  RecentMap,
-} from '@meshguard/core';
+import { type AgentIdentity, AgentIdentitySchema, ConfigError, type GatewayState } from '@meshguard/core';
+import { isoTime, RecentMap } from '@meshguard/core/internal';
 import { base64url, compactVerify, decodeProtectedHeader, importJWK, type JWK, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { type ActClaim, chainFromActClaim } from './delegation-claims';

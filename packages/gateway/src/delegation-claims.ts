@@ -1,4 +1,5 @@
-import { type AgentIdentity, AgentIdentitySchema, TrustTierSchema } from '@meshguard/core';
+import { type AgentIdentity, AgentIdentitySchema } from '@meshguard/core';
+import { TrustTierSchema } from '@meshguard/core/internal';
 import { z } from 'zod';
 
 /** The longest delegation chain a token may carry (the check request's own limit). */

@@ -1,4 +1,5 @@
-import { type AuditStore, canFollow, canReportStats, type EmbeddedGuard } from '@meshguard/core';
+import type { AuditStore, EmbeddedGuard } from '@meshguard/core';
+import { canFollow, canReportStats } from '@meshguard/core/internal';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AuthHook } from './gateway-auth';
 import { adminAuthErrors, notImplemented, queryErrors } from './gateway-error-replies';

@@ -1,4 +1,5 @@
-import { type Decision, isoTime, RecentMap, uuidv7 } from '@meshguard/core';
+import { type Decision, uuidv7 } from '@meshguard/core';
+import { isoTime, RecentMap } from '@meshguard/core/internal';
 
 /** How far a client-minted decision id's time may lie from the gateway's clock. */
 const ID_PAST_MS = 5 * 60_000;

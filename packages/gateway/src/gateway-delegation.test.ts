@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { type AuditStore, createMemoryStore } from '@meshguard/core';
+import { type AuditStore, createMemoryStore, type GatewayState } from '@meshguard/core';
 import {
-  type GatewayState,
   openPostgresGatewayState,
   openPostgresStore,
   openSqliteGatewayState,

@@ -4,8 +4,8 @@ import {
   ConfigError,
   type Decision,
   type GatewayState,
-  type HandoffToken,
 } from '@meshguard/core';
+import type { HandoffToken } from '@meshguard/core/internal';
 import type { FastifyBaseLogger } from 'fastify';
 import { type TokenAuthority, TokenError } from './agent-tokens';
 import { actClaim, MAX_DELEGATION_CHAIN } from './delegation-claims';
@@ -19,9 +19,9 @@ import { actClaim, MAX_DELEGATION_CHAIN } from './delegation-claims';
  * delegated token extends its chain; nothing resets it.
  */
 
-export type { HandoffToken } from '@meshguard/core';
+export type { HandoffToken } from '@meshguard/core/internal';
 // The check route's body and reply (their schemas are the wire's, in core).
-export { DelegatingCheckBodySchema, DelegatingDecisionReplySchema } from '@meshguard/core';
+export { DelegatingCheckBodySchema, DelegatingDecisionReplySchema } from '@meshguard/core/internal';
 
 export interface DelegationOptions {
   /** How long a delegated token lives (seconds, default 300); never past the caller's own token. */

@@ -1,4 +1,5 @@
-import { ensurePrivateFile, type GatewayState, isoTime } from '@meshguard/core';
+import type { GatewayState } from '@meshguard/core';
+import { ensurePrivateFile, isoTime } from '@meshguard/core/internal';
 import type { FastifyBaseLogger } from 'fastify';
 import { createTokenAuthority, type TokenAuthority } from './agent-tokens';
 import { type SigningKeyLoader, signingKeyFile, writeKeyFile } from './signing-key-file';

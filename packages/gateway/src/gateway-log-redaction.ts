@@ -1,4 +1,4 @@
-import { redactUrl } from '@meshguard/core';
+import { redactUrl } from '@meshguard/core/internal';
 import type { FastifyServerOptions } from 'fastify';
 
 /**

@@ -1,14 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type AuditEventBody,
-  canFollow,
-  canJournal,
-  canReportStats,
-  createMemoryStore,
-  wrapAuditStore,
-} from '@meshguard/core';
+import { type AuditEventBody, createMemoryStore } from '@meshguard/core';
+import { canFollow, canJournal, canReportStats, wrapAuditStore } from '@meshguard/core/internal';
 import { openSqliteGatewayState, openSqliteStore } from '@meshguard/store';
 import { makeEventBody } from '@meshguard/store/testing';
 import { afterEach, describe, expect, it } from 'vitest';

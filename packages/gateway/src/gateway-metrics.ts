@@ -1,4 +1,5 @@
-import { type AuditEventBody, type AuditStore, canJournal, wrapAuditStore } from '@meshguard/core';
+import type { AuditEventBody, AuditStore } from '@meshguard/core';
+import { canJournal, wrapAuditStore } from '@meshguard/core/internal';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The gateway's Prometheus metrics, in a registry of its own (several gateways may share a process). */

@@ -1,12 +1,11 @@
 import {
   type AgentIdentity,
   type EmbeddedGuard,
-  isoTime,
   MeshGuardError,
-  safeParseWithSchema,
   uuidv7,
   type ValidationError,
 } from '@meshguard/core';
+import { isoTime, safeParseWithSchema } from '@meshguard/core/internal';
 import type { z } from 'zod';
 
 type OutcomeEventBody = z.infer<typeof OutcomeEventBodySchema>;

@@ -2,8 +2,6 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import {
   type Clock,
-  canNotifyChanges,
-  checkUniqueNames,
   createPolicyEngine,
   type GatewayState,
   type LoadedPolicy,
@@ -13,12 +11,13 @@ import {
   type PolicySet,
   parsePolicies,
 } from '@meshguard/core';
+import { canNotifyChanges, checkUniqueNames } from '@meshguard/core/internal';
 
 /**
  * Parses and validates a policy set; throws core's `PolicyError` (file:line:col) when invalid: a
  * file name or a policy name given twice, a YAML alias bomb and a `__proto__` key included.
  */
-export function compilePolicyFiles(
+function compilePolicyFiles(
   files: readonly PolicyFile[],
   clock: Clock,
 ): { engine: PolicyEngine; policies: LoadedPolicy[] } {

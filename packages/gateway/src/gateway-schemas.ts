@@ -29,7 +29,7 @@ export {
   TailReplySchema,
   TokenParamsSchema,
   VerifyReplySchema,
-} from '@meshguard/core';
+} from '@meshguard/core/internal';
 
 /** What the outcome route itself holds the body to: the events are checked one by one afterwards. */
 export const OutcomeEnvelopeSchema = z.object({ events: z.array(z.unknown()).min(1).max(1000) });

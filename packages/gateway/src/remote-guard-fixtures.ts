@@ -5,8 +5,12 @@ import { createServer, type RequestListener } from 'node:http';
 import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AuditStore } from '@meshguard/core';
-import { createRemoteGuard, type RemoteGuard, type RemoteGuardOptions } from '@meshguard/core';
+import {
+  type AuditStore,
+  createRemoteGuard,
+  type RemoteGuard,
+  type RemoteGuardOptions,
+} from '@meshguard/core';
 import { openSqliteGatewayState, openSqliteStore } from '@meshguard/store';
 import { afterEach } from 'vitest';
 import { createGateway, type Gateway, type GatewayOptions } from './gateway-app';

@@ -3,7 +3,8 @@
 // recorded once, and a late outcome keeps the time it happened.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type AuditEvent, type AuditStore, CLIENT_GAVE_UP, uuidv7 } from '@meshguard/core';
+import { type AuditEvent, type AuditStore, uuidv7 } from '@meshguard/core';
+import { CLIENT_GAVE_UP } from '@meshguard/core/internal';
 import { openPostgresGatewayState, openPostgresStore } from '@meshguard/store';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';

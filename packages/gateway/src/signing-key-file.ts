@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ConfigError, ensurePrivateFile, makePrivateDir, PRIVATE_FILE_MODE } from '@meshguard/core';
+import { ConfigError } from '@meshguard/core';
+import { ensurePrivateFile, makePrivateDir, PRIVATE_FILE_MODE } from '@meshguard/core/internal';
 import { generateSigningKey, type PrivateJwk, parseSigningKey, type TokenSigner } from './token-signer';
 
 /**

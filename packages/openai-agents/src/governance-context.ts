@@ -6,12 +6,11 @@ import {
   type CheckRequest,
   ConfigError,
   createAdapterKit,
-  createIdentityCache,
   type Decision,
-  FRAMEWORK_NAMES,
   type Guard,
   type IdentityInput,
 } from '@meshguard/core';
+import { createIdentityCache, FRAMEWORK_NAMES } from '@meshguard/core/internal';
 import { getCurrentTrace, type RunContext } from '@openai/agents';
 import createDebug from 'debug';
 import { agentGuard, closeAgentGuards, flushAgentGuards } from './agent-guards';

@@ -1,4 +1,5 @@
-import { BUILTIN_TOOL_ACTIONS, type CheckedAction, type Decision } from '@meshguard/core';
+import type { CheckedAction, Decision } from '@meshguard/core';
+import { BUILTIN_TOOL_ACTIONS } from '@meshguard/core/internal';
 import type {
   ApplyPatchTool,
   HostedTool,

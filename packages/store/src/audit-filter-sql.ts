@@ -3,10 +3,9 @@ import {
   AuditFilterSchema,
   type AuditPage,
   frameworkSpellings,
-  type ParsedAuditFilter,
-  parseWithSchema,
   ValidationError,
 } from '@meshguard/core';
+import { type ParsedAuditFilter, parseWithSchema } from '@meshguard/core/internal';
 import { rowToEvent } from './stored-row';
 
 /** The values an audit filter or the stats read from an event. */

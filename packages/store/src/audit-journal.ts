@@ -1,13 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { closeSync, fdatasyncSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  type AuditEventBody,
-  ensurePrivateFile,
-  MeshGuardError,
-  type Redactor,
-  redactBody,
-} from '@meshguard/core';
+import { type AuditEventBody, MeshGuardError, type Redactor } from '@meshguard/core';
+import { ensurePrivateFile, redactBody } from '@meshguard/core/internal';
 import createDebug from 'debug';
 import { addExitHook, deleteExitHook } from './exit-hooks';
 import type { CommitLines, JournalReport } from './journal-commit-queue';

@@ -13,14 +13,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AuditEventBody } from '@meshguard/core';
-import * as core from '@meshguard/core';
+import * as core from '@meshguard/core/internal';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { claimJournalLock, journalDir, recoverJournals } from './journal-files';
 import { openSqliteStore } from './sqlite-store';
 import { makeEventBody } from './testing';
 
-vi.mock('@meshguard/core', async (original) => {
-  const actual = await original<typeof import('@meshguard/core')>();
+vi.mock('@meshguard/core/internal', async (original) => {
+  const actual = await original<typeof import('@meshguard/core/internal')>();
   return { ...actual, ensurePrivateFile: vi.fn(actual.ensurePrivateFile) };
 });
 
@@ -88,7 +88,8 @@ describe('the journal files several processes share', () => {
   it('makes the folder again when another process removes it as a journal opens', async () => {
     const path = await newPath('mg-claim-rmdir-');
     const dir = journalDir(path);
-    const actual = await vi.importActual<typeof import('@meshguard/core')>('@meshguard/core');
+    const actual =
+      await vi.importActual<typeof import('@meshguard/core/internal')>('@meshguard/core/internal');
     // Another process's last journal closes between this one making the folder and its lock file.
     vi.mocked(core.ensurePrivateFile).mockImplementationOnce(() => {
       rmdirSync(dir);

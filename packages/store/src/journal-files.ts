@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { type AuditEventBody, ensurePrivateFile, makePrivateDir } from '@meshguard/core';
+import type { AuditEventBody } from '@meshguard/core';
+import { ensurePrivateFile, makePrivateDir } from '@meshguard/core/internal';
 import Database from 'better-sqlite3';
 import createDebug from 'debug';
 

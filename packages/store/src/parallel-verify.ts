@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { chainHash, GENESIS_HASH } from '@meshguard/core';
+import { GENESIS_HASH } from '@meshguard/core';
+import { chainHash } from '@meshguard/core/internal';
 
 export interface RangeTask {
   path: string;

@@ -1,11 +1,5 @@
-import {
-  type AuditEvent,
-  chainHash,
-  eventBody,
-  GENESIS_HASH,
-  type Redactor,
-  redactBody,
-} from '@meshguard/core';
+import { type AuditEvent, GENESIS_HASH, type Redactor } from '@meshguard/core';
+import { chainHash, eventBody, redactBody } from '@meshguard/core/internal';
 import createDebug from 'debug';
 import type pg from 'pg';
 import { failBatch, type PendingAppend, settleBatch } from './append-batch';

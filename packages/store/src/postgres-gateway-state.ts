@@ -1,4 +1,5 @@
-import { ConfigError, isoTime, type NotifyingGatewayState } from '@meshguard/core';
+import { ConfigError, type NotifyingGatewayState } from '@meshguard/core';
+import { isoTime } from '@meshguard/core/internal';
 import createDebug from 'debug';
 import pg from 'pg';
 import {

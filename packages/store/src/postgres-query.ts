@@ -1,5 +1,5 @@
-import type { ParsedAuditFilter } from '@meshguard/core';
 import { ValidationError } from '@meshguard/core';
+import type { ParsedAuditFilter } from '@meshguard/core/internal';
 import type pg from 'pg';
 import {
   type AuditSqlDialect,

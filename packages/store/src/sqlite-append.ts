@@ -1,12 +1,5 @@
-import {
-  type AuditEvent,
-  type AuditEventBody,
-  chainHash,
-  eventBody,
-  GENESIS_HASH,
-  type Redactor,
-  redactBody,
-} from '@meshguard/core';
+import { type AuditEvent, type AuditEventBody, GENESIS_HASH, type Redactor } from '@meshguard/core';
+import { chainHash, eventBody, redactBody } from '@meshguard/core/internal';
 import type Database from 'better-sqlite3';
 import createDebug from 'debug';
 import { failBatch, type PendingAppend, settleBatch } from './append-batch';

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, readdirSync, statSync, symlinkSync, writeFileSyn
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canJournal } from '@meshguard/core';
+import { canJournal } from '@meshguard/core/internal';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { journalDir } from './journal-files';
 import { openSqliteGatewayState } from './sqlite-gateway-state';

@@ -1,4 +1,5 @@
-import { ConfigError, isoTime } from '@meshguard/core';
+import { ConfigError } from '@meshguard/core';
+import { isoTime } from '@meshguard/core/internal';
 import type Database from 'better-sqlite3';
 import {
   type AgentRow,

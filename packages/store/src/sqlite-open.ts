@@ -1,5 +1,5 @@
 import { dirname } from 'node:path';
-import { ensurePrivateFile, makePrivateDir, tightenIfExists } from '@meshguard/core';
+import { ensurePrivateFile, makePrivateDir, tightenIfExists } from '@meshguard/core/internal';
 import Database from 'better-sqlite3';
 
 /**

@@ -1,4 +1,4 @@
-import type { ParsedAuditFilter } from '@meshguard/core';
+import type { ParsedAuditFilter } from '@meshguard/core/internal';
 import type Database from 'better-sqlite3';
 import {
   type AuditSqlDialect,

@@ -1,12 +1,12 @@
 import {
   type AuditEvent,
   type ChainProblem,
-  chainHash,
   GENESIS_HASH,
   type StreamReport,
   StreamVerifier,
   type VerifyReport,
 } from '@meshguard/core';
+import { chainHash } from '@meshguard/core/internal';
 import type Database from 'better-sqlite3';
 import { type ChainScan, scanInParallel } from './parallel-verify';
 import { checkDerivedColumns } from './sqlite-derived-columns';

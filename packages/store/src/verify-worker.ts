@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { chainHash } from '@meshguard/core';
+import { chainHash } from '@meshguard/core/internal';
 import Database from 'better-sqlite3';
 import type { RangeResult, RangeTask } from './parallel-verify';
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { BUILTIN_TOOL_ACTIONS, type CheckedAction, ConfigError } from '@meshguard/core';
+import { type CheckedAction, ConfigError } from '@meshguard/core';
+import { BUILTIN_TOOL_ACTIONS } from '@meshguard/core/internal';
 import type { GeminiPart, GeminiResponse } from './gemini-parts';
 import { type GovernanceOptions, kit, resolveGovernance } from './vertex-governance';
 

@@ -2,13 +2,11 @@ import {
   ActionSchema,
   type AgentIdentity,
   type ApprovalAnswer,
-  approvalFailedDecision,
   type CheckContext,
   ConfigError,
-  checkApprovalAnswer,
   type Decision,
-  NO_APPROVER,
 } from '@meshguard/core';
+import { approvalFailedDecision, checkApprovalAnswer, NO_APPROVER } from '@meshguard/core/internal';
 import type {
   FunctionDeclarationLike,
   FunctionResponsePart,

@@ -5,9 +5,9 @@ import {
   ConfigError,
   createAdapterKit,
   type Decision,
-  FRAMEWORK_NAMES,
   type Guard,
 } from '@meshguard/core';
+import { FRAMEWORK_NAMES } from '@meshguard/core/internal';
 import createDebug from 'debug';
 import { PACKAGE_SOURCE } from './package-info';
 

@@ -5,18 +5,15 @@
 // ones instead of comparing.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createPolicyEngine, PolicyDocumentSchema, PolicyError, parsePolicies } from '@meshguard/core';
 import {
   AppliesToSchema,
   ConditionsSchema,
   ContextOperatorSchema,
   checkUniqueNames,
-  createPolicyEngine,
   DelegationLimitsSchema,
-  PolicyDocumentSchema,
-  PolicyError,
-  parsePolicies,
   RuleSchema,
-} from '@meshguard/core';
+} from '@meshguard/core/internal';
 import { describe, expect, it } from 'vitest';
 import { AUDIT_EVENTS_DOC, renderAuditEventsDoc } from './audit-events-doc';
 import { fetchGatewayOpenApi, GATEWAY_API_DOC, renderGatewayApiDoc } from './gateway-api-doc';

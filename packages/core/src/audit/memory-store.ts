@@ -18,10 +18,13 @@ export interface MemoryStoreOptions {
  * An audit store that lives in memory and is lost on exit: only ever an explicit choice
  * (`createGuard({ store: 'memory' })`), for tests and throwaway runs.
  */
-export function createMemoryStore(options: MemoryStoreOptions = {}): AuditStore & {
+/** An audit store in memory (tests, demos). */
+export interface MemoryStore extends AuditStore {
   /** The stored events, in append order (tests tamper with them to exercise `verify`). */
   readonly events: AuditEvent[];
-} {
+}
+
+export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const events: AuditEvent[] = [];
   const byId = new Map<string, AuditEvent>();
   const redact = createRedactor({ keys: options.redactKeys, salt: randomBytes(16).toString('hex') });

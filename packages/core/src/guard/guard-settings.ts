@@ -6,7 +6,8 @@ export type GuardEnvironment = Readonly<Record<string, string | undefined>>;
 
 export const DEFAULT_DB = 'sqlite:.meshguard/meshguard.db';
 
-type PolicySource = string | readonly string[] | readonly LoadedPolicy[];
+/** Where policies come from: a file or folder path, several, or policies already loaded. */
+export type PolicySource = string | readonly string[] | readonly LoadedPolicy[];
 
 /** What `createGuard` builds, and from which settings. */
 export type GuardSettings =

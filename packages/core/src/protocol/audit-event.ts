@@ -3,7 +3,7 @@ import { AgentIdentitySchema } from './agent-identity';
 import { ActionKindSchema, ContextSchema } from './check-request';
 import { EffectSchema, PolicyModeSchema, PolicyRefSchema, RuleRefSchema } from './decision';
 
-export const AUDIT_EVENT_TYPES = ['decision', 'outcome', 'session'] as const;
+const AUDIT_EVENT_TYPES = ['decision', 'outcome', 'session'] as const;
 export const AuditEventTypeSchema = z.enum(AUDIT_EVENT_TYPES);
 export type AuditEventType = z.infer<typeof AuditEventTypeSchema>;
 
@@ -19,7 +19,7 @@ export type Outcome = z.infer<typeof OutcomeSchema>;
 export const SourceSchema = z.object({ name: z.string(), version: z.string() });
 
 /** The fields of an audit event before a store chains it (no `stream`, `seq`, `prevHash`, `hash`). */
-export const AuditEventBodySchema = z.object({
+const AuditEventBodySchema = z.object({
   v: z.literal(1),
   id: z.string().min(1),
   /** When it happened (for an outcome: when the agent recorded it, however late it arrived). */

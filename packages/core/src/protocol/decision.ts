@@ -14,7 +14,7 @@ export const RuleRefSchema = z.object({ id: z.string(), index: z.number().int().
 export type RuleRef = z.infer<typeof RuleRefSchema>;
 
 /** What shadow policies would have decided; recorded, never enforced. */
-export const ShadowOutcomeSchema = z.object({
+const ShadowOutcomeSchema = z.object({
   effect: EffectSchema,
   reason: z.string(),
   policy: PolicyRefSchema.optional(),

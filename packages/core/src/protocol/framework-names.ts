@@ -33,8 +33,3 @@ for (const [name, older] of Object.entries(OLDER_SPELLINGS)) {
 export function frameworkSpellings(name: string): readonly string[] {
   return SPELLINGS.get(name) ?? [name];
 }
-
-/** The name stamped now for a framework name or any older spelling of it. */
-export function canonicalFramework(name: string): string {
-  return frameworkSpellings(name)[0]!;
-}

@@ -26,7 +26,7 @@ export const CreateAgentBodySchema = z.object({
     .default(30 * 86_400)
     .describe('The token lifetime in seconds.'),
 });
-export const AgentRecordSchema = described(AgentIdentitySchema, {
+const AgentRecordSchema = described(AgentIdentitySchema, {
   id: 'The agent id (the `sub` of its tokens).',
   name: 'Its readable name.',
   tags: 'Its tags.',
@@ -50,7 +50,7 @@ export const TokenParamsSchema = z.object({
   jti: z.string().min(1).max(256).describe('The `jti` claim of the token.'),
 });
 
-export const PolicyFileSchema = z.object({
+const PolicyFileSchema = z.object({
   name: z.string().min(1).max(256).describe('The file name, used in error locations (`file:line:column`).'),
   text: z.string().max(1_000_000).describe('The policy, in YAML.'),
 });

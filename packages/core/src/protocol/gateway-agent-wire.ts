@@ -10,7 +10,7 @@ import { OutcomeEventSchema } from './outcome-event';
 // the gateway validates requests and documents replies with them, clients parse replies with them.
 
 /** A check as an agent sends it: who the agent is comes from its token, never from the body. */
-export const CheckBodySchema = described(CheckRequestSchema.omit({ agent: true }), {
+const CheckBodySchema = described(CheckRequestSchema.omit({ agent: true }), {
   action: 'What the agent wants to do, as `verb:resource` (`read:orders`, `write:refund`).',
   context:
     'The tool arguments and metadata conditions look at (`amount` for `amount_max`); redacted before it is stored.',
@@ -26,7 +26,6 @@ export const CheckBodySchema = described(CheckRequestSchema.omit({ agent: true }
   deadline:
     'When the client stops waiting (ISO date-time). A check that reaches the gateway after it is not evaluated: the answer, and the recorded decision, is a deny saying so.',
 });
-export type CheckBody = z.infer<typeof CheckBodySchema>;
 
 /** A decision as the gateway answers it (core's schema, described). */
 export const DecisionReplySchema = described(DecisionShapeSchema, {

@@ -9,7 +9,7 @@ export const JudgementShapeSchema = DecisionShapeSchema.omit({ decisionId: true 
  * already ran (a hosted tool on the provider's side) is judged with its context. `allowed` is
  * true exactly when `effect` is `allow`.
  */
-export const JudgementSchema = JudgementShapeSchema.refine(isConsistentDecision, {
+const JudgementSchema = JudgementShapeSchema.refine(isConsistentDecision, {
   message: INCONSISTENT_DECISION,
   path: ['allowed'],
 });

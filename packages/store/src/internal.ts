@@ -1,0 +1,4 @@
+// `@meshguard/store/internal`: what only MeshGuard's CLI and gateway use (no semver promise).
+export { openSqliteForReading } from './open-store';
+export type { StoreLocation } from './store-url';
+export { parseStoreUrl } from './store-url';
