@@ -91,7 +91,10 @@ for (const dir of readdirSync(join(root, 'packages')).sort()) {
     reports++;
     // A finding api-extractor cannot pin to a declaration is written with a dist chunk's hashed
     // name and line, which change with unrelated edits: export the type it names instead.
-    const written = join(update ? reportFolder : join(pkgDir, 'node_modules', '.api-report'), `${name}.api.md`);
+    const written = join(
+      update ? reportFolder : join(pkgDir, 'node_modules', '.api-report'),
+      `${name}.api.md`,
+    );
     const unanchored = existsSync(written) ? readFileSync(written, 'utf8').match(/^\/\/ dist\/.*$/m) : null;
     if (unanchored) failures.push(`${pkg.name} ${entry}: ${unanchored[0].slice(3)}`);
     if (!result.succeeded || (!update && result.apiReportChanged)) {
