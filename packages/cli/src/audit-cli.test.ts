@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createEmbeddedGuard, createPolicyEngine, parsePolicies } from '@meshguard/core';
 import { createTestClock, testAgent } from '@meshguard/core/testing';
 import { openSqliteStore } from '@meshguard/store';
-import Database from 'better-sqlite3';
+import { openSqlite, type SqliteDatabase } from '@meshguard/store/internal';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLI, meshguardNamingDb as meshguard } from './test-helpers/cli-harness';
 
@@ -199,15 +199,15 @@ describe('meshguard audit tail, export and stats', () => {
 });
 
 describe('meshguard audit verify', () => {
-  async function tampered(change: (sql: Database.Database) => void) {
+  async function tampered(change: (sql: SqliteDatabase) => void) {
     const copy = join(await mkdtemp(join(dir, 'tamper-')), 'audit.db');
     await copyFile(db, copy);
-    const sql = new Database(copy);
+    const sql = openSqlite(copy);
     change(sql);
     sql.close();
     return copy;
   }
-  const row = (sql: Database.Database, seq: number) =>
+  const row = (sql: SqliteDatabase, seq: number) =>
     sql.prepare('SELECT * FROM audit_events WHERE seq = ?').get(seq) as Record<string, string | number>;
 
   it('exits 0 on an intact trail', () => {
@@ -404,7 +404,7 @@ describe('meshguard audit: bad input', () => {
 
   it('refuses a missing, foreign or corrupt database with one line and exit 2', async () => {
     const foreign = join(dir, 'foreign.db');
-    const other = new Database(foreign);
+    const other = openSqlite(foreign);
     other.exec('CREATE TABLE customers (id INTEGER)');
     other.close();
     const garbage = join(dir, 'garbage.db');

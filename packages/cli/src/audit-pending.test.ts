@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { openSqliteStore } from '@meshguard/store';
-import Database from 'better-sqlite3';
+import { openSqlite } from '@meshguard/store/internal';
 import { describe, expect, it } from 'vitest';
 import { meshguardNamingDb as meshguard } from './test-helpers/cli-harness';
 
@@ -61,7 +61,7 @@ describe('meshguard audit: events a crashed writer journaled and never committed
     ]);
     await seed.close();
     // Another connection holds the write lock: the writer's journal cannot be committed.
-    const blocker = new Database(path);
+    const blocker = openSqlite(path);
     blocker.exec('BEGIN IMMEDIATE');
     const child = spawn(process.execPath, ['--input-type=module', '-e', WRITER, path], {
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -7,9 +7,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createEmbeddedGuard, createPolicyEngine, parsePolicies } from '@meshguard/core';
 import { canJournal } from '@meshguard/core/internal';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { journalDir } from './journal-files';
+import { openSqlite } from './sqlite-driver';
 import { openSqliteStore, type SqliteStoreOptions } from './sqlite-store';
 import { makeEventBody } from './testing';
 
@@ -238,7 +238,7 @@ describe('the sqlite store journal', () => {
     expect((await guard.check({ action: 'read:x', agent })).allowed).toBe(true);
     await guard.settled();
     // Another connection holds the write lock past the store's busy timeout (5 s).
-    const blocker = new Database(path);
+    const blocker = openSqlite(path);
     blocker.exec('BEGIN EXCLUSIVE');
     store.journal([makeEventBody({ traceId: 'trace_blocked' })]);
     const started = Date.now();
@@ -279,7 +279,7 @@ describe('the sqlite store journal', () => {
     const dir = journalDir(path);
     mkdirSync(dir);
     // A journal as a killed writer leaves it: a lock nobody holds, two whole lines, half a third.
-    new Database(join(dir, 'dead.lock')).close();
+    openSqlite(join(dir, 'dead.lock')).close();
     const lines = [[makeEventBody()], [makeEventBody(), makeEventBody()]].map((bodies) =>
       JSON.stringify(bodies),
     );

@@ -63,7 +63,7 @@ interface Segment {
 export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere: CommitLines): AuditJournal {
   const dir = journalDir(task.path);
   const id = randomUUID();
-  const { lock, lockPath } = claimJournalLock(dir, id);
+  const { lock, lockPath } = claimJournalLock(dir, id, task.driver);
 
   let segmentNo = 0;
   const openSegment = (): Segment => {

@@ -1,11 +1,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import { openSqlite } from './sqlite-driver';
 import type { CheckpointTask } from './wal-checkpointer';
 
 // The background checkpointer (see wal-checkpointer.ts): its own connection to the store's file,
 // with the store's durability setting, which decides how a checkpoint syncs.
 const task = workerData as CheckpointTask;
-const db = new Database(task.path, { fileMustExist: true });
+const db = openSqlite(task.path, { fileMustExist: true }, task.driver);
 db.pragma(`synchronous = ${task.synchronous}`);
 parentPort!.on('message', (message: 'checkpoint' | 'close') => {
   if (message === 'close') {

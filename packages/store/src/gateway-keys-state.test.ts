@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { GatewayState } from './gateway-state';
 import { makeOldGatewayDatabase, makeOldPostgresGatewaySchema } from './old-gateway-database';
 import { openPostgresGatewayState } from './postgres-gateway-state';
+import { openSqlite } from './sqlite-driver';
 import { openSqliteGatewayState } from './sqlite-gateway-state';
 import { freshSchema, PG_URL } from './test-helpers/postgres';
 
@@ -100,7 +100,7 @@ describe('SQLite: listing the public keys (the public JWKS route)', () => {
     const path = await sqliteFile();
     const state = openSqliteGatewayState(path);
     await state.putPublicKey({ kid: 'a', publicJwk: jwk('xa'), createdAt: iso(0) });
-    const writer = new Database(path);
+    const writer = openSqlite(path);
     writer.pragma('busy_timeout = 0');
     writer.exec('BEGIN IMMEDIATE'); // another process's write transaction, in flight
     try {

@@ -12,8 +12,11 @@ import {
 const debug = createDebug('meshguard:store');
 
 /** What the worker needs to open its own connection to the store. */
+import type { SqliteDriverName } from './sqlite-driver';
+
 export interface JournalTask {
   path: string;
+  driver: SqliteDriverName;
   stream: string;
   synchronous: 'normal' | 'full';
   redactKeys?: readonly string[] | undefined;

@@ -16,6 +16,7 @@ import type { AuditEventBody } from '@meshguard/core';
 import * as core from '@meshguard/core/internal';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { claimJournalLock, journalDir, recoverJournals } from './journal-files';
+import { resolveSqliteDriver } from './sqlite-driver';
 import { openSqliteStore } from './sqlite-store';
 import { makeEventBody } from './testing';
 
@@ -24,6 +25,7 @@ vi.mock('@meshguard/core/internal', async (original) => {
   return { ...actual, ensurePrivateFile: vi.fn(actual.ensurePrivateFile) };
 });
 
+const driver = resolveSqliteDriver();
 const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 const newPath = async (prefix: string) => join(await mkdtemp(join(tmpdir(), prefix)), 'audit.db');
 
@@ -62,13 +64,13 @@ describe('the journal files several processes share', () => {
     unlinkSync(join(dir, 'opening.lock'));
     writeFileSync(join(dir, 'opening.claim'), '', { mode: 0o600 });
     const commit = vi.fn();
-    expect(recoverJournals(path, commit)).toBe(0);
+    expect(recoverJournals(path, driver, commit)).toBe(0);
     expect(commit).not.toHaveBeenCalled();
     expect(readdirSync(dir).sort()).toEqual(['opening.0.jsonl', 'opening.claim']);
     // Claimed, the lock has its name and is held: a replay passes it over.
-    const { lock, lockPath } = claimJournalLock(dir, 'live');
+    const { lock, lockPath } = claimJournalLock(dir, 'live', driver);
     expect(lockPath).toBe(join(dir, 'live.lock'));
-    expect(recoverJournals(path, commit)).toBe(0);
+    expect(recoverJournals(path, driver, commit)).toBe(0);
     expect(existsSync(lockPath)).toBe(true);
     lock.close();
   });
@@ -81,7 +83,7 @@ describe('the journal files several processes share', () => {
     writeFileSync(join(dir, 'stale.claim'), '');
     const twoMinutesAgo = new Date(Date.now() - 120_000);
     utimesSync(join(dir, 'stale.claim'), twoMinutesAgo, twoMinutesAgo);
-    recoverJournals(path, () => {});
+    recoverJournals(path, driver, () => {});
     expect(readdirSync(dir)).toEqual(['fresh.claim']);
   });
 
@@ -95,7 +97,7 @@ describe('the journal files several processes share', () => {
       rmdirSync(dir);
       return actual.ensurePrivateFile(join(dir, 'x.claim'), { create: true });
     });
-    const { lock, lockPath } = claimJournalLock(dir, 'again');
+    const { lock, lockPath } = claimJournalLock(dir, 'again', driver);
     expect(existsSync(lockPath)).toBe(true);
     lock.close();
   });
@@ -107,7 +109,7 @@ describe('the journal files several processes share', () => {
     orphan(dir, 'second', [makeEventBody({ id: 'second-1' })]);
     orphan(dir, 'third', [makeEventBody({ id: 'third-1' })]);
     const committed: string[] = [];
-    recoverJournals(path, (lines) => {
+    recoverJournals(path, driver, (lines) => {
       committed.push(...lines.flat().map((body) => body.id));
       if (committed.length > 1) return;
       // While the first is replayed, the writers of the others close: one has removed its

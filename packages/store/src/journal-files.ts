@@ -2,8 +2,8 @@ import { readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync 
 import { join } from 'node:path';
 import type { AuditEventBody } from '@meshguard/core';
 import { ensurePrivateFile, makePrivateDir } from '@meshguard/core/internal';
-import Database from 'better-sqlite3';
 import createDebug from 'debug';
+import { openSqlite, type SqliteDatabase, type SqliteDriverName } from './sqlite-driver';
 
 const debug = createDebug('meshguard:store');
 
@@ -63,7 +63,11 @@ export function removeFolderIfEmpty(dir: string): void {
  * takes every one it can lock, never finds the lock of a live journal unlocked. When another
  * process removes the folder as it empties, the folder is made again.
  */
-export function claimJournalLock(dir: string, id: string): { lock: Database.Database; lockPath: string } {
+export function claimJournalLock(
+  dir: string,
+  id: string,
+  driver: SqliteDriverName,
+): { lock: SqliteDatabase; lockPath: string } {
   const claimPath = join(dir, `${id}.claim`);
   const lockPath = join(dir, `${id}.lock`);
   for (let attempt = 1; ; attempt++) {
@@ -77,7 +81,7 @@ export function claimJournalLock(dir: string, id: string): { lock: Database.Data
       throw error;
     }
   }
-  const lock = new Database(claimPath);
+  const lock = openSqlite(claimPath, {}, driver);
   try {
     lock.pragma('journal_mode = MEMORY'); // the lock is all it is for: no file of its own beside it
     lock.exec('BEGIN EXCLUSIVE');
@@ -98,7 +102,11 @@ export function claimJournalLock(dir: string, id: string): { lock: Database.Data
  * A writer closing meanwhile deletes its files (all committed) before it releases its lock, so the
  * segments are listed only once the lock is ours, and a file gone by then was committed.
  */
-export function recoverJournals(databasePath: string, commit: (lines: AuditEventBody[][]) => void): number {
+export function recoverJournals(
+  databasePath: string,
+  driver: SqliteDriverName,
+  commit: (lines: AuditEventBody[][]) => void,
+): number {
   const dir = journalDir(databasePath);
   let names: string[];
   try {
@@ -113,9 +121,9 @@ export function recoverJournals(databasePath: string, commit: (lines: AuditEvent
     if (!name.endsWith('.lock')) continue;
     const id = name.slice(0, -'.lock'.length);
     const lockPath = join(dir, name);
-    let lock: Database.Database | undefined;
+    let lock: SqliteDatabase | undefined;
     try {
-      lock = new Database(lockPath, { timeout: 0, fileMustExist: true });
+      lock = openSqlite(lockPath, { timeout: 0, fileMustExist: true }, driver);
       lock.pragma('journal_mode = MEMORY');
       lock.exec('BEGIN EXCLUSIVE');
     } catch {

@@ -8,6 +8,7 @@ import { openSqliteStore } from './sqlite-store';
 const task = workerData as JournalTask;
 const store = openSqliteStore(task.path, {
   stream: task.stream,
+  driver: task.driver,
   synchronous: task.synchronous,
   ...(task.redactKeys ? { redactKeys: task.redactKeys } : {}),
   journal: false,

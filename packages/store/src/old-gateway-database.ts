@@ -1,6 +1,6 @@
-import Database from 'better-sqlite3';
 import pg from 'pg';
 import { inTransaction, quoteSchema } from './postgres-schema';
+import { openSqlite } from './sqlite-driver';
 
 /** A signing key as versions before key files kept it, in the `gateway_signing_key` table. */
 export interface OldSigningKeyRow {
@@ -23,7 +23,7 @@ CREATE TABLE ${s}gateway_policies (version INTEGER PRIMARY KEY, files TEXT NOT N
  * it, with one agent (`agentId`): for tests of the move out of the database.
  */
 export function makeOldGatewayDatabase(path: string, key: OldSigningKeyRow, agentId: string): void {
-  const db = new Database(path);
+  const db = openSqlite(path);
   try {
     db.pragma('journal_mode = WAL');
     db.exec(OLD_TABLES(''));

@@ -4,9 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { GENESIS_HASH } from '@meshguard/core';
 import { chainHash } from '@meshguard/core/internal';
+import type { SqliteDriverName } from './sqlite-driver';
 
 export interface RangeTask {
   path: string;
+  driver: SqliteDriverName;
   from: number;
   to: number;
 }
@@ -44,6 +46,7 @@ export const PARALLEL_THRESHOLD = 200_000;
  */
 export async function scanInParallel(
   path: string,
+  driver: SqliteDriverName,
   minPos: number,
   maxPos: number,
   threshold: number = PARALLEL_THRESHOLD,
@@ -55,7 +58,7 @@ export async function scanInParallel(
   const size = Math.ceil(total / threads);
   const tasks: RangeTask[] = [];
   for (let from = minPos; from <= maxPos; from += size)
-    tasks.push({ path, from, to: Math.min(from + size, maxPos + 1) });
+    tasks.push({ path, driver, from, to: Math.min(from + size, maxPos + 1) });
   const results = await Promise.all(
     tasks.map(
       (task) =>

@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditEventBody } from '@meshguard/core';
-import Database from 'better-sqlite3';
 import createDebug from 'debug';
 import { journalDir, segmentNumber } from './journal-files';
+import { openSqlite } from './sqlite-driver';
 
 const debug = createDebug('meshguard:store');
 
@@ -58,7 +58,7 @@ export function readPendingEvents(databasePath: string): AuditEventBody[] {
   }
   if (found.size === 0) return [];
   // A line committed before its writer died (or by a live writer meanwhile) is in the store.
-  const db = new Database(databasePath, { readonly: true, fileMustExist: true });
+  const db = openSqlite(databasePath, { readonly: true });
   try {
     const stored = db.prepare<[string], { n: number }>('SELECT 1 AS n FROM audit_events WHERE id = ?');
     return [...found.values()].filter((body) => stored.get(body.id) === undefined);

@@ -1,8 +1,8 @@
 import { type AuditEvent, type AuditEventBody, GENESIS_HASH, type Redactor } from '@meshguard/core';
 import { chainHash, eventBody, redactBody } from '@meshguard/core/internal';
-import type Database from 'better-sqlite3';
 import createDebug from 'debug';
 import { failBatch, type PendingAppend, settleBatch } from './append-batch';
+import type { SqliteDatabase } from './sqlite-driver';
 import { rowToEvent } from './stored-row';
 import type { Checkpointer } from './wal-checkpointer';
 
@@ -40,7 +40,7 @@ export interface SqliteAppender {
 }
 
 export function openSqliteAppender(
-  db: Database.Database,
+  db: SqliteDatabase,
   options: { stream: string; redact: Redactor; checkpointer: Checkpointer | undefined },
 ): SqliteAppender {
   const { stream, redact, checkpointer } = options;

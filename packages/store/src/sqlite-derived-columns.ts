@@ -1,5 +1,4 @@
 import type { ChainProblem } from '@meshguard/core';
-import type Database from 'better-sqlite3';
 import {
   agentKey,
   agentNamesProblem,
@@ -8,6 +7,7 @@ import {
   DERIVED_COLUMNS,
   sqlitePath,
 } from './derived-columns';
+import type { SqliteDatabase } from './sqlite-driver';
 import { rowToEvent } from './stored-row';
 
 /**
@@ -19,7 +19,7 @@ import { rowToEvent } from './stored-row';
  * changed one costs a pass over the rows, to name the first event whose column disagrees. Run
  * once the chains are known to be intact.
  */
-export function checkDerivedColumns(db: Database.Database, lastPos: number): ChainProblem | undefined {
+export function checkDerivedColumns(db: SqliteDatabase, lastPos: number): ChainProblem | undefined {
   const table = db
     .prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'audit_events'")
     .get() as { sql: string } | undefined;
@@ -70,7 +70,7 @@ function generatedFromBody(sql: string, column: string, path: readonly string[])
  * only grows, and a writer records an agent with its first event: a pair recorded for no event up
  * to `lastPos` is looked up among the events appended since before it is called extra.
  */
-function checkAgentNames(db: Database.Database, lastPos: number): ChainProblem | undefined {
+function checkAgentNames(db: SqliteDatabase, lastPos: number): ChainProblem | undefined {
   const events = db
     .prepare(
       "SELECT DISTINCT body ->> '$.agent.name' AS name, agent_id AS id FROM audit_events WHERE pos <= ?",

@@ -1,6 +1,5 @@
 import { ConfigError } from '@meshguard/core';
 import { isoTime } from '@meshguard/core/internal';
-import type Database from 'better-sqlite3';
 import {
   type AgentRow,
   agentExists,
@@ -17,6 +16,7 @@ import {
   policySetFromRow,
   publicKeyFromRow,
 } from './gateway-state';
+import type { SqliteDatabase } from './sqlite-driver';
 import { openPrivateSqlite } from './sqlite-open';
 
 /**
@@ -25,7 +25,7 @@ import { openPrivateSqlite } from './sqlite-open';
  * holds on the next request in every process.
  */
 export function openSqliteGatewayState(path: string): GatewayState {
-  let db: Database.Database;
+  let db: SqliteDatabase;
   try {
     db = openPrivateSqlite(path);
     db.pragma('busy_timeout = 5000');

@@ -1,6 +1,11 @@
 import { dirname } from 'node:path';
 import { ensurePrivateFile, makePrivateDir, tightenIfExists } from '@meshguard/core/internal';
-import Database from 'better-sqlite3';
+import {
+  openSqlite,
+  type SqliteDatabase,
+  type SqliteDriverName,
+  type SqliteOpenOptions,
+} from './sqlite-driver';
 
 /**
  * Makes a SQLite file about to be opened for writing private, whatever the umask: its folder is
@@ -17,7 +22,11 @@ export function preparePrivateSqliteFile(path: string): void {
 }
 
 /** Opens a SQLite database for writing, its files private (see {@link preparePrivateSqliteFile}). */
-export function openPrivateSqlite(path: string, options: Database.Options = {}): Database.Database {
+export function openPrivateSqlite(
+  path: string,
+  options: SqliteOpenOptions = {},
+  driver?: SqliteDriverName,
+): SqliteDatabase {
   preparePrivateSqliteFile(path);
-  return new Database(path, options);
+  return openSqlite(path, options, driver);
 }

@@ -1,5 +1,4 @@
 import type { ParsedAuditFilter } from '@meshguard/core/internal';
-import type Database from 'better-sqlite3';
 import {
   type AuditSqlDialect,
   countSql,
@@ -11,6 +10,7 @@ import {
   parseFilter,
   statsSql,
 } from './audit-filter-sql';
+import type { SqliteDatabase } from './sqlite-driver';
 import { BUCKET_BITS, hasBuckets } from './sqlite-schema';
 import type { SqliteAuditStore } from './sqlite-store';
 import { rowToEvent } from './stored-row';
@@ -69,7 +69,7 @@ export type SqliteQueries = Pick<
 >;
 
 /** The SQLite store's reads: filtered pages and streams, the tail, counts and stats. */
-export function sqliteQueries(db: Database.Database): SqliteQueries {
+export function sqliteQueries(db: SqliteDatabase): SqliteQueries {
   const dialect = sqliteDialect(hasBuckets(db));
   const namedIds = db.prepare<[string], { id: string }>('SELECT id FROM audit_agents WHERE name = ?');
   // An agent is asked for by id or by name: names resolve to the ids recorded under them.

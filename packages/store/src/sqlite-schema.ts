@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '@meshguard/core';
-import type Database from 'better-sqlite3';
 import createDebug from 'debug';
+import type { SqliteDatabase } from './sqlite-driver';
 import { assertTrailTables } from './trail-missing';
 
 const debug = createDebug('meshguard:store');
@@ -66,7 +66,7 @@ const SCHEMA_1_COLUMNS = ['ts', 'type', 'decision_id', 'agent_name', 'framework'
  * Creates the tables of a new file, or checks that an existing one is a MeshGuard trail this
  * version can read (migrating an older schema when writable). Returns the file's redaction salt.
  */
-export function prepareSqliteSchema(db: Database.Database, path: string, readonly: boolean): string {
+export function prepareSqliteSchema(db: SqliteDatabase, path: string, readonly: boolean): string {
   const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
   const hasMeta = () =>
     count("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'meshguard_meta'") > 0;
@@ -122,7 +122,7 @@ export function prepareSqliteSchema(db: Database.Database, path: string, readonl
  * reads every event once (a few seconds for a million). A read-only store opens a schema 1 file as
  * it is (see `hasBuckets`).
  */
-function migrate(db: Database.Database): void {
+function migrate(db: SqliteDatabase): void {
   db.transaction(() => {
     const row = db.prepare("SELECT value FROM meshguard_meta WHERE key = 'schema_version'").get() as
       | { value: string }
@@ -142,7 +142,7 @@ function migrate(db: Database.Database): void {
 }
 
 /** Whether the file has schema 2's agent index by bucket (a read-only schema 1 file has not). */
-export function hasBuckets(db: Database.Database): boolean {
+export function hasBuckets(db: SqliteDatabase): boolean {
   return (db.prepare('PRAGMA table_xinfo(audit_events)').all() as Array<{ name: string }>).some(
     (c) => c.name === 'bucket',
   );

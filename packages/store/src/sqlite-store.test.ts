@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { type AuditEvent, chainEvents, createMemoryStore, GENESIS_HASH } from '@meshguard/core';
 import { eventBody } from '@meshguard/core/internal';
 import { describe, expect, it } from 'vitest';
+import { openSqlite } from './sqlite-driver';
 import { openSqliteStore, SQLITE_SCHEMA_VERSION } from './sqlite-store';
 import { describeAuditStore } from './testing';
 
@@ -70,8 +71,7 @@ describe('sqlite store', () => {
     const reader = openSqliteStore(path, { readonly: true });
     await expect(reader.append([makeEventBody()])).rejects.toThrow(/read-only/);
     await reader.close();
-    const Database = (await import('better-sqlite3')).default;
-    const raw = new Database(path);
+    const raw = openSqlite(path);
     raw.prepare("UPDATE meshguard_meta SET value = '99' WHERE key = 'schema_version'").run();
     raw.close();
     expect(() => openSqliteStore(path)).toThrow(/written by a newer MeshGuard \(schema 99/);
@@ -223,8 +223,7 @@ describe('sqlite store: the agent index by bucket', () => {
   it('upgrades a schema 1 file when a writer opens it, and reads it as it is when opened read-only', async () => {
     const path = await tempDb();
     const { makeEventBody } = await import('./testing');
-    const Database = (await import('better-sqlite3')).default;
-    const raw = new Database(path);
+    const raw = openSqlite(path);
     // Schema 1 as @meshguard/store wrote it: twelve generated columns, the agent index by id alone.
     raw.exec(`
       CREATE TABLE meshguard_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -284,7 +283,7 @@ describe('sqlite store: the agent index by bucket', () => {
     ]);
     expect(await writer.verify()).toMatchObject({ ok: true, checked: 21 });
     await writer.close();
-    const after = new Database(path, { readonly: true });
+    const after = openSqlite(path, { readonly: true });
     expect(after.prepare("SELECT value FROM meshguard_meta WHERE key = 'schema_version'").get()).toEqual({
       value: String(SQLITE_SCHEMA_VERSION),
     });
@@ -306,7 +305,7 @@ describe('sqlite store: the agent index by bucket', () => {
     after.close();
     // The same table as a new file's.
     const fresh = openSqliteStore(await tempDb());
-    const created = new Database(fresh.path, { readonly: true });
+    const created = openSqlite(fresh.path, { readonly: true });
     expect(
       (created.prepare('PRAGMA table_xinfo(audit_events)').all() as Array<{ name: string }>).map(
         (c) => c.name,
@@ -353,8 +352,7 @@ describe('sqlite store: the agent index by bucket', () => {
       odd,
       JSON.parse(`{"__proto__": {"x": 1}, ${JSON.stringify(makeEventBody()).slice(1)}`),
     ]);
-    const Database = (await import('better-sqlite3')).default;
-    const raw = new Database(store.path, { readonly: true });
+    const raw = openSqlite(store.path, { readonly: true });
     const rows = raw.prepare('SELECT body, hash FROM audit_events ORDER BY pos').all() as Array<{
       body: string;
       hash: string;

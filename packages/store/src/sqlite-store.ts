@@ -11,7 +11,6 @@ import {
   type StatsStore,
   type StoreStats,
 } from '@meshguard/core';
-import Database from 'better-sqlite3';
 import createDebug from 'debug';
 import { enqueueAppend } from './append-batch';
 import { type AuditJournal, openAuditJournal } from './audit-journal';
@@ -19,6 +18,7 @@ import { commitJournalLines } from './journal-commit-queue';
 import { recoverJournals } from './journal-files';
 import { PARALLEL_THRESHOLD } from './parallel-verify';
 import { openSqliteAppender } from './sqlite-append';
+import { openSqlite, resolveSqliteDriver, type SqliteDatabase, type SqliteDriverName } from './sqlite-driver';
 import { preparePrivateSqliteFile } from './sqlite-open';
 import { sqliteQueries } from './sqlite-query';
 import { prepareSqliteSchema } from './sqlite-schema';
@@ -51,6 +51,11 @@ export interface SqliteStoreOptions {
    * audit-journal.ts). Journals left by a crashed writer are replayed when the store opens.
    */
   journal?: boolean;
+  /**
+   * The SQLite driver: `node:sqlite` (Node 22.13+, the default there) or `better-sqlite3` (an
+   * optional peer: the default on Node 20). Default: `MESHGUARD_SQLITE_DRIVER`, else as said.
+   */
+  driver?: SqliteDriverName;
 }
 
 /** The SQLite store; it journals (see core's `canJournal`) unless read-only, in memory or `journal: false`. */
@@ -58,6 +63,8 @@ export interface SqliteAuditStore extends FollowingStore, StatsStore {
   readonly kind: 'sqlite';
   readonly path: string;
   readonly stream: string;
+  /** The SQLite driver serving it. */
+  readonly driver: SqliteDriverName;
   /** Streams events in stored order, oldest first, without loading them all (export). */
   iterate(filter?: AuditFilter): IterableIterator<AuditEvent>;
   /**
@@ -93,12 +100,13 @@ const JOURNAL_WINDOW_MS = 5;
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteAuditStore {
   const readonly = options.readonly ?? false;
   const stream = options.stream ?? 'main';
-  const { db, salt } = openDatabase(path, readonly, options.synchronous);
+  const { db, salt } = openDatabase(path, readonly, options.synchronous, resolveSqliteDriver(options.driver));
+  const { driver } = db;
   const redact = createRedactor({ keys: options.redactKeys, salt });
   const checkpointer =
     readonly || options.backgroundCheckpoints === false
       ? undefined
-      : createCheckpointer({ path, synchronous: options.synchronous === 'full' ? 'FULL' : 'NORMAL' });
+      : createCheckpointer({ path, driver, synchronous: options.synchronous === 'full' ? 'FULL' : 'NORMAL' });
   const appender = readonly ? undefined : openSqliteAppender(db, { stream, redact, checkpointer });
   let closed = false;
   const enqueue = (bodies: readonly AuditEventBody[]): Promise<AuditEvent[]> =>
@@ -108,7 +116,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   let journal: AuditJournal | undefined;
   if (journalOn) {
     // Journals a crashed writer left: their events go in before anything new.
-    const replayed = recoverJournals(path, (lines) => appender!.replay(lines));
+    const replayed = recoverJournals(path, driver, (lines) => appender!.replay(lines));
     if (replayed > 0) debug('replayed %d event(s) from journals left behind', replayed);
   }
 
@@ -116,6 +124,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     kind: 'sqlite',
     path,
     stream,
+    driver,
     append: enqueue,
     appendRedacted(bodies) {
       appender?.markRedacted(bodies);
@@ -144,6 +153,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
           {
             path,
             stream,
+            driver,
             synchronous: options.synchronous ?? 'normal',
             redactKeys: options.redactKeys,
             windowMs: JOURNAL_WINDOW_MS,
@@ -174,12 +184,13 @@ function openDatabase(
   path: string,
   readonly: boolean,
   synchronous: SqliteStoreOptions['synchronous'],
-): { db: Database.Database; salt: string } {
+  driver: SqliteDriverName,
+): { db: SqliteDatabase; salt: string } {
   // Created 0600 in a 0700 folder (a ConfigError names a file others can read and we cannot tighten).
   if (!readonly) preparePrivateSqliteFile(path);
-  let db: Database.Database;
+  let db: SqliteDatabase;
   try {
-    db = new Database(path, { readonly, fileMustExist: readonly });
+    db = openSqlite(path, { readonly }, driver);
   } catch (error) {
     throw new ConfigError(
       readonly

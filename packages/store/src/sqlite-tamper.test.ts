@@ -1,8 +1,8 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { openSqlite, type SqliteDatabase } from './sqlite-driver';
 import { openSqliteStore } from './sqlite-store';
 import { makeEventBody } from './testing';
 
@@ -20,8 +20,8 @@ async function seeded() {
   return { path, events };
 }
 
-function tamper(path: string, run: (db: Database.Database) => void) {
-  const db = new Database(path);
+function tamper(path: string, run: (db: SqliteDatabase) => void) {
+  const db = openSqlite(path);
   try {
     run(db);
   } finally {

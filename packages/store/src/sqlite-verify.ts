@@ -7,9 +7,9 @@ import {
   type VerifyReport,
 } from '@meshguard/core';
 import { chainHash } from '@meshguard/core/internal';
-import type Database from 'better-sqlite3';
 import { type ChainScan, scanInParallel } from './parallel-verify';
 import { checkDerivedColumns } from './sqlite-derived-columns';
+import type { SqliteDatabase } from './sqlite-driver';
 import { rowToEvent } from './stored-row';
 import { missingTrailTable, trailMissingReport } from './trail-missing';
 
@@ -19,7 +19,7 @@ import { missingTrailTable, trailMissingReport } from './trail-missing';
  * compared with its recorded head. Only at a break are events parsed to say what is wrong.
  */
 export async function verifySqlite(
-  db: Database.Database,
+  db: SqliteDatabase,
   path: string,
   parallelFrom: number,
 ): Promise<VerifyReport> {
@@ -40,7 +40,7 @@ export async function verifySqlite(
   const scan =
     lo === null || hi === null
       ? { state: new Map<string, { hash: string; count: number }>(), checked: 0, threads: 1 }
-      : ((await scanInParallel(path, lo, hi, parallelFrom)) ?? scanSequentially(db, hi));
+      : ((await scanInParallel(path, db.driver, lo, hi, parallelFrom)) ?? scanSequentially(db, hi));
   const { state, checked, threads } = scan;
   if (scan.broken) {
     const problem = diagnose(db, scan.broken.stream, scan.broken.pos);
@@ -85,7 +85,7 @@ export async function verifySqlite(
 }
 
 /** One pass over the table in stored order, each body hashed onto its stream's previous hash. */
-function scanSequentially(db: Database.Database, lastPos: number): ChainScan {
+function scanSequentially(db: SqliteDatabase, lastPos: number): ChainScan {
   const state = new Map<string, { hash: string; count: number }>();
   const rows = db.prepare<[number], [string, string, string, number]>(
     'SELECT stream, body, hash, pos FROM audit_events WHERE pos <= ? ORDER BY pos',
@@ -113,7 +113,7 @@ function reports(state: Map<string, { hash: string; count: number }>): StreamRep
 }
 
 /** Parses the stream (only when broken) to say whether events were edited, removed or reordered. */
-function diagnose(db: Database.Database, stream: string, brokenPos: number): ChainProblem {
+function diagnose(db: SqliteDatabase, stream: string, brokenPos: number): ChainProblem {
   const rows = db
     .prepare('SELECT body, hash, pos FROM audit_events WHERE stream = ? ORDER BY pos')
     .all(stream) as Array<{ body: string; hash: string; pos: number }>;
@@ -148,7 +148,7 @@ function diagnose(db: Database.Database, stream: string, brokenPos: number): Cha
 }
 
 /** The heads and the last position, read in one snapshot. */
-function readSnapshot(db: Database.Database) {
+function readSnapshot(db: SqliteDatabase) {
   return db.transaction(() => ({
     heads: db.prepare('SELECT stream, seq, hash FROM audit_streams').all() as Array<{
       stream: string;

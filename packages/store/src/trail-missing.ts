@@ -1,5 +1,5 @@
 import { ConfigError, type VerifyReport } from '@meshguard/core';
-import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from './sqlite-driver';
 
 /** The tables that hold the trail: without them there is nothing to verify or query. */
 const TRAIL_TABLES = ['audit_events', 'audit_streams', 'audit_agents'];
@@ -34,7 +34,7 @@ export function missingTrailTable(error: unknown): string | undefined {
 }
 
 /** Refuses a MeshGuard SQLite file whose trail tables were dropped, saying which one is gone. */
-export function assertTrailTables(db: Database.Database, path: string): void {
+export function assertTrailTables(db: SqliteDatabase, path: string): void {
   const present = new Set(
     (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map(
       (r) => r.name,

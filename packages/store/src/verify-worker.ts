@@ -1,13 +1,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { chainHash } from '@meshguard/core/internal';
-import Database from 'better-sqlite3';
 import type { RangeResult, RangeTask } from './parallel-verify';
+import { openSqlite } from './sqlite-driver';
 
 // Verifies one range of stored positions on its own read-only connection. The first event of
 // each stream in the range cannot be checked here (its predecessor lies in an earlier range): it
 // is returned for the parent to check at the seam.
 const task = workerData as RangeTask;
-const db = new Database(task.path, { readonly: true, fileMustExist: true });
+const db = openSqlite(task.path, { readonly: true }, task.driver);
 // Reading through a memory map spares a copy of every page (a full scan reads the whole file).
 db.pragma('mmap_size = 1073741824');
 const rows = db.prepare<[number, number], [string, string, string, number]>(

@@ -2,11 +2,13 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import createDebug from 'debug';
+import type { SqliteDriverName } from './sqlite-driver';
 
 const debug = createDebug('meshguard:store');
 
 export interface CheckpointTask {
   path: string;
+  driver: SqliteDriverName;
   synchronous: 'NORMAL' | 'FULL';
 }
 
