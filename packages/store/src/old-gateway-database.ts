@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { loadPg } from './postgres-driver';
 import { inTransaction, quoteSchema } from './postgres-schema';
 import { openSqlite } from './sqlite-driver';
 
@@ -47,7 +48,7 @@ export async function makeOldPostgresGatewaySchema(
   key: OldSigningKeyRow,
   agentId: string,
 ): Promise<void> {
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  const pool = new (loadPg().Pool)({ connectionString: url, max: 1 });
   try {
     const s = quoteSchema(schema);
     await inTransaction(pool, async (client) => {

@@ -1,7 +1,7 @@
 import { ConfigError, type NotifyingGatewayState } from '@meshguard/core';
 import { isoTime } from '@meshguard/core/internal';
 import createDebug from 'debug';
-import pg from 'pg';
+import type pg from 'pg';
 import {
   type AgentRow,
   agentExists,
@@ -17,6 +17,7 @@ import {
   policySetFromRow,
   publicKeyFromRow,
 } from './gateway-state';
+import { loadPg } from './postgres-driver';
 import { inTransaction, quoteSchema } from './postgres-schema';
 import { readUrl } from './postgres-url';
 
@@ -49,7 +50,7 @@ export async function openPostgresGatewayState(
   const schemaName = options.schema ?? target.schema ?? 'meshguard';
   const s = quoteSchema(schemaName);
   const channel = `meshguard_${schemaName}`.slice(0, 63);
-  const pool = new pg.Pool({ connectionString: target.connectionString, max: 8 });
+  const pool = new (loadPg().Pool)({ connectionString: target.connectionString, max: 8 });
   pool.on('error', (error) => debug('idle PostgreSQL client failed: %O', error));
   try {
     await inTransaction(pool, async (client) => {
@@ -222,7 +223,7 @@ export async function openPostgresGatewayState(
    * the listeners are told to reload at once: notifications sent meanwhile were missed.
    */
   function listen(): void {
-    const client = new pg.Client({ connectionString: target.connectionString });
+    const client = new (loadPg().Client)({ connectionString: target.connectionString });
     listener = client;
     let lost = false;
     const reconnect = (error?: unknown) => {

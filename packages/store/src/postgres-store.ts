@@ -11,9 +11,10 @@ import {
   type StoreStats,
 } from '@meshguard/core';
 import createDebug from 'debug';
-import pg from 'pg';
+import type pg from 'pg';
 import { enqueueAppend } from './append-batch';
 import { openPostgresAppender } from './postgres-append';
+import { loadPg } from './postgres-driver';
 import { postgresQueries } from './postgres-query';
 import { preparePostgresSchema, quoteSchema } from './postgres-schema';
 import { readUrl } from './postgres-url';
@@ -89,7 +90,7 @@ export async function openPostgresStore(
     throw new ConfigError('the stream name is empty or holds a NUL character', { code: 'store_url_invalid' });
   }
   const pageSize = options.pageSize ?? 2000;
-  const pool = new pg.Pool({
+  const pool = new (loadPg().Pool)({
     connectionString: target.connectionString,
     max: options.poolSize ?? 10,
     application_name: 'meshguard',

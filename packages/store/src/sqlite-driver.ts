@@ -28,11 +28,11 @@ export interface SqliteDatabase {
   close(): unknown;
 }
 
-export type Transaction<F> = F & { deferred: F; immediate: F; exclusive: F };
+type Transaction<F> = F & { deferred: F; immediate: F; exclusive: F };
 
 type Params<P> = P extends unknown[] ? P : [P];
 
-export interface SqliteStatement<P extends unknown[] | object = unknown[], R = unknown> {
+interface SqliteStatement<P extends unknown[] | object = unknown[], R = unknown> {
   run(...params: Params<P>): { changes: number; lastInsertRowid: number | bigint };
   get(...params: Params<P>): R | undefined;
   all(...params: Params<P>): R[];
@@ -85,7 +85,10 @@ let betterSqlite: { loaded?: BetterSqliteConstructor; error?: unknown } | undefi
 function loadBetterSqlite(): BetterSqliteConstructor | undefined {
   if (!betterSqlite) {
     try {
-      betterSqlite = { loaded: require('better-sqlite3') as BetterSqliteConstructor };
+      const Database = require('better-sqlite3') as BetterSqliteConstructor;
+      // The native addon loads with the first database: one built for another Node fails here.
+      new Database(':memory:', { readonly: false, fileMustExist: false, timeout: 0 }).close();
+      betterSqlite = { loaded: Database };
     } catch (error) {
       betterSqlite = { error };
     }
