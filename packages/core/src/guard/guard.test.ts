@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -210,19 +210,28 @@ describe('embedded guard', () => {
   });
 
   it('says what to install when a file store is asked for without @meshguard/store', async () => {
-    // A process whose folder has no @meshguard/store, using core's built files as a user would.
-    const dist = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+    // An app with core installed as a user installs it, and no @meshguard/store: core's built files
+    // and manifest in node_modules/@meshguard/core, its own dependencies beside them.
+    const dist = fileURLToPath(new URL('../../dist', import.meta.url));
     if (!existsSync(dist))
       throw new Error('packages/core is not built: run `pnpm build` first (pnpm test does)');
-    const cwd = await mkdtemp(join(tmpdir(), 'mg-no-store-'));
-    const script = `import(${JSON.stringify(pathToFileURL(dist).href)}).then(async ({ createGuard }) => {
+    const app = await mkdtemp(join(tmpdir(), 'mg-no-store-'));
+    const installed = join(app, 'node_modules', '@meshguard', 'core');
+    await cp(dist, join(installed, 'dist'), { recursive: true });
+    await cp(fileURLToPath(new URL('../../package.json', import.meta.url)), join(installed, 'package.json'));
+    const deps = fileURLToPath(new URL('../../node_modules', import.meta.url));
+    for (const name of await readdir(deps)) {
+      if (name === '@meshguard' || name.startsWith('.')) continue;
+      await symlink(join(deps, name), join(app, 'node_modules', name));
+    }
+    const script = `import('@meshguard/core').then(async ({ createGuard }) => {
       try { await createGuard({ policies: [], env: { MESHGUARD_DB: 'sqlite:audit.db' } }); console.log('opened'); }
       catch (e) { console.log(e.name + ': ' + e.code + ': ' + e.message); }
     });`;
     // Without NODE_PATH: pnpm and vitest set it to their own folders, which a user's app has not.
     const { NODE_PATH: _ignored, ...env } = process.env;
     const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-      cwd,
+      cwd: app,
       encoding: 'utf8',
       env,
     });
