@@ -113,6 +113,25 @@ for (const driver of SQLITE_DRIVERS) {
       db.close();
     });
 
+    it('lets go of its read snapshot when iteration stops early', async () => {
+      const path = await tempDb();
+      const writer = openSqlite(path, {}, driver);
+      writer.pragma('journal_mode = WAL');
+      writer.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)');
+      const add = writer.prepare('INSERT INTO t (id) VALUES (?)');
+      for (let id = 1; id <= 10; id++) add.run(id);
+      const reader = openSqlite(path, { readonly: true }, driver);
+      for (const row of reader.prepare('SELECT id FROM t').iterate()) {
+        expect(row).toBeDefined();
+        break;
+      }
+      add.run(11);
+      // A reader still stepping a statement would pin the WAL: the checkpoint would report busy.
+      expect(writer.pragma('wal_checkpoint(TRUNCATE)')).toEqual([{ busy: 0, log: 0, checkpointed: 0 }]);
+      reader.close();
+      writer.close();
+    });
+
     it('opens read-only and must-exist files without creating them, and names busy and read-only errors', async () => {
       const path = await tempDb();
       expect(() => openSqlite(path, { readonly: true }, driver)).toThrow();

@@ -272,10 +272,16 @@ class NodeSqliteStatement implements SqliteStatement<unknown[], unknown> {
 
   *iterate(...params: unknown[]): IterableIterator<unknown> {
     const rows = withNamedErrors(() => this.statement.iterate(...bindable(params)));
-    while (true) {
-      const next = withNamedErrors(() => rows.next());
-      if (next.done) return;
-      yield next.value;
+    try {
+      while (true) {
+        const next = withNamedErrors(() => rows.next());
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      // A caller that stops early (break, throw) must reset the statement, as better-sqlite3's
+      // iterator does: one left stepping keeps its read snapshot and pins the WAL.
+      rows.return?.();
     }
   }
 
