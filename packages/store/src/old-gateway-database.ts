@@ -1,4 +1,3 @@
-import type pg from 'pg';
 import { loadPg } from './postgres-driver';
 import { inTransaction, quoteSchema } from './postgres-schema';
 import { openSqlite } from './sqlite-driver';

@@ -11,7 +11,6 @@ import {
   type StoreStats,
 } from '@meshguard/core';
 import createDebug from 'debug';
-import type pg from 'pg';
 import { enqueueAppend } from './append-batch';
 import { openPostgresAppender } from './postgres-append';
 import { loadPg } from './postgres-driver';
