@@ -8,7 +8,7 @@ import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 import semver from 'semver';
 import { describe, expect, inject, it } from 'vitest';
-import { type PackageJson, REPO_ROOT } from './workspace';
+import { type PackageJson, REPO_ROOT, REPOSITORY_URL } from './workspace';
 
 const packed = inject('packed');
 
@@ -91,6 +91,19 @@ describe.each(packed.map((p) => [p.name, p] as const))('%s, as published', (_nam
         `${name}: tested ${tested} within peer ${range}`,
       ).toBe(true);
     }
+  });
+
+  // npm refuses provenance for a package whose manifest names no repository matching the one the
+  // workflow runs in; `directory` sends npm's "Repository" link to the package's own folder.
+  it('names its repository (at its own folder), homepage and bug tracker', () => {
+    const manifest = packedManifest(pkg.tarball);
+    expect(manifest.repository, 'repository').toEqual({
+      type: 'git',
+      url: `git+${REPOSITORY_URL}.git`,
+      directory: pkg.dir,
+    });
+    expect(manifest.homepage, 'homepage').toBe(`${REPOSITORY_URL}/tree/main/${pkg.dir}#readme`);
+    expect(manifest.bugs, 'bugs').toEqual({ url: `${REPOSITORY_URL}/issues` });
   });
 
   it('ships its README and built code, and no tests or sources', () => {
