@@ -106,6 +106,23 @@ describe.each(packed.map((p) => [p.name, p] as const))('%s, as published', (_nam
     expect(manifest.bugs, 'bugs').toEqual({ url: `${REPOSITORY_URL}/issues` });
   });
 
+  // pnpm packs the workspace root's LICENSE into a package that has none of its own.
+  it('ships LICENSE, the full Apache-2.0 text of the repository root', () => {
+    const { contents } = tarball(pkg.tarball);
+    const prefix = `/node_modules/${contents.packageName}/`;
+    expect(contents.listFiles(), 'LICENSE in the tarball').toContain(`${prefix}LICENSE`);
+    const license = contents.readFile(`${prefix}LICENSE`);
+    expect(license).toBe(readFileSync(`${REPO_ROOT}/LICENSE`, 'utf8'));
+    for (const landmark of [
+      /^\s+Apache License\n\s+Version 2\.0, January 2004\n/,
+      /9\. Accepting Warranty or Additional Liability\./,
+      /END OF TERMS AND CONDITIONS/,
+      /APPENDIX: How to apply the Apache License to your work\./,
+    ]) {
+      expect(license, `${pkg.name}'s LICENSE`).toMatch(landmark);
+    }
+  });
+
   it('ships its README and built code, and no tests or sources', () => {
     const { contents } = tarball(pkg.tarball);
     const prefix = `/node_modules/${contents.packageName}/`;
