@@ -3,33 +3,18 @@
 // runs: every entry point's types resolve and match its JavaScript under node10, node16 CJS/ESM
 // and bundler resolution), and the manifest promises a user relies on.
 import { readFileSync } from 'node:fs';
-import { checkPackage, createPackageFromTarballData } from '@arethetypeswrong/core';
+import { checkPackage } from '@arethetypeswrong/core';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 import semver from 'semver';
 import { describe, expect, inject, it } from 'vitest';
+import { tarball } from './packed-tarball';
 import { type PackageJson, REPO_ROOT, REPOSITORY_URL } from './workspace';
 
 const packed = inject('packed');
 
-/** Each tarball read and unpacked once, however many checks look at it. */
-const unpacked = new Map<
-  string,
-  { bytes: Uint8Array; contents: ReturnType<typeof createPackageFromTarballData> }
->();
-function tarball(path: string) {
-  let entry = unpacked.get(path);
-  if (!entry) {
-    const bytes = new Uint8Array(readFileSync(path));
-    entry = { bytes, contents: createPackageFromTarballData(bytes) };
-    unpacked.set(path, entry);
-  }
-  return entry;
-}
-
 function packedManifest(path: string): PackageJson {
-  const { contents } = tarball(path);
-  return JSON.parse(contents.readFile(`/node_modules/${contents.packageName}/package.json`)) as PackageJson;
+  return JSON.parse(tarball(path).read('package.json')) as PackageJson;
 }
 
 describe.each(packed.map((p) => [p.name, p] as const))('%s, as published', (_name, pkg) => {
@@ -108,10 +93,9 @@ describe.each(packed.map((p) => [p.name, p] as const))('%s, as published', (_nam
 
   // pnpm packs the workspace root's LICENSE into a package that has none of its own.
   it('ships LICENSE, the full Apache-2.0 text of the repository root', () => {
-    const { contents } = tarball(pkg.tarball);
-    const prefix = `/node_modules/${contents.packageName}/`;
-    expect(contents.listFiles(), 'LICENSE in the tarball').toContain(`${prefix}LICENSE`);
-    const license = contents.readFile(`${prefix}LICENSE`);
+    const { files, read } = tarball(pkg.tarball);
+    expect(files, 'LICENSE in the tarball').toContain('LICENSE');
+    const license = read('LICENSE');
     expect(license).toBe(readFileSync(`${REPO_ROOT}/LICENSE`, 'utf8'));
     for (const landmark of [
       /^\s+Apache License\n\s+Version 2\.0, January 2004\n/,
@@ -124,9 +108,7 @@ describe.each(packed.map((p) => [p.name, p] as const))('%s, as published', (_nam
   });
 
   it('ships its README and built code, and no tests or sources', () => {
-    const { contents } = tarball(pkg.tarball);
-    const prefix = `/node_modules/${contents.packageName}/`;
-    const files = contents.listFiles().map((f) => f.slice(prefix.length));
+    const { files } = tarball(pkg.tarball);
     expect(files).toContain('README.md');
     expect(files).toContain('package.json');
     expect(files.some((f) => f.startsWith('dist/'))).toBe(true);
