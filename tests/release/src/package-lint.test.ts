@@ -9,13 +9,29 @@ import { formatMessage } from 'publint/utils';
 import semver from 'semver';
 import { describe, expect, inject, it } from 'vitest';
 import { tarball } from './packed-tarball';
-import { type PackageJson, REPO_ROOT, REPOSITORY_URL } from './workspace';
+import { type PackageJson, REPO_ROOT, REPOSITORY_URL, run } from './workspace';
 
 const packed = inject('packed');
 
 function packedManifest(path: string): PackageJson {
   return JSON.parse(tarball(path).read('package.json')) as PackageJson;
 }
+
+// `pnpm -r pack` packs private packages too (pnpm skips them only when publishing), so the tarballs
+// these tests read come from `pnpm pack:all` (see pack.global.ts), which packs the publishable ones.
+describe('pnpm pack:all', () => {
+  it('packs every package of the workspace that is not private, and none that is (apps, bench, tests)', async () => {
+    const { stdout } = await run('pnpm', ['ls', '--recursive', '--depth', '-1', '--json'], {
+      cwd: REPO_ROOT,
+    });
+    const workspace = JSON.parse(stdout) as { name: string; private?: boolean }[];
+    expect(workspace.filter((p) => p.private).map((p) => p.name)).toEqual(
+      expect.arrayContaining(['@meshguard/bench', '@meshguard/core-demo', '@meshguard/release-tests']),
+    );
+    const publishable = workspace.filter((p) => !p.private).map((p) => p.name);
+    expect(packed.map((p) => p.name).sort()).toEqual(publishable.sort());
+  });
+});
 
 describe.each(packed.map((p) => [p.name, p] as const))('%s, as published', (_name, pkg) => {
   it('passes publint --strict', async () => {
