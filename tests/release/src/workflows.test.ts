@@ -15,7 +15,10 @@ type Permissions = string | Record<string, string> | undefined;
 interface Workflow {
   on?: string | string[] | Record<string, unknown>;
   permissions?: Permissions;
-  jobs: Record<string, { permissions?: Permissions; uses?: string; steps?: { uses?: string }[] }>;
+  jobs: Record<
+    string,
+    { permissions?: Permissions; uses?: string; steps?: { uses?: string; with?: Record<string, unknown> }[] }
+  >;
 }
 
 const files = readdirSync(join(REPO_ROOT, WORKFLOWS))
@@ -73,6 +76,14 @@ describe.each(workflows.map((w) => [w.file, w] as const))(`${WORKFLOWS}/%s`, (_f
         expect(job.permissions === undefined || isReadOnly(job.permissions), `job ${name}`).toBe(true);
       }
     }
+  });
+
+  // pnpm/action-setup refuses to start when its `version` differs from `packageManager`.
+  it("takes pnpm's version from package.json's packageManager alone", () => {
+    const setups = Object.values(workflow.jobs).flatMap((job) =>
+      (job.steps ?? []).filter((step) => step.uses?.startsWith('pnpm/action-setup@')),
+    );
+    expect(setups.filter((step) => step.with?.version !== undefined)).toEqual([]);
   });
 
   it('holds no npm token: publishing is npm trusted publishing', () => {
