@@ -1,5 +1,6 @@
-// Packs every published package once per test run, exactly as `pnpm publish` would (pnpm rewrites
-// `workspace:` ranges into real versions), and hands the tarballs to the release tests.
+// Packs every published package once per test run with `pnpm pack:all`, the root script that packs
+// the publishable packages only, exactly as `pnpm publish` would (pnpm rewrites `workspace:` ranges
+// into real versions and packs the root LICENSE), and hands the tarballs to the release tests.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,22 +23,31 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => void> {
-  const destination = mkdtempSync(join(tmpdir(), 'meshguard-packs-'));
-  const packed: PackedPackage[] = [];
-  for (const pkg of publishedPackages()) {
-    const dist = join(REPO_ROOT, pkg.dir, 'dist');
-    if (!existsSync(dist)) {
+  const published = publishedPackages();
+  for (const pkg of published) {
+    if (!existsSync(join(REPO_ROOT, pkg.dir, 'dist'))) {
       throw new Error(`${pkg.dir} has no dist/: build first (\`pnpm build\`; \`pnpm test\` does it)`);
     }
-    const { stdout } = await run('pnpm', ['pack', '--pack-destination', destination], {
-      cwd: join(REPO_ROOT, pkg.dir),
-    });
-    const tarball = stdout.trim().split('\n').pop()?.trim() ?? '';
-    if (!tarball.endsWith('.tgz') || !existsSync(tarball)) {
-      throw new Error(`pnpm pack in ${pkg.dir} printed no tarball path:\n${stdout}`);
-    }
-    packed.push({ name: pkg.manifest.name, version: pkg.manifest.version, dir: pkg.dir, tarball });
   }
-  project.provide('packed', packed);
+  const dirs = new Map(published.map((pkg) => [pkg.manifest.name, pkg.dir]));
+  const destination = mkdtempSync(join(tmpdir(), 'meshguard-packs-'));
+  const args = ['--silent', 'pack:all', '--pack-destination', destination, '--json'];
+  try {
+    const { stdout } = await run('pnpm', args, { cwd: REPO_ROOT });
+    const tarballs = JSON.parse(stdout) as { name: string; version: string; filename: string }[];
+    const packed = tarballs.map(({ name, version, filename }): PackedPackage => {
+      const dir = dirs.get(name);
+      if (!dir) throw new Error(`pnpm pack:all packed ${name}, which is private: it must not be packed`);
+      if (!existsSync(filename)) throw new Error(`pnpm pack:all named ${filename}, which it did not write`);
+      return { name, version, dir, tarball: filename };
+    });
+    project.provide(
+      'packed',
+      packed.sort((a, b) => a.name.localeCompare(b.name)),
+    );
+  } catch (error) {
+    rmSync(destination, { recursive: true, force: true });
+    throw error;
+  }
   return () => rmSync(destination, { recursive: true, force: true });
 }

@@ -3,34 +3,35 @@
 // runs: every entry point's types resolve and match its JavaScript under node10, node16 CJS/ESM
 // and bundler resolution), and the manifest promises a user relies on.
 import { readFileSync } from 'node:fs';
-import { checkPackage, createPackageFromTarballData } from '@arethetypeswrong/core';
+import { checkPackage } from '@arethetypeswrong/core';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 import semver from 'semver';
 import { describe, expect, inject, it } from 'vitest';
-import { type PackageJson, REPO_ROOT } from './workspace';
+import { tarball } from './packed-tarball';
+import { type PackageJson, REPO_ROOT, REPOSITORY_URL, run } from './workspace';
 
 const packed = inject('packed');
 
-/** Each tarball read and unpacked once, however many checks look at it. */
-const unpacked = new Map<
-  string,
-  { bytes: Uint8Array; contents: ReturnType<typeof createPackageFromTarballData> }
->();
-function tarball(path: string) {
-  let entry = unpacked.get(path);
-  if (!entry) {
-    const bytes = new Uint8Array(readFileSync(path));
-    entry = { bytes, contents: createPackageFromTarballData(bytes) };
-    unpacked.set(path, entry);
-  }
-  return entry;
+function packedManifest(path: string): PackageJson {
+  return JSON.parse(tarball(path).read('package.json')) as PackageJson;
 }
 
-function packedManifest(path: string): PackageJson {
-  const { contents } = tarball(path);
-  return JSON.parse(contents.readFile(`/node_modules/${contents.packageName}/package.json`)) as PackageJson;
-}
+// `pnpm -r pack` packs private packages too (pnpm skips them only when publishing), so the tarballs
+// these tests read come from `pnpm pack:all` (see pack.global.ts), which packs the publishable ones.
+describe('pnpm pack:all', () => {
+  it('packs every package of the workspace that is not private, and none that is (apps, bench, tests)', async () => {
+    const { stdout } = await run('pnpm', ['ls', '--recursive', '--depth', '-1', '--json'], {
+      cwd: REPO_ROOT,
+    });
+    const workspace = JSON.parse(stdout) as { name: string; private?: boolean }[];
+    expect(workspace.filter((p) => p.private).map((p) => p.name)).toEqual(
+      expect.arrayContaining(['@meshguard/bench', '@meshguard/core-demo', '@meshguard/release-tests']),
+    );
+    const publishable = workspace.filter((p) => !p.private).map((p) => p.name);
+    expect(packed.map((p) => p.name).sort()).toEqual(publishable.sort());
+  });
+});
 
 describe.each(packed.map((p) => [p.name, p] as const))('%s, as published', (_name, pkg) => {
   it('passes publint --strict', async () => {
@@ -93,10 +94,37 @@ describe.each(packed.map((p) => [p.name, p] as const))('%s, as published', (_nam
     }
   });
 
+  // npm refuses provenance for a package whose manifest names no repository matching the one the
+  // workflow runs in; `directory` sends npm's "Repository" link to the package's own folder.
+  it('names its repository (at its own folder), homepage and bug tracker', () => {
+    const manifest = packedManifest(pkg.tarball);
+    expect(manifest.repository, 'repository').toEqual({
+      type: 'git',
+      url: `git+${REPOSITORY_URL}.git`,
+      directory: pkg.dir,
+    });
+    expect(manifest.homepage, 'homepage').toBe(`${REPOSITORY_URL}/tree/main/${pkg.dir}#readme`);
+    expect(manifest.bugs, 'bugs').toEqual({ url: `${REPOSITORY_URL}/issues` });
+  });
+
+  // pnpm packs the workspace root's LICENSE into a package that has none of its own.
+  it('ships LICENSE, the full Apache-2.0 text of the repository root', () => {
+    const { files, read } = tarball(pkg.tarball);
+    expect(files, 'LICENSE in the tarball').toContain('LICENSE');
+    const license = read('LICENSE');
+    expect(license).toBe(readFileSync(`${REPO_ROOT}/LICENSE`, 'utf8'));
+    for (const landmark of [
+      /^\s+Apache License\n\s+Version 2\.0, January 2004\n/,
+      /9\. Accepting Warranty or Additional Liability\./,
+      /END OF TERMS AND CONDITIONS/,
+      /APPENDIX: How to apply the Apache License to your work\./,
+    ]) {
+      expect(license, `${pkg.name}'s LICENSE`).toMatch(landmark);
+    }
+  });
+
   it('ships its README and built code, and no tests or sources', () => {
-    const { contents } = tarball(pkg.tarball);
-    const prefix = `/node_modules/${contents.packageName}/`;
-    const files = contents.listFiles().map((f) => f.slice(prefix.length));
+    const { files } = tarball(pkg.tarball);
     expect(files).toContain('README.md');
     expect(files).toContain('package.json');
     expect(files.some((f) => f.startsWith('dist/'))).toBe(true);

@@ -7,11 +7,17 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
+/** Where the code lives on GitHub: what every manifest names and every absolute docs link points into. */
+export const REPOSITORY_URL = 'https://github.com/meshguard/meshguard-ts';
+
 export interface PackageJson {
   name: string;
   version: string;
   private?: boolean;
   license?: string;
+  repository?: string | { type?: string; url?: string; directory?: string };
+  homepage?: string;
+  bugs?: string | { url?: string; email?: string };
   engines?: Record<string, string>;
   bin?: string | Record<string, string>;
   exports?: Record<string, unknown>;
