@@ -183,7 +183,11 @@ describe('matches runs in linear time (RE2 semantics)', () => {
     expect(policy!.warnings).toBeUndefined();
     const engine = createPolicyEngine([policy!]);
     const effect = (q: string) => engine.decide({ action: 'read:x', agent, context: { q } }).effect;
-    expect([effect('ACME Corp'), effect('acme corp'), effect('acne corp')]).toEqual(['allow', 'allow', 'deny']);
+    expect([effect('ACME Corp'), effect('acme corp'), effect('acne corp')]).toEqual([
+      'allow',
+      'allow',
+      'deny',
+    ]);
     const part = createPolicyEngine(parsePolicies(matchesPolicy('(?i:acme) corp'), { file: 'p.yaml' }));
     expect(part.decide({ action: 'read:x', agent, context: { q: 'ACME corp' } }).effect).toBe('allow');
     expect(part.decide({ action: 'read:x', agent, context: { q: 'ACME Corp' } }).effect).toBe('deny');
