@@ -247,6 +247,111 @@ rules:
     expect(events[1]!.context).toMatchObject({ type: 'type' });
   });
 
+  it("gives a computer action's check the product page's action_type and target beside the SDK's own fields", async () => {
+    // Written as the product page writes it: what kind of action, and where on the screen.
+    const { guard, store } = createTestGuard({
+      policy: `
+name: top-bar-only
+version: "1"
+appliesTo: { tags: [support] }
+rules:
+  - id: top-bar
+    effect: allow
+    actions: ["execute:computer_use"]
+    conditions:
+      context:
+        action_type: { in: [click, drag] }
+        target.y: { lt: 100 }
+`,
+    });
+    const done: string[] = [];
+    const computer = {
+      environment: 'browser' as const,
+      dimensions: [1024, 768] as [number, number],
+      screenshot: () => 'iVBORw0KGgo=',
+      click: (x: number, y: number) => {
+        done.push(`click ${x},${y}`);
+      },
+      doubleClick: () => {},
+      scroll: () => {},
+      type: () => {},
+      wait: () => {},
+      move: () => {},
+      keypress: (keys: string[]) => {
+        done.push(`keypress ${keys.join('+')}`);
+      },
+      drag: () => {
+        done.push('drag');
+      },
+    };
+    const computerCall = (callId: string, action: Record<string, unknown>) => [
+      { type: 'computer_call' as const, callId, status: 'completed' as const, action: action as never },
+    ];
+    const model = new ScriptedModel([
+      computerCall('cc_1', { type: 'click', x: 500, y: 40, button: 'left' }),
+      computerCall('cc_2', {
+        type: 'drag',
+        path: [
+          { x: 500, y: 40 },
+          { x: 300, y: 600 },
+        ],
+      }),
+      computerCall('cc_3', { type: 'keypress', keys: ['ctrl', 'a'] }),
+      [assistantMessage('Only the top bar is mine to touch.')],
+    ]);
+    const browse = computerTool({ computer });
+    const agent = new Agent({
+      name: 'Customer Support Agent',
+      instructions: 'Use the browser.',
+      model,
+      tools: [browse],
+    });
+    const seen: Array<{ toolName: string; action: string; args: unknown }> = [];
+    const options = {
+      ...supportOptions(guard, 'trace_computer_fields'),
+      // A host's context hook gets the same fields, and the tool's own name.
+      context: (args: unknown, call: { toolName: string; action: string }) => {
+        seen.push({ toolName: call.toolName, action: call.action, args });
+        return args as Record<string, unknown>;
+      },
+    };
+    const result = await runGoverned(governAgent(agent, options), 'Tidy the page', {
+      ...options,
+      runner: new Runner({ tracingDisabled: true }),
+    });
+    expect(result.finalOutput).toBe('Only the top bar is mine to touch.');
+    expect(done).toEqual(['click 500,40']);
+
+    const decisions = (await store.query({ traceId: 'trace_computer_fields', order: 'asc' })).events.filter(
+      (e) => e.type === 'decision',
+    );
+    expect(decisions.map((e) => [e.effect, e.context])).toEqual([
+      [
+        'allow',
+        { type: 'click', x: 500, y: 40, button: 'left', action_type: 'click', target: { x: 500, y: 40 } },
+      ],
+      [
+        'deny',
+        {
+          type: 'drag',
+          path: [
+            { x: 500, y: 40 },
+            { x: 300, y: 600 },
+          ],
+          action_type: 'drag',
+          target: { x: 300, y: 600 }, // where the drag ends
+        },
+      ],
+      ['deny', { type: 'keypress', keys: ['ctrl', 'a'], action_type: 'keypress' }], // no point: no target
+    ]);
+    expect(seen.map((s) => [s.toolName, s.action])).toEqual([
+      [browse.name, 'execute:computer_use'],
+      [browse.name, 'execute:computer_use'],
+      [browse.name, 'execute:computer_use'],
+    ]);
+    expect(seen[0]!.args).toMatchObject({ action_type: 'click', target: { x: 500, y: 40 } });
+  });
+
   it('checks each hosted MCP call through onApproval: allowed calls are approved, others rejected with the reason', async () => {
     const { guard, store } = createTestGuard({
       policy: `
@@ -328,17 +433,29 @@ rules:
       ],
       [assistantMessage('I cannot run that.')],
     ]);
+    const localShell = shellTool({ shell: shell as never });
     const agent = new Agent({
       name: 'Customer Support Agent',
       instructions: 'Use the shell.',
       model,
-      tools: [shellTool({ shell: shell as never })],
+      tools: [localShell],
     });
-    const options = supportOptions(guard, 'trace_shell');
+    const asked: unknown[] = [];
+    const options = {
+      ...supportOptions(guard, 'trace_shell'),
+      context: (args: unknown, call: { toolName: string; action: string }) => {
+        asked.push([call.toolName, call.action, args]);
+        return args as Record<string, unknown>;
+      },
+    };
     const result = await new Runner({ tracingDisabled: true }).run(governAgent(agent, options), 'Show users');
     expect(result.interruptions ?? []).toEqual([]);
     expect(result.finalOutput).toBe('I cannot run that.');
     expect(ran).toEqual([]);
+    // The check's context is the SDK's shell action as the model sent it.
+    expect(asked).toEqual([
+      [localShell.name, 'execute:shell', { commands: ['cat /etc/passwd'], timeoutMs: 1000 }],
+    ]);
     const events = (await store.query({ traceId: 'trace_shell', order: 'asc' })).events;
     expect(trail(events)).toEqual([
       'decision Customer Support Agent execute:shell deny',

@@ -181,12 +181,12 @@ function hostedContext(data: Record<string, unknown> | undefined): Record<string
 async function approvalCheck(
   options: GovernanceOptions,
   runContext: RunContext<unknown>,
-  agentName: string,
-  action: string,
+  call: { agentName: string; toolName: string; action: string },
   args: unknown,
   callId: string | undefined,
 ): Promise<{ need: boolean; checked: CheckedAction }> {
-  const context = contextOf(options, args, { toolName: action, agentName, action });
+  const { agentName, action } = call;
+  const context = contextOf(options, args, call);
   const checked = await checkFor(options, runContext, agentName, {
     action,
     kind: 'builtin_tool',
@@ -209,9 +209,30 @@ async function approvalCheck(
 }
 
 /**
- * Computer use, checked per action. The SDK gives computer actions no automatic rejection: a
- * denied action becomes an approval interruption that `resolvePolicyInterruptions` (or
- * `runGoverned`) rejects with the policy's reason; a tool no policy could allow is not offered.
+ * What a policy sees of a computer action: the SDK's action as the model sent it (`type`, `x`,
+ * `y`, `button`, `text`, `keys`, `path`...), plus `action_type` (its `type`) and, for an action
+ * aimed at a point of the screen, `target` (`{ x, y }`: where it clicks, moves or scrolls, or where
+ * a drag ends): the names the product page's policies use.
+ */
+function computerActionContext(action: unknown): unknown {
+  if (action === null || typeof action !== 'object' || Array.isArray(action)) return action;
+  const fields = action as { type?: unknown; x?: unknown; y?: unknown; path?: unknown };
+  if (typeof fields.type !== 'string') return action;
+  const point = (candidate: { x?: unknown; y?: unknown } | undefined) =>
+    typeof candidate?.x === 'number' && typeof candidate.y === 'number'
+      ? { x: candidate.x, y: candidate.y }
+      : undefined;
+  const target = Array.isArray(fields.path)
+    ? point(fields.path[fields.path.length - 1] as { x?: unknown; y?: unknown } | undefined)
+    : point(fields);
+  return { ...action, action_type: fields.type, ...(target ? { target } : {}) };
+}
+
+/**
+ * Computer use, checked per action (its context: `computerActionContext`). The SDK gives computer
+ * actions no automatic rejection: a denied action becomes an approval interruption that
+ * `resolvePolicyInterruptions` (or `runGoverned`) rejects with the policy's reason; a tool no
+ * policy could allow is not offered.
  */
 export function governComputerTool<T extends AnyComputerTool>(
   original: T,
@@ -223,7 +244,13 @@ export function governComputerTool<T extends AnyComputerTool>(
     ...original,
     needsApproval: async (runContext: RunContext<unknown>, computerAction: unknown, callId?: string) => {
       const own = await original.needsApproval(runContext, computerAction as never, callId);
-      const { need } = await approvalCheck(options, runContext, agentName, action, computerAction, callId);
+      const { need } = await approvalCheck(
+        options,
+        runContext,
+        { agentName, toolName: original.name, action },
+        computerActionContext(computerAction),
+        callId,
+      );
       return own || need;
     },
   };
@@ -249,7 +276,13 @@ export function governApprovalTool<T extends ShellTool | ApplyPatchTool>(
     ...local,
     needsApproval: async (runContext: RunContext<unknown>, input: unknown, callId?: string) => {
       const own = local.needsApproval ? await local.needsApproval(runContext, input, callId) : false;
-      const { need, checked } = await approvalCheck(options, runContext, agentName, action, input, callId);
+      const { need, checked } = await approvalCheck(
+        options,
+        runContext,
+        { agentName, toolName: local.name, action },
+        input,
+        callId,
+      );
       if (callId !== undefined) {
         let map = decisions.get(runContext);
         if (!map) {

@@ -12,11 +12,13 @@ import {
   ContextOperatorSchema,
   checkUniqueNames,
   DelegationLimitsSchema,
+  FRAMEWORK_NAMES,
   RuleSchema,
 } from '@meshguard/core/internal';
 import { describe, expect, it } from 'vitest';
 import { AUDIT_EVENTS_DOC, renderAuditEventsDoc } from './audit-events-doc';
 import { fetchGatewayOpenApi, GATEWAY_API_DOC, renderGatewayApiDoc } from './gateway-api-doc';
+import { userDocs } from './limits-doc';
 import { REPO_ROOT } from './workspace';
 
 const POLICIES_DOC = 'docs/policies.md';
@@ -119,6 +121,33 @@ describe(`${POLICIES_DOC}: every key the policy schema knows is documented`, () 
     const operators = Object.keys(ContextOperatorSchema.shape);
     expect(operators.length).toBeGreaterThan(0);
     expect(operators.filter((op) => !policiesDoc.includes(`| \`${op}\` `))).toEqual([]);
+  });
+});
+
+describe('framework names in the docs are the ones the adapters stamp', () => {
+  // `@meshguard/bedrock` 0.1.0 stamped `bedrock-agents` while the docs said `--framework bedrock`.
+  const stamped: ReadonlySet<string> = new Set(Object.values(FRAMEWORK_NAMES));
+  const PLACEHOLDERS = new Set(['my-framework']); // the core README's adapter-writing example
+  const NAMED = /framework:\s*['"]([a-z0-9-]+)['"]|--framework[ =]([a-z0-9-]+)|[?&]framework=([a-z0-9-]+)/g;
+
+  it('every `framework: ...`, `--framework ...` and `?framework=...` names a framework an adapter stamps', () => {
+    const named = userDocs().flatMap((file) =>
+      readFileSync(join(REPO_ROOT, file), 'utf8')
+        .split('\n')
+        .flatMap((line, index) =>
+          [...line.matchAll(NAMED)].map((m) => ({
+            where: `${file}:${index + 1}`,
+            name: (m[1] ?? m[2] ?? m[3])!,
+          })),
+        ),
+    );
+    expect(named.length).toBeGreaterThan(0);
+    expect(
+      named
+        .filter((n) => !stamped.has(n.name) && !PLACEHOLDERS.has(n.name))
+        .map((n) => `${n.where}: ${n.name}`),
+      `framework names no adapter stamps (they stamp ${[...stamped].join(', ')})`,
+    ).toEqual([]);
   });
 });
 

@@ -20,16 +20,37 @@ export function compileLinearRegExp(source: string): LinearRegExp {
   return { test: (text) => re.matcher(text).find() };
 }
 
-/** Why a `matches` pattern is refused, or undefined when RE2 accepts it. */
+/** `/acme/i`: a JavaScript regular expression literal, slashes and flags (at least one) included. */
+const JS_LITERAL = /^\/(.+)\/([dgimsuvy]+)$/;
+
+/** JavaScript flags RE2 also has, written inline (`(?i)`); the others mean nothing to a match. */
+const INLINE_FLAGS = new Set(['i', 'm', 's']);
+
+/**
+ * Why a `matches` pattern is refused, or undefined when RE2 accepts it. Besides what RE2 cannot
+ * compile, a JavaScript regular expression literal (`/acme/i`) is refused: RE2 would match its
+ * slashes and flags as text, so a rule written that way would silently never match.
+ */
 export function linearRegExpProblem(source: string): string | undefined {
   try {
     RE2JS.compile(source);
-    return undefined;
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const unsupported = /\(\?[=!<]|\\[1-9]/.test(source)
+    const message = (error instanceof Error ? error.message : String(error)).replace(
+      /^error parsing regexp: /,
+      '',
+    );
+    const hint = /\(\?[=!<]|\\[1-9]/.test(source)
       ? ' (lookahead, lookbehind and backreferences are not supported: matching runs in linear time, RE2 syntax)'
-      : '';
-    return `not a valid regular expression: ${message.replace(/^error parsing regexp: /, '')}${unsupported}`;
+      : /unsupported Perl syntax: `\(\?[a-zA-Z]/.test(message)
+        ? ' (the inline flags are i, m, s and U: "(?i)acme" matches "ACME" too)'
+        : '';
+    return `not a valid regular expression: ${message}${hint}`;
   }
+  const literal = JS_LITERAL.exec(source);
+  if (literal) {
+    const flags = [...new Set(literal[2])].filter((flag) => INLINE_FLAGS.has(flag)).join('');
+    const written = `${flags ? `(?${flags})` : ''}${literal[1]}`;
+    return `"${source}" is written as a JavaScript regular expression literal, whose slashes and flags would be matched as text: write "${written}" (flags go inline, as "(?i)")`;
+  }
+  return undefined;
 }

@@ -172,4 +172,39 @@ describe('matches runs in linear time (RE2 semantics)', () => {
       );
     }
   });
+
+  // JavaScript has no inline flags and writes them after a literal's closing slash; RE2 is the other
+  // way round. A literal would be matched as text, slashes included: a rule that never matches.
+  const matchesPolicy = (pattern: string) =>
+    `${HEAD}rules:\n  - effect: allow\n    actions: ["read:*"]\n    conditions:\n      context:\n        q: { matches: "${pattern}" }\n`;
+
+  it('takes RE2 inline flags: (?i) matches case-insensitively, (?i:...) a part of the pattern', () => {
+    const [policy] = parsePolicies(matchesPolicy('(?i)acme corp'), { file: 'p.yaml' });
+    expect(policy!.warnings).toBeUndefined();
+    const engine = createPolicyEngine([policy!]);
+    const effect = (q: string) => engine.decide({ action: 'read:x', agent, context: { q } }).effect;
+    expect([effect('ACME Corp'), effect('acme corp'), effect('acne corp')]).toEqual([
+      'allow',
+      'allow',
+      'deny',
+    ]);
+    const part = createPolicyEngine(parsePolicies(matchesPolicy('(?i:acme) corp'), { file: 'p.yaml' }));
+    expect(part.decide({ action: 'read:x', agent, context: { q: 'ACME corp' } }).effect).toBe('allow');
+    expect(part.decide({ action: 'read:x', agent, context: { q: 'ACME Corp' } }).effect).toBe('deny');
+  });
+
+  it('refuses a JavaScript regular expression literal at load, with the inline-flag spelling to use', () => {
+    expect(issuesOf(matchesPolicy('/acme/i'))).toEqual([
+      'p.yaml:8:23: rules[0].conditions.context.q.matches: "/acme/i" is written as a JavaScript regular expression literal, whose slashes and flags would be matched as text: write "(?i)acme" (flags go inline, as "(?i)")',
+    ]);
+    expect(issuesOf(matchesPolicy('/^a.b$/gsu'))[0]).toMatch(/write "\(\?s\)\^a\.b\$"/);
+    // A path with slashes and no flags is an ordinary pattern.
+    expect(() => parsePolicies(matchesPolicy('/api/v1/'), { file: 'p.yaml' })).not.toThrow();
+  });
+
+  it('names the inline flags RE2 has when a pattern uses another one', () => {
+    expect(issuesOf(matchesPolicy('(?x)acme'))).toEqual([
+      'p.yaml:8:23: rules[0].conditions.context.q.matches: not a valid regular expression: invalid or unsupported Perl syntax: `(?x` (the inline flags are i, m, s and U: "(?i)acme" matches "ACME" too)',
+    ]);
+  });
 });
