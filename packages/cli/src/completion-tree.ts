@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 // What a shell needs to complete `meshguard`, read from the program itself (every command,
 // option and choice as commander holds them), so a completion script cannot drift from the CLI.
 
-export interface CompletionOption {
+interface CompletionOption {
   /** `-f` and `--follow`, as the user types them. */
   names: string[];
   description: string;
