@@ -123,7 +123,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await emulator?.close();
   }
   if (emulator && emulator.remaining > 0)
-    throw new Error(`the offline script has ${emulator.remaining} turn${emulator.remaining === 1 ? '' : 's'} left`);
+    throw new Error(
+      `the offline script has ${emulator.remaining} turn${emulator.remaining === 1 ? '' : 's'} left`,
+    );
   const events = await guard.query({ traceId, framework: FRAMEWORK, order: 'asc', limit: 10_000 });
   const verified = (await guard.store.verify()).ok;
   await guard.close();
