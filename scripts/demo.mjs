@@ -1,14 +1,17 @@
 #!/usr/bin/env node
-// `pnpm demo`: the framework demos one after another against one embedded audit store and one
-// policy folder, all under one trace id, then the unified audit trail of that run
+// `pnpm demo`: builds the packages (quietly: the build's output is shown only if it fails), then
+// the framework demos one after another against one embedded audit store and one policy folder,
+// all under one trace id, then the unified audit trail of that run
 // (`meshguard audit query --trace <id>`) with OpenAI, Bedrock and Vertex decisions side by side,
-// and `meshguard audit verify`. Exits 1 if any demo or the verification fails.
+// and `meshguard audit verify`. Exits 1 if any demo or the verification fails, and with the
+// build's code if the build fails.
 //
 // Environment: MESHGUARD_DB (default sqlite:.meshguard/meshguard.db) and MESHGUARD_POLICIES
 // (default examples/policies/) are passed on to every demo; live runs as each demo documents.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,7 +22,10 @@ const DEMOS = [
   { app: 'vertex-demo', title: 'Google Vertex AI (Gemini)' },
 ];
 const CLI = join(ROOT, 'packages/cli/dist/cli.js');
-const bold = (s) => (process.stdout.isTTY && !process.env.NO_COLOR ? `\x1b[1m${s}\x1b[22m` : s);
+// As the CLI decides: NO_COLOR wins, FORCE_COLOR colours without a terminal.
+const force = process.env.FORCE_COLOR;
+const color = !process.env.NO_COLOR && (force ? force !== '0' && force !== 'false' : process.stdout.isTTY);
+const bold = (s) => (color ? `\x1b[1m${s}\x1b[22m` : s);
 
 const env = {
   ...process.env,
@@ -39,6 +45,43 @@ function run(command, args, cwd = ROOT) {
     child.on('exit', (code, signal) => resolve(signal ? 1 : (code ?? 1)));
   });
 }
+
+/**
+ * `turbo run build` with its output kept back: one line when it succeeds, so the story starts on
+ * the first screen; the whole output, and the build's exit code, when it fails.
+ */
+async function build() {
+  const turbo = createRequire(join(ROOT, 'package.json')).resolve('turbo/bin/turbo');
+  process.stdout.write('building the packages (turbo run build)... ');
+  const started = Date.now();
+  const { code, output } = await capture(process.execPath, [turbo, 'run', 'build', '--log-order=grouped']);
+  if (code === 0) {
+    console.log(`done in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    return;
+  }
+  console.log('failed:\n');
+  process.stdout.write(output);
+  console.error(`\npnpm demo: the build failed (exit ${code}), its output is above; no demo was run`);
+  process.exit(code || 1);
+}
+
+/** Runs a command with its stdout and stderr kept together, in order, for later. */
+function capture(command, args) {
+  return new Promise((resolve) => {
+    const chunks = [];
+    const child = spawn(command, args, { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (chunk) => chunks.push(chunk));
+    child.stderr.on('data', (chunk) => chunks.push(chunk));
+    child.on('error', (error) =>
+      resolve({ code: 1, output: `could not start ${command}: ${error.message}\n` }),
+    );
+    child.on('close', (code, signal) =>
+      resolve({ code: signal ? 1 : (code ?? 1), output: Buffer.concat(chunks).toString() }),
+    );
+  });
+}
+
+await build();
 
 const failed = [];
 for (const demo of DEMOS.filter((d) => existsSync(join(ROOT, 'apps', d.app, 'package.json')))) {

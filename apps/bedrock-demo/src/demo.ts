@@ -95,7 +95,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     }
     if (emulator && (emulator.remaining > 0 || emulator.problems.length > 0)) {
       throw new Error(
-        `the offline agent's script did not play out: ${emulator.remaining} steps left; ${emulator.problems.join('; ')}`,
+        `the offline agent's script did not play out: ${emulator.remaining} step${emulator.remaining === 1 ? '' : 's'} left; ${emulator.problems.join('; ')}`,
       );
     }
     const events = await guard.query({ traceId, framework: FRAMEWORK, order: 'asc', limit: 10_000 });

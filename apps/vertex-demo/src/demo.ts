@@ -69,7 +69,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
           const queries = (event.context?.queries as string[] | undefined) ?? [];
           const sources = (event.context?.sources as unknown[] | undefined) ?? [];
           p(
-            `   ${pc.blue('OBSERVED')} ${event.agent.name}: ${event.action} ${pc.dim(`"${queries.join('", "')}" (${sources.length} sources)`)}`,
+            `   ${pc.blue('OBSERVED')} ${event.agent.name}: ${event.action} ${pc.dim(`"${queries.join('", "')}" (${sources.length} source${sources.length === 1 ? '' : 's'})`)}`,
           );
           continue;
         }
@@ -123,7 +123,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await emulator?.close();
   }
   if (emulator && emulator.remaining > 0)
-    throw new Error(`the offline script has ${emulator.remaining} turns left`);
+    throw new Error(
+      `the offline script has ${emulator.remaining} turn${emulator.remaining === 1 ? '' : 's'} left`,
+    );
   const events = await guard.query({ traceId, framework: FRAMEWORK, order: 'asc', limit: 10_000 });
   const verified = (await guard.store.verify()).ok;
   await guard.close();

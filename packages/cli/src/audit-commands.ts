@@ -6,7 +6,7 @@ import { csvHeader, csvRow, formatTable, formatTrace, traceSummary } from './aud
 import { pendingLines, pendingNote } from './audit-pending';
 import { openAuditForReading, TrailMissingError } from './audit-source';
 import { UsageError } from './cli-error';
-import { type CliIo, paint } from './cli-output';
+import { type CliIo, paint, plural } from './cli-output';
 import { parsePositiveInt, parseTimeFlag } from './time-flags';
 
 export interface AuditQueryFlags {
@@ -83,7 +83,7 @@ export async function auditTrace(
     }
     const frameworks = [...new Set(events.map((e) => e.framework))].join(', ');
     io.out(
-      `${c.bold(`trace ${traceId}`)} ${c.dim(`(${events.length} events; ${frameworks}; from ${events[0]!.ts})`)}`,
+      `${c.bold(`trace ${traceId}`)} ${c.dim(`(${plural(events.length, 'event')}; ${frameworks}; from ${events[0]!.ts})`)}`,
     );
     for (const line of formatTrace(events, c)) io.out(line);
     io.out(c.dim(traceSummary(events)));
@@ -189,9 +189,8 @@ function printVerifyReport(
     if (report.pending) io.out(c.yellow(`  ${pendingNote(report.pending)}`));
   };
   if (report.ok) {
-    const streams = report.streams.length;
     io.out(
-      `${c.green('✓')} audit trail intact: ${report.checked} events in ${streams} stream${streams === 1 ? '' : 's'} verified in ${seconds.toFixed(2)}s${report.threads && report.threads > 1 ? ` (${report.threads} threads)` : ''}`,
+      `${c.green('✓')} audit trail intact: ${plural(report.checked, 'event')} in ${plural(report.streams.length, 'stream')} verified in ${seconds.toFixed(2)}s${report.threads && report.threads > 1 ? ` (${report.threads} threads)` : ''}`,
     );
     pending();
     return 0;
@@ -205,7 +204,10 @@ function printVerifyReport(
   return 1;
 }
 
-/** `audit export`: streams every matching event as JSON lines or CSV, never all in memory. */
+/**
+ * `audit export`: streams every matching event (or the first `--limit`) as JSON lines or CSV,
+ * never all in memory.
+ */
 export async function auditExport(
   io: CliIo,
   flags: AuditQueryFlags & { format?: string; out?: string },
@@ -214,6 +216,7 @@ export async function auditExport(
   if (format !== 'jsonl' && format !== 'csv')
     throw new UsageError(`--format: "${format}" is not jsonl or csv`);
   const filter = filterOf(flags);
+  const limit = flags.limit ? parsePositiveInt('--limit', flags.limit, 1_000_000_000) : undefined;
   const store = openAuditForReading(flags);
   let out: Writable = process.stdout;
   if (flags.out) {
@@ -228,7 +231,8 @@ export async function auditExport(
     }
     out = file;
   }
-  const total = process.stderr.isTTY ? await store.count(filter) : undefined;
+  const count = process.stderr.isTTY ? await store.count(filter) : undefined;
+  const total = count === undefined || limit === undefined ? count : Math.min(count, limit);
   const progress = total !== undefined ? progressBar(total) : undefined;
   const write = async (text: string) => {
     if (!out.write(text)) await once(out, 'drain');
@@ -240,12 +244,14 @@ export async function auditExport(
       await write(`${format === 'csv' ? csvRow(event) : JSON.stringify(event)}\n`);
       n++;
       if (progress && n % 1000 === 0) progress(n);
+      // With --limit: the first n matching events, oldest first (leaving the loop ends the read).
+      if (n === limit) break;
     }
     progress?.(n, true);
     if (flags.out) {
       out.end();
       await once(out, 'finish');
-      io.err(`exported ${n} events to ${flags.out}`);
+      io.err(`exported ${plural(n, 'event')} to ${flags.out}`);
     }
     return 0;
   } finally {
@@ -278,7 +284,7 @@ export async function auditStats(
       return 0;
     }
     const c = paint(io);
-    io.out(`${c.bold(`${stats.total} events`)}${flags.since ? c.dim(` since ${filter.since}`) : ''}`);
+    io.out(`${c.bold(plural(stats.total, 'event'))}${flags.since ? c.dim(` since ${filter.since}`) : ''}`);
     const section = (title: string, rows: Array<{ key: string; count: number }>) => {
       io.out('');
       io.out(c.bold(title));

@@ -1,6 +1,7 @@
 import type { AuditEvent } from '@meshguard/core';
 import { CLIENT_GAVE_UP } from '@meshguard/core/internal';
-import type { paint } from './cli-output';
+import { type paint, plural } from './cli-output';
+import { columnWidths, fitTo, padTo } from './text-columns';
 
 type Paint = ReturnType<typeof paint>;
 
@@ -56,25 +57,18 @@ export function formatTable(events: readonly AuditEvent[], c: Paint): string[] {
             .join(' '),
     ),
   }));
-  const width = (key: 'time' | 'agent' | 'framework' | 'action' | 'verdict', title: string) =>
-    Math.min(48, Math.max(title.length, ...rows.map((r) => r[key].length)));
-  const w = {
-    time: width('time', 'TIME'),
-    agent: width('agent', 'AGENT'),
-    framework: width('framework', 'FRAMEWORK'),
-    action: width('action', 'ACTION'),
-    verdict: width('verdict', 'DECISION'),
-  };
-  const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s.padEnd(n));
-  const lines = [
-    c.bold(
-      `${'TIME'.padEnd(w.time)}  ${'AGENT'.padEnd(w.agent)}  ${'FRAMEWORK'.padEnd(w.framework)}  ${'ACTION'.padEnd(w.action)}  ${'DECISION'.padEnd(w.verdict)}  REASON`,
-    ),
-  ];
+  // Widths in terminal columns, so a CJK or emoji name lines up; the reason runs on unpadded.
+  const titles = ['TIME', 'AGENT', 'FRAMEWORK', 'ACTION', 'DECISION'];
+  const w = columnWidths(
+    titles,
+    rows.map((r) => [r.time, r.agent, r.framework, r.action, r.verdict]),
+    48,
+  );
+  const lines = [c.bold(`${titles.map((t, i) => padTo(t, w[i]!)).join('  ')}  REASON`)];
   for (const r of rows) {
-    const pad = ' '.repeat(Math.max(0, w.verdict - r.verdict.length));
+    // The coloured verdict is padded, not cut: colour codes take no columns, and verdicts are short.
     lines.push(
-      `${cut(r.time, w.time)}  ${cut(r.agent, w.agent)}  ${cut(r.framework, w.framework)}  ${cut(r.action, w.action)}  ${r.colored}${pad}  ${r.reason}`,
+      `${[r.time, r.agent, r.framework, r.action].map((cell, i) => fitTo(cell, w[i]!)).join('  ')}  ${padTo(r.colored, w[4]!)}  ${r.reason}`,
     );
   }
   return lines;
@@ -171,7 +165,7 @@ export function traceSummary(events: readonly AuditEvent[]): string {
     byClient.size > 0 ? `${byClient.size} denied by the client` : '',
     allowedGivenUp > 0 ? `${allowedGivenUp} allowed by the gateway, not executed: the client gave up` : '',
   ].filter(Boolean);
-  return `${enforced.length + byClient.size} decisions, ${denied + byClient.size + allowedGivenUp} not allowed${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`;
+  return `${plural(enforced.length + byClient.size, 'decision')}, ${denied + byClient.size + allowedGivenUp} not allowed${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`;
 }
 
 function cleanEvent(e: AuditEvent): AuditEvent {

@@ -112,7 +112,7 @@ describe('meshguard audit: events a crashed writer journaled and never committed
 
     const verify = meshguard('audit', 'verify', '--db', path);
     expect(verify.code).toBe(0);
-    expect(verify.stdout).toMatch(/^✓ audit trail intact: 1 events in 1 stream verified/);
+    expect(verify.stdout).toMatch(/^✓ audit trail intact: 1 event in 1 stream verified/);
     expect(verify.stdout).toContain('5 pending events: journaled by a writer that did not commit them');
     expect(JSON.parse(meshguard('audit', 'verify', '--db', path, '--json').stdout)).toMatchObject({
       ok: true,

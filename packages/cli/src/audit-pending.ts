@@ -1,10 +1,11 @@
 import type { AuditEvent, AuditEventBody } from '@meshguard/core';
 import { formatTable } from './audit-format';
-import type { paint } from './cli-output';
+import { isSingular, type paint, plural } from './cli-output';
 
 /** Why an event is pending, said once above them. */
 export function pendingNote(count: number): string {
-  return `${count} pending event${count === 1 ? '' : 's'}: journaled by a writer that did not commit ${count === 1 ? 'it' : 'them'} (it crashed, or is committing now); not in the hash chain yet, ${count === 1 ? 'it is' : 'they are'} recorded when a writer next opens the store`;
+  const one = isSingular(count);
+  return `${plural(count, 'pending event')}: journaled by a writer that did not commit ${one ? 'it' : 'them'} (it crashed, or is committing now); not in the hash chain yet, ${one ? 'it is' : 'they are'} recorded when a writer next opens the store`;
 }
 
 /**

@@ -14,6 +14,7 @@ import { readPendingEvents } from '@meshguard/store';
 import { openSqliteForReading, parseStoreUrl } from '@meshguard/store/internal';
 import { UsageError } from './cli-error';
 import { asUsageError, openAdminClient } from './gateway-admin-client';
+import { repoHint } from './repo-hints';
 
 /** The store URL the audit commands read: `--db`, else `MESHGUARD_DB`, else the embedded default. */
 export function auditDbUrl(flag: string | undefined): string {
@@ -67,9 +68,11 @@ function sqliteReader(url: string): AuditReader {
       `--db: reading "${url}" needs a gateway (--gateway); the CLI reads sqlite:<path> databases`,
     );
   if (!existsSync(location.path)) {
-    throw new UsageError(
-      `no audit database at "${location.path}" (pass --db, set MESHGUARD_DB, or run a demo first)`,
+    const hint = repoHint(
+      'pass --db, set MESHGUARD_DB, or run `pnpm demo` first to record one',
+      "pass --db or set MESHGUARD_DB to your app's store, or read a gateway's trail with --gateway",
     );
+    throw new UsageError(`no audit database at "${location.path}" (${hint})`);
   }
   let store: ReturnType<typeof openSqliteForReading>;
   try {

@@ -77,7 +77,7 @@ describe('meshguard audit trace and client-side denials', () => {
     expect(code).toBe(0);
     expect(stdout).toContain('allowed by the gateway, not executed: the client gave up');
     expect(stdout).toContain(
-      '1 decisions, 1 not allowed (1 allowed by the gateway, not executed: the client gave up)',
+      '1 decision, 1 not allowed (1 allowed by the gateway, not executed: the client gave up)',
     );
   });
 });

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { EXIT } from './cli-error';
 import { main } from './program';
 
 // `meshguard audit export | head`: a closed pipe ends the output quietly, not with a stack trace.
@@ -15,6 +16,6 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     process.stderr.write(`meshguard: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 70;
+    process.exitCode = EXIT.internal;
   },
 );

@@ -1,15 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
-import {
-  type AuditStore,
-  type GatewayClient,
-  type GatewayState,
-  isGatewayRefusal,
-  MeshGuardError,
-  type PolicyFile,
-} from '@meshguard/core';
-import { TRUST_TIERS } from '@meshguard/core/internal';
+import { resolve } from 'node:path';
+import { type AuditStore, type GatewayState, MeshGuardError, type PolicyFile } from '@meshguard/core';
 import { createGateway, parseSigningKey, type SigningKeyOption, signingKeyFile } from '@meshguard/gateway';
 import { readPolicyDir, rotateSigningKeyFile } from '@meshguard/gateway/internal';
 import {
@@ -20,9 +12,8 @@ import {
 } from '@meshguard/store';
 import { parseStoreUrl, type StoreLocation } from '@meshguard/store/internal';
 import { auditDbUrl } from './audit-source';
-import { parseList, UsageError } from './cli-error';
+import { UsageError } from './cli-error';
 import { type CliIo, paint } from './cli-output';
-import { asUsageError, openAdminClient } from './gateway-admin-client';
 
 export interface GatewayStartFlags {
   port?: string;
@@ -207,151 +198,4 @@ async function openGatewayStores(
     if (MeshGuardError.isInstance(error)) throw new UsageError(error.message);
     throw error;
   }
-}
-
-// --- Admin commands: talk to a running gateway ---
-
-export interface GatewayClientFlags {
-  gateway?: string;
-}
-
-/** The gateway the admin commands talk to, with the admin token. */
-function adminGateway(flags: GatewayClientFlags): GatewayClient {
-  const url = (flags.gateway ?? process.env.MESHGUARD_GATEWAY_URL ?? '').trim().replace(/\/+$/, '');
-  if (!url) throw new UsageError('no gateway: pass --gateway <url> or set MESHGUARD_GATEWAY_URL');
-  const token = process.env.MESHGUARD_ADMIN_TOKEN?.trim();
-  if (!token) throw new UsageError('set MESHGUARD_ADMIN_TOKEN to talk to the gateway as its admin');
-  return openAdminClient(url, token, 10_000);
-}
-
-/** A refusal as a usage error: of the admin token (401, 403), or of the request. */
-function refused(error: unknown): unknown {
-  const denied = isGatewayRefusal(error) && (error.status === 401 || error.status === 403);
-  return asUsageError(error, denied ? 'the gateway refused the admin token' : 'the gateway refused');
-}
-
-export async function agentCreate(
-  io: CliIo,
-  flags: GatewayClientFlags & {
-    name: string;
-    tags?: string;
-    tier?: string;
-    ttl?: string;
-    id?: string;
-    json?: boolean;
-  },
-): Promise<number> {
-  const ttl = flags.ttl ? parseDuration('--ttl', flags.ttl) : undefined;
-  const tier = TRUST_TIERS.find((t) => t === flags.tier);
-  if (flags.tier && !tier) {
-    throw new UsageError(`--tier: "${flags.tier}" is not one of ${TRUST_TIERS.join(', ')}`);
-  }
-  const created = await adminGateway(flags)
-    .createAgent({
-      name: flags.name,
-      tags: flags.tags ? parseList(flags.tags) : [],
-      ...(tier ? { tier } : {}),
-      ...(flags.id ? { id: flags.id } : {}),
-      ...(ttl ? { ttl } : {}),
-    })
-    .catch((error: unknown) => {
-      throw refused(error);
-    });
-  if (flags.json) {
-    io.out(JSON.stringify(created));
-    return 0;
-  }
-  const { agent } = created;
-  const c = paint(io);
-  io.err(
-    `${c.green('✓')} agent ${agent.id} (${agent.name}; tags: ${agent.tags.join(', ') || 'none'}; tier: ${agent.tier}) token expires ${created.expiresAt}`,
-  );
-  // The token alone on stdout, so `export MESHGUARD_AGENT_TOKEN=$(meshguard agent create ...)` works.
-  io.out(created.token);
-  return 0;
-}
-
-export async function agentList(io: CliIo, flags: GatewayClientFlags & { json?: boolean }): Promise<number> {
-  const { agents } = await adminGateway(flags)
-    .listAgents()
-    .catch((error: unknown) => {
-      throw refused(error);
-    });
-  if (flags.json) {
-    for (const agent of agents) io.out(JSON.stringify(agent));
-    return 0;
-  }
-  for (const a of agents) {
-    io.out(
-      [a.id, a.name, a.tier, a.tags.join(',') || '-', a.revokedAt ? `revoked ${a.revokedAt}` : 'active'].join(
-        '  ',
-      ),
-    );
-  }
-  if (agents.length === 0) io.err('no agents');
-  return 0;
-}
-
-export async function agentRevoke(io: CliIo, id: string, flags: GatewayClientFlags): Promise<number> {
-  try {
-    await adminGateway(flags).revokeAgent(id);
-  } catch (error) {
-    if (isGatewayRefusal(error) && error.status === 404) {
-      io.err(`meshguard: no agent "${id}"`);
-      return 1;
-    }
-    throw refused(error);
-  }
-  io.err(`${paint(io).green('✓')} agent ${id} revoked: its tokens stop working on their next request`);
-  return 0;
-}
-
-export async function policyPush(io: CliIo, paths: string[], flags: GatewayClientFlags): Promise<number> {
-  const files: PolicyFile[] = [];
-  // The gateway keeps a policy set's files by name: two files of one name would be ambiguous.
-  const from = new Map<string, string>();
-  for (const path of paths) {
-    let found: PolicyFile[];
-    try {
-      found = await readPolicyDir(path);
-    } catch {
-      throw new UsageError(`no such policy file or folder "${path}"`);
-    }
-    for (const file of found) {
-      const where = found.length === 1 && file.name === basename(path) ? path : join(path, file.name);
-      const earlier = from.get(file.name);
-      if (earlier !== undefined) {
-        throw new UsageError(
-          `two policy files named "${file.name}" ("${earlier}" and "${where}"): a policy set keeps its files by name, so rename one`,
-        );
-      }
-      from.set(file.name, where);
-      files.push(file);
-    }
-  }
-  if (files.length === 0) throw new UsageError('no policy files (.yaml, .yml, .json) to push');
-  let set: Awaited<ReturnType<GatewayClient['putPolicies']>>;
-  try {
-    set = await adminGateway(flags).putPolicies({ files });
-  } catch (error) {
-    const issues = isGatewayRefusal(error) && error.status === 400 ? error.reply?.issues : undefined;
-    if (!issues) throw refused(error);
-    for (const issue of issues) io.err(`${issue.file}:${issue.line}:${issue.column}: ${issue.message}`);
-    io.err('the gateway kept the policy set in force');
-    return 2;
-  }
-  io.err(
-    `${paint(io).green('✓')} policy set v${set.version} in force (${files.map((f) => f.name).join(', ')})`,
-  );
-  return 0;
-}
-
-/** `30d`, `12h`, `15m`, `3600s` or plain seconds. */
-function parseDuration(flag: string, text: string): number {
-  const match = /^(\d+)\s*([smhd]?)$/.exec(text.trim());
-  if (!match) throw new UsageError(`${flag}: "${text}" is not a duration (e.g. 30d, 12h, 3600)`);
-  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as '' | 's' | 'm' | 'h' | 'd'];
-  const seconds = Number(match[1]) * unit;
-  if (seconds <= 0) throw new UsageError(`${flag}: must be positive`);
-  return seconds;
 }

@@ -1,6 +1,6 @@
-import { MeshGuardError, PolicyError } from '@meshguard/core';
 import { TRUST_TIERS } from '@meshguard/core/internal';
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
+import { agentCreate, agentList, agentRevoke, type GatewayClientFlags, policyPush } from './admin-commands';
 import {
   type AuditQueryFlags,
   auditExport,
@@ -10,18 +10,13 @@ import {
   auditTrace,
   auditVerify,
 } from './audit-commands';
-import { UsageError } from './cli-error';
+import { reportError } from './cli-error';
 import { type CliIo, processIo } from './cli-output';
-import {
-  agentCreate,
-  agentList,
-  agentRevoke,
-  type GatewayClientFlags,
-  type GatewayStartFlags,
-  gatewayRotateKey,
-  gatewayStart,
-  policyPush,
-} from './gateway-commands';
+import { bashCompletion } from './completion-bash';
+import { fishCompletion } from './completion-fish';
+import { completionTree } from './completion-tree';
+import { zshCompletion } from './completion-zsh';
+import { type GatewayStartFlags, gatewayRotateKey, gatewayStart } from './gateway-commands';
 import { type ExplainFlags, policyExplain, policyTest, policyValidate } from './policy-commands';
 
 declare const __PACKAGE_VERSION__: string | undefined;
@@ -51,7 +46,10 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     .description('check policy files and folders; every error as file:line:col')
     .argument('<paths...>', 'policy files or folders')
     .option('--strict', 'fail on warnings too (an empty conditions: {}, a pattern without ":"...)')
-    .action(run((paths: string[], flags: { strict?: boolean }) => policyValidate(io, paths, flags)));
+    .option('--json', 'the verdict as JSON: { ok, policies, warnings, errors }')
+    .action(
+      run((paths: string[], flags: { strict?: boolean; json?: boolean }) => policyValidate(io, paths, flags)),
+    );
 
   policy
     .command('explain')
@@ -66,13 +64,15 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     .option('--via <a,b>', 'delegation chain, root first, comma-separated agent names')
     .option('--at <time>', 'evaluate at this ISO time (default: now)')
     .option('--json', 'print the Decision and the explanation as JSON')
+    .option('--exit-code', 'exit with the decision: 0 allow, 1 deny, 3 require_approval')
     .action(run((flags: ExplainFlags) => policyExplain(io, flags)));
 
   policy
     .command('test')
     .description('run table-driven policy test cases')
     .argument('<files...>', 'case files (YAML)')
-    .action(run((files: string[]) => policyTest(io, files)));
+    .option('--json', 'the results as JSON: { ok, passed, failed, files, errors }')
+    .action(run((files: string[], flags: { json?: boolean }) => policyTest(io, files, flags)));
 
   policy
     .command('push')
@@ -81,7 +81,10 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     )
     .argument('<paths...>', 'policy files or folders')
     .option('--gateway <url>', 'the gateway (default MESHGUARD_GATEWAY_URL)')
-    .action(run((paths: string[], flags: GatewayClientFlags) => policyPush(io, paths, flags)));
+    .option('--json', 'the answer as JSON: { ok, version, files } or { ok: false, errors }')
+    .action(
+      run((paths: string[], flags: GatewayClientFlags & { json?: boolean }) => policyPush(io, paths, flags)),
+    );
 
   const gateway = program.command('gateway').description('run the HTTP decision point');
   gateway
@@ -141,7 +144,8 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     .description('revoke an agent: every token it holds stops working on the next request')
     .argument('<id>', 'agent id')
     .option('--gateway <url>', 'the gateway (default MESHGUARD_GATEWAY_URL)')
-    .action(run((id: string, flags: GatewayClientFlags) => agentRevoke(io, id, flags)));
+    .option('--json', 'the answer as JSON: { ok, id, revoked, error? }')
+    .action(run((id: string, flags: GatewayClientFlags & { json?: boolean }) => agentRevoke(io, id, flags)));
 
   const audit = program.command('audit').description('query, follow, verify and export the audit trail');
   const dbOption = () =>
@@ -182,7 +186,7 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
   audit
     .command('trace')
     .description('one run as a timeline tree: decisions, outcomes, handoffs, denials')
-    .argument('<traceId>', 'the trace id a demo or your app printed')
+    .argument('<traceId>', 'the trace id of the run, as `audit query` shows it')
     .addOption(dbOption())
     .addOption(gatewayOption())
     .option('--json', 'JSON lines')
@@ -215,6 +219,7 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
   filters(audit.command('export').description('stream events as JSON lines or CSV'))
     .addOption(new Option('--format <format>', 'jsonl or csv').choices(['jsonl', 'csv']).default('jsonl'))
     .option('--out <file>', 'write here instead of stdout')
+    .option('--limit <n>', 'at most this many: the first n matching, oldest first')
     .action(run((flags: AuditQueryFlags & { format?: string; out?: string }) => auditExport(io, flags)));
   audit
     .command('stats')
@@ -229,14 +234,31 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
       ),
     );
 
+  program
+    .command('completion')
+    .description('print a completion script for bash, zsh or fish (see its first lines for how to load it)')
+    .addArgument(new Argument('<shell>', 'the shell').choices(SHELLS))
+    .action(
+      run(async (shell: keyof typeof COMPLETIONS) => {
+        io.out(COMPLETIONS[shell](completionTree(program)).replace(/\n$/, ''));
+        return 0;
+      }),
+    );
+
   return program;
 }
+
+const COMPLETIONS = { bash: bashCompletion, zsh: zshCompletion, fish: fishCompletion };
+const SHELLS = Object.keys(COMPLETIONS);
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-/** Runs the CLI: returns the exit code (0 ok, 1 a check failed, 2 bad input). */
+/**
+ * Runs the CLI: returns the exit code (0 ok, 1 a check failed, 2 bad input, 69 the gateway
+ * unreachable, 70 unexpected; `EXIT` in cli-error.ts is the whole table).
+ */
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   let code = 0;
   const program = createProgram(io, (c) => {
@@ -246,25 +268,6 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     await program.parseAsync(argv as string[], { from: 'user' });
     return code;
   } catch (error) {
-    if (error instanceof CommanderError) {
-      // --help and --version exit through here with code 0; usage errors were printed already.
-      return error.exitCode === 0 ? 0 : 2;
-    }
-    if (error instanceof UsageError) {
-      io.err(`meshguard: ${error.message}`);
-      return 2;
-    }
-    if (PolicyError.isInstance(error)) {
-      for (const issue of (error as PolicyError).issues)
-        io.err(`${issue.file}:${issue.line}:${issue.column}: ${issue.message}`);
-      return 2;
-    }
-    if (MeshGuardError.isInstance(error)) {
-      io.err(`meshguard: ${error.message}`);
-      return 2;
-    }
-    io.err(`meshguard: unexpected error: ${error instanceof Error ? error.message : String(error)}`);
-    if (process.env.DEBUG) io.err(error instanceof Error ? (error.stack ?? '') : '');
-    return 70;
+    return reportError(io, error);
   }
 }
