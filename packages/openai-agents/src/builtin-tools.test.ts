@@ -452,6 +452,8 @@ rules:
     expect(result.interruptions ?? []).toEqual([]);
     expect(result.finalOutput).toBe('I cannot run that.');
     expect(ran).toEqual([]);
+    // A local shell's call was checked before it ran: it is no hosted call to record afterwards.
+    expect(await recordHostedToolCalls(result, options)).toBe(0);
     // The check's context is the SDK's shell action as the model sent it.
     expect(asked).toEqual([
       [localShell.name, 'execute:shell', { commands: ['cat /etc/passwd'], timeoutMs: 1000 }],

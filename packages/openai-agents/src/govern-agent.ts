@@ -15,8 +15,8 @@ import {
   governApprovalTool,
   governComputerTool,
   governHostedMcpTool,
-  isServerSideHostedTool,
   offerHostedTool,
+  serverSideToolName,
 } from './hosted-tools';
 import type { AnyAgent, AnyHandoff, AnyTool } from './sdk-aliases';
 
@@ -27,9 +27,9 @@ import type { AnyAgent, AnyHandoff, AnyTool } from './sdk-aliases';
  *
  * - Function tools: checked per call (`governTool`), action `actions[name]` or `tool:<name>`.
  * - Handoffs: `handoff:<target>` (`governHandoff`); never offered when policy can never allow.
- * - Hosted tools (web search, file search, code interpreter, image generation): offered only
- *   when policy allows them for the run (a recorded decision); calls are recorded afterwards with
- *   `recordHostedToolCalls` (or `runGoverned`), since OpenAI runs them itself.
+ * - Hosted tools (web search, file search, code interpreter, image generation, a hosted shell):
+ *   offered only when policy allows them for the run (a recorded decision); calls are recorded
+ *   afterwards with `recordHostedToolCalls` (or `runGoverned`), since OpenAI runs them itself.
  * - Computer use, local shell, apply_patch: checked per action through their approval hooks;
  *   hosted MCP tools per call through `onApproval` (`mcp:<server label>:<tool>`).
  *
@@ -179,7 +179,8 @@ async function offer(
   runContext: RunContext<unknown>,
   agentName: string,
 ): Promise<boolean> {
-  if (isServerSideHostedTool(candidate)) return offerHostedTool(options, runContext, agentName, candidate);
+  const hosted = serverSideToolName(candidate);
+  if (hosted !== undefined) return offerHostedTool(options, runContext, agentName, hosted);
   if (candidate.type === 'computer') {
     const action = builtinAction(options, 'computer');
     return offerable(options, runContext, agentName, action, 'builtin_tool', { tool: candidate.name });

@@ -1,4 +1,4 @@
-import type { CheckedAction, Decision } from '@meshguard/core';
+import type { CheckContext, CheckedAction, Decision } from '@meshguard/core';
 import { BUILTIN_TOOL_ACTIONS } from '@meshguard/core/internal';
 import type {
   ApplyPatchTool,
@@ -18,7 +18,7 @@ import {
   pendingApprovals,
   runGovernance,
 } from './governance-context';
-import type { AnyComputerTool, AnyTool } from './sdk-aliases';
+import type { AnyAgent, AnyComputerTool, AnyTool } from './sdk-aliases';
 
 /** Policy actions of the SDK's built-in tools, the same on every platform (`BUILTIN_TOOL_ACTIONS`). */
 export const BUILTIN_ACTIONS: Readonly<Record<string, string>> = {
@@ -38,23 +38,33 @@ export function builtinAction(options: GovernanceOptions, name: string): string 
   return options.actions?.[name] ?? BUILTIN_ACTIONS[name] ?? `tool:${name}`;
 }
 
-/** Hosted tools that run on OpenAI's side and cannot be stopped per call (not hosted MCP). */
-export function isServerSideHostedTool(candidate: AnyTool): candidate is HostedTool {
-  return candidate.type === 'hosted_tool' && candidate.name !== 'hosted_mcp';
+/** A shell tool whose commands run in a container on OpenAI's side (the SDK's test: not `local`). */
+function isHostedShellTool(candidate: AnyTool | undefined): candidate is ShellTool {
+  return candidate?.type === 'shell' && (candidate.environment?.type ?? 'local') !== 'local';
 }
 
 /**
- * Decides once per run whether a server-side hosted tool is offered to an agent: a recorded
- * decision, since OpenAI runs each call itself and nothing can stop it mid-flight.
+ * The name of a tool that runs on OpenAI's side and cannot be stopped per call, as its action and
+ * contexts know it (`web_search`, `code_interpreter`, `shell` for a hosted shell...); undefined
+ * for any other tool (hosted MCP is gated per call, a local shell runs here).
+ */
+export function serverSideToolName(candidate: AnyTool): string | undefined {
+  if (candidate.type === 'hosted_tool') return candidate.name === 'hosted_mcp' ? undefined : candidate.name;
+  return isHostedShellTool(candidate) ? 'shell' : undefined;
+}
+
+/**
+ * Decides once per run whether a server-side tool (`serverSideToolName`) is offered to an agent:
+ * a recorded decision, since OpenAI runs each call itself and nothing can stop it mid-flight.
  */
 export async function offerHostedTool(
   options: GovernanceOptions,
   runContext: RunContext<unknown>,
   agentName: string,
-  hosted: HostedTool,
+  tool: string,
 ): Promise<boolean> {
   const run = runGovernance(runContext, options);
-  const action = builtinAction(options, hosted.name);
+  const action = builtinAction(options, tool);
   const key = `${agentName}\u0000${action}\u0000hosted`;
   let verdict = run.offered.get(key);
   if (!verdict) {
@@ -62,7 +72,7 @@ export async function offerHostedTool(
       const checked = await checkFor(options, runContext, agentName, {
         action,
         kind: 'builtin_tool',
-        context: { stage: 'offer', tool: hosted.name },
+        context: { stage: 'offer', tool },
       });
       hostedDecisions(run).set(`${agentName}\u0000${action}`, checked);
       // Nothing can pause a hosted call for a human: only allow offers the tool.
@@ -85,13 +95,26 @@ function hostedDecisions(run: object): Map<string, CheckedAction> {
 
 const NOT_GATED = 'observed in the run: OpenAI ran it on its side, where MeshGuard cannot stop it';
 
+/** A server-side call seen in a run's items, as it is recorded and judged. */
+interface HostedCall {
+  action: string;
+  context: CheckContext;
+  /** What policy judges when it is not `context` as a whole (each search query on its own). */
+  judge?: CheckContext[];
+  /** The item's id, which makes recording it idempotent. */
+  id: string | undefined;
+  /** Why the call failed, when it did. */
+  error: string | undefined;
+}
+
 /**
- * Records every hosted tool call (web search, file search, code interpreter, image generation)
- * that happened in a run, from its items. Each is judged as it ran (its query, its code): one
- * policy allows is joined to the run's offer decision (`success` or `error`); one policy would
- * not have allowed (a query condition, say) is recorded as `observed` with effect `deny` and a
- * reason that says so, since it ran all the same. Recording is idempotent (event ids come from
- * the items), so calling it twice records nothing twice.
+ * Records every call of a tool OpenAI runs on its side (web search, file search, code interpreter,
+ * image generation, a hosted shell) that happened in a run, from its items. Each is judged as it
+ * ran (its query, its code, its shell commands): one policy allows is joined to the run's offer
+ * decision (`success` or `error`); one policy would not have allowed (a query condition, say) is
+ * recorded as `observed` with effect `deny` and a reason that says so, since it ran all the same.
+ * Recording is idempotent (event ids come from the items), so calling it twice records nothing
+ * twice.
  *
  * @example
  * const result = await run(agent, input);
@@ -103,39 +126,44 @@ export async function recordHostedToolCalls(
 ): Promise<number> {
   const runContext = result.state._context;
   const run = runGovernance(runContext, options);
+  const shellOutputs = new Map<string, ShellOutput>();
+  for (const item of result.newItems) {
+    const raw = item.rawItem as ShellOutput;
+    if (item.type === 'tool_call_output_item' && raw?.type === 'shell_call_output' && raw.callId)
+      shellOutputs.set(raw.callId, raw);
+  }
   let recorded = 0;
   for (const item of result.newItems) {
-    const raw = item.rawItem as {
-      type?: string;
-      name?: string;
-      id?: string;
-      status?: string;
-      providerData?: Record<string, unknown>;
-    };
-    if (item.type !== 'tool_call_item' || raw?.type !== 'hosted_tool_call' || typeof raw.name !== 'string')
-      continue;
-    const agentName = (item as { agent?: { name: string } }).agent?.name;
-    if (!agentName) continue;
-    const name = raw.name.replace(/_call$/, '');
-    if (name === 'mcp' || name === 'mcp_approval_request' || name === 'hosted_mcp') continue; // gated per call
-    const action = builtinAction(options, name);
-    const checked = hostedDecisions(run).get(`${agentName}\u0000${action}`);
-    const context: Record<string, unknown> = { tool: name, ...hostedContext(raw.providerData) };
-    // Policy judges the call as it ran: each search query on its own (a query condition).
-    const queries = Array.isArray(context.queries)
-      ? context.queries.filter((q): q is string => typeof q === 'string')
-      : [];
+    if (item.type !== 'tool_call_item') continue;
+    const agent = (item as { agent?: AnyAgent }).agent;
+    if (!agent?.name) continue;
+    const agentName = agent.name;
+    const raw = item.rawItem as { type?: string };
+    let hosted: HostedCall | undefined;
+    if (raw?.type === 'hosted_tool_call') hosted = hostedToolCall(item.rawItem, options);
+    // A shell call belongs to the agent's shell tool (the SDK's rule): recorded here when that
+    // tool is hosted; a local shell's calls were checked before they ran.
+    else if (raw?.type === 'shell_call') {
+      const shell = agent.tools.find((t: AnyTool) => t.type === 'shell');
+      if (isHostedShellTool(shell))
+        hosted = hostedShellCall(item.rawItem as ShellCall, shellOutputs, options, {
+          toolName: shell.name,
+          agentName,
+        });
+    }
+    if (!hosted) continue;
+    const checked = hostedDecisions(run).get(`${agentName}\u0000${hosted.action}`);
     const call = {
       guard: checked?.guard ?? guardFor(options, agentName),
       agent: checked?.agent ?? identityOf(options, agentName),
-      action,
+      action: hosted.action,
       kind: 'builtin_tool' as const,
       traceId: run.traceId,
-      context,
+      context: hosted.context,
       notGated: NOT_GATED,
-      ...(queries.length > 0 ? { judge: queries.map((query) => ({ ...context, query })) } : {}),
+      ...(hosted.judge && hosted.judge.length > 0 ? { judge: hosted.judge } : {}),
       ...(checked && checked.delegation.length > 0 ? { delegation: checked.delegation } : {}),
-      ...(raw.id ? { id: `openai:${raw.id}`.slice(0, 128) } : {}),
+      ...(hosted.id ? { id: `openai:${hosted.id}`.slice(0, 128) } : {}),
     };
     const verdict = await kit.judgeObserved(call);
     if (checked && !checked.failed && checked.decision.effect === 'allow' && verdict.policyAllows) {
@@ -143,19 +171,89 @@ export async function recordHostedToolCalls(
       await kit.recordOutcome(checked, {
         ...(id ? { id } : {}),
         context: recordedContext,
-        outcome: raw.status === 'failed' ? 'error' : 'success',
+        ...(hosted.error === undefined ? { outcome: 'success' } : { outcome: 'error', error: hosted.error }),
       });
     } else {
       // Policy would not have allowed this call as it ran (or no offer of this run covers it: a
       // tool the host added itself): it ran all the same, so it is an observed deny, not a success.
-      await kit.observe(
-        raw.status === 'failed' ? { ...call, error: 'the hosted call failed' } : call,
-        verdict,
-      );
+      await kit.observe(hosted.error === undefined ? call : { ...call, error: hosted.error }, verdict);
     }
     recorded++;
   }
   return recorded;
+}
+
+/** A web search, file search, code interpreter or image generation call (`hosted_tool_call`). */
+function hostedToolCall(rawItem: unknown, options: GovernanceOptions): HostedCall | undefined {
+  const raw = rawItem as {
+    name?: string;
+    id?: string;
+    status?: string;
+    providerData?: Record<string, unknown>;
+  };
+  if (typeof raw.name !== 'string') return undefined;
+  const name = raw.name.replace(/_call$/, '');
+  if (name === 'mcp' || name === 'mcp_approval_request' || name === 'hosted_mcp') return undefined; // gated per call
+  const context: Record<string, unknown> = { tool: name, ...hostedContext(raw.providerData) };
+  // Policy judges the call as it ran: each search query on its own (a query condition).
+  const queries = Array.isArray(context.queries)
+    ? context.queries.filter((q): q is string => typeof q === 'string')
+    : [];
+  return {
+    action: builtinAction(options, name),
+    context,
+    ...(queries.length > 0 ? { judge: queries.map((query) => ({ ...context, query })) } : {}),
+    id: raw.id,
+    error: raw.status === 'failed' ? 'the hosted call failed' : undefined,
+  };
+}
+
+interface ShellCall {
+  id?: string;
+  callId?: string;
+  status?: string;
+  action?: { commands?: unknown; timeoutMs?: unknown; maxOutputLength?: unknown };
+}
+
+interface ShellOutput {
+  type?: string;
+  callId?: string;
+  output?: Array<{ outcome?: { type?: string; exitCode?: number | null } }>;
+}
+
+/**
+ * A hosted shell call (`shell_call` on a hosted shell tool): its context is a local shell call's,
+ * the SDK's `{ commands, timeoutMs?, maxOutputLength? }` through the `context` option, plus
+ * `tool: 'shell'`, so one policy judges both. It failed when it did not complete, or when the
+ * `shell_call_output` OpenAI sent with it says a command timed out or exited non-zero.
+ */
+function hostedShellCall(
+  raw: ShellCall,
+  outputs: Map<string, ShellOutput>,
+  options: GovernanceOptions,
+  call: { toolName: string; agentName: string },
+): HostedCall {
+  const action = builtinAction(options, 'shell');
+  const { commands, timeoutMs, maxOutputLength } = raw.action ?? {};
+  const args = {
+    commands: Array.isArray(commands) ? commands : [],
+    ...(typeof timeoutMs === 'number' ? { timeoutMs } : {}),
+    ...(typeof maxOutputLength === 'number' ? { maxOutputLength } : {}),
+  };
+  const problems: string[] = [];
+  if (raw.status === 'incomplete') problems.push('the hosted shell call did not complete');
+  const results = (raw.callId ? outputs.get(raw.callId)?.output : undefined) ?? [];
+  for (const { outcome } of results) {
+    if (outcome?.type === 'timeout') problems.push('a command timed out');
+    else if (typeof outcome?.exitCode === 'number' && outcome.exitCode !== 0)
+      problems.push(`a command exited with code ${outcome.exitCode}`);
+  }
+  return {
+    action,
+    context: { tool: 'shell', ...contextOf(options, args, { ...call, action }) },
+    id: raw.id ?? raw.callId,
+    error: problems.length > 0 ? problems.join('; ') : undefined,
+  };
 }
 
 /** What a hosted call did, for the trail: a search query, sources, code (never whole results). */
@@ -269,7 +367,8 @@ export function governApprovalTool<T extends ShellTool | ApplyPatchTool>(
       item: RunToolApprovalItem,
     ) => Promise<{ approve: boolean; reason?: string }>;
   };
-  if (local.type === 'shell' && !('shell' in local && local.shell)) return original; // hosted shell: server-side
+  // A hosted shell runs on OpenAI's side: offered or not (offerHostedTool), then recorded.
+  if (isHostedShellTool(local)) return original;
   const action = builtinAction(options, local.type === 'apply_patch' ? 'apply_patch' : 'shell');
   const decisions = new WeakMap<object, Map<string, Decision>>();
   return {

@@ -63,6 +63,48 @@ export function responsesWebSearchCall(query: string, id = 'ws_1'): ResponsesOut
 }
 
 /**
+ * A `shell_call` output item of a hosted shell (`shellTool({ environment: { type: 'container_auto' } })`):
+ * OpenAI ran the commands in its own container. `callId` defaults to `call_<id>`.
+ */
+export function responsesShellCall(
+  commands: string[],
+  options: { id?: string; callId?: string; timeoutMs?: number } = {},
+): ResponsesOutputItem {
+  const id = options.id ?? 'sh_1';
+  return {
+    type: 'shell_call',
+    id,
+    call_id: options.callId ?? `call_${id}`,
+    status: 'completed',
+    action: { commands, timeout_ms: options.timeoutMs ?? null, max_output_length: null },
+    environment: { type: 'container_reference', container_id: 'cntr_emulated' },
+  };
+}
+
+/**
+ * The `shell_call_output` item OpenAI sends after running a hosted shell call: one result per
+ * command, each an exit code or `'timeout'`.
+ */
+export function responsesShellCallOutput(
+  callId: string,
+  results: Array<{ stdout?: string; stderr?: string; exit: number | 'timeout' }>,
+  id = `sho_${callId}`,
+): ResponsesOutputItem {
+  return {
+    type: 'shell_call_output',
+    id,
+    call_id: callId,
+    status: 'completed',
+    max_output_length: null,
+    output: results.map(({ stdout = '', stderr = '', exit }) => ({
+      stdout,
+      stderr,
+      outcome: exit === 'timeout' ? { type: 'timeout' } : { type: 'exit', exit_code: exit },
+    })),
+  };
+}
+
+/**
  * A local server speaking the OpenAI Responses API (`POST /v1/responses`, JSON or SSE streaming)
  * from a script of turns, so the real `OpenAIProvider` can be exercised offline. It checks that
  * each `function_call` it sent is answered by a `function_call_output` with the same `call_id`.

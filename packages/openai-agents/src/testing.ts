@@ -7,6 +7,8 @@ export type {
 export {
   responsesFunctionCall,
   responsesMessage,
+  responsesShellCall,
+  responsesShellCallOutput,
   responsesWebSearchCall,
   startResponsesEmulator,
 } from './responses-emulator';

@@ -276,15 +276,6 @@ export const LIMIT_PROBES: Readonly<Record<string, LimitProbe>> = {
         : '@openai/agents-core no longer answers a sticky approval before asking needsApproval (resolveToolApproval)';
     },
   },
-  'oa-hosted-shell-ungoverned': {
-    limit: 'a hosted shell is neither gated nor recorded',
-    probe: () =>
-      stillSays(
-        'packages/openai-agents/src/hosted-tools.ts',
-        'return original; // hosted shell: server-side',
-        "raw?.type !== 'hosted_tool_call'",
-      ),
-  },
   'oa-approval-lookup-admin-token': {
     limit: 'answering an approval in another process behind a gateway needs the admin token',
     async probe() {
