@@ -14,6 +14,7 @@ import { openSqliteStore, type SqliteStoreOptions } from './sqlite-store';
 import { makeEventBody } from './testing';
 
 const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+const INTERNAL_DIST = fileURLToPath(new URL('../dist/internal.js', import.meta.url));
 const CORE_DIST = fileURLToPath(new URL('../../core/dist/index.js', import.meta.url));
 
 function requireBuilt() {
@@ -64,6 +65,15 @@ for (let i = 0; i < 300; i++) {
   if (!decision.allowed) throw new Error(decision.reason);
 }
 process.stdout.write('checked\\n');
+`;
+
+// Holds the store's write lock from another process until a line arrives on its stdin.
+const LOCK_HOLDER = `
+import { openSqlite } from ${JSON.stringify(pathToFileURL(INTERNAL_DIST).href)};
+const db = openSqlite(process.argv[2]);
+db.exec('BEGIN EXCLUSIVE');
+process.stdout.write('locked\\n');
+process.stdin.once('data', () => { db.exec('ROLLBACK'); db.close(); process.exit(0); });
 `;
 
 // One of two writers on one file and stream: journals 2,000 events in bursts, then closes.
@@ -223,6 +233,30 @@ describe('the sqlite store journal', () => {
     expect(await store.verify()).toMatchObject({ ok: true, checked: 2 * 2_000 });
     await store.close();
     expect(existsSync(journalDir(path))).toBe(false);
+  }, 60_000);
+
+  it('closes with everything committed when another process held the write lock past one busy timeout', async () => {
+    requireBuilt();
+    const path = await newPath('mg-journal-close-busy-');
+    const store = openJournaling(path);
+    store.journal([makeEventBody({ traceId: 'trace_close_busy' })]);
+    await store.drain();
+    const script = join(dirname(path), 'holder.mjs');
+    writeFileSync(script, LOCK_HOLDER);
+    const holder = spawn(process.execPath, [script, path], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await new Promise((resolve) => holder.stdout.once('data', resolve));
+    for (let i = 0; i < 50; i++) store.journal([makeEventBody({ traceId: 'trace_close_busy' })]);
+    const closing = store.close();
+    // The first commit fails once the store's busy timeout (5 s) is out; the close goes on waiting.
+    const started = Date.now();
+    while (!store.journalFailure && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 50));
+    expect(store.journalFailure?.message).toMatch(/could not commit its journal/);
+    holder.stdin.write('release\n');
+    await closing;
+    expect(existsSync(journalDir(path))).toBe(false);
+    const reader = openSqliteStore(path, { readonly: true });
+    expect(reader.count({ traceId: 'trace_close_busy' })).toBe(51);
+    await reader.close();
   }, 60_000);
 
   it('reports failing commits, so a guard denies until they succeed again', async () => {

@@ -46,6 +46,8 @@ export interface AuditJournal {
 
 /** A journal file is closed and a new one begun past this size; a committed one is deleted. */
 const SEGMENT_BYTES = 8 * 1024 * 1024;
+/** How long a close waits for the journal's commits, retried meanwhile if they fail (two busy timeouts). */
+const CLOSE_WAIT_MS = 10_000;
 /** Past this many events written and not committed, writers wait for the commits. */
 const MAX_WAITING_EVENTS = 10_000;
 interface Segment {
@@ -80,7 +82,9 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
   let waitingEvents = 0;
   let failure: Error | undefined;
   let closed = false;
-  const waiters: Array<{ line: number; resolve: () => void; reject: (error: Error) => void }> = [];
+  // `patient`: a closing journal's waiter, which waits through failing commits (they are retried).
+  const waiters: Array<{ line: number; patient: boolean; resolve: () => void; reject: (error: Error) => void }> =
+    [];
 
   const release = () => {
     while (older.length > 0 && older[0]!.lastLine <= committed) {
@@ -108,18 +112,28 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
         })
       : undefined;
     release();
-    // Nobody waits on commits that keep failing (the journal keeps the lines and they are retried).
-    if (failure) for (const waiter of waiters.splice(0)) waiter.reject(failure);
+    // Nobody waits on commits that keep failing (the journal keeps the lines and they are retried),
+    // except a close, which gives them until its deadline.
+    if (failure) {
+      for (let i = waiters.length - 1; i >= 0; i--) {
+        if (!waiters[i]!.patient) waiters.splice(i, 1)[0]!.reject(failure);
+      }
+    }
   };
 
   const committer = openJournalCommitter(task, commitHere, onReport);
 
-  /** Waits for the lines written so far; the worker keeps the process alive meanwhile. */
-  function drain(): Promise<void> {
+  /**
+   * Waits for the lines written so far; the worker keeps the process alive meanwhile. Rejects at the
+   * first failing commit, unless `patient` (a close, which waits through retries until its deadline).
+   */
+  function drain(patient = false): Promise<void> {
     if (committed >= written) return Promise.resolve();
     committer.post(true);
     committer.ref();
-    const done = new Promise<void>((resolve, reject) => waiters.push({ line: written, resolve, reject }));
+    const done = new Promise<void>((resolve, reject) =>
+      waiters.push({ line: written, patient, resolve, reject }),
+    );
     const unref = () => {
       if (waiters.length === 0) committer.unref();
     };
@@ -196,11 +210,13 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
       deleteExitHook(beforeExit, 'beforeExit');
       let giveUp: ReturnType<typeof setTimeout> | undefined;
       try {
+        // A commit can fail for a moment (another process held the write lock past the busy
+        // timeout): the commit is retried, and the close waits for it, up to CLOSE_WAIT_MS.
         await Promise.race([
-          drain(),
+          drain(true),
           // Commits that keep failing: give up waiting; the journal keeps the lines for a replay.
           new Promise((_, reject) => {
-            giveUp = setTimeout(() => reject(failure ?? new Error('timeout')), 10_000);
+            giveUp = setTimeout(() => reject(failure ?? new Error('timeout')), CLOSE_WAIT_MS);
           }),
         ]);
       } catch (error) {
