@@ -249,7 +249,8 @@ describe('the sqlite store journal', () => {
     const closing = store.close();
     // The first commit fails once the store's busy timeout (5 s) is out; the close goes on waiting.
     const started = Date.now();
-    while (!store.journalFailure && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 50));
+    while (!store.journalFailure && Date.now() - started < 20_000)
+      await new Promise((r) => setTimeout(r, 50));
     expect(store.journalFailure?.message).toMatch(/could not commit its journal/);
     holder.stdin.write('release\n');
     await closing;

@@ -83,8 +83,12 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
   let failure: Error | undefined;
   let closed = false;
   // `patient`: a closing journal's waiter, which waits through failing commits (they are retried).
-  const waiters: Array<{ line: number; patient: boolean; resolve: () => void; reject: (error: Error) => void }> =
-    [];
+  const waiters: Array<{
+    line: number;
+    patient: boolean;
+    resolve: () => void;
+    reject: (error: Error) => void;
+  }> = [];
 
   const release = () => {
     while (older.length > 0 && older[0]!.lastLine <= committed) {
