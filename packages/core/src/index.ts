@@ -1,6 +1,11 @@
 // The public surface of @meshguard/core: what users of the guard, the policy engine and the trail
 // need. What only MeshGuard's own packages share lives in `./internal` (internal.ts) and may change
 // in any release; `api/index.api.md` is the report of this file, checked by `pnpm api:check`.
+
+export type { Approver } from './approvals/approval-flow';
+export { ApprovalConflictError } from './approvals/approval-flow';
+export type { ApprovalAnswered, ApprovalStore, NotifyingApprovalStore } from './approvals/approval-store';
+export type { ApprovalDecisionInput, ApprovalWaitOptions, GuardApprovals } from './approvals/guard-approvals';
 export type {
   ChainHead,
   ChainProblem,
@@ -66,6 +71,7 @@ export { createRemoteGuard } from './guard/remote-guard';
 export { uuidv7 } from './ids/uuidv7';
 export { formatExplanation } from './policy/explanation-text';
 export type {
+  ApprovalPolicy,
   Clock,
   EngineRequest,
   Explanation,
@@ -79,6 +85,7 @@ export type { LoadedPolicy } from './policy/policy-loader';
 export { definePolicy, loadPolicies, parsePolicies } from './policy/policy-loader';
 export type {
   AppliesTo,
+  ApprovalSettings,
   Conditions,
   ContextOperator,
   Day,
@@ -92,6 +99,16 @@ export type { Action } from './protocol/action';
 export { ActionSchema } from './protocol/action';
 export type { AgentIdentity, AgentIdentityInput } from './protocol/agent-identity';
 export { AgentIdentitySchema } from './protocol/agent-identity';
+export type {
+  ApprovalEnd,
+  ApprovalListQuery,
+  ApprovalPage,
+  ApprovalRequest,
+  ApprovalStatus,
+  ApprovalTransition,
+  ParsedApprovalListQuery,
+} from './protocol/approval';
+export { APPROVAL_STATUSES, ApprovalRequestSchema, argumentsHash } from './protocol/approval';
 export type { AuditEvent, AuditEventBody, AuditEventType, Outcome } from './protocol/audit-event';
 export { AuditEventSchema } from './protocol/audit-event';
 export type { AuditFilter } from './protocol/audit-filter';

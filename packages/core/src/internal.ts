@@ -1,6 +1,14 @@
 // `@meshguard/core/internal`: what MeshGuard's own packages (store, gateway, CLI, adapters) share
 // and users need not. No semver promise: it changes with the packages that use it, which are
 // released together. Users import from `@meshguard/core`.
+export {
+  approvalEventBody,
+  approvalReason,
+  approverRefusal,
+} from './approvals/approval-flow';
+export { canKeepApprovals, canNotifyApprovals } from './approvals/approval-store';
+export { createGuardApprovals } from './approvals/guard-approvals';
+export { createMemoryApprovals } from './approvals/memory-approvals';
 export { chainHash, eventBody } from './audit/audit-chain';
 export { compileAuditFilter } from './audit/audit-filter-match';
 export { canFollow, canJournal, canReportStats } from './audit/audit-store';
@@ -27,6 +35,7 @@ export {
 export { DEFAULT_DB } from './guard/guard-settings';
 export { redactUrl } from './guard/remote-url';
 export { isoTime } from './ids/uuidv7';
+export { formatDuration, parseDuration } from './policy/duration';
 export { checkUniqueNames, parseYamlAs } from './policy/policy-loader';
 export {
   AppliesToSchema,
@@ -35,6 +44,7 @@ export {
   DelegationLimitsSchema,
   RuleSchema,
 } from './policy/policy-schema';
+export { ApprovalListQuerySchema, ApprovalStatusSchema } from './protocol/approval';
 export { auditEventJsonSchema } from './protocol/audit-event-json-schema';
 export type { ParsedAuditFilter } from './protocol/audit-filter';
 export { EffectSchema } from './protocol/decision';

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import type { ApprovalStore } from '../approvals/approval-store';
+import { createMemoryApprovals } from '../approvals/memory-approvals';
 import { parseWithSchema } from '../errors/parse-with-schema';
 import type { AuditEvent, AuditEventBody } from '../protocol/audit-event';
 import { type AuditFilter, AuditFilterSchema } from '../protocol/audit-filter';
@@ -19,7 +21,7 @@ export interface MemoryStoreOptions {
  * (`createGuard({ store: 'memory' })`), for tests and throwaway runs.
  */
 /** An audit store in memory (tests, demos). */
-export interface MemoryStore extends AuditStore {
+export interface MemoryStore extends AuditStore, ApprovalStore {
   /** The stored events, in append order (tests tamper with them to exercise `verify`). */
   readonly events: AuditEvent[];
 }
@@ -32,6 +34,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   let closed = false;
 
   return {
+    ...createMemoryApprovals(),
     kind: 'memory',
     events,
     async append(bodies: readonly AuditEventBody[]): Promise<AuditEvent[]> {

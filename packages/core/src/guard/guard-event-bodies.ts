@@ -40,6 +40,7 @@ export function decisionEventBodies(
   const source = req.source ?? defaults.source;
   if (source) body.source = source;
   if (req.context) body.context = req.context;
+  if (decision.approval) body.approvalId = decision.approval.id;
   const bodies = [body];
   if (decision.shadow) {
     const shadow: AuditEventBody = {

@@ -1,7 +1,17 @@
 import createDebug from 'debug';
+import {
+  approvalEventBody,
+  approvalRef,
+  newApprovalRequest,
+  resumeWithApproval,
+  traceIdOf,
+} from '../approvals/approval-flow';
+import { type ApprovalStore, canKeepApprovals } from '../approvals/approval-store';
+import { createGuardApprovals, type GuardApprovals } from '../approvals/guard-approvals';
 import { type AuditStore, canJournal } from '../audit/audit-store';
 import { ConfigError, MeshGuardError, ValidationError } from '../errors/meshguard-error';
 import { parseWithSchema } from '../errors/parse-with-schema';
+import { isoTime } from '../ids/uuidv7';
 import {
   type Clock,
   createPolicyEngine,
@@ -10,6 +20,7 @@ import {
   type Reachability,
 } from '../policy/policy-engine';
 import { type LoadedPolicy, loadPolicies } from '../policy/policy-loader';
+import type { ApprovalRequest } from '../protocol/approval';
 import type { AuditEvent, AuditEventBody } from '../protocol/audit-event';
 import { type AuditFilter, AuditFilterSchema } from '../protocol/audit-filter';
 import { type CheckRequest, CheckRequestSchema, type ParsedCheckRequest } from '../protocol/check-request';
@@ -17,6 +28,7 @@ import type { Decision } from '../protocol/decision';
 import { fastCheckRequest, fastOutcomeEvent } from '../protocol/fast-parse';
 import { type OutcomeEvent, OutcomeEventSchema, type ParsedOutcomeEvent } from '../protocol/outcome-event';
 import { RecentMap } from '../util/recent-map';
+import { failedCheckReason } from './adapter-contract';
 import { type AuditDurability, auditBatcher } from './audit-durability';
 import { decisionEventBodies, type EventDefaults, outcomeEventBody } from './guard-event-bodies';
 import { type GuardEnvironment, resolveGuardSettings } from './guard-settings';
@@ -59,6 +71,12 @@ export interface EmbeddedGuard extends Guard {
   readonly engine: PolicyEngine;
   readonly store: AuditStore;
   explain(request: CheckRequest): Explanation;
+  /**
+   * The approval requests this guard opens, when its store keeps them (the SQLite, PostgreSQL and
+   * memory stores do): a `require_approval` decision carries `approval.id`; once a person approved
+   * it, the same call checked with `approvalId` is allowed, once.
+   */
+  readonly approvals: GuardApprovals | undefined;
 }
 
 export interface GuardOptions {
@@ -98,6 +116,28 @@ export interface GuardOptions {
 
 interface DecisionRecord {
   body: AuditEventBody;
+}
+
+/** A decision made, before its events are built. */
+interface Decided {
+  req: ParsedCheckRequest;
+  decision: Decision;
+  now: number;
+  /** The approval request this decision opened. */
+  opened?: ApprovalRequest;
+}
+
+/** A decision and the events it is recorded as. */
+interface Made {
+  decision: Decision;
+  bodies: AuditEventBody[];
+  opened?: ApprovalRequest;
+}
+
+/** A deny in place of `decision` because something it needed failed (fail closed). */
+function failedDecision(decision: Decision, reason: string): Decision {
+  const { approval: _approval, shadow: _shadow, ...rest } = decision;
+  return { ...rest, allowed: false, effect: 'deny', reason };
 }
 
 /** Decisions an outcome can be joined to from memory (at least the last 10,000). */
@@ -195,13 +235,63 @@ export function createEmbeddedGuard(parts: {
     return parseWithSchema(CheckRequestSchema, request, 'request');
   };
 
-  /** Decides and builds the events to record (the decision, and a shadow verdict if any). */
-  const evaluate = (req: ParsedCheckRequest): { decision: Decision; bodies: AuditEventBody[] } => {
+  /** Decides (no I/O): the decision, and the request and time it was made at. */
+  const decideOne = (req: ParsedCheckRequest): Decided => {
     const now = clock();
     const decided = engine.decide(req, now);
     // A remote client mints the id itself, so its outcome joins this decision even if it gave up.
     const decision = req.decisionId ? { ...decided, decisionId: req.decisionId } : decided;
-    return { decision, bodies: decisionEventBodies(req, decision, now, defaults) };
+    return { req, decision, now };
+  };
+
+  /** The events a decision is recorded as (the decision, a shadow verdict, approval steps). */
+  const eventsOf = (d: Decided, extra: AuditEventBody[] = []): Made => ({
+    decision: d.decision,
+    bodies:
+      extra.length > 0
+        ? [...decisionEventBodies(d.req, d.decision, d.now, defaults), ...extra]
+        : decisionEventBodies(d.req, d.decision, d.now, defaults),
+    ...(d.opened ? { opened: d.opened } : {}),
+  });
+
+  /** Decides and builds the events to record; a `require_approval` opens or uses its approval. */
+  const evaluate = (req: ParsedCheckRequest): Made | Promise<Made> => {
+    const d = decideOne(req);
+    if (d.decision.effect !== 'require_approval' || !approvalStore) return eventsOf(d);
+    return withApproval(approvalStore, d);
+  };
+
+  const withApproval = async (keeper: ApprovalStore, d: Decided): Promise<Made> => {
+    const { req, decision, now } = d;
+    if (req.approvalId !== undefined) {
+      const resumed = await resumeWithApproval(keeper, req, decision, req.approvalId, now).catch(
+        (error: unknown) => ({
+          decision: failedDecision(decision, failedCheckReason('the approval could not be read', error)),
+          events: [],
+        }),
+      );
+      return eventsOf({ ...d, decision: resumed.decision }, resumed.events);
+    }
+    const approval = newApprovalRequest(
+      req,
+      decision,
+      engine.approvalPolicy(decision),
+      traceIdOf(req, decision),
+      now,
+    );
+    try {
+      await keeper.createApproval(approval);
+    } catch (error) {
+      return eventsOf({
+        ...d,
+        decision: failedDecision(
+          decision,
+          failedCheckReason('the approval request could not be stored', error),
+        ),
+      });
+    }
+    const opened = { ...d, decision: { ...decision, approval: approvalRef(approval) }, opened: approval };
+    return eventsOf(opened, [approvalEventBody(approval, now)]);
   };
 
   // The deny is the guard's own: it names no policy rule and carries no shadow verdict.
@@ -221,7 +311,7 @@ export function createEmbeddedGuard(parts: {
   };
 
   /** Records decisions in one append; if it fails, every one of them is a deny (fail closed). */
-  const recordDecisions = async (made: Array<{ decision: Decision; bodies: AuditEventBody[] }>) => {
+  const recordDecisions = async (made: Made[]): Promise<Decision[]> => {
     if (batcher) {
       // An action that cannot be audited does not run: while commits fail, nothing is allowed.
       if (batcher.failure) return unrecorded(made, batcher.failure);
@@ -251,10 +341,49 @@ export function createEmbeddedGuard(parts: {
     return made.map((m) => m.decision);
   };
 
+  /**
+   * Records decisions; an approval request opened for a decision that could not be recorded is
+   * cancelled (nobody could act on it).
+   */
+  const recordChecked = async (made: Made[]): Promise<Decision[]> => {
+    const decisions = await recordDecisions(made);
+    for (let i = 0; i < made.length; i++) {
+      const opened = made[i]!.opened;
+      if (opened && decisions[i]!.effect === 'deny') {
+        await approvalStore
+          ?.answerApproval(opened.id, { status: 'cancelled', by: 'meshguard', at: isoTime(clock()) })
+          .catch((error: unknown) => debug('cancelling approval %s failed: %O', opened.id, error));
+      }
+    }
+    return decisions;
+  };
+
+  const approvalStore = canKeepApprovals(store) ? store : undefined;
+  const approvals = approvalStore
+    ? createGuardApprovals({
+        store: approvalStore,
+        clock,
+        record: async (bodies) => {
+          if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });
+          if (batcher) {
+            await batcher.add(bodies);
+            if (batcher.failure) throw batcher.failure;
+          } else if (journal) {
+            if (journal.journalFailure) throw journal.journalFailure;
+            const behind = journal.journal(bodies);
+            if (behind) await behind.catch(() => {});
+          } else {
+            await append(bodies);
+          }
+        },
+      })
+    : undefined;
+
   return {
     mode: 'embedded',
     engine,
     store,
+    approvals,
     explain(request) {
       return engine.explain(parseRequest(request), clock());
     },
@@ -264,13 +393,15 @@ export function createEmbeddedGuard(parts: {
     },
     async check(request) {
       if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });
-      const [decision] = await recordDecisions([evaluate(parseRequest(request))]);
+      const made = evaluate(parseRequest(request));
+      const [decision] = await recordChecked([made instanceof Promise ? await made : made]);
       return decision!;
     },
     settled: settle,
     async checkMany(requests) {
       if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });
-      return recordDecisions(requests.map((request) => evaluate(parseRequest(request))));
+      const made = requests.map((request) => evaluate(parseRequest(request)));
+      return recordChecked(await Promise.all(made));
     },
     async record(input) {
       if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });
@@ -311,6 +442,7 @@ export function createEmbeddedGuard(parts: {
     async close() {
       if (closed) return;
       closed = true;
+      approvals?.close();
       await settle();
       // Events a batched guard could not store are reported once its store is closed all the same.
       const unrecorded = await batcher?.close().then(

@@ -2,8 +2,9 @@ import type { AgentIdentity } from '../protocol/agent-identity';
 import type { Effect, PolicyMode, PolicyRef, RuleRef } from '../protocol/decision';
 import { type ActionMatcher, compileActionPattern } from './action-pattern';
 import type { CompiledCondition } from './conditions';
+import { parseDuration } from './duration';
 import type { LoadedPolicy } from './policy-loader';
-import type { PolicyDocument } from './policy-schema';
+import { type ApprovalSettings, DEFAULT_APPROVAL_EXPIRY, type PolicyDocument } from './policy-schema';
 
 /** A policy as the engine holds it: who it applies to and its delegation limits, compiled once. */
 export interface CompiledPolicy {
@@ -30,6 +31,26 @@ export interface CompiledRule {
   readonly reason: string | undefined;
   /** The reason text a decision carries, built once at compile time. */
   readonly decisionReason: string;
+  /** For a `require_approval` rule: its approval settings with the defaults filled in. */
+  readonly approval: ApprovalPolicy | undefined;
+}
+
+/** A `require_approval` rule's approval settings, defaults filled in (see `ApprovalSettingsSchema`). */
+export interface ApprovalPolicy {
+  expiresInMs: number;
+  /** Empty: any approver may answer. */
+  approvers: readonly string[];
+  /** Undefined: every channel the gateway has. */
+  notify: readonly string[] | undefined;
+}
+
+/** Resolves a rule's approval settings (`DEFAULT_APPROVAL_EXPIRY` when it says none). */
+export function approvalPolicy(settings: ApprovalSettings | undefined): ApprovalPolicy {
+  return {
+    expiresInMs: parseDuration(settings?.expiresIn ?? DEFAULT_APPROVAL_EXPIRY)!,
+    approvers: settings?.approvers ?? [],
+    notify: settings?.notify,
+  };
 }
 
 /** What one evaluation comes to, before it becomes a `Decision`. */

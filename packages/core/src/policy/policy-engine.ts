@@ -2,7 +2,14 @@ import { isoTime, uuidv7 } from '../ids/uuidv7';
 import type { AgentIdentity } from '../protocol/agent-identity';
 import type { CheckContext } from '../protocol/check-request';
 import type { Decision, ShadowOutcome } from '../protocol/decision';
-import { type CompiledPolicy, type CompiledRule, compilePolicy, type EngineOutcome } from './compiled-policy';
+import {
+  type ApprovalPolicy,
+  approvalPolicy,
+  type CompiledPolicy,
+  type CompiledRule,
+  compilePolicy,
+  type EngineOutcome,
+} from './compiled-policy';
 import type { CompiledCondition, ConditionInput } from './conditions';
 import { checkDelegation } from './delegation-limits';
 import {
@@ -15,6 +22,7 @@ import { type Explanation, explainDecision } from './policy-explanation';
 import { checkUniqueNames, type LoadedPolicy } from './policy-loader';
 import { createRuleIndex } from './rule-index';
 
+export type { ApprovalPolicy } from './compiled-policy';
 export type { Explanation, RuleExplanation } from './policy-explanation';
 
 /** What the engine needs of a request (already validated at the boundary). */
@@ -60,6 +68,11 @@ export interface PolicyEngine {
    * (ignores context and clock; conditions on them count as satisfiable). Records nothing.
    */
   reachable(request: Omit<EngineRequest, 'context'>): Reachability;
+  /**
+   * The approval settings of the `require_approval` rule that made a decision (the defaults when
+   * this set has no such rule, e.g. after a policy push).
+   */
+  approvalPolicy(decision: Pick<Decision, 'policy' | 'rule'>): ApprovalPolicy;
 }
 
 /**
@@ -220,7 +233,18 @@ export function createPolicyEngine(
     return { reachable: fallen.effect !== 'deny', reason: fallen.reason, approvalPossible: false };
   }
 
-  return { policies, decide, explain, reachable };
+  const approvalRules = new Map<string, ApprovalPolicy>();
+  const ruleKey = (policy: string, rule: string) => `${policy}\u0000${rule}`;
+  for (const rule of allRules) {
+    if (rule.approval) approvalRules.set(ruleKey(rule.policy.ref.name, rule.ref.id), rule.approval);
+  }
+  const defaultApproval = approvalPolicy(undefined);
+  const approvalOf = (decision: Pick<Decision, 'policy' | 'rule'>): ApprovalPolicy =>
+    (decision.policy && decision.rule
+      ? approvalRules.get(ruleKey(decision.policy.name, decision.rule.id))
+      : undefined) ?? defaultApproval;
+
+  return { policies, decide, explain, reachable, approvalPolicy: approvalOf };
 }
 
 function policyList(applicable: readonly CompiledPolicy[]): string {

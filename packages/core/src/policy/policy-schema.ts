@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ActionPatternSchema } from '../protocol/action';
 import { EffectSchema, PolicyModeSchema } from '../protocol/decision';
 import { TrustTierSchema } from '../protocol/trust-tier';
+import { durationSchema } from './duration';
 import { linearRegExpProblem } from './linear-regexp';
 import { FORBIDDEN_KEYS } from './policy-lint';
 
@@ -69,6 +70,28 @@ export const ConditionsSchema = z.strictObject({
 });
 export type Conditions = z.infer<typeof ConditionsSchema>;
 
+/** How long an approval request waits when its rule does not say (`approval.expiresIn`). */
+export const DEFAULT_APPROVAL_EXPIRY = '1h';
+
+/**
+ * What a `require_approval` rule says of its approvals: how long a request waits for an answer
+ * (default 1h, at most 30d), who may answer (approver tags or roles; default any approver, and
+ * always the admin), and which notification channels hear of it (default every channel the
+ * gateway has).
+ */
+export const ApprovalSettingsSchema = z.strictObject({
+  expiresIn: durationSchema(1_000, 30 * 86_400_000, 'approval.expiresIn').optional(),
+  approvers: z
+    .array(z.string().min(1).max(256))
+    .min(1, 'approval.approvers needs at least one tag or role')
+    .optional(),
+  notify: z
+    .array(z.string().min(1).max(256))
+    .min(1, 'approval.notify needs at least one channel name')
+    .optional(),
+});
+export type ApprovalSettings = z.infer<typeof ApprovalSettingsSchema>;
+
 export const RuleSchema = z.strictObject({
   id: z.string().min(1).max(256).optional(),
   description: z.string().optional(),
@@ -76,6 +99,8 @@ export const RuleSchema = z.strictObject({
   actions: z.array(ActionPatternSchema).min(1, 'a rule needs at least one action'),
   conditions: ConditionsSchema.optional(),
   reason: z.string().min(1).max(4096).optional(),
+  /** Only on `require_approval` rules: see `ApprovalSettingsSchema`. */
+  approval: ApprovalSettingsSchema.optional(),
 });
 export type Rule = z.infer<typeof RuleSchema>;
 
@@ -126,6 +151,13 @@ export const PolicyDocumentSchema = z
         const problem = neverMatchingPattern(pattern);
         if (problem) ctx.addIssue({ code: 'custom', path: ['rules', index, 'actions', i], message: problem });
       });
+      if (rule.approval !== undefined && rule.effect !== 'require_approval') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rules', index, 'approval'],
+          message: `approval settings only apply to a require_approval rule, and this rule is "${rule.effect}"`,
+        });
+      }
       const c = rule.conditions;
       if (c?.timezone !== undefined && c.time_range === undefined && c.days === undefined) {
         ctx.addIssue({

@@ -1,6 +1,6 @@
 import type { Effect } from '../protocol/decision';
 import { type ActionMatcher, compileActionPattern, isWildcard } from './action-pattern';
-import type { CompiledPolicy, CompiledRule } from './compiled-policy';
+import { approvalPolicy, type CompiledPolicy, type CompiledRule } from './compiled-policy';
 import { compileConditions } from './conditions';
 
 const EFFECT_RANK: Record<Effect, number> = { deny: 0, require_approval: 1, allow: 2 };
@@ -34,6 +34,7 @@ export function createRuleIndex(compiled: readonly CompiledPolicy[], cacheSize: 
         conditions: compileConditions(rule.conditions),
         reason: rule.reason,
         decisionReason: ruleReason(rule.effect, rule.reason, id, policy.ref.name),
+        approval: rule.effect === 'require_approval' ? approvalPolicy(rule.approval) : undefined,
       };
       allRules.push(compiledRule);
       const seen = new Set<string>();

@@ -3,7 +3,20 @@ import { AgentIdentitySchema } from './agent-identity';
 import { ActionKindSchema, ContextSchema } from './check-request';
 import { EffectSchema, PolicyModeSchema, PolicyRefSchema, RuleRefSchema } from './decision';
 
-const AUDIT_EVENT_TYPES = ['decision', 'outcome', 'session'] as const;
+/**
+ * `decision` and `outcome` of an action; `session` for what an SDK reports of a run; `approval_*`
+ * for each step of an approval request (`actor` says who answered).
+ */
+export const AUDIT_EVENT_TYPES = [
+  'decision',
+  'outcome',
+  'session',
+  'approval_requested',
+  'approval_granted',
+  'approval_rejected',
+  'approval_expired',
+  'approval_cancelled',
+] as const;
 export const AuditEventTypeSchema = z.enum(AUDIT_EVENT_TYPES);
 export type AuditEventType = z.infer<typeof AuditEventTypeSchema>;
 
@@ -47,8 +60,10 @@ const AuditEventBodySchema = z.object({
   decisionId: z.string(),
   outcome: OutcomeSchema.optional(),
   durationMs: z.number().nonnegative().optional(),
-  /** Who approved or rejected, for `approved` / `rejected` outcomes. */
+  /** Who approved or rejected, for `approved` / `rejected` outcomes and `approval_*` events. */
   actor: z.string().optional(),
+  /** The approval request an `approval_*` event (or a call it let through) belongs to. */
+  approvalId: z.string().optional(),
   error: z
     .string()
     .optional()

@@ -29,6 +29,12 @@ export const CheckRequestSchema = z.object({
    * refuses an id it has seen.
    */
   decisionId: z.uuid({ version: 'v7', message: 'decisionId must be a UUIDv7' }).optional(),
+  /**
+   * The approval request a `require_approval` decision opened, once a person has answered it: the
+   * same call (same agent, action and context) checked again is allowed once if it was approved and
+   * the policy in force still asks for approval; a policy that now denies wins.
+   */
+  approvalId: z.string().min(1).max(256).optional(),
   /** When the client stops waiting (ISO date-time): the gateway does not evaluate a check after it. */
   deadline: z.iso
     .datetime({ offset: true, message: 'deadline must be an ISO date-time, e.g. 2026-01-05T10:00:00Z' })

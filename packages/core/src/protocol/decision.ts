@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ApprovalStatusSchema } from './approval-status';
 
 export const EFFECTS = ['allow', 'deny', 'require_approval'] as const;
 export const EffectSchema = z.enum(EFFECTS);
@@ -33,6 +34,18 @@ export const DecisionShapeSchema = z.object({
   mode: PolicyModeSchema,
   evaluatedAt: z.string(),
   shadow: ShadowOutcomeSchema.optional(),
+  /**
+   * For `require_approval`: the approval request the guard opened (answer it, then check the same
+   * call again with `approvalId`). For a call let through by an approval: the one it used.
+   */
+  approval: z
+    .object({
+      id: z.string(),
+      expiresAt: z.string(),
+      status: ApprovalStatusSchema,
+      answeredBy: z.string().optional(),
+    })
+    .optional(),
 });
 
 /** Whether a decision's `allowed` agrees with its `effect` (allowed exactly when effect is allow). */

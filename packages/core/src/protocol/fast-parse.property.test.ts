@@ -226,6 +226,7 @@ const checkRequest = fc.record(
     source: field(source(1, 214)),
     decisionId: sometimes(uuidV7),
     deadline: sometimes(isoDateTime),
+    approvalId: sometimes(textNear(1, 256)),
     identity: fc.anything(),
   },
   { requiredKeys: ['action', 'agent'] },

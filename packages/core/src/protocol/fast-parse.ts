@@ -136,6 +136,7 @@ export function fastCheckRequest(input: unknown): ParsedCheckRequest | undefined
     // What a remote guard sends with every check: its own decision id and when it stops waiting.
     decisionId: optionalMatching(input.decisionId, UUID_V7),
     deadline: optionalMatching(input.deadline, ISO_DATETIME),
+    approvalId: optionalText(input.approvalId, 1, 256),
   };
   for (const key in fields) if (fields[key as keyof typeof fields] === NO) return undefined;
   const out = {} as Record<string, unknown>;
