@@ -127,6 +127,7 @@ export { OutcomeEventSchema } from './protocol/outcome-event';
 export type { TrustTier } from './protocol/trust-tier';
 export type {
   AgentRecord,
+  ApproverRecord,
   GatewayState,
   GatewayStateChange,
   LegacySigningKey,

@@ -75,6 +75,18 @@ export {
   ReachableReplySchema,
 } from './protocol/gateway-agent-wire';
 export {
+  AgentApprovalQuerySchema,
+  AgentApprovalReplySchema,
+  AnswerApprovalBodySchema,
+  ApprovalPageReplySchema,
+  ApprovalParamsSchema,
+  ApprovalReplySchema,
+  ApproverListReplySchema,
+  ApproverParamsSchema,
+  CreateApproverBodySchema,
+  CreateApproverReplySchema,
+} from './protocol/gateway-approval-wire';
+export {
   AuditPageSchema,
   AuditQuerySchema,
   StatsQuerySchema,

@@ -13,6 +13,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { TokenAuthority } from './agent-tokens';
 import { adminRoutes } from './gateway-admin-routes';
+import { agentApprovalRoutes, approvalRoutes, approverAdminRoutes } from './gateway-approval-routes';
 import { auditRoutes } from './gateway-audit-routes';
 import { type AdminFailureLimit, authentication } from './gateway-auth';
 import { pastDeadline } from './gateway-check-admission';
@@ -64,6 +65,8 @@ export interface GatewayOptions {
   trustProxy?: FastifyServerOptions['trustProxy'];
   /** Delegated tokens issued on an allowed handoff (their lifetime, default 300 seconds). */
   delegation?: DelegationOptions;
+  /** How often pending approval requests past their deadline are expired (ms, default 1000). */
+  approvalSweepMs?: number;
 }
 
 export interface Gateway {
@@ -126,6 +129,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     decide: (request, now = clock()) => pastDeadline(request, now) ?? policies.engine.decide(request, now),
     explain: (request, now) => policies.engine.explain(request, now),
     reachable: (request) => policies.engine.reachable(request),
+    approvalPolicy: (decision) => policies.engine.approvalPolicy(decision),
   };
   const countingStore = countingAuditStore(options.store, metrics);
   const guard: EmbeddedGuard = createEmbeddedGuard({
@@ -152,6 +156,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         securitySchemes: {
           agentToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
           adminToken: { type: 'http', scheme: 'bearer' },
+          approverToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An approver token (`mga_<id>.<secret>`).',
+          },
         },
       },
     },
@@ -163,6 +172,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   await app.register(errorHandling);
   await app.register(authentication, {
     adminToken: options.adminToken,
+    state: options.state,
     tokens,
     delegation,
     adminFailureLimit: options.adminFailureLimit,
@@ -170,6 +180,19 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   await app.register(checkRoutes, { guard, delegation, clock, metrics });
   await app.register(auditRoutes, { store: options.store, guard });
   await app.register(adminRoutes, { state: options.state, tokens, policies });
+  await app.register(approvalRoutes, { guard, state: options.state });
+  await app.register(agentApprovalRoutes, { guard, state: options.state });
+  await app.register(approverAdminRoutes, { guard, state: options.state });
+  // Pending requests past their deadline are expired (and recorded) about every second, so the
+  // trail and the waiters hear of it though nobody reads them.
+  const sweeper = guard.approvals
+    ? setInterval(() => {
+        guard
+          .approvals!.expire()
+          .catch((error: unknown) => app.log.error({ err: error }, 'expiring approval requests failed'));
+      }, options.approvalSweepMs ?? 1000)
+    : undefined;
+  sweeper?.unref();
   await app.register(publicRoutes, { tokens, policies, metrics: metrics.registry });
 
   let closing: Promise<void> | undefined;
@@ -181,6 +204,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     close() {
       closing ??= (async () => {
         policies.close();
+        clearInterval(sweeper);
         await app.close(); // finishes requests in flight
         await guard.close(); // waits for appends in flight
         await options.store.close();

@@ -1,13 +1,16 @@
 import { timingSafeEqual } from 'node:crypto';
-import { type AgentIdentity, ConfigError } from '@meshguard/core';
+import { type AgentIdentity, type Approver, ConfigError, type GatewayState } from '@meshguard/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { type TokenAuthority, TokenError } from './agent-tokens';
+import { isApproverToken, verifyApproverToken } from './approver-tokens';
 import type { Caller, Delegation } from './gateway-delegation';
 
 declare module 'fastify' {
   interface FastifyRequest {
+    /** Who answers approvals, on approval routes: an approver, or the admin. */
+    approver?: Approver;
     agent?: AgentIdentity;
     /** Who asks, from the verified token: the agent, its delegation chain, its expiry. */
     caller?: Caller;
@@ -101,6 +104,7 @@ function createAdminFailureLimiter(limit: AdminFailureLimit = {}) {
 
 export interface AuthenticationOptions {
   adminToken: string;
+  state: GatewayState;
   tokens: TokenAuthority;
   delegation: Delegation;
   adminFailureLimit?: AdminFailureLimit | undefined;
@@ -117,18 +121,24 @@ export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise
  */
 export const authentication = fp<AuthenticationOptions>(
   async (app, options) => {
-    const { agentOnly, adminOnly } = createAuthHooks(options);
+    const { agentOnly, adminOnly, approverOrAdmin } = createAuthHooks(options);
     app.decorate('agentOnly', agentOnly);
     app.decorate('adminOnly', adminOnly);
+    app.decorate('approverOrAdmin', approverOrAdmin);
   },
   { name: 'meshguard-authentication', fastify: '5.x' },
 );
 
 /**
- * The `onRequest` hooks of agent routes (a verified agent token, delegated ones included) and of
- * admin routes (the admin token; failed attempts counted per client address).
+ * The `onRequest` hooks of agent routes (a verified agent token, delegated ones included), of
+ * admin routes (the admin token; failed attempts counted per client address), and of approval
+ * routes (an approver token or the admin token; agent tokens get 403).
  */
-function createAuthHooks(options: AuthenticationOptions): { agentOnly: AuthHook; adminOnly: AuthHook } {
+function createAuthHooks(options: AuthenticationOptions): {
+  agentOnly: AuthHook;
+  adminOnly: AuthHook;
+  approverOrAdmin: AuthHook;
+} {
   const { tokens, delegation } = options;
   const isAdmin = adminTokenCheck(options.adminToken);
   const adminFailures = createAdminFailureLimiter(options.adminFailureLimit);
@@ -140,6 +150,7 @@ function createAuthHooks(options: AuthenticationOptions): { agentOnly: AuthHook;
     const token = bearer(request);
     if (!token) return deny(reply, 401, 'an agent token is required (Authorization: Bearer <token>)');
     if (isAdmin(token)) return deny(reply, 403, 'the admin token cannot act as an agent');
+    if (isApproverToken(token)) return deny(reply, 403, 'an approver token cannot act as an agent');
     try {
       const verified = await tokens.verify(token);
       if (verified.delegation) await delegation.assertChainActive(verified.delegation);
@@ -174,5 +185,39 @@ function createAuthHooks(options: AuthenticationOptions): { agentOnly: AuthHook;
     return deny(reply, 403, 'agent tokens cannot use admin routes');
   };
 
-  return { agentOnly, adminOnly };
+  // An approver token or the admin token; an agent token is refused (403) whatever it holds.
+  const approverOrAdmin = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (await adminFailures.refuseIfBlocked(request, reply)) return reply;
+    const token = bearer(request);
+    if (!token) {
+      if (await adminFailures.fail(request, reply, 'no token')) return reply;
+      return deny(
+        reply,
+        401,
+        'an approver token or the admin token is required (Authorization: Bearer <token>)',
+      );
+    }
+    if (isAdmin(token)) {
+      request.approver = { name: 'admin', tags: [], admin: true };
+      return;
+    }
+    if (isApproverToken(token)) {
+      const approver = await verifyApproverToken(options.state, token);
+      if (approver) {
+        request.approver = { name: approver.name, tags: approver.tags };
+        return;
+      }
+      if (await adminFailures.fail(request, reply, 'not a valid approver token')) return reply;
+      return deny(reply, 401, 'not a valid approver token (unknown, wrong or revoked)');
+    }
+    try {
+      await tokens.verify(token);
+    } catch {
+      if (await adminFailures.fail(request, reply, 'not an approver or admin token')) return reply;
+      return deny(reply, 401, 'not a valid approver or admin token');
+    }
+    return deny(reply, 403, 'agent tokens cannot use approval routes');
+  };
+
+  return { agentOnly, adminOnly, approverOrAdmin };
 }

@@ -12,7 +12,7 @@ import { createGateway, type Gateway } from './gateway-app';
 const ADMIN = 'admin-token-for-tests-0123456789';
 const POLICY = {
   name: 'support.yaml',
-  text: 'name: support\nversion: "1"\nrules:\n  - effect: allow\n    actions: ["read:*"]\n',
+  text: 'name: support\nversion: "1"\nrules:\n  - effect: allow\n    actions: ["read:*"]\n  - effect: require_approval\n    actions: ["write:wire"]\n    approval: { approvers: [finance] }\n',
 };
 const OVERSIZED = JSON.stringify({ blob: 'x'.repeat(1024 * 1024) });
 
@@ -184,6 +184,41 @@ describe('the OpenAPI document declares every status each route answers', () => 
     for (const route of ['/.well-known/jwks.json', '/healthz', '/metrics', '/v1/openapi.json']) {
       await send(`GET ${route}`, { url: route });
     }
+    // Approvals: the inbox, answers (the first wins), approvers, and the agent's own wait.
+    const wire = (i: number) =>
+      send('POST /v1/check', {
+        url: '/v1/check',
+        headers: agent(),
+        payload: { action: 'write:wire', context: { i } },
+      });
+    const first = (await wire(1)).json().approval.id as string;
+    const second = (await wire(2)).json().approval.id as string;
+    const approver = await send('POST /v1/approvers', {
+      url: '/v1/approvers',
+      headers: admin,
+      payload: { name: 'bob', tags: ['support'] },
+    });
+    const bob = { authorization: `Bearer ${approver.json().token}` };
+    await send('GET /v1/approvers', { url: '/v1/approvers', headers: admin });
+    await send('GET /v1/approvals', { url: '/v1/approvals?status=pending', headers: bob });
+    await send('GET /v1/approvals/{id}', { url: `/v1/approvals/${first}`, headers: bob });
+    await send('GET /v1/agent/approvals/{id}', { url: `/v1/agent/approvals/${first}`, headers: agent() });
+    await send('GET /v1/agent/approvals/{id}', { url: '/v1/agent/approvals/apr_none', headers: agent() });
+    for (const [verb, id] of [
+      ['approve', first],
+      ['reject', second],
+    ] as const) {
+      const key = `POST /v1/approvals/{id}/${verb}`;
+      await send(key, { url: `/v1/approvals/${id}/${verb}`, headers: bob }); // not tagged finance
+      await send(key, { url: `/v1/approvals/${id}/${verb}`, headers: admin, payload: { comment: 'ok' } });
+      await send(key, { url: `/v1/approvals/${id}/${verb}`, headers: admin }); // answered already
+      await send(key, { url: `/v1/approvals/apr_none/${verb}`, headers: admin });
+    }
+    await send('POST /v1/approvers/{id}/revoke', {
+      url: `/v1/approvers/${approver.json().approver.id}/revoke`,
+      headers: admin,
+    });
+    await send('POST /v1/approvers/{id}/revoke', { url: '/v1/approvers/none/revoke', headers: admin });
     // Last: revoking the agent ends its token.
     await send('DELETE /v1/agents/{id}', { url: '/v1/agents/agent-1', headers: admin });
 

@@ -1,6 +1,7 @@
 import {
   type AgentIdentity,
   type AgentRecord,
+  type ApproverRecord,
   ConfigError,
   type LegacySigningKey,
   type PolicyFile,
@@ -101,6 +102,14 @@ CREATE TABLE IF NOT EXISTS ${prefix}gateway_revoked_tokens (
   jti TEXT PRIMARY KEY,
   expires_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ${prefix}gateway_approvers (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  secret_hash TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  revoked_at TEXT
+);
 CREATE TABLE IF NOT EXISTS ${prefix}gateway_policies (
   version INTEGER PRIMARY KEY,
   files TEXT NOT NULL,
@@ -133,6 +142,32 @@ export function policySetFromRow(row: PolicySetRow | undefined): PolicySet | und
   return row
     ? { version: row.version, files: JSON.parse(row.files) as PolicyFile[], updatedAt: row.updated_at }
     : undefined;
+}
+
+/** An approver as both gateway-state stores keep it (tags as JSON text, the secret hashed). */
+export interface ApproverRow {
+  id: string;
+  name: string;
+  tags: string;
+  secret_hash: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export function approverFromRow(row: ApproverRow): ApproverRecord {
+  const record: ApproverRecord = {
+    id: row.id,
+    name: row.name,
+    tags: JSON.parse(row.tags) as string[],
+    createdAt: row.created_at,
+  };
+  if (row.revoked_at) record.revokedAt = row.revoked_at;
+  return record;
+}
+
+/** Thrown by `createApprover` for an id taken already. */
+export function approverExists(id: string): ConfigError {
+  return new ConfigError(`an approver with id "${id}" exists already`, { code: 'approver_exists' });
 }
 
 /** Thrown by `createAgent` for an id taken already. */

@@ -4,8 +4,11 @@ import createDebug from 'debug';
 import type pg from 'pg';
 import {
   type AgentRow,
+  type ApproverRow,
   agentExists,
   agentFromRow,
+  approverExists,
+  approverFromRow,
   gatewayStateTables,
   type LegacySigningKeyRow,
   legacySigningKeyFromRow,
@@ -151,6 +154,33 @@ export async function openPostgresGatewayState(
         `UPDATE ${s}.gateway_agents SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`,
         [now(), id],
       );
+      await notify('agents');
+      return true;
+    },
+    async createApprover(approver, secretHash) {
+      const createdAt = now();
+      const res = await pool.query(
+        `INSERT INTO ${s}.gateway_approvers (id, name, tags, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
+        [approver.id, approver.name, JSON.stringify(approver.tags), secretHash, createdAt],
+      );
+      if (res.rowCount === 0) throw approverExists(approver.id);
+      return { ...approver, createdAt };
+    },
+    async approverCredentials(id) {
+      const res = await pool.query(`SELECT * FROM ${s}.gateway_approvers WHERE id = $1`, [id]);
+      const row = res.rows[0] as ApproverRow | undefined;
+      return row ? { approver: approverFromRow(row), secretHash: row.secret_hash } : undefined;
+    },
+    async listApprovers() {
+      const res = await pool.query(`SELECT * FROM ${s}.gateway_approvers ORDER BY created_at, id`);
+      return (res.rows as ApproverRow[]).map(approverFromRow);
+    },
+    async revokeApprover(id) {
+      const res = await pool.query(
+        `UPDATE ${s}.gateway_approvers SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2`,
+        [now(), id],
+      );
+      if (res.rowCount === 0) return false;
       await notify('agents');
       return true;
     },

@@ -2,8 +2,11 @@ import { ConfigError } from '@meshguard/core';
 import { isoTime } from '@meshguard/core/internal';
 import {
   type AgentRow,
+  type ApproverRow,
   agentExists,
   agentFromRow,
+  approverExists,
+  approverFromRow,
   type GatewayState,
   gatewayStateTables,
   type LegacySigningKeyRow,
@@ -62,6 +65,14 @@ export function openSqliteGatewayState(path: string): GatewayState {
   const listAgents = db.prepare('SELECT * FROM gateway_agents ORDER BY created_at, id');
   const revokeAgent = db.prepare(
     'UPDATE gateway_agents SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+  );
+  const insertApprover = db.prepare(
+    'INSERT INTO gateway_approvers (id, name, tags, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)',
+  );
+  const getApprover = db.prepare('SELECT * FROM gateway_approvers WHERE id = ?');
+  const listApprovers = db.prepare('SELECT * FROM gateway_approvers ORDER BY created_at, id');
+  const revokeApprover = db.prepare(
+    'UPDATE gateway_approvers SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
   );
   const revokeToken = db.prepare(
     'INSERT OR IGNORE INTO gateway_revoked_tokens (jti, expires_at) VALUES (?, ?)',
@@ -145,6 +156,29 @@ export function openSqliteGatewayState(path: string): GatewayState {
     async revokeAgent(id) {
       if (!getAgent.get(id)) return false;
       revokeAgent.run(now(), id);
+      return true;
+    },
+    async createApprover(approver, secretHash) {
+      const createdAt = now();
+      try {
+        insertApprover.run(approver.id, approver.name, JSON.stringify(approver.tags), secretHash, createdAt);
+      } catch (error) {
+        if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
+          throw approverExists(approver.id);
+        throw error;
+      }
+      return { ...approver, createdAt };
+    },
+    async approverCredentials(id) {
+      const row = getApprover.get(id) as ApproverRow | undefined;
+      return row ? { approver: approverFromRow(row), secretHash: row.secret_hash } : undefined;
+    },
+    async listApprovers() {
+      return (listApprovers.all() as ApproverRow[]).map(approverFromRow);
+    },
+    async revokeApprover(id) {
+      if (!getApprover.get(id)) return false;
+      revokeApprover.run(now(), id);
       return true;
     },
     async revokeToken(jti, expiresAt) {

@@ -7,6 +7,19 @@ export interface AgentRecord extends AgentIdentity {
   revokedAt?: string;
 }
 
+/**
+ * A person the gateway issued an approver token to: answers approval requests (those whose rule
+ * names one of its tags, or names none) and reads the trail; nothing else.
+ */
+export interface ApproverRecord {
+  id: string;
+  name: string;
+  tags: string[];
+  createdAt: string;
+  /** When the approver was revoked (its token stops working), if it was. */
+  revokedAt?: string;
+}
+
 /** A policy file as pushed: its name (for file:line:col errors) and its text. */
 export interface PolicyFile {
   name: string;
@@ -83,6 +96,19 @@ export interface GatewayState {
     agentId: string,
     jti: string,
   ): Promise<{ agent: AgentRecord | undefined; tokenRevoked: boolean }>;
+  /**
+   * Records an approver and the hash of its token's secret (the secret itself is never stored);
+   * an id taken already is a `ConfigError` (`approver_exists`).
+   */
+  createApprover(
+    approver: Omit<ApproverRecord, 'createdAt' | 'revokedAt'>,
+    secretHash: string,
+  ): Promise<ApproverRecord>;
+  /** An approver and its secret's hash, to check a token against. */
+  approverCredentials(id: string): Promise<{ approver: ApproverRecord; secretHash: string } | undefined>;
+  listApprovers(): Promise<ApproverRecord[]>;
+  /** Revokes an approver; false when there is no such approver. */
+  revokeApprover(id: string): Promise<boolean>;
   /** Stores a new policy set (the caller has validated it) and returns it with its version. */
   putPolicies(files: PolicyFile[]): Promise<PolicySet>;
   getPolicies(): Promise<PolicySet | undefined>;
