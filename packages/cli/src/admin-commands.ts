@@ -190,3 +190,75 @@ function parseDuration(flag: string, text: string): number {
   if (seconds <= 0) throw new UsageError(`${flag}: must be positive`);
   return seconds;
 }
+
+/** `approver create --name [--tags]`: the token alone on stdout (shown once), the approver on stderr. */
+export async function approverCreate(
+  io: CliIo,
+  flags: GatewayClientFlags & { name: string; tags?: string; json?: boolean },
+): Promise<number> {
+  const created = await adminGateway(flags)
+    .createApprover({ name: flags.name, tags: flags.tags ? parseList(flags.tags) : [] })
+    .catch((error: unknown) => {
+      throw refused(error);
+    });
+  if (flags.json) {
+    io.out(JSON.stringify(created));
+    return EXIT.ok;
+  }
+  const { approver } = created;
+  io.err(
+    `${paint(io).green('✓')} approver ${approver.id} (${approver.name}; tags: ${approver.tags.join(', ') || 'none'}): the token below is shown once`,
+  );
+  io.out(created.token);
+  return EXIT.ok;
+}
+
+/** `approver list`: a table, or JSON lines. */
+export async function approverList(
+  io: CliIo,
+  flags: GatewayClientFlags & { json?: boolean },
+): Promise<number> {
+  const { approvers } = await adminGateway(flags)
+    .listApprovers()
+    .catch((error: unknown) => {
+      throw refused(error);
+    });
+  if (flags.json) {
+    for (const approver of approvers) io.out(JSON.stringify(approver));
+    return EXIT.ok;
+  }
+  if (approvers.length === 0) {
+    io.err('no approvers');
+    return EXIT.ok;
+  }
+  const rows = approvers.map((a) => [
+    a.id,
+    a.name,
+    a.tags.join(',') || '-',
+    a.revokedAt ? `revoked ${a.revokedAt}` : 'active',
+  ]);
+  for (const line of formatColumns(['ID', 'NAME', 'TAGS', 'STATUS'], rows, paint(io).bold)) io.out(line);
+  return EXIT.ok;
+}
+
+/** `approver revoke <id>`: 0 revoked, 1 no such approver. */
+export async function approverRevoke(
+  io: CliIo,
+  id: string,
+  flags: GatewayClientFlags & { json?: boolean },
+): Promise<number> {
+  try {
+    await adminGateway(flags).revokeApprover(id);
+  } catch (error) {
+    if (isGatewayRefusal(error) && error.status === 404) {
+      const message = `no approver "${id}"`;
+      if (flags.json) io.out(JSON.stringify({ ok: false, id, revoked: false, error: message }));
+      else io.err(`meshguard: ${message}`);
+      return EXIT.failed;
+    }
+    throw refused(error);
+  }
+  if (flags.json) io.out(JSON.stringify({ ok: true, id, revoked: true }));
+  else io.err(`${paint(io).green('✓')} approver ${id} revoked: its token stops working on its next request`);
+  return EXIT.ok;
+}

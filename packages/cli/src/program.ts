@@ -1,6 +1,17 @@
+import { APPROVAL_STATUSES } from '@meshguard/core';
 import { TRUST_TIERS } from '@meshguard/core/internal';
 import { Argument, Command, Option } from 'commander';
-import { agentCreate, agentList, agentRevoke, type GatewayClientFlags, policyPush } from './admin-commands';
+import {
+  agentCreate,
+  agentList,
+  agentRevoke,
+  approverCreate,
+  approverList,
+  approverRevoke,
+  type GatewayClientFlags,
+  policyPush,
+} from './admin-commands';
+import { approvalsAnswer, approvalsList, approvalsShow, approvalsWatch } from './approval-commands';
 import {
   type AuditQueryFlags,
   auditExport,
@@ -146,6 +157,81 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     .option('--gateway <url>', 'the gateway (default MESHGUARD_GATEWAY_URL)')
     .option('--json', 'the answer as JSON: { ok, id, revoked, error? }')
     .action(run((id: string, flags: GatewayClientFlags & { json?: boolean }) => agentRevoke(io, id, flags)));
+
+  const approver = program.command('approver').description('issue and revoke approver tokens at a gateway');
+  approver
+    .command('create')
+    .description('create a person who answers approvals, and print their token (shown once)')
+    .requiredOption('--name <name>', 'who the approver is (recorded with each answer)')
+    .option('--tags <a,b>', 'tags or roles a rule names in approval.approvers, comma-separated')
+    .option('--gateway <url>', 'the gateway (default MESHGUARD_GATEWAY_URL)')
+    .option('--json', 'the approver and token as JSON')
+    .action(run((flags: Parameters<typeof approverCreate>[1]) => approverCreate(io, flags)));
+  approver
+    .command('list')
+    .description('the approvers the gateway knows, active or revoked')
+    .option('--gateway <url>', 'the gateway (default MESHGUARD_GATEWAY_URL)')
+    .option('--json', 'JSON lines')
+    .action(run((flags: GatewayClientFlags & { json?: boolean }) => approverList(io, flags)));
+  approver
+    .command('revoke')
+    .description('revoke an approver: their token stops working on the next request')
+    .argument('<id>', 'approver id')
+    .option('--gateway <url>', 'the gateway (default MESHGUARD_GATEWAY_URL)')
+    .option('--json', 'the answer as JSON: { ok, id, revoked, error? }')
+    .action(
+      run((id: string, flags: GatewayClientFlags & { json?: boolean }) => approverRevoke(io, id, flags)),
+    );
+
+  const approvals = program
+    .command('approvals')
+    .description('the approval inbox: list, show, approve, reject, watch (embedded database or gateway)');
+  const approvalSource = (command: Command) =>
+    command
+      .option(
+        '--db <url>',
+        'the database (sqlite:<path> or postgres://...); default MESHGUARD_DB or .meshguard/meshguard.db',
+      )
+      .option(
+        '--gateway <url>',
+        'answer through a gateway (MESHGUARD_APPROVER_TOKEN or MESHGUARD_ADMIN_TOKEN); default MESHGUARD_GATEWAY_URL when --db is not given',
+      );
+  approvalSource(approvals.command('list').description('approval requests, newest first (default: pending)'))
+    .addOption(new Option('--status <status>', 'which requests').choices(['all', ...APPROVAL_STATUSES]))
+    .option('--limit <n>', 'at most this many, default 100')
+    .option('--json', 'JSON lines')
+    .action(run((flags: Parameters<typeof approvalsList>[1]) => approvalsList(io, flags)));
+  approvalSource(approvals.command('show').description('one request, with the exact arguments to judge'))
+    .argument('<id>', 'approval id (apr_...)')
+    .option('--json', 'JSON')
+    .action(run((id: string, flags: Parameters<typeof approvalsShow>[2]) => approvalsShow(io, id, flags)));
+  approvalSource(
+    approvals.command('approve').description('approve a pending request: exit 1 when answered already'),
+  )
+    .argument('<id>', 'approval id')
+    .option('--comment <text>', 'why, kept with the request')
+    .option('--by <name>', 'who approves (embedded database; default: your user name)')
+    .option('--json', 'the answer as JSON')
+    .action(
+      run((id: string, flags: Parameters<typeof approvalsAnswer>[3]) => approvalsAnswer(io, id, true, flags)),
+    );
+  approvalSource(
+    approvals.command('reject').description('reject a pending request: the agent is told --reason'),
+  )
+    .argument('<id>', 'approval id')
+    .requiredOption('--reason <text>', 'why: what the agent or model is told')
+    .option('--by <name>', 'who rejects (embedded database; default: your user name)')
+    .option('--json', 'the answer as JSON')
+    .action(
+      run((id: string, flags: Parameters<typeof approvalsAnswer>[3]) =>
+        approvalsAnswer(io, id, false, flags),
+      ),
+    );
+  approvalSource(
+    approvals.command('watch').description('print new pending requests as they arrive, until interrupted'),
+  )
+    .option('--json', 'JSON lines')
+    .action(run((flags: Parameters<typeof approvalsWatch>[1]) => approvalsWatch(io, flags)));
 
   const audit = program.command('audit').description('query, follow, verify and export the audit trail');
   const dbOption = () =>

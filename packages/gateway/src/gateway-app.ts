@@ -67,6 +67,8 @@ export interface GatewayOptions {
   delegation?: DelegationOptions;
   /** How often pending approval requests past their deadline are expired (ms, default 1000). */
   approvalSweepMs?: number;
+  /** How long the arguments of an ended approval request are kept (ms, default 30 days). */
+  approvalRetentionMs?: number;
 }
 
 export interface Gateway {
@@ -193,6 +195,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       }, options.approvalSweepMs ?? 1000)
     : undefined;
   sweeper?.unref();
+  // The arguments of ended requests are kept for the retention, then dropped (hash kept): hourly.
+  const purger = guard.approvals
+    ? setInterval(() => {
+        guard
+          .approvals!.purgeArguments(options.approvalRetentionMs)
+          .catch((error: unknown) => app.log.error({ err: error }, 'purging approval arguments failed'));
+      }, 3_600_000)
+    : undefined;
+  purger?.unref();
   await app.register(publicRoutes, { tokens, policies, metrics: metrics.registry });
 
   let closing: Promise<void> | undefined;
@@ -205,6 +216,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       closing ??= (async () => {
         policies.close();
         clearInterval(sweeper);
+        clearInterval(purger);
         await app.close(); // finishes requests in flight
         await guard.close(); // waits for appends in flight
         await options.store.close();

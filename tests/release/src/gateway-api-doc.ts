@@ -36,6 +36,7 @@ export interface OpenApiDocument {
 const AUTH: Readonly<Record<string, string>> = {
   agentToken: 'agent token (`Authorization: Bearer <agent token>`)',
   adminToken: 'admin token (`Authorization: Bearer <admin token>`)',
+  approverToken: 'approver token (`Authorization: Bearer mga_...`, from `POST /v1/approvers`)',
 };
 
 const STATUS_MEANING: Readonly<Record<string, string>> = {
@@ -110,6 +111,9 @@ export function renderGatewayApiDoc(doc: OpenApiDocument): string {
     '- **Agent routes** take an agent token: an EdDSA JWT the gateway issued (`POST /v1/agents`).',
     '  The agent a request acts for is the one its verified token names, whatever the body says.',
     '- **Admin routes** take the admin token (`MESHGUARD_ADMIN_TOKEN`).',
+    '- **Approval routes** (`/v1/approvals...`) take an approver token (`mga_<id>.<secret>`, from',
+    '  `POST /v1/approvers` or `meshguard approver create`) or the admin token; an agent token gets',
+    '  403 on every one of them. An agent reads its own requests at `GET /v1/agent/approvals/{id}`.',
     '- **Open routes** (keys, health, metrics, this document) take none.',
     '',
     'No token, or a forged, expired or revoked one: 401. An agent token on an admin route, or the',

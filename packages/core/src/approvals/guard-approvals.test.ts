@@ -229,6 +229,26 @@ rules:
     expect(wire.approval?.expiresAt).toBe('2026-01-05T11:00:00.000Z');
   });
 
+  it('purgeArguments drops the arguments of requests ended past the retention, keeping the hash', async () => {
+    const { guard, approvals, clock } = setup();
+    const id = (await guard.check(refund(150))).approval!.id;
+    const open = (await guard.check(refund(170))).approval!.id;
+    await approvals.answer(id, { approve: false, by: 'maria', comment: 'no' });
+    clock.advance(10 * 60_000);
+    expect(await approvals.purgeArguments(60 * 60_000)).toBe(0);
+    clock.advance(60 * 60_000);
+    await approvals.expire(); // the other one ends now: its arguments stay for the retention
+    expect(await approvals.purgeArguments(60 * 60_000)).toBe(1);
+    const purged = (await approvals.get(id))!;
+    expect(purged.arguments).toEqual({});
+    expect(purged.argumentsPurgedAt).toBeDefined();
+    expect(purged.argumentsHash).toBe(argumentsHash({ amount: 150, order: 'A-1' }));
+    expect(await approvals.get(open)).toMatchObject({
+      status: 'expired',
+      arguments: { amount: 170, order: 'A-1' },
+    });
+  });
+
   it('checkMany opens a request per require_approval decision', async () => {
     const { guard, approvals } = setup();
     const decisions = await guard.checkMany([refund(150), refund(50), refund(200)]);
@@ -253,7 +273,7 @@ describe('approval settings in a policy', () => {
         { file: 'p.yaml' },
       );
     expect(bad).toThrow(PolicyError);
-    expect(bad).toThrow(/approval\.expiresIn must be a duration such as "90s"/);
+    expect(bad).toThrow(/rules\[0\]\.approval\.expiresIn: "soon" is not a duration: write it as "90s"/);
     expect(() =>
       parsePolicies(
         'name: p\nversion: "1"\nrules:\n  - effect: require_approval\n    actions: ["a:b"]\n    approval: { expiresIn: 40d }\n',

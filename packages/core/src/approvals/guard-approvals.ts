@@ -55,7 +55,15 @@ export interface GuardApprovals {
   wait(id: string, options?: ApprovalWaitOptions): Promise<ApprovalRequest>;
   /** Expires every pending request past its deadline (the gateway's sweeper); returns them. */
   expire(): Promise<ApprovalRequest[]>;
+  /**
+   * Drops the arguments of requests that ended more than `retentionMs` ago (default 30 days),
+   * keeping their hash and everything else; returns how many.
+   */
+  purgeArguments(retentionMs?: number): Promise<number>;
 }
+
+/** How long the arguments of an ended request are kept by default: 30 days. */
+export const DEFAULT_ARGUMENTS_RETENTION_MS = 30 * 86_400_000;
 
 /** How often a waiter looks at the store when nothing tells it of a change (another process's answer). */
 const WAIT_POLL_MS = 250;
@@ -175,6 +183,9 @@ export function createGuardApprovals(parts: {
           options.signal?.addEventListener('abort', done, { once: true });
         });
       }
+    },
+    purgeArguments(retentionMs = DEFAULT_ARGUMENTS_RETENTION_MS) {
+      return store.purgeApprovalArguments(isoTime(clock() - retentionMs));
     },
     async expire() {
       const expired = await store.expireApprovals(isoTime(clock()));

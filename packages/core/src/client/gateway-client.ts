@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { GatewayError } from '../errors/meshguard-error';
 import { parseGatewayUrl } from '../guard/remote-url';
+import type { ApprovalListQuery } from '../protocol/approval';
 import type { AuditEvent } from '../protocol/audit-event';
 import type { AuditFilter } from '../protocol/audit-filter';
 import {
@@ -23,6 +24,14 @@ import {
   type ReachableBodySchema,
   ReachableReplySchema,
 } from '../protocol/gateway-agent-wire';
+import {
+  AgentApprovalReplySchema,
+  ApprovalPageReplySchema,
+  ApprovalReplySchema,
+  ApproverListReplySchema,
+  type CreateApproverBodySchema,
+  CreateApproverReplySchema,
+} from '../protocol/gateway-approval-wire';
 import {
   AuditPageSchema,
   StatsReplySchema,
@@ -114,6 +123,30 @@ export interface GatewayClient {
     options?: GatewayCallOptions,
   ): Reply<typeof PolicySetReplySchema>;
   getPolicies(options?: GatewayCallOptions): Reply<typeof PolicySetReplySchema>;
+  /** The approval inbox (an approver token or the admin token). */
+  listApprovals(
+    query?: ApprovalListQuery,
+    options?: GatewayCallOptions,
+  ): Reply<typeof ApprovalPageReplySchema>;
+  getApproval(id: string, options?: GatewayCallOptions): Reply<typeof ApprovalReplySchema>;
+  /** Approves or rejects (409 when answered already: the first answer wins). */
+  answerApproval(
+    id: string,
+    answer: { approve: boolean; comment?: string | undefined },
+    options?: GatewayCallOptions,
+  ): Reply<typeof ApprovalReplySchema>;
+  /** An agent's own request (agent token), waiting up to `waitMs` for an answer. */
+  agentApproval(
+    id: string,
+    waitMs: number,
+    options?: GatewayCallOptions,
+  ): Reply<typeof AgentApprovalReplySchema>;
+  createApprover(
+    body: Input<typeof CreateApproverBodySchema>,
+    options?: GatewayCallOptions,
+  ): Reply<typeof CreateApproverReplySchema>;
+  listApprovers(options?: GatewayCallOptions): Reply<typeof ApproverListReplySchema>;
+  revokeApprover(id: string, options?: GatewayCallOptions): Promise<void>;
 }
 
 /**
@@ -233,6 +266,30 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       send('DELETE', `/v1/tokens/${encodeURIComponent(jti)}`, NoContentSchema, {}, call),
     putPolicies: (body, call) => send('PUT', '/v1/policies', PolicySetReplySchema, { body }, call),
     getPolicies: (call) => send('GET', '/v1/policies', PolicySetReplySchema, {}, call),
+    listApprovals: (query = {}, call) =>
+      send('GET', '/v1/approvals', ApprovalPageReplySchema, { params: searchParams(query) }, call),
+    getApproval: (id, call) =>
+      send('GET', `/v1/approvals/${encodeURIComponent(id)}`, ApprovalReplySchema, {}, call),
+    answerApproval: (id, answer, call) =>
+      send(
+        'POST',
+        `/v1/approvals/${encodeURIComponent(id)}/${answer.approve ? 'approve' : 'reject'}`,
+        ApprovalReplySchema,
+        { body: answer.comment === undefined ? {} : { comment: answer.comment } },
+        call,
+      ),
+    agentApproval: (id, waitMs, call) =>
+      send(
+        'GET',
+        `/v1/agent/approvals/${encodeURIComponent(id)}`,
+        AgentApprovalReplySchema,
+        { params: searchParams({ waitMs }) },
+        call,
+      ),
+    createApprover: (body, call) => send('POST', '/v1/approvers', CreateApproverReplySchema, { body }, call),
+    listApprovers: (call) => send('GET', '/v1/approvers', ApproverListReplySchema, {}, call),
+    revokeApprover: (id, call) =>
+      send('POST', `/v1/approvers/${encodeURIComponent(id)}/revoke`, NoContentSchema, {}, call),
   };
 }
 

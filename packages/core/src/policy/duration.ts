@@ -20,18 +20,18 @@ export function parseDuration(text: string): number | undefined {
 }
 
 /** A duration as a policy writes it, between `min` and `max` milliseconds (see `parseDuration`). */
-export function durationSchema(min: number, max: number, what: string) {
+export function durationSchema(min: number, max: number) {
   return z.string().superRefine((text, ctx) => {
     const ms = parseDuration(text);
     if (ms === undefined) {
       ctx.addIssue({
         code: 'custom',
-        message: `${what} must be a duration such as "90s", "30m", "1h30m" or "7d" (whole numbers of s, m, h, d)`,
+        message: `"${text}" is not a duration: write it as "90s", "30m", "1h30m" or "7d" (whole numbers of s, m, h, d)`,
       });
     } else if (ms < min || ms > max) {
       ctx.addIssue({
         code: 'custom',
-        message: `${what} must be between ${formatDuration(min)} and ${formatDuration(max)} (got "${text}")`,
+        message: `must be between ${formatDuration(min)} and ${formatDuration(max)} (got "${text}")`,
       });
     }
   });

@@ -80,14 +80,14 @@ export const DEFAULT_APPROVAL_EXPIRY = '1h';
  * gateway has).
  */
 export const ApprovalSettingsSchema = z.strictObject({
-  expiresIn: durationSchema(1_000, 30 * 86_400_000, 'approval.expiresIn').optional(),
+  expiresIn: durationSchema(1_000, 30 * 86_400_000).optional(),
   approvers: z
     .array(z.string().min(1).max(256))
-    .min(1, 'approval.approvers needs at least one tag or role')
+    .min(1, 'needs at least one tag or role (leave approvers out to let any approver answer)')
     .optional(),
   notify: z
     .array(z.string().min(1).max(256))
-    .min(1, 'approval.notify needs at least one channel name')
+    .min(1, 'needs at least one channel name (leave notify out for every channel)')
     .optional(),
 });
 export type ApprovalSettings = z.infer<typeof ApprovalSettingsSchema>;

@@ -25,6 +25,8 @@ const CheckBodySchema = described(CheckRequestSchema.omit({ agent: true }), {
     'The id the decision is to have, minted by the client (a UUIDv7), so that an outcome it records after giving up on the answer joins the decision. Refused (409) when the gateway has seen it or it was minted more than 5 minutes ago; the gateway mints one when absent.',
   deadline:
     'When the client stops waiting (ISO date-time). A check that reaches the gateway after it is not evaluated: the answer, and the recorded decision, is a deny saying so.',
+  approvalId:
+    "The approval request a `require_approval` decision opened (its `approval.id`), once answered: the same call (same action and context) is then allowed once if a person approved it and the policy in force still asks for approval; a rejected, expired, used or other call's approval is a deny.",
 });
 
 /** A decision as the gateway answers it (core's schema, described). */
@@ -38,6 +40,8 @@ export const DecisionReplySchema = described(DecisionShapeSchema, {
   mode: 'Always `enforce` here: what shadow policies would have decided is in `shadow`.',
   evaluatedAt: 'When the decision was made (ISO date-time).',
   shadow: 'What shadow policies would have decided: recorded, never enforced.',
+  approval:
+    'For `require_approval`: the approval request opened (wait on it at `GET /v1/agent/approvals/{id}`, then check again with `approvalId`). For a call an approval let through: that approval.',
 }).describe('The decision (a deny is a 200 with `allowed: false`).');
 
 export const BatchCheckBodySchema = z.object({

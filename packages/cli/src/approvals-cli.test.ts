@@ -1,0 +1,121 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createGuard } from '@meshguard/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT } from './cli-error';
+import {
+  CLI,
+  cleanUp,
+  envWithout,
+  freePort,
+  GATEWAY_VARIABLES,
+  runCli,
+  scratchDir,
+  untilListening,
+} from './test-helpers/cli-harness';
+
+const ADMIN = 'cli-approvals-admin-token-0123456789';
+const POLICY = `name: payments
+version: "1"
+rules:
+  - effect: require_approval
+    actions: ["write:wire"]
+    reason: Wires need a second pair of eyes
+    approval: { approvers: [finance] }
+`;
+
+let dir: string;
+let url: string;
+const children: ChildProcess[] = [];
+beforeAll(async () => {
+  dir = await scratchDir('mg-approvals-cli-');
+  await writeFile(join(dir, 'payments.yaml'), POLICY);
+  const port = await freePort();
+  url = `http://127.0.0.1:${port}`;
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'gateway',
+      'start',
+      '--port',
+      String(port),
+      '--db',
+      `sqlite:${join(dir, 'gateway.db')}`,
+      '--policies',
+      dir,
+    ],
+    {
+      cwd: dir,
+      env: envWithout(GATEWAY_VARIABLES, { MESHGUARD_ADMIN_TOKEN: ADMIN, MESHGUARD_LOG_LEVEL: 'warn' }),
+    },
+  );
+  children.push(child);
+  await untilListening(child, 30_000);
+}, 40_000);
+afterAll(() => cleanUp(children, dir));
+
+const cli = (args: string[], extra: Record<string, string> = {}) =>
+  runCli(args, { cwd: dir, env: envWithout([...GATEWAY_VARIABLES, 'MESHGUARD_APPROVER_TOKEN'], extra) });
+
+describe('meshguard approvals and approver, against a gateway', () => {
+  it('an approver created by the admin lists, shows and approves; a second answer exits 1', async () => {
+    const admin = { MESHGUARD_ADMIN_TOKEN: ADMIN, MESHGUARD_GATEWAY_URL: url };
+    const created = cli(['approver', 'create', '--name', 'maria', '--tags', 'finance'], admin);
+    expect(created.status).toBe(EXIT.ok);
+    const approverToken = created.stdout.trim();
+    expect(approverToken).toMatch(/^mga_/);
+    const agentToken = cli(['agent', 'create', '--name', 'payments-bot'], admin).stdout.trim();
+
+    const guard = await createGuard({ gatewayUrl: url, agentToken });
+    const decision = await guard.check({
+      action: 'write:wire',
+      agent: { id: 'x', name: 'x', tags: [], tier: 'basic' },
+      context: { to: 'ACME', amount: 9000 },
+    });
+    await guard.close();
+    expect(decision.effect).toBe('require_approval');
+    const id = decision.approval!.id;
+
+    const as = { MESHGUARD_APPROVER_TOKEN: approverToken, MESHGUARD_GATEWAY_URL: url };
+    const listed = cli(['approvals', 'list'], as);
+    expect(listed.status).toBe(EXIT.ok);
+    expect(listed.stdout).toContain(id);
+    expect(listed.stdout).toContain('write:wire');
+    const shown = cli(['approvals', 'show', id, '--json'], as);
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      id,
+      arguments: { to: 'ACME', amount: 9000 },
+      status: 'pending',
+    });
+
+    const approved = cli(['approvals', 'approve', id, '--comment', 'checked the invoice', '--json'], as);
+    expect(approved.status).toBe(EXIT.ok);
+    expect(JSON.parse(approved.stdout).approval).toMatchObject({ status: 'approved', answeredBy: 'maria' });
+    const again = cli(['approvals', 'reject', id, '--reason', 'too late'], as);
+    expect(again.status).toBe(EXIT.failed);
+    expect(again.stderr).toContain('approved');
+
+    const listedApprovers = cli(['approver', 'list', '--json'], admin);
+    const approverId = JSON.parse(listedApprovers.stdout.split('\n')[0]!).id;
+    expect(cli(['approver', 'revoke', approverId], admin).status).toBe(EXIT.ok);
+    const revoked = cli(['approvals', 'list'], as);
+    expect(revoked.status).toBe(EXIT.usage);
+    expect(revoked.stderr).toContain('refused');
+  }, 60_000);
+
+  it('reject needs a reason; an agent token is refused on the inbox', async () => {
+    const admin = { MESHGUARD_ADMIN_TOKEN: ADMIN, MESHGUARD_GATEWAY_URL: url };
+    const agentToken = cli(['agent', 'create', '--name', 'other-bot'], admin).stdout.trim();
+    const noReason = cli(['approvals', 'reject', 'apr_x'], admin);
+    expect(noReason.status).toBe(EXIT.usage);
+    expect(noReason.stderr).toContain('--reason');
+    const asAgent = cli(['approvals', 'list'], {
+      MESHGUARD_APPROVER_TOKEN: agentToken,
+      MESHGUARD_GATEWAY_URL: url,
+    });
+    expect(asAgent.status).toBe(EXIT.usage);
+    expect(asAgent.stderr).toContain('agent tokens cannot use approval routes');
+  }, 60_000);
+});
