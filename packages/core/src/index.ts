@@ -2,7 +2,7 @@
 // need. What only MeshGuard's own packages share lives in `./internal` (internal.ts) and may change
 // in any release; `api/index.api.md` is the report of this file, checked by `pnpm api:check`.
 
-export type { Approver } from './approvals/approval-flow';
+export type { ApprovalState, ApprovalStatusOptions, Approver } from './approvals/approval-flow';
 export { ApprovalConflictError } from './approvals/approval-flow';
 export type { ApprovalAnswered, ApprovalStore, NotifyingApprovalStore } from './approvals/approval-store';
 export type { ApprovalDecisionInput, ApprovalWaitOptions, GuardApprovals } from './approvals/guard-approvals';

@@ -4,6 +4,7 @@
 export {
   approvalEventBody,
   approvalReason,
+  approvalState,
   approverRefusal,
 } from './approvals/approval-flow';
 export { canKeepApprovals, canNotifyApprovals } from './approvals/approval-store';

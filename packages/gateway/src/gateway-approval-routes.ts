@@ -1,5 +1,5 @@
-import { type ApprovalRequest, type EmbeddedGuard, type GatewayState, MeshGuardError } from '@meshguard/core';
-import { approvalReason } from '@meshguard/core/internal';
+import { type EmbeddedGuard, type GatewayState, MeshGuardError } from '@meshguard/core';
+import { approvalState } from '@meshguard/core/internal';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { createApprover } from './approver-tokens';
@@ -154,20 +154,6 @@ export const approvalRoutes: FastifyPluginAsyncZod<ApprovalRoutesOptions> = asyn
   }
 };
 
-/** What the agent that asked may see of its request. */
-function agentView(approval: ApprovalRequest): z.infer<typeof AgentApprovalReplySchema> {
-  const view: z.infer<typeof AgentApprovalReplySchema> = {
-    id: approval.id,
-    status: approval.status,
-    expiresAt: approval.expiresAt,
-    reason: approvalReason(approval),
-  };
-  if (approval.answeredBy) view.answeredBy = approval.answeredBy;
-  if (approval.answeredAt) view.answeredAt = approval.answeredAt;
-  if (approval.comment) view.comment = approval.comment;
-  return view;
-}
-
 /**
  * The agent's side, behind `agentOnly`: an agent reads (and waits on) the requests its own
  * decisions opened, never anyone else's, never the arguments back.
@@ -198,7 +184,7 @@ export const agentApprovalRoutes: FastifyPluginAsyncZod<ApprovalRoutesOptions> =
         });
       const approval = await approvals.get(request.params.id);
       if (!approval || approval.agent.id !== agent.id) return missing();
-      if (approval.status !== 'pending' || request.query.waitMs === 0) return agentView(approval);
+      if (approval.status !== 'pending' || request.query.waitMs === 0) return approvalState(approval);
       // A client that goes away stops the wait.
       const stop = new AbortController();
       request.raw.once('close', () => stop.abort());
@@ -206,7 +192,7 @@ export const agentApprovalRoutes: FastifyPluginAsyncZod<ApprovalRoutesOptions> =
         timeoutMs: request.query.waitMs,
         signal: stop.signal,
       });
-      return agentView(answered);
+      return approvalState(answered);
     },
   );
 };

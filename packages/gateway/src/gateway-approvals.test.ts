@@ -1,4 +1,8 @@
-import { createMemoryStore } from '@meshguard/core';
+import { mkdtempSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createMemoryStore, createRemoteGuard } from '@meshguard/core';
 import { openSqliteGatewayState } from '@meshguard/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from './gateway-app';
@@ -223,5 +227,38 @@ describe('approvals over the gateway', () => {
       await app.inject({ url: '/v1/audit?type=approval_expired', headers: bearer(ADMIN) })
     ).json().events;
     expect(events).toHaveLength(1);
+  });
+
+  it('a remote guard waits on its request over HTTP and, once approved, the call is allowed once', async () => {
+    const { app, agentToken } = await start();
+    const token = await agentToken('support-bot');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const guard = createRemoteGuard({
+      url,
+      agentToken: token,
+      spoolDir: mkdtempSync(join(tmpdir(), 'mg-spool-')),
+    });
+    try {
+      const request = {
+        action: 'write:refund',
+        agent: { id: 'x', name: 'x', tags: [], tier: 'basic' as const },
+        context: { amount: 150 },
+      };
+      const asked = await guard.check(request);
+      const id = asked.approval!.id;
+      expect(await guard.approvalStatus(id)).toMatchObject({ id, status: 'pending' });
+      expect(await guard.approvalStatus('apr_unknown')).toBeUndefined();
+      const waiting = guard.approvalStatus(id, { waitMs: 10_000 });
+      setTimeout(
+        () => void app.inject({ method: 'POST', url: `/v1/approvals/${id}/approve`, headers: bearer(ADMIN) }),
+        50,
+      );
+      expect(await waiting).toMatchObject({ status: 'approved', answeredBy: 'admin' });
+      expect(await guard.check({ ...request, approvalId: id })).toMatchObject({ allowed: true });
+      expect(await guard.check({ ...request, approvalId: id })).toMatchObject({ allowed: false });
+    } finally {
+      await guard.close();
+    }
   });
 });

@@ -128,6 +128,42 @@ export function approvalRef(approval: ApprovalRequest): NonNullable<Decision['ap
   return ref;
 }
 
+/**
+ * An approval request as the side that asked sees it: its status and what to tell the agent or
+ * model, never the arguments (it sent them). What `guard.approvalStatus` answers, embedded or
+ * remote, and what the gateway's `GET /v1/agent/approvals/{id}` returns.
+ */
+export interface ApprovalState {
+  id: string;
+  status: ApprovalRequest['status'];
+  expiresAt: string;
+  /** The rule that asked for approval while pending; the answer, in words, after. */
+  reason: string;
+  answeredBy?: string;
+  answeredAt?: string;
+  comment?: string;
+}
+
+export function approvalState(approval: ApprovalRequest): ApprovalState {
+  const state: ApprovalState = {
+    id: approval.id,
+    status: approval.status,
+    expiresAt: approval.expiresAt,
+    reason: approvalReason(approval),
+  };
+  if (approval.answeredBy) state.answeredBy = approval.answeredBy;
+  if (approval.answeredAt) state.answeredAt = approval.answeredAt;
+  if (approval.comment) state.comment = approval.comment;
+  return state;
+}
+
+/** How long `approvalStatus` may wait for an answer, and what stops it early. */
+export interface ApprovalStatusOptions {
+  /** Wait up to this long (ms) while the request is pending; default 0 (answer at once). */
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
 /** What a check naming an approval comes to, and the trail events of any step it took. */
 export interface Resumed {
   decision: Decision;

@@ -61,6 +61,8 @@ export interface GatewayCallOptions {
   maxBytes?: number | undefined;
   /** Ends the call (a `gateway_aborted` GatewayError). */
   signal?: AbortSignal | undefined;
+  /** How long this call may take, instead of the client's `timeoutMs` (a long poll). */
+  timeoutMs?: number | undefined;
 }
 
 type Input<Schema extends z.ZodType> = z.input<Schema>;
@@ -185,6 +187,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       params: init.params,
       maxBytes: call.maxBytes,
       signal: call.signal,
+      timeoutMs: call.timeoutMs,
     });
     if (res.status === 204) return { status: 204, json: undefined };
     let json: unknown;

@@ -27,6 +27,8 @@ export interface GatewayHttp {
       params?: URLSearchParams | undefined;
       maxBytes?: number | undefined;
       signal?: AbortSignal | undefined;
+      /** This call's clock instead of the client's (a long poll). */
+      timeoutMs?: number | undefined;
     },
   ): Promise<GatewayAnswer>;
 }
@@ -40,11 +42,12 @@ export function createGatewayHttp(options: {
   const { url, timeoutMs } = options;
   const failed = (code: string, what: string) =>
     new GatewayError(`the MeshGuard gateway at ${url.shown} ${what}`, { code });
-  const timedOut = () => failed('gateway_timeout', `did not answer within ${timeoutMs} ms`);
+  const timedOut = (ms: number) => failed('gateway_timeout', `did not answer within ${ms} ms`);
 
   return {
     async call(path, init) {
       const maxBytes = init.maxBytes ?? options.maxResponseBytes;
+      const callTimeoutMs = init.timeoutMs ?? timeoutMs;
       const controller = new AbortController();
       // One clock for the whole exchange: connecting, the headers and every byte of the body. The
       // caller's signal ends it the same way.
@@ -58,11 +61,11 @@ export function createGatewayHttp(options: {
       };
       const endError = () =>
         ended === 'timeout'
-          ? timedOut()
+          ? timedOut(callTimeoutMs)
           : new GatewayError(`the call to the MeshGuard gateway at ${url.shown} was aborted`, {
               code: 'gateway_aborted',
             });
-      const timer = setTimeout(() => end('timeout'), timeoutMs);
+      const timer = setTimeout(() => end('timeout'), callTimeoutMs);
       const abort = () => end('aborted');
       init.signal?.addEventListener('abort', abort, { once: true });
       if (init.signal?.aborted) abort();

@@ -1,7 +1,10 @@
 import createDebug from 'debug';
 import {
+  type ApprovalState,
+  type ApprovalStatusOptions,
   approvalEventBody,
   approvalRef,
+  approvalState,
   newApprovalRequest,
   resumeWithApproval,
   traceIdOf,
@@ -53,6 +56,13 @@ export interface Guard {
   reachable(request: Omit<CheckRequest, 'context'>): Promise<Reachability>;
   /** Records an outcome after the action ran (or failed, or a human answered an approval). */
   record(event: OutcomeEvent): Promise<void>;
+  /**
+   * The approval request a `require_approval` decision opened (`decision.approval.id`), as the
+   * side that asked sees it; with `waitMs`, once answered or at the wait's end. Undefined when
+   * there is no such request (of this agent). Throws `approval_unsupported` where the store keeps
+   * no approvals. Optional for guards written by hand; the embedded and remote guards have it.
+   */
+  approvalStatus?(id: string, options?: ApprovalStatusOptions): Promise<ApprovalState | undefined>;
   query(filter?: AuditFilter): Promise<AuditEvent[]>;
   /**
    * Commits what is queued and closes. A `batched` guard whose store refused events rejects with
@@ -77,6 +87,7 @@ export interface EmbeddedGuard extends Guard {
    * it, the same call checked with `approvalId` is allowed, once.
    */
   readonly approvals: GuardApprovals | undefined;
+  approvalStatus(id: string, options?: ApprovalStatusOptions): Promise<ApprovalState | undefined>;
 }
 
 export interface GuardOptions {
@@ -402,6 +413,23 @@ export function createEmbeddedGuard(parts: {
       if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });
       const made = requests.map((request) => evaluate(parseRequest(request)));
       return recordChecked(await Promise.all(made));
+    },
+    async approvalStatus(id, options = {}) {
+      if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });
+      if (!approvals) {
+        throw new MeshGuardError("this guard's audit store keeps no approval requests", {
+          code: 'approval_unsupported',
+        });
+      }
+      const found = options.waitMs
+        ? await approvals
+            .wait(id, { timeoutMs: options.waitMs, ...(options.signal ? { signal: options.signal } : {}) })
+            .catch((error: unknown) => {
+              if (MeshGuardError.isInstance(error) && error.code === 'approval_not_found') return undefined;
+              throw error;
+            })
+        : await approvals.get(id);
+      return found && approvalState(found);
     },
     async record(input) {
       if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });

@@ -1,4 +1,5 @@
 import createDebug from 'debug';
+import type { ApprovalState, ApprovalStatusOptions } from '../approvals/approval-flow';
 import { createGatewayClient, isGatewayRefusal } from '../client/gateway-client';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../client/gateway-http';
 import { ConfigError, GatewayError, MeshGuardError } from '../errors/meshguard-error';
@@ -55,6 +56,8 @@ export interface RemoteGuard extends JudgingGuard {
    * agent, the one `agentToken` names. The caller closes it.
    */
   withAgentToken(agentToken: string): RemoteGuard;
+  /** The agent's own approval request at the gateway (`GET /v1/agent/approvals/{id}`), waiting up to 60 s. */
+  approvalStatus(id: string, options?: ApprovalStatusOptions): Promise<ApprovalState | undefined>;
 }
 
 /** Fail-closed decisions the guard recorded a `blocked` outcome for itself (at least the last 1,000). */
@@ -306,6 +309,18 @@ export function createRemoteGuard(options: RemoteGuardOptions): RemoteGuard {
         maxBytes: maxResponseBytes * 64,
       });
       return page.events;
+    },
+    async approvalStatus(id, status = {}) {
+      const waitMs = Math.min(Math.max(0, status.waitMs ?? 0), 60_000);
+      try {
+        return await client.agentApproval(id, waitMs, {
+          timeoutMs: waitMs + timeoutMs,
+          ...(status.signal ? { signal: status.signal } : {}),
+        });
+      } catch (error) {
+        if (isGatewayRefusal(error) && error.status === 404) return undefined;
+        throw error;
+      }
     },
     flush: () => sender.flush(),
     withAgentToken: (agentToken: string) => createRemoteGuard({ ...options, agentToken }),
