@@ -281,3 +281,20 @@ describe('approval settings in a policy', () => {
     ).toThrow(/between 1s and 30d/);
   });
 });
+
+describe('onApproval', () => {
+  it('hears a request once recorded, then each step', async () => {
+    const heard: string[] = [];
+    const clock = createTestClock();
+    const guard = createEmbeddedGuard({
+      engine: createPolicyEngine(parsePolicies(POLICY), { clock }),
+      store: createMemoryStore(),
+      clock,
+      onApproval: (approval) => heard.push(`${approval.id}:${approval.status}`),
+    });
+    const id = (await guard.check(refund(150))).approval!.id;
+    await guard.check(refund(50));
+    await guard.approvals!.answer(id, { approve: true, by: 'maria' });
+    expect(heard).toEqual([`${id}:pending`, `${id}:approved`]);
+  });
+});

@@ -77,6 +77,8 @@ export function createGuardApprovals(parts: {
   store: ApprovalStore;
   record: (bodies: AuditEventBody[]) => Promise<void>;
   clock?: Clock;
+  /** Hears every step recorded here (an answer, an expiry, a cancel), after it is recorded. */
+  onStep?: ((approval: ApprovalRequest) => void) | undefined;
 }): GuardApprovals & { changed(id: string): void; close(): void } {
   const { store, record } = parts;
   const clock = parts.clock ?? Date.now;
@@ -96,6 +98,7 @@ export function createGuardApprovals(parts: {
         { code: 'approval_not_recorded', cause: error },
       );
     }
+    parts.onStep?.(approval);
   };
 
   /** The request, expired first if it is pending past its deadline (and that recorded). */

@@ -211,6 +211,11 @@ export function createEmbeddedGuard(parts: {
   framework?: string | undefined;
   source?: { name: string; version: string } | undefined;
   audit?: AuditDurability | undefined;
+  /**
+   * Hears each approval request once recorded: opened (pending), then answered, expired or
+   * cancelled (the gateway notifies people and feeds its live views from it). Must not throw.
+   */
+  onApproval?: ((approval: ApprovalRequest) => void) | undefined;
 }): EmbeddedGuard {
   const { engine, store } = parts;
   const batcher = auditBatcher(store, parts.audit);
@@ -360,6 +365,7 @@ export function createEmbeddedGuard(parts: {
     const decisions = await recordDecisions(made);
     for (let i = 0; i < made.length; i++) {
       const opened = made[i]!.opened;
+      if (opened && decisions[i]!.effect === 'require_approval') parts.onApproval?.(opened);
       if (opened && decisions[i]!.effect === 'deny') {
         await approvalStore
           ?.answerApproval(opened.id, { status: 'cancelled', by: 'meshguard', at: isoTime(clock()) })
@@ -374,6 +380,7 @@ export function createEmbeddedGuard(parts: {
     ? createGuardApprovals({
         store: approvalStore,
         clock,
+        onStep: parts.onApproval,
         record: async (bodies) => {
           if (closed) throw new MeshGuardError('the guard is closed', { code: 'guard_closed' });
           if (batcher) {
