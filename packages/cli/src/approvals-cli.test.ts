@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGuard } from '@meshguard/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,7 +63,7 @@ describe('meshguard approvals and approver, against a gateway', () => {
   it('an approver created by the admin lists, shows and approves; a second answer exits 1', async () => {
     const admin = { MESHGUARD_ADMIN_TOKEN: ADMIN, MESHGUARD_GATEWAY_URL: url };
     const created = cli(['approver', 'create', '--name', 'maria', '--tags', 'finance'], admin);
-    expect(created.status).toBe(EXIT.ok);
+    expect(created.code).toBe(EXIT.ok);
     const approverToken = created.stdout.trim();
     expect(approverToken).toMatch(/^mga_/);
     const agentToken = cli(['agent', 'create', '--name', 'payments-bot'], admin).stdout.trim();
@@ -80,7 +80,7 @@ describe('meshguard approvals and approver, against a gateway', () => {
 
     const as = { MESHGUARD_APPROVER_TOKEN: approverToken, MESHGUARD_GATEWAY_URL: url };
     const listed = cli(['approvals', 'list'], as);
-    expect(listed.status).toBe(EXIT.ok);
+    expect(listed.code).toBe(EXIT.ok);
     expect(listed.stdout).toContain(id);
     expect(listed.stdout).toContain('write:wire');
     const shown = cli(['approvals', 'show', id, '--json'], as);
@@ -91,17 +91,17 @@ describe('meshguard approvals and approver, against a gateway', () => {
     });
 
     const approved = cli(['approvals', 'approve', id, '--comment', 'checked the invoice', '--json'], as);
-    expect(approved.status).toBe(EXIT.ok);
+    expect(approved.code).toBe(EXIT.ok);
     expect(JSON.parse(approved.stdout).approval).toMatchObject({ status: 'approved', answeredBy: 'maria' });
     const again = cli(['approvals', 'reject', id, '--reason', 'too late'], as);
-    expect(again.status).toBe(EXIT.failed);
+    expect(again.code).toBe(EXIT.failed);
     expect(again.stderr).toContain('approved');
 
     const listedApprovers = cli(['approver', 'list', '--json'], admin);
     const approverId = JSON.parse(listedApprovers.stdout.split('\n')[0]!).id;
-    expect(cli(['approver', 'revoke', approverId], admin).status).toBe(EXIT.ok);
+    expect(cli(['approver', 'revoke', approverId], admin).code).toBe(EXIT.ok);
     const revoked = cli(['approvals', 'list'], as);
-    expect(revoked.status).toBe(EXIT.usage);
+    expect(revoked.code).toBe(EXIT.usage);
     expect(revoked.stderr).toContain('refused');
   }, 60_000);
 
@@ -109,13 +109,44 @@ describe('meshguard approvals and approver, against a gateway', () => {
     const admin = { MESHGUARD_ADMIN_TOKEN: ADMIN, MESHGUARD_GATEWAY_URL: url };
     const agentToken = cli(['agent', 'create', '--name', 'other-bot'], admin).stdout.trim();
     const noReason = cli(['approvals', 'reject', 'apr_x'], admin);
-    expect(noReason.status).toBe(EXIT.usage);
+    expect(noReason.code).toBe(EXIT.usage);
     expect(noReason.stderr).toContain('--reason');
     const asAgent = cli(['approvals', 'list'], {
       MESHGUARD_APPROVER_TOKEN: agentToken,
       MESHGUARD_GATEWAY_URL: url,
     });
-    expect(asAgent.status).toBe(EXIT.usage);
+    expect(asAgent.code).toBe(EXIT.usage);
     expect(asAgent.stderr).toContain('agent tokens cannot use approval routes');
   }, 60_000);
+
+  it('gateway start --notify refuses a settings file others can read, and names the line of a bad channel', async () => {
+    const file = join(dir, 'notify.yaml');
+    await writeFile(
+      file,
+      'channels:\n  - { name: finance, url: "http://127.0.0.1:9/x", format: standard, secret: whsec_abc }\n',
+      {
+        mode: 0o644,
+      },
+    );
+    await chmod(file, 0o644);
+    const env = { MESHGUARD_ADMIN_TOKEN: ADMIN };
+    const open = cli(
+      ['gateway', 'start', '--port', '0', '--db', `sqlite:${join(dir, 'n.db')}`, '--notify', file],
+      env,
+    );
+    expect(open.code).toBe(EXIT.usage);
+    expect(open.stderr).toContain('chmod 600');
+    await chmod(file, 0o600);
+    await writeFile(
+      file,
+      'channels:\n  - { name: finance, url: "http://127.0.0.1:9/x", format: carrier-pigeon }\n',
+    );
+    const bad = cli(
+      ['gateway', 'start', '--port', '0', '--db', `sqlite:${join(dir, 'n.db')}`, '--notify', file],
+      env,
+    );
+    expect(bad.code).toBe(EXIT.usage);
+    expect(bad.stderr).toMatch(/notify\.yaml:2:\d+: channels\[0\]\.format/);
+    expect(bad.stderr).not.toContain('whsec_');
+  });
 });

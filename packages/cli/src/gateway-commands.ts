@@ -14,6 +14,7 @@ import { parseStoreUrl, type StoreLocation } from '@meshguard/store/internal';
 import { auditDbUrl } from './audit-source';
 import { UsageError } from './cli-error';
 import { type CliIo, paint } from './cli-output';
+import { readNotifyFile } from './notify-config';
 
 export interface GatewayStartFlags {
   port?: string;
@@ -28,6 +29,7 @@ export interface GatewayStartFlags {
   maxConnections?: string;
   delegatedTokenTtl?: string;
   signingKey?: string;
+  notify?: string;
 }
 
 /** A positive whole number given as a flag, or undefined when the flag is absent. */
@@ -84,6 +86,7 @@ export async function gatewayStart(io: CliIo, flags: GatewayStartFlags): Promise
   }
   if (adminToken.length < 16) throw new UsageError('MESHGUARD_ADMIN_TOKEN must be at least 16 characters');
   const url = auditDbUrl(flags.db);
+  const notify = flags.notify ? readNotifyFile(flags.notify, url) : undefined;
   const signingKey = await signingKeyOption(flags.signingKey, url);
   const { store, state } = await openGatewayStores(url);
   let policies: PolicyFile[] | undefined;
@@ -103,6 +106,7 @@ export async function gatewayStart(io: CliIo, flags: GatewayStartFlags): Promise
     ...(ttlSeconds ? { delegation: { ttlSeconds } } : {}),
     signingKey,
     ...(policies ? { policies } : {}),
+    ...(notify ? { notify } : {}),
     logger: { level: process.env.MESHGUARD_LOG_LEVEL ?? 'info' },
   });
   const host = flags.host ?? '127.0.0.1';

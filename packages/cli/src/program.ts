@@ -119,6 +119,10 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
       '--signing-key <file>',
       'the token signing key file (default MESHGUARD_SIGNING_KEY, else <db>.signing-key.json beside a SQLite database, .meshguard/gateway-signing-key.json with PostgreSQL)',
     )
+    .option(
+      '--notify <file>',
+      'webhooks that hear of approval requests (and denies): YAML, mode 0600 (see docs/approvals.md)',
+    )
     .action(run((flags: GatewayStartFlags) => gatewayStart(io, flags)));
   gateway
     .command('rotate-key')

@@ -31,6 +31,7 @@ import {
   type ServerLimits,
   serverLimitOptions,
 } from './gateway-server-limits';
+import { type ApprovalNotifierOptions, createApprovalNotifier } from './notify/approval-notifier';
 
 declare const __PACKAGE_VERSION__: string | undefined;
 const VERSION = typeof __PACKAGE_VERSION__ === 'string' ? __PACKAGE_VERSION__ : '0.0.0-dev';
@@ -69,6 +70,11 @@ export interface GatewayOptions {
   approvalSweepMs?: number;
   /** How long the arguments of an ended approval request are kept (ms, default 30 days). */
   approvalRetentionMs?: number;
+  /**
+   * Who hears of approval requests (and, per channel, of denies): webhooks, signed per Standard
+   * Webhooks or in Slack's format, retried and spooled in `spoolDir` across restarts.
+   */
+  notify?: Omit<ApprovalNotifierOptions, 'onReport' | 'fetch'> | undefined;
 }
 
 export interface Gateway {
@@ -134,13 +140,37 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     approvalPolicy: (decision) => policies.engine.approvalPolicy(decision),
   };
   const countingStore = countingAuditStore(options.store, metrics);
+  const notifier =
+    options.notify && options.notify.channels.length > 0
+      ? createApprovalNotifier({
+          ...options.notify,
+          onReport: (report) =>
+            report.outcome === 'delivered'
+              ? app.log.debug({ notification: report }, 'notification delivered')
+              : app.log.warn({ notification: report }, `notification ${report.outcome}`),
+        })
+      : undefined;
+  // A notification that cannot be spooled is logged: the request stands, and the inbox shows it.
+  const notifyFailed = (error: unknown) =>
+    app.log.error({ err: error }, 'a notification could not be spooled');
   const guard: EmbeddedGuard = createEmbeddedGuard({
     engine,
     store: countingStore,
     clock,
     framework: 'gateway',
     source: { name: '@meshguard/gateway', version: VERSION },
+    ...(notifier
+      ? {
+          onApproval: (approval) => {
+            if (approval.status === 'pending') notifier.approvalRequested(approval).catch(notifyFailed);
+          },
+          onDeny: (event) => {
+            notifier.denied(event).catch(notifyFailed);
+          },
+        }
+      : {}),
   });
+  notifier?.start();
 
   app.setValidatorCompiler(validatorCompiler);
   // Responses are the gateway's own values: their zod schemas document them (OpenAPI), and they
@@ -219,6 +249,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         clearInterval(purger);
         await app.close(); // finishes requests in flight
         await guard.close(); // waits for appends in flight
+        await notifier?.close();
         await options.store.close();
         await keys.close();
         await options.state.close();

@@ -6,6 +6,8 @@ import { createMemoryStore, createRemoteGuard } from '@meshguard/core';
 import { openSqliteGatewayState } from '@meshguard/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from './gateway-app';
+import { newSecret } from './notify/notify-fixtures';
+import { startReceiver, waitUntil } from './notify/webhook-test-receiver';
 
 const ADMIN = 'admin-token-for-tests-0123456789';
 const POLICY = {
@@ -259,6 +261,57 @@ describe('approvals over the gateway', () => {
       expect(await guard.check({ ...request, approvalId: id })).toMatchObject({ allowed: false });
     } finally {
       await guard.close();
+    }
+  });
+
+  it('an opened request reaches a webhook, signed (verified by the receiver); a deny reaches a channel that asked for denies', async () => {
+    const secret = newSecret();
+    const receiver = await startReceiver({ secret });
+    const slack = await startReceiver();
+    try {
+      gateway = await createGateway({
+        store: createMemoryStore(),
+        state: openSqliteGatewayState(':memory:'),
+        adminToken: ADMIN,
+        policies: [POLICY],
+        notify: {
+          spoolDir: mkdtempSync(join(tmpdir(), 'mg-notify-')),
+          consoleUrl: 'https://meshguard.example/console',
+          channels: [
+            { name: 'finance', url: receiver.url, format: 'standard', secret },
+            { name: 'slack-denies', url: slack.url, format: 'slack', events: ['deny'] },
+          ],
+        },
+      });
+      const app = gateway.app;
+      const token = (
+        await app.inject({
+          method: 'POST',
+          url: '/v1/agents',
+          headers: bearer(ADMIN),
+          payload: { name: 'bot', tags: ['support'] },
+        })
+      ).json().token;
+      const check = (body: Record<string, unknown>) =>
+        app.inject({ method: 'POST', url: '/v1/check', headers: bearer(token), payload: body });
+      const id = (
+        await check({ action: 'write:refund', context: { amount: 150, card: '4111 1111 1111 1111' } })
+      ).json().approval.id;
+      await check({ action: 'delete:everything' });
+      await waitUntil(
+        () => receiver.accepted.length === 1 && slack.accepted.length === 1,
+        10_000,
+        'both deliveries',
+      );
+      const payload = receiver.accepted[0]!.payload as { type: string; data: Record<string, unknown> };
+      expect(payload.type).toBe('approval.requested');
+      expect(payload.data).toMatchObject({ id, action: 'write:refund' });
+      expect(JSON.stringify(payload)).not.toContain('4111 1111 1111 1111');
+      expect(JSON.stringify(slack.accepted[0]!.payload)).toContain('delete:everything');
+      expect(receiver.requests.every((r) => !r.refused)).toBe(true);
+    } finally {
+      await receiver.close();
+      await slack.close();
     }
   });
 });

@@ -216,6 +216,8 @@ export function createEmbeddedGuard(parts: {
    * cancelled (the gateway notifies people and feeds its live views from it). Must not throw.
    */
   onApproval?: ((approval: ApprovalRequest) => void) | undefined;
+  /** Hears each enforced deny once recorded (the gateway's deny notifications). Must not throw. */
+  onDeny?: ((event: AuditEventBody) => void) | undefined;
 }): EmbeddedGuard {
   const { engine, store } = parts;
   const batcher = auditBatcher(store, parts.audit);
@@ -364,6 +366,10 @@ export function createEmbeddedGuard(parts: {
   const recordChecked = async (made: Made[]): Promise<Decision[]> => {
     const decisions = await recordDecisions(made);
     for (let i = 0; i < made.length; i++) {
+      // A deny of the guard's own (the trail could not be written) has no event to tell of.
+      if (parts.onDeny && decisions[i]!.effect === 'deny' && decisions[i] === made[i]!.decision) {
+        parts.onDeny(made[i]!.bodies[0]!);
+      }
       const opened = made[i]!.opened;
       if (opened && decisions[i]!.effect === 'require_approval') parts.onApproval?.(opened);
       if (opened && decisions[i]!.effect === 'deny') {
