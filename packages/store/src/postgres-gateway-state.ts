@@ -21,6 +21,7 @@ import {
   publicKeyFromRow,
 } from './gateway-state';
 import { loadPg } from './postgres-driver';
+import { listenPostgres } from './postgres-listen';
 import { inTransaction, quoteSchema } from './postgres-schema';
 import { readUrl } from './postgres-url';
 
@@ -35,9 +36,6 @@ function ddl(s: string): string {
   return `CREATE SCHEMA IF NOT EXISTS ${s};${gatewayStateTables(`${s}.`)}`;
 }
 
-/** The first wait before a lost LISTEN connection is opened again; it doubles up to the maximum. */
-const LISTEN_RETRY_MS = 100;
-const LISTEN_RETRY_MAX_MS = 5000;
 const CHANGES = ['policies', 'agents'] as const;
 
 /**
@@ -68,10 +66,7 @@ export async function openPostgresGatewayState(
     });
   }
   const listeners = new Set<(what: 'policies' | 'agents') => void>();
-  let listener: pg.Client | undefined;
-  let listenFailures = 0;
-  let retry: ReturnType<typeof setTimeout> | undefined;
-  let closed = false;
+  let listener: { close(): Promise<void> } | undefined;
   const notify = (what: 'policies' | 'agents') => pool.query('SELECT pg_notify($1, $2)', [channel, what]);
   const now = () => isoTime(Date.now());
 
@@ -235,58 +230,27 @@ export async function openPostgresGatewayState(
     },
     onChange(fn) {
       listeners.add(fn);
-      if (!listener) listen();
+      // When its connection was lost, the listeners are told to reload at once: notifications
+      // sent meanwhile were missed.
+      listener ??= listenPostgres({
+        connectionString: target.connectionString,
+        channel,
+        onNotify: (payload) => {
+          const what = payload === 'policies' ? 'policies' : 'agents';
+          for (const l of listeners) l(what);
+        },
+        onRecovered: () => {
+          for (const l of listeners) for (const what of CHANGES) l(what);
+        },
+      });
       return () => listeners.delete(fn);
     },
     async close() {
-      closed = true;
       listeners.clear();
-      if (retry) clearTimeout(retry);
-      await listener?.end().catch(() => {});
+      await listener?.close();
       await pool.end();
     },
   };
-
-  /**
-   * Holds one connection LISTENing on the channel. When it is lost (a database restart, a proxy's
-   * idle timeout, an administrator's pg_terminate_backend), it is opened again with backoff, and
-   * the listeners are told to reload at once: notifications sent meanwhile were missed.
-   */
-  function listen(): void {
-    const client = new (loadPg().Client)({ connectionString: target.connectionString });
-    listener = client;
-    let lost = false;
-    const reconnect = (error?: unknown) => {
-      if (lost) return;
-      lost = true;
-      client.end().catch(() => {});
-      if (closed) return;
-      const delay = Math.min(LISTEN_RETRY_MAX_MS, LISTEN_RETRY_MS * 2 ** listenFailures);
-      listenFailures += 1;
-      debug('LISTEN connection lost (%O), reconnecting in %d ms', error, delay);
-      retry = setTimeout(() => {
-        retry = undefined;
-        if (!closed) listen();
-      }, delay);
-      retry.unref();
-    };
-    client.on('notification', (message) => {
-      const what = message.payload === 'policies' ? 'policies' : 'agents';
-      for (const l of listeners) l(what);
-    });
-    client.on('error', reconnect);
-    client.on('end', () => reconnect(new Error('the connection ended')));
-    client
-      .connect()
-      .then(() => client.query(`LISTEN "${channel}"`))
-      .then(() => {
-        if (closed || lost) return;
-        const recovered = listenFailures > 0;
-        listenFailures = 0;
-        if (recovered) for (const l of listeners) for (const what of CHANGES) l(what);
-      })
-      .catch(reconnect);
-  }
 
   return state;
 }

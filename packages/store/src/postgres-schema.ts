@@ -6,7 +6,7 @@ import type { Pool, PoolClient } from 'pg';
 const debug = createDebug('meshguard:store');
 
 /** Bumped when the schema changes; a schema written by a newer version is refused rather than misread. */
-export const POSTGRES_SCHEMA_VERSION = 1;
+export const POSTGRES_SCHEMA_VERSION = 2;
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -90,7 +90,70 @@ END $$;
 CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON ${s}.audit_events
   FOR EACH STATEMENT EXECUTE FUNCTION ${s}.meshguard_refuse_update();
 REVOKE ALL ON ${s}.meshguard_meta, ${s}.audit_streams, ${s}.audit_events, ${s}.audit_agents FROM PUBLIC;
-${writerOnlyDdl(s)}`;
+${writerOnlyDdl(s)}${approvalsDdl(s)}`;
+}
+
+// Schema 2: the approval requests (see approval-table.ts), beside the trail and never in its chain.
+// `seq` numbers them as created (a listing is newest first); the times are ISO text in UTC,
+// `toISOString()`'s form, compared as text under the "C" collation (byte order, which is time
+// order), like the events' ts, rather than timestamptz, which would come back as a Date in
+// another form. Looked up by id, swept by (status, expires_at), listed by agent or trace.
+function approvalsDdl(s: string): string {
+  return `
+CREATE TABLE ${s}.approval_requests (
+  seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+  id text COLLATE "C" PRIMARY KEY,
+  status text COLLATE "C" NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'expired', 'cancelled')),
+  requested_at text COLLATE "C" NOT NULL,
+  expires_at text COLLATE "C" NOT NULL,
+  agent_id text COLLATE "C" NOT NULL,
+  trace_id text COLLATE "C" NOT NULL,
+  answered_at text COLLATE "C",
+  used_at text COLLATE "C",
+  arguments_hash text COLLATE "C" NOT NULL,
+  arguments_purged_at text COLLATE "C",
+  request text NOT NULL,
+  answer text,
+  arguments text NOT NULL
+);
+CREATE INDEX approval_requests_expiry ON ${s}.approval_requests (status, expires_at);
+CREATE INDEX approval_requests_agent ON ${s}.approval_requests (agent_id, seq);
+CREATE INDEX approval_requests_trace ON ${s}.approval_requests (trace_id, seq);
+REVOKE ALL ON ${s}.approval_requests FROM PUBLIC;
+`;
+}
+
+/**
+ * Brings a schema of an older version up to this one, under the schema's advisory lock (another
+ * process may be doing the same), a step per version: 1 -> 2 adds the approval requests' table.
+ * Only a role that may create tables in the schema can: any other is told to open it once as one.
+ */
+async function migrate(pool: Pool, schema: string, where: string): Promise<void> {
+  const s = quoteSchema(schema);
+  try {
+    await inTransaction(pool, async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+        `meshguard:schema:${schema}`,
+      ]);
+      const row = (
+        await client.query<{ value: string }>(
+          `SELECT value FROM ${s}.meshguard_meta WHERE key = 'schema_version'`,
+        )
+      ).rows[0];
+      const version = Number(row?.value);
+      if (!(version >= 1 && version < POSTGRES_SCHEMA_VERSION)) return;
+      if (version < 2) await client.query(approvalsDdl(s));
+      await client.query(`UPDATE ${s}.meshguard_meta SET value = $1 WHERE key = 'schema_version'`, [
+        String(POSTGRES_SCHEMA_VERSION),
+      ]);
+      debug('migrated %s from schema %d to %d', where, version, POSTGRES_SCHEMA_VERSION);
+    });
+  } catch (error) {
+    throw new ConfigError(
+      `cannot upgrade ${where} to schema ${POSTGRES_SCHEMA_VERSION} (${(error as Error).message}): open it once as the role that owns it`,
+      { code: 'store_upgrade_failed', cause: error },
+    );
+  }
 }
 
 // Only the writer's role (the one that created the tables, or a role it is granted to) may insert
@@ -153,7 +216,7 @@ async function addWriterOnlyTrigger(pool: Pool, schema: string): Promise<void> {
   }
 }
 
-const OUR_TABLES = ['meshguard_meta', 'audit_streams', 'audit_events', 'audit_agents'];
+const OUR_TABLES = ['meshguard_meta', 'audit_streams', 'audit_events', 'audit_agents', 'approval_requests'];
 
 /**
  * Creates the schema on first use and returns the redaction salt. Safe when several processes
@@ -212,6 +275,7 @@ export async function preparePostgresSchema(
       { code: 'store_too_new' },
     );
   }
+  if (version < POSTGRES_SCHEMA_VERSION && !options.readonly) await migrate(pool, schema, where);
   if (!meta.get('redaction_salt') && !options.readonly) {
     // One salt per store, whoever gets there first: the losers read the winner's.
     await pool.query(

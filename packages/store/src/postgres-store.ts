@@ -7,12 +7,14 @@ import {
   createRedactor,
   type FollowingStore,
   MeshGuardError,
+  type NotifyingApprovalStore,
   type StatsStore,
   type StoreStats,
 } from '@meshguard/core';
 import createDebug from 'debug';
 import { enqueueAppend } from './append-batch';
 import { openPostgresAppender } from './postgres-append';
+import { postgresApprovals } from './postgres-approvals';
 import { loadPg } from './postgres-driver';
 import { postgresQueries } from './postgres-query';
 import { preparePostgresSchema, quoteSchema } from './postgres-schema';
@@ -39,7 +41,11 @@ export interface PostgresStoreOptions {
   pageSize?: number;
 }
 
-export interface PostgresAuditStore extends FollowingStore, StatsStore {
+/**
+ * The PostgreSQL store. Open for writing, it keeps approval requests and tells of their changes
+ * on any replica (core's `NotifyingApprovalStore`).
+ */
+export interface PostgresAuditStore extends FollowingStore, StatsStore, NotifyingApprovalStore {
   readonly kind: 'postgres';
   readonly schema: string;
   readonly stream: string;
@@ -114,6 +120,12 @@ export async function openPostgresStore(
   const redact = createRedactor({ keys: options.redactKeys, salt });
   const appender = readonly ? undefined : openPostgresAppender(pool, { schema, s, stream, redact });
   let closed = false;
+  const approvals = postgresApprovals(pool, {
+    s,
+    schema,
+    connectionString: target.connectionString,
+    state: () => ({ closed, readonly }),
+  });
 
   return {
     kind: 'postgres',
@@ -123,6 +135,7 @@ export async function openPostgresStore(
       return enqueueAppend(bodies, { closed, readonly }, (pending) => appender!.add(pending));
     },
     ...postgresQueries(pool, s, pageSize),
+    ...approvals.approvals,
     async verify() {
       const client = await pool.connect();
       let failed = false;
@@ -138,6 +151,7 @@ export async function openPostgresStore(
     async close() {
       if (closed) return;
       closed = true;
+      await approvals.close();
       await appender?.idle();
       await pool.end();
     },

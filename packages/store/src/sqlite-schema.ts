@@ -7,7 +7,7 @@ import { assertTrailTables } from './trail-missing';
 const debug = createDebug('meshguard:store');
 
 /** Bumped when the schema changes; a newer file is refused rather than misread. */
-export const SQLITE_SCHEMA_VERSION = 2;
+export const SQLITE_SCHEMA_VERSION = 3;
 
 /**
  * The agent index is by (bucket, agent id), a bucket being 4,096 consecutive positions, not by
@@ -20,6 +20,32 @@ export const SQLITE_SCHEMA_VERSION = 2;
  */
 export const BUCKET_BITS = 12;
 const AGENT_INDEX = 'CREATE INDEX IF NOT EXISTS audit_events_agent ON audit_events (bucket, agent_id);';
+
+// Schema 3: the approval requests (see approval-table.ts), beside the trail and never in its chain.
+// `seq` is the table's own key, so a listing (newest first) walks the table itself; an INTEGER
+// PRIMARY KEY, unlike an implicit rowid, keeps its values through VACUUM. The requests are
+// looked up by id, swept by (status, expires_at) when they expire, and listed by agent or trace.
+const APPROVALS = `
+CREATE TABLE IF NOT EXISTS approval_requests (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'expired', 'cancelled')),
+  requested_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  agent_id TEXT NOT NULL,
+  trace_id TEXT NOT NULL,
+  answered_at TEXT,
+  used_at TEXT,
+  arguments_hash TEXT NOT NULL,
+  arguments_purged_at TEXT,
+  request TEXT NOT NULL,
+  answer TEXT,
+  arguments TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS approval_requests_expiry ON approval_requests (status, expires_at);
+CREATE INDEX IF NOT EXISTS approval_requests_agent ON approval_requests (agent_id, seq);
+CREATE INDEX IF NOT EXISTS approval_requests_trace ON approval_requests (trace_id, seq);
+`;
 
 // The hashed body is the one source of truth: every value a query filters on is computed from it,
 // so no UPDATE can make a filter disagree with what the chain covers (SQLite refuses writes to
@@ -51,7 +77,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS audit_events_id ON audit_events (id);
 ${AGENT_INDEX}
 CREATE INDEX IF NOT EXISTS audit_events_trace ON audit_events (trace_id);
 CREATE TABLE IF NOT EXISTS audit_agents (name TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (name, id)) WITHOUT ROWID, STRICT;
-`;
+${APPROVALS}`;
 // Each index costs as much to maintain as the row itself, so there are three: the event id
 // (idempotency), the agent and the trace id (the queries that must answer in milliseconds).
 // Events are listed in the order they were recorded (pos, the table's own key), which needs no
@@ -117,27 +143,32 @@ export function prepareSqliteSchema(db: SqliteDatabase, path: string, readonly: 
 
 /**
  * Brings a file of an older schema up to this one, under the write lock (another writer may be
- * doing the same). Schema 1 -> 2 drops seven unindexed generated columns (the table's definition
- * only: VIRTUAL columns are not stored in the rows) and rebuilds the agent index by bucket, which
- * reads every event once (a few seconds for a million). A read-only store opens a schema 1 file as
- * it is (see `hasBuckets`).
+ * doing the same), a step per version. Schema 1 -> 2 drops seven unindexed generated columns (the
+ * table's definition only: VIRTUAL columns are not stored in the rows) and rebuilds the agent
+ * index by bucket, which reads every event once (a few seconds for a million). Schema 2 -> 3 adds
+ * the approval requests' table. A read-only store opens an older file as it is (see `hasBuckets`;
+ * it keeps no approval requests).
  */
 function migrate(db: SqliteDatabase): void {
   db.transaction(() => {
     const row = db.prepare("SELECT value FROM meshguard_meta WHERE key = 'schema_version'").get() as
       | { value: string }
       | undefined;
-    if (Number(row?.value) !== 1) return;
-    db.exec('DROP INDEX IF EXISTS audit_events_agent');
-    for (const column of SCHEMA_1_COLUMNS) db.exec(`ALTER TABLE audit_events DROP COLUMN ${column}`);
-    db.exec(
-      `ALTER TABLE audit_events ADD COLUMN bucket INTEGER GENERATED ALWAYS AS (pos >> ${BUCKET_BITS}) VIRTUAL`,
-    );
-    db.exec(AGENT_INDEX);
+    const version = Number(row?.value);
+    if (!(version >= 1 && version < SQLITE_SCHEMA_VERSION)) return;
+    if (version < 2) {
+      db.exec('DROP INDEX IF EXISTS audit_events_agent');
+      for (const column of SCHEMA_1_COLUMNS) db.exec(`ALTER TABLE audit_events DROP COLUMN ${column}`);
+      db.exec(
+        `ALTER TABLE audit_events ADD COLUMN bucket INTEGER GENERATED ALWAYS AS (pos >> ${BUCKET_BITS}) VIRTUAL`,
+      );
+      db.exec(AGENT_INDEX);
+    }
+    if (version < 3) db.exec(APPROVALS);
     db.prepare("UPDATE meshguard_meta SET value = ? WHERE key = 'schema_version'").run(
       String(SQLITE_SCHEMA_VERSION),
     );
-    debug('migrated %s from schema 1 to %d', db.name, SQLITE_SCHEMA_VERSION);
+    debug('migrated %s from schema %d to %d', db.name, version, SQLITE_SCHEMA_VERSION);
   }).immediate();
 }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { type AuditEvent, chainEvents, createMemoryStore, GENESIS_HASH } from '@meshguard/core';
 import { eventBody } from '@meshguard/core/internal';
 import { describe, expect, it } from 'vitest';
+import { makeApprovalRequest } from './approval-store-suite';
 import { openSqlite } from './sqlite-driver';
 import { openSqliteStore, SQLITE_SCHEMA_VERSION } from './sqlite-store';
 import { describeAuditStore } from './testing';
@@ -220,7 +221,7 @@ describe('sqlite store: the agent index by bucket', () => {
     await store.close();
   });
 
-  it('upgrades a schema 1 file when a writer opens it, and reads it as it is when opened read-only', async () => {
+  it('upgrades a schema 1 file when a writer opens it (to schema 3, approvals and all), and reads it as it is when opened read-only', async () => {
     const path = await tempDb();
     const { makeEventBody } = await import('./testing');
     const raw = openSqlite(path);
@@ -278,6 +279,10 @@ describe('sqlite store: the agent index by bucket', () => {
     const writer = openSqliteStore(path);
     const [next] = await writer.append([makeEventBody({ agent: events[0]!.agent })]);
     expect(next).toMatchObject({ seq: 21, prevHash: head.hash });
+    // Upgraded through schema 2 to 3: it keeps approval requests too.
+    const request = makeApprovalRequest();
+    await writer.createApproval(request);
+    expect(await writer.getApproval(request.id)).toStrictEqual(request);
     expect((await writer.query({ agent: 'agent-0', order: 'asc' })).events.map((e) => e.seq)).toEqual([
       1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21,
     ]);
@@ -303,7 +308,7 @@ describe('sqlite store: the agent index by bucket', () => {
       'bucket',
     ]);
     after.close();
-    // The same table as a new file's.
+    // The same table as a new file's, and the same approval requests' table and indexes.
     const fresh = openSqliteStore(await tempDb());
     const created = openSqlite(fresh.path, { readonly: true });
     expect(
@@ -311,6 +316,12 @@ describe('sqlite store: the agent index by bucket', () => {
         (c) => c.name,
       ),
     ).toEqual(columns);
+    const approvalSchema =
+      "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'approval_requests' ORDER BY name";
+    const upgraded = openSqlite(path, { readonly: true });
+    expect(upgraded.prepare(approvalSchema).all()).toEqual(created.prepare(approvalSchema).all());
+    expect(upgraded.prepare(approvalSchema).all()).toHaveLength(5);
+    upgraded.close();
     created.close();
     await fresh.close();
   });

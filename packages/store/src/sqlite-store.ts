@@ -1,4 +1,5 @@
 import {
+  type ApprovalStore,
   type AuditEvent,
   type AuditEventBody,
   type AuditFilter,
@@ -18,6 +19,7 @@ import { commitJournalLines } from './journal-commit-queue';
 import { recoverJournals } from './journal-files';
 import { PARALLEL_THRESHOLD } from './parallel-verify';
 import { openSqliteAppender } from './sqlite-append';
+import { sqliteApprovals } from './sqlite-approvals';
 import { openSqlite, resolveSqliteDriver, type SqliteDatabase, type SqliteDriverName } from './sqlite-driver';
 import { preparePrivateSqliteFile } from './sqlite-open';
 import { sqliteQueries } from './sqlite-query';
@@ -58,8 +60,11 @@ export interface SqliteStoreOptions {
   driver?: SqliteDriverName;
 }
 
-/** The SQLite store; it journals (see core's `canJournal`) unless read-only, in memory or `journal: false`. */
-export interface SqliteAuditStore extends FollowingStore, StatsStore {
+/**
+ * The SQLite store; it journals (see core's `canJournal`) unless read-only, in memory or
+ * `journal: false`, and keeps approval requests (core's `ApprovalStore`) when open for writing.
+ */
+export interface SqliteAuditStore extends FollowingStore, StatsStore, ApprovalStore {
   readonly kind: 'sqlite';
   readonly path: string;
   readonly stream: string;
@@ -131,6 +136,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       return enqueue(bodies);
     },
     ...sqliteQueries(db),
+    ...sqliteApprovals(db, () => ({ closed, readonly })),
     async verify() {
       return verifySqlite(db, path, options.parallelVerifyFrom ?? PARALLEL_THRESHOLD);
     },

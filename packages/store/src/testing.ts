@@ -1,6 +1,7 @@
 import type { AuditEventBody, AuditStore } from '@meshguard/core';
 import { afterEach, describe, expect, it } from 'vitest';
 
+export { describeApprovalStore, makeApprovalRequest } from './approval-store-suite';
 export type { OldSigningKeyRow } from './old-gateway-database';
 export { makeOldGatewayDatabase, makeOldPostgresGatewaySchema } from './old-gateway-database';
 
