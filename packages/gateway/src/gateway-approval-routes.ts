@@ -8,6 +8,7 @@ import {
   adminAuthErrors,
   agentAuthErrors,
   bodyErrors,
+  deleteErrors,
   errorReply,
   queryErrors,
 } from './gateway-error-replies';
@@ -239,7 +240,7 @@ export const approverAdminRoutes: FastifyPluginAsyncZod<ApprovalRoutesOptions> =
         response: {
           204: z.null().describe('Revoked (no body).'),
           ...adminAuthErrors,
-          400: queryErrors[400],
+          ...deleteErrors,
           404: errorReply('No approver has this id.'),
         },
         security: [{ adminToken: [] }],

@@ -32,7 +32,7 @@ export const queryErrors = {
   400: errorReply('A query parameter that breaks the schema (`field` names it).'),
 };
 
-/** Fastify reads a body sent with a DELETE too: these routes take none, but answer one. */
+/** Fastify reads a body sent with a DELETE (or a bodiless POST) too: these routes take none, but answer one. */
 export const deleteErrors = {
   400: errorReply('A bad path parameter (`field` names it), or a body sent that is malformed JSON.'),
   413: errorReply('A body sent (the route takes none) over the size limit.'),

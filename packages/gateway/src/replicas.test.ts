@@ -170,6 +170,56 @@ describe.skipIf(!PG_URL)('two gateway replicas on one PostgreSQL database', () =
     expect((await check(b, token, 'read:orders')).statusCode).toBe(401);
   });
 
+  it('an agent waiting on one replica wakes within a second of an approval given on the other', async () => {
+    const token = await newAgentToken('bot-6');
+    const wires = {
+      name: 'wires.yaml',
+      text: 'name: wires\nversion: "1"\nrules:\n  - effect: require_approval\n    actions: ["write:wire"]\n',
+    };
+    const put = await a.app.inject({
+      method: 'PUT',
+      url: '/v1/policies',
+      headers: admin,
+      payload: { files: [POLICY, wires] },
+    });
+    expect(put.statusCode).toBe(200);
+    expect(await effectWithin(1000, b, token, 'write:wire', 'require_approval')).toBe('require_approval');
+    const id = (await check(a, token, 'write:wire')).json().approval.id as string;
+    const waiting = b.app
+      .inject({
+        method: 'GET',
+        url: `/v1/agent/approvals/${id}?waitMs=10000`,
+        headers: { authorization: `Bearer ${token}` },
+      })
+      .then((res) => ({ res, at: Date.now() }));
+    await new Promise((r) => setTimeout(r, 300)); // the agent is waiting on b
+    const approvedAt = Date.now();
+    const approved = await a.app.inject({
+      method: 'POST',
+      url: `/v1/approvals/${id}/approve`,
+      headers: admin,
+    });
+    expect(approved.statusCode).toBe(200);
+    const { res, at } = await waiting;
+    expect(res.json()).toMatchObject({ id, status: 'approved', answeredBy: 'admin' });
+    expect(at - approvedAt).toBeLessThan(1000);
+    // Either replica lets the approved call through, once.
+    const allowed = await b.app.inject({
+      method: 'POST',
+      url: '/v1/check',
+      headers: { authorization: `Bearer ${token}` },
+      payload: { action: 'write:wire', traceId: 'trace_replicas', approvalId: id },
+    });
+    expect(allowed.json().effect).toBe('allow');
+    const again = await a.app.inject({
+      method: 'POST',
+      url: '/v1/check',
+      headers: { authorization: `Bearer ${token}` },
+      payload: { action: 'write:wire', traceId: 'trace_replicas', approvalId: id },
+    });
+    expect(again.json().effect).toBe('deny');
+  });
+
   it("verifies both replicas' audit streams", async () => {
     const report = (
       await a.app.inject({ method: 'GET', url: '/v1/audit/verify', headers: admin })
