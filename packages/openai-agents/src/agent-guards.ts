@@ -66,6 +66,7 @@ function reopening(gateway: RemoteGuard, token: string): RemoteGuard {
     judge: (request) => current().judge(request),
     record: (event) => current().record(event),
     query: (filter) => current().query(filter),
+    approvalStatus: (id, options) => current().approvalStatus(id, options),
     withAgentToken: (other) => gateway.withAgentToken(other),
     flush: async () => {
       await open?.flush();

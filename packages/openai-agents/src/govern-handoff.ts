@@ -10,6 +10,7 @@ import {
   type TextOutput,
   type UnknownContext,
 } from '@openai/agents';
+import { withdrawApproval } from './approval-requests';
 import {
   checkFor,
   type GovernanceOptions,
@@ -108,6 +109,7 @@ export function governHandoff<TContext = UnknownContext, TOutput extends AgentOu
       const { decision } = checked;
       if (decision.effect !== 'allow') {
         // No human-in-the-loop hook exists for handoffs: anything but allow stays where it is.
+        await withdrawApproval(checked, 'a handoff cannot wait for an approval');
         state.denied = kit.denialText(decision, action, options.denialMessage);
         await kit.recordOutcome(checked, { outcome: 'blocked' });
         if (!state.current) {

@@ -1,4 +1,4 @@
-import { type AdapterOutcome, type CheckedAction, ConfigError } from '@meshguard/core';
+import { type AdapterOutcome, type CheckContext, type CheckedAction, ConfigError } from '@meshguard/core';
 import {
   defineToolInputGuardrail,
   defineToolOutputGuardrail,
@@ -11,8 +11,10 @@ import {
   type UnknownContext,
   ToolGuardrailFunctionOutputFactory as Verdict,
 } from '@openai/agents';
+import { openedApproval, withdrawApproval } from './approval-requests';
 import {
   actionOf,
+  callApprovals,
   checkFor,
   contextOf,
   type GovernanceOptions,
@@ -37,6 +39,8 @@ export interface GovernedToolInfo {
 
 interface CallRecord {
   checked: CheckedAction;
+  /** The context the call was checked with (checked again with it under its approval). */
+  context: CheckContext;
   /** The approval hook asked the SDK to interrupt for this call. */
   approvalAsked?: boolean;
   startedAt?: number;
@@ -122,6 +126,10 @@ export function governTool<T extends AnyFunctionTool>(original: T, options: Gove
     if (!record) {
       record = (async () => {
         const context = contextOf(options, args, { toolName: base.name, agentName, action });
+        // A call with an approval request (resumed from a parked run, or answered after a RunState
+        // round trip) is checked naming it: pending, it stays that request (no second one opens);
+        // approved, it is let through once; otherwise denied with why.
+        const approvalId = callApprovals(runContext).get(callId);
         // The SDK's call id is the decision's span: an approval answered after a RunState round
         // trip finds its own decision by it.
         const checked = await checkFor(options, runContext, agentName, {
@@ -129,22 +137,27 @@ export function governTool<T extends AnyFunctionTool>(original: T, options: Gove
           kind: 'tool',
           context,
           spanId: callSpanId(callId),
+          ...(approvalId !== undefined ? { approvalId } : {}),
         });
         // A check that failed (a deny, fail closed) is not cached: a retry of the call checks again.
         if (checked.failed) perRun.delete(key);
-        // Approved after a round trip: checked again now (a deny, e.g. a policy pushed since or a
-        // revoked agent, still wins); otherwise the call runs under the decision that was approved.
+        // A guard without approval requests, approved after a round trip: checked again now (a
+        // deny, e.g. a policy pushed since or a revoked agent, still wins); otherwise the call runs
+        // under the decision that was approved.
         const prior = pendingApprovals(runContext).get(callId);
         if (
+          approvalId === undefined &&
           prior?.answered &&
           prior.checked.decision.effect === 'require_approval' &&
           checked.decision.effect !== 'deny'
         ) {
-          return { checked: prior.checked };
+          return { checked: prior.checked, context };
         }
-        const call: CallRecord = { checked };
-        if (checked.decision.effect === 'require_approval' && !pendingApprovals(runContext).has(callId)) {
-          pendingApprovals(runContext).set(callId, { checked, options });
+        const call: CallRecord = { checked, context };
+        if (checked.decision.effect === 'require_approval') {
+          const opened = openedApproval(checked);
+          if (opened !== undefined) callApprovals(runContext).set(callId, opened);
+          if (!prior) pendingApprovals(runContext).set(callId, { checked, options });
         }
         return call;
       })();
@@ -153,6 +166,23 @@ export function governTool<T extends AnyFunctionTool>(original: T, options: Gove
       record.catch(() => perRun.delete(key));
     }
     return record;
+  };
+
+  /**
+   * The SDK approved a call MeshGuard asked a person about: it runs only if its approval request
+   * lets it through, checked now, right before it runs (once; a policy that now denies, changed
+   * arguments, a rejected, expired or used approval are denies). The outcome joins this decision.
+   */
+  const useApproval = async (runContext: RunContext<unknown>, callId: string, call: CallRecord) => {
+    const approvalId = callApprovals(runContext).get(callId);
+    if (approvalId === undefined) return;
+    call.checked = await checkFor(options, runContext, agentName, {
+      action,
+      kind: 'tool',
+      context: call.context,
+      spanId: callSpanId(callId),
+      approvalId,
+    });
   };
 
   const finish = async (
@@ -167,10 +197,21 @@ export function governTool<T extends AnyFunctionTool>(original: T, options: Gove
     // Done with: a provider that reuses call ids must not meet this decision again.
     calls.get(runContext)?.delete(callKey(base.name, callId));
     pendingApprovals(runContext).delete(callId);
+    callApprovals(runContext).delete(callId);
     const event: AdapterOutcome = { outcome };
     if (call.startedAt !== undefined) event.durationMs = Date.now() - call.startedAt;
     if (error) event.error = error;
     await kit.recordOutcome(call.checked, event);
+  };
+
+  /** Refuses a call that waits on an approval nobody gave it; its request, if any, is withdrawn. */
+  const refuse = async (call: CallRecord, reason: string) => {
+    const { decision } = call.checked;
+    await withdrawApproval(call.checked, 'the call was refused without an answer to this request');
+    await kit.recordOutcome(call.checked, { outcome: 'blocked' });
+    return Verdict.rejectContent(kit.denialText({ ...decision, reason }, action, options.denialMessage), {
+      meshguard: decision,
+    });
   };
 
   const gate = defineToolInputGuardrail({
@@ -183,6 +224,11 @@ export function governTool<T extends AnyFunctionTool>(original: T, options: Gove
         );
       }
       const call = await decide(runContext, toolCall.callId, parseArguments(toolCall.arguments));
+      const sdkApproved = () =>
+        runContext.isToolApproved({ toolName: base.name, callId: toolCall.callId }) === true;
+      if (call.checked.decision.effect === 'require_approval' && sdkApproved()) {
+        await useApproval(runContext, toolCall.callId, call);
+      }
       const { decision } = call.checked;
       if (decision.effect === 'deny') {
         await kit.recordOutcome(call.checked, { outcome: 'blocked' });
@@ -191,19 +237,18 @@ export function governTool<T extends AnyFunctionTool>(original: T, options: Gove
         });
       }
       if (decision.effect === 'require_approval') {
-        const approved = runContext.isToolApproved({ toolName: base.name, callId: toolCall.callId });
-        if (approved !== true) {
+        if (!sdkApproved()) {
           // Before the approval (toolExecution.preApprovalInputGuardrails): the SDK interrupts next.
           if (call.approvalAsked) return Verdict.allow({ meshguard: decision });
           // No approval was asked for (the policy changed during the run): never run unapproved.
-          await kit.recordOutcome(call.checked, { outcome: 'blocked' });
-          return Verdict.rejectContent(
-            kit.denialText(
-              { ...decision, reason: `${decision.reason} (approval is required and was not given)` },
-              action,
-              options.denialMessage,
-            ),
-            { meshguard: decision },
+          return refuse(call, `${decision.reason} (approval is required and was not given)`);
+        }
+        if (callApprovals(runContext).has(toolCall.callId)) {
+          // Approved in the run (`state.approve`) while its request is still pending: only an
+          // answer to the request lets the call through.
+          return refuse(
+            call,
+            `${decision.reason} (approved in the run, but not through MeshGuard: answer the approval request with approveToolCall, guard.approvals.answer or \`meshguard approvals approve\`)`,
           );
         }
         const pending = pendingApprovals(runContext).get(toolCall.callId);

@@ -1,5 +1,6 @@
 import {
   type ActionKind,
+  type AdapterCheckRequest,
   type AgentIdentity,
   type CheckContext,
   type CheckedAction,
@@ -10,8 +11,8 @@ import {
   type Guard,
   type IdentityInput,
 } from '@meshguard/core';
-import { createIdentityCache, FRAMEWORK_NAMES } from '@meshguard/core/internal';
-import { getCurrentTrace, type RunContext } from '@openai/agents';
+import { createIdentityCache, FRAMEWORK_NAMES, failedCheckReason } from '@meshguard/core/internal';
+import { getCurrentTrace, type RunContext, type RunToolApprovalItem } from '@openai/agents';
 import createDebug from 'debug';
 import { agentGuard, closeAgentGuards, flushAgentGuards } from './agent-guards';
 import { PACKAGE_SOURCE } from './package-info';
@@ -62,6 +63,21 @@ export interface RunGovernance {
 }
 
 const runs = new WeakMap<object, RunGovernance>();
+
+/**
+ * Gives a run resumed from a parked state the trace and delegation chains it was parked with, so
+ * its decisions join the same trace and a delegating agent's ceiling still narrows the target.
+ */
+export function resumeRunGovernance(
+  runContext: object,
+  parked: { traceId: string; delegation: Record<string, AgentIdentity[]> },
+): void {
+  runs.set(runContext, {
+    traceId: parked.traceId,
+    delegation: new Map(Object.entries(parked.delegation)),
+    offered: new Map(),
+  });
+}
 
 /** The governance state of one run, keyed by the SDK's `RunContext` (one per run). */
 export function runGovernance(
@@ -166,10 +182,10 @@ export async function checkFor(
   options: GovernanceOptions,
   runContext: RunContext<unknown> | object,
   agentName: string,
-  request: Pick<CheckRequest, 'action' | 'context' | 'spanId'> & { kind: ActionKind },
+  request: Pick<CheckRequest, 'action' | 'context' | 'spanId' | 'approvalId'> & { kind: ActionKind },
 ): Promise<CheckedAction> {
   const run = runGovernance(runContext, options);
-  return kit.check({
+  const checking: AdapterCheckRequest = {
     guard: guardFor(options, agentName),
     agent: identityOf(options, agentName),
     action: request.action,
@@ -178,7 +194,37 @@ export async function checkFor(
     delegation: run.delegation.get(agentName) ?? [],
     context: request.context,
     spanId: request.spanId,
-  });
+  };
+  return request.approvalId === undefined
+    ? kit.check(checking)
+    : checkNamingApproval(checking, request.approvalId);
+}
+
+/**
+ * `kit.check` with the approval request the call was approved under (the kit's request has no
+ * `approvalId`): the same stamps, and it fails closed the same way.
+ */
+async function checkNamingApproval(request: AdapterCheckRequest, approvalId: string): Promise<CheckedAction> {
+  const { guard, agent, action, kind, traceId, context, spanId } = request;
+  const delegation = request.delegation ?? [];
+  const checkRequest: CheckRequest = {
+    action,
+    agent,
+    kind,
+    traceId,
+    framework: kit.framework,
+    source: kit.source,
+    approvalId,
+  };
+  if (context !== undefined) checkRequest.context = context;
+  if (spanId !== undefined) checkRequest.spanId = spanId;
+  if (delegation.length > 0) checkRequest.delegation = delegation;
+  try {
+    return { guard, agent, action, kind, traceId, delegation, decision: await guard.check(checkRequest) };
+  } catch (error) {
+    debug('check of %s with approval %s failed, denying: %O', action, approvalId, error);
+    return kit.failed(request, failedCheckReason('the policy check failed', error));
+  }
 }
 
 /**
@@ -228,6 +274,12 @@ export function offerable(
   return verdict;
 }
 
+/** The SDK's id of the call an approval interruption is about. */
+export function callIdOf(item: RunToolApprovalItem): string | undefined {
+  const raw = item.rawItem as { callId?: string; id?: string };
+  return raw.callId ?? raw.id;
+}
+
 /** A call waiting on a human, or denied where the SDK can only interrupt: by run, by call id. */
 export interface PendingApproval {
   checked: CheckedAction;
@@ -245,6 +297,22 @@ export function pendingApprovals(runContext: object): Map<string, PendingApprova
   if (!map) {
     map = new Map();
     approvals.set(runContext, map);
+  }
+  return map;
+}
+
+const requests = new WeakMap<object, Map<string, string>>();
+
+/**
+ * The MeshGuard approval request each call of a run waits on (or was approved under), by the
+ * SDK's call id: only for guards whose approval requests this adapter can answer
+ * (`approvalChannel`). A call with one is checked again with its `approvalId` before it runs.
+ */
+export function callApprovals(runContext: object): Map<string, string> {
+  let map = requests.get(runContext);
+  if (!map) {
+    map = new Map();
+    requests.set(runContext, map);
   }
   return map;
 }

@@ -4,6 +4,8 @@ import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { governAgent } from './govern-agent';
 import { approvalDecision, approveToolCall, resolvePolicyInterruptions, runGoverned } from './governed-run';
+import { parkedApprovals } from './parked-runs';
+import { resumeParkedRun } from './resume-parked-run';
 
 // The SDK's RunResult<TContext, TAgent> cannot be spelled out for a concrete agent (its bound is
 // Agent<TContext, AgentOutputType>, which no typed agent meets): results are compared with run()'s.
@@ -69,5 +71,25 @@ describe('approvals', () => {
     expectTypeOf(approvalDecision(result.state, item)).toEqualTypeOf<Decision | undefined>();
     expectTypeOf(approveToolCall(result.state, item, { by: 'alice' })).toEqualTypeOf<Promise<void>>();
     expectTypeOf(resolvePolicyInterruptions(result)).toEqualTypeOf<RunToolApprovalItem[]>();
+  });
+});
+
+describe('parking', () => {
+  it('parks through runGoverned options, with the same result type; parkedApprovals names the ids', async () => {
+    const result = runGoverned(agent, 'hi', { guard, parking: true });
+    expectTypeOf(result).toEqualTypeOf(run(agent, 'hi'));
+    expectTypeOf(parkedApprovals(await result)).toEqualTypeOf<string[]>();
+    // @ts-expect-error a streamed leg is not parked: the host answers it
+    runGoverned(agent, 'hi', { guard, runOptions: { stream: true }, parking: true });
+  });
+
+  it('resumeParkedRun returns what run() returns for the resumed state, typed by its agent and context', () => {
+    const resumed = resumeParkedRun('apr_1', { guard, agent });
+    expectTypeOf(resumed).toEqualTypeOf(run(agent, {} as RunState<undefined, TypedAgent>));
+    expectTypeOf<Awaited<typeof resumed>['finalOutput']>().toEqualTypeOf<{ answer: string } | undefined>();
+    const typed = resumeParkedRun('apr_1', { guard, agent, runOptions: { context: { userId: 'u1' } } });
+    expectTypeOf<Awaited<typeof typed>['state']>().toEqualTypeOf<RunState<{ userId: string }, TypedAgent>>();
+    // @ts-expect-error the agent graph to resume with is required
+    resumeParkedRun('apr_1', { guard });
   });
 });

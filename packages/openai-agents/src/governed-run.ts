@@ -1,9 +1,14 @@
 import {
   type ApprovalAnswer as AdapterApprovalAnswer,
+  ApprovalConflictError,
+  type ApprovalRequest,
   type CheckedAction,
   type Decision,
+  MeshGuardError,
+  type RunParking,
   ValidationError,
 } from '@meshguard/core';
+import { approvalReason } from '@meshguard/core/internal';
 import {
   type AgentInputItem,
   type NonStreamRunOptions,
@@ -14,8 +19,11 @@ import {
   type StreamedRunResult,
   type StreamRunOptions,
 } from '@openai/agents';
+import { approvalChannel, openedApproval } from './approval-requests';
 import { callSpanId, governedToolInfo } from './govern-tool';
 import {
+  callApprovals,
+  callIdOf,
   closeGovernance,
   debug,
   type GovernanceOptions,
@@ -26,6 +34,7 @@ import {
   runGovernance,
 } from './governance-context';
 import { builtinAction, recordHostedToolCalls } from './hosted-tools';
+import { parkingOf, parkRun } from './parked-runs';
 import type { AnyAgent } from './sdk-aliases';
 
 /**
@@ -33,11 +42,6 @@ import type { AnyAgent } from './sdk-aliases';
  * rejection message): the adapter contract's answer, the verdict being the call made.
  */
 export type ApprovalAnswer = Omit<AdapterApprovalAnswer, 'approve'>;
-
-function callIdOf(item: RunToolApprovalItem): string | undefined {
-  const raw = item.rawItem as { callId?: string; id?: string };
-  return raw.callId ?? raw.id;
-}
 
 /** The MeshGuard decision behind an approval interruption, if MeshGuard raised it. */
 export function approvalDecision<TContext, TAgent extends AnyAgent>(
@@ -48,57 +52,118 @@ export function approvalDecision<TContext, TAgent extends AnyAgent>(
   return callId === undefined ? undefined : pendingApprovals(state._context).get(callId)?.checked.decision;
 }
 
-async function recordAnswer<TContext, TAgent extends AnyAgent>(
+/** What `answerCall` found and did: the call's decision, and its approval request as answered. */
+interface CallAnswer {
+  /** The decision behind the interruption, when MeshGuard raised it. */
+  checked?: CheckedAction;
+  /** The call's approval request as the answer left it (answered here or, first, elsewhere). */
+  request?: ApprovalRequest;
+}
+
+/**
+ * Answers the MeshGuard side of an interrupted call: its approval request through the guard (the
+ * trail records the approver), or, for a guard without approval requests, an `approved` /
+ * `rejected` outcome joined to its decision. The first answer to a request wins: approving one
+ * answered otherwise (or ended) is an `ApprovalConflictError`; rejecting one someone approved
+ * first still stops the call here, recorded as a `rejected` outcome.
+ */
+async function answerCall<TContext, TAgent extends AnyAgent>(
   state: RunState<TContext, TAgent>,
   item: RunToolApprovalItem,
   outcome: 'approved' | 'rejected',
   answer: ApprovalAnswer,
   fallback: GovernanceOptions | undefined,
-): Promise<void> {
+): Promise<CallAnswer> {
   const callId = callIdOf(item);
-  const pending = callId === undefined ? undefined : pendingApprovals(state._context).get(callId);
   const common = { outcome, actor: answer.by, ...(answer.message ? { reason: answer.message } : {}) };
-  if (pending) {
-    if (pending.answered) return;
+  const pending = callId === undefined ? undefined : pendingApprovals(state._context).get(callId);
+  if (pending?.answered) return { checked: pending.checked };
+  let checked = pending?.checked;
+  let approvalId = callId === undefined ? undefined : callApprovals(state._context).get(callId);
+  if (!checked) {
+    // Resumed from a serialized RunState: the decision is in the trail, not in this process.
+    const toolName = item.toolName ?? (item.rawItem as { name?: string }).name ?? 'unknown';
+    const governed = item.agent.tools.find((t: { name: string }) => t.name === toolName);
+    const info = governedToolInfo(governed);
+    const options = info?.options ?? fallback;
+    if (!options) return {};
+    const action = info?.action ?? builtinAction(options, toolName);
+    const agent = identityOf(options, item.agent.name);
+    const traceId = state._trace?.traceId ?? runGovernance(state._context, options).traceId;
+    const found = await findDecision(options, traceId, agent.id, action, item);
+    if (!found) {
+      await kit.recordObserved(guardFor(options, item.agent.name), {
+        ...common,
+        agent,
+        action,
+        traceId,
+        kind: info ? 'tool' : 'builtin_tool',
+      });
+      return {};
+    }
+    checked = found.checked;
+    approvalId ??= found.approvalId;
+    if (callId !== undefined) {
+      // The resumed call runs under this decision (or its request), and is not recorded twice.
+      pendingApprovals(state._context).set(callId, { checked, options, answered: true });
+      if (approvalId !== undefined) callApprovals(state._context).set(callId, approvalId);
+    }
+  } else if (pending) {
     pending.answered = true;
-    await kit.recordOutcome(pending.checked, common);
-    return;
+    // A built-in tool's request (function tools have theirs in callApprovals already).
+    approvalId ??= openedApproval(checked);
   }
-  // Resumed from a serialized RunState: the decision is in the trail, not in this process.
-  const toolName = item.toolName ?? (item.rawItem as { name?: string }).name ?? 'unknown';
-  const governed = item.agent.tools.find((t: { name: string }) => t.name === toolName);
-  const info = governedToolInfo(governed);
-  const options = info?.options ?? fallback;
-  if (!options) return;
-  const action = info?.action ?? builtinAction(options, toolName);
-  const agent = identityOf(options, item.agent.name);
-  const traceId = state._trace?.traceId ?? runGovernance(state._context, options).traceId;
-  const checked = await findDecision(options, traceId, agent.id, action, item);
-  if (checked && callId !== undefined) {
-    // The resumed call runs under this decision (no second check), and is not recorded twice.
-    pendingApprovals(state._context).set(callId, { checked, options, answered: true });
-  }
-  if (checked) {
+  const channel = approvalId === undefined ? undefined : approvalChannel(checked.guard);
+  if (approvalId === undefined || !channel) {
     await kit.recordOutcome(checked, common);
-  } else {
-    await kit.recordObserved(guardFor(options, item.agent.name), {
-      ...common,
-      agent,
-      action,
-      traceId,
-      kind: info ? 'tool' : 'builtin_tool',
+    return { checked };
+  }
+  try {
+    const request = await channel.answer(approvalId, {
+      approve: outcome === 'approved',
+      by: answer.by,
+      comment: answer.message,
     });
+    return { checked, request };
+  } catch (error) {
+    const unanswered = () => {
+      // Not answered here: the host may answer again (reject it, say).
+      const entry = callId === undefined ? undefined : pendingApprovals(state._context).get(callId);
+      if (entry) entry.answered = false;
+    };
+    if (!isConflict(error)) {
+      unanswered();
+      throw error;
+    }
+    const request = error.current;
+    if (outcome === 'approved' && request.status !== 'approved') {
+      unanswered();
+      throw error;
+    }
+    // Approved by someone else first, and rejected here: the call does not run all the same.
+    if (outcome === 'rejected' && request.status === 'approved') await kit.recordOutcome(checked, common);
+    return { checked, request };
   }
 }
 
-/** The newest `require_approval` decision in the trace for this call (same agent, action, arguments). */
+function isConflict(error: unknown): error is ApprovalConflictError {
+  return (
+    error instanceof ApprovalConflictError ||
+    (MeshGuardError.isInstance(error) && error.code === 'approval_conflict' && 'current' in error)
+  );
+}
+
+/**
+ * The newest `require_approval` decision in the trace for this call (same agent, action, its span
+ * the call id), and the approval request it opened, if any.
+ */
 async function findDecision(
   options: GovernanceOptions,
   traceId: string,
   agentId: string,
   action: string,
   item: RunToolApprovalItem,
-): Promise<CheckedAction | undefined> {
+): Promise<{ checked: CheckedAction; approvalId?: string } | undefined> {
   const candidates = (
     await options.guard.query({
       traceId,
@@ -123,7 +188,7 @@ async function findDecision(
     ...(event.policy ? { policy: event.policy } : {}),
     ...(event.rule ? { rule: event.rule } : {}),
   };
-  return {
+  const checked: CheckedAction = {
     guard: guardFor(options, item.agent.name),
     decision,
     agent: event.agent,
@@ -132,10 +197,15 @@ async function findDecision(
     traceId: event.traceId,
     delegation: event.delegation ?? [],
   };
+  return event.approvalId === undefined ? { checked } : { checked, approvalId: event.approvalId };
 }
 
 /**
- * Approves an interrupted call and records who approved it, then `run(agent, state)` resumes.
+ * Approves an interrupted call, then `run(agent, state)` resumes. With a guard that keeps
+ * approval requests, this answers the call's request (`approval_granted`, `by` as the actor) and
+ * the call is checked again with it right before it runs, so it runs once; a request answered
+ * otherwise, or ended, first is an `ApprovalConflictError`. Otherwise the answer is recorded as an
+ * `approved` outcome.
  *
  * @example
  * for (const item of result.interruptions) await approveToolCall(result.state, item, { by: 'alice' });
@@ -153,19 +223,46 @@ export async function approveToolCall<TContext, TAgent extends AnyAgent>(
     // A policy deny that the SDK could only raise as an interruption (computer use): not a human's to lift.
     throw new ValidationError('item', `is a policy denial, not an approval request: ${denial}`);
   }
-  await recordAnswer(state, item, 'approved', answer, options);
+  await answerCall(state, item, 'approved', answer, options);
   state.approve(item);
 }
 
-/** Rejects an interrupted call and records who rejected it; the model receives `message`. */
+/**
+ * Rejects an interrupted call and records who rejected it (its approval request's
+ * `approval_rejected`, or a `rejected` outcome). The model receives `message`, else, for an
+ * approval request, `Blocked by policy: Rejected by <by> (approval <id>)`.
+ */
 export async function rejectToolCall<TContext, TAgent extends AnyAgent>(
   state: RunState<TContext, TAgent>,
   item: RunToolApprovalItem,
   answer: ApprovalAnswer,
   options?: GovernanceOptions,
 ): Promise<void> {
-  await recordAnswer(state, item, 'rejected', answer, options);
-  state.reject(item, answer.message ? { message: answer.message } : undefined);
+  const { checked, request } = await answerCall(state, item, 'rejected', answer, options);
+  let message = answer.message;
+  if (message === undefined && checked && request) {
+    // Approved by someone else first: still rejected here, so the model reads who stopped it.
+    const reason = request.status === 'approved' ? `Rejected by ${answer.by}` : approvalReason(request);
+    const callId = callIdOf(item);
+    const denialMessage = (
+      options ?? (callId === undefined ? undefined : pendingApprovals(state._context).get(callId)?.options)
+    )?.denialMessage;
+    message = approvalDenialText(checked, reason, denialMessage);
+  }
+  state.reject(item, message !== undefined ? { message } : undefined);
+}
+
+/** What the model reads of a call its approval request did not let through (`reason`). */
+export function approvalDenialText(
+  checked: CheckedAction,
+  reason: string,
+  denialMessage: GovernanceOptions['denialMessage'],
+): string {
+  return kit.denialText(
+    { ...checked.decision, allowed: false, effect: 'deny', reason },
+    checked.action,
+    denialMessage,
+  );
 }
 
 /**
@@ -210,6 +307,13 @@ export interface RunGovernedOptions<TContext = undefined, TAgent extends AnyAgen
   runOptions?: NonStreamRunOptions<TContext, TAgent>;
   /** How many times a run may resume after interruptions (default 10). */
   maxResumes?: number;
+  /**
+   * Parks the run when approvals are left unanswered (no `onApprovalRequired`) and the guard keeps
+   * approval requests: the SDK's serialized run state, kept privately under each approval id
+   * (`true`: `createFileParking()`, `.meshguard/parked`). `parkedApprovals(result)` names them;
+   * once a person has answered, `resumeParkedRun(approvalId, ...)` goes on, in any process.
+   */
+  parking?: RunParking | true;
 }
 
 /**
@@ -218,10 +322,14 @@ export interface RunGovernedOptions<TContext = undefined, TAgent extends AnyAgen
  * `approveToolCall` / `rejectToolCall`) and resume with `runGoverned(agent, result.state, options)`.
  */
 export interface RunGovernedStreamOptions<TContext = undefined, TAgent extends AnyAgent = AnyAgent>
-  extends Omit<RunGovernedOptions<TContext, TAgent>, 'runOptions' | 'onApprovalRequired' | 'maxResumes'> {
+  extends Omit<
+    RunGovernedOptions<TContext, TAgent>,
+    'runOptions' | 'onApprovalRequired' | 'maxResumes' | 'parking'
+  > {
   runOptions: StreamRunOptions<TContext, TAgent>;
   onApprovalRequired?: never;
   maxResumes?: never;
+  parking?: never;
 }
 
 /**
@@ -272,7 +380,8 @@ function isStreaming<TContext, TAgent extends AnyAgent>(
   return options.runOptions?.stream === true;
 }
 
-async function runToEnd<TAgent extends AnyAgent, TContext>(
+/** Runs to the end (or to interruptions nobody here answers, which `parking` parks). */
+export async function runToEnd<TAgent extends AnyAgent, TContext>(
   agent: TAgent,
   input: RunGovernedInput<TContext, TAgent>,
   options: RunGovernedOptions<TContext, TAgent>,
@@ -282,21 +391,49 @@ async function runToEnd<TAgent extends AnyAgent, TContext>(
   for (let resumes = 0; resumes < (options.maxResumes ?? 10); resumes++) {
     const left = resolvePolicyInterruptions(result);
     if (result.interruptions.length === 0) break;
-    let unanswered = false;
+    const unanswered: RunToolApprovalItem[] = [];
     for (const item of left) {
       if (!options.onApprovalRequired) {
-        unanswered = true;
+        unanswered.push(item);
         continue;
       }
       const answer = await options.onApprovalRequired(item, approvalDecision(result.state, item));
-      if (answer.approve) await approveToolCall(result.state, item, answer, options);
+      if (answer.approve) await approveOrTellWhy(result.state, item, answer, options);
       else await rejectToolCall(result.state, item, answer, options);
     }
-    if (unanswered) break; // the host answers these and resumes
+    if (unanswered.length > 0) {
+      // The host (or, parked, a person and any process) answers these and resumes.
+      if (options.parking) await parkRun(result.state, unanswered, options, parkingOf(options.parking));
+      break;
+    }
     result = await runner.run(agent, result.state, options.runOptions);
   }
   await recordHostedToolCalls(result, options);
   return result;
+}
+
+/**
+ * Approves for `onApprovalRequired`; a request answered otherwise (or ended) first is no reason
+ * to fail the run: the call is rejected and the model reads why (an approval someone gave first
+ * lets it run).
+ */
+async function approveOrTellWhy<TContext, TAgent extends AnyAgent>(
+  state: RunState<TContext, TAgent>,
+  item: RunToolApprovalItem,
+  answer: AdapterApprovalAnswer,
+  options: GovernanceOptions,
+): Promise<void> {
+  try {
+    await approveToolCall(state, item, answer, options);
+  } catch (error) {
+    if (!isConflict(error)) throw error;
+    const callId = callIdOf(item);
+    const checked = callId === undefined ? undefined : pendingApprovals(state._context).get(callId)?.checked;
+    const reason = approvalReason(error.current);
+    state.reject(item, {
+      message: checked ? approvalDenialText(checked, reason, options.denialMessage) : reason,
+    });
+  }
 }
 
 async function streamGoverned<TAgent extends AnyAgent, TContext>(

@@ -8,6 +8,7 @@ import type {
   RunToolApprovalItem,
   ShellTool,
 } from '@openai/agents';
+import { withdrawApproval } from './approval-requests';
 import {
   checkFor,
   contextOf,
@@ -76,6 +77,10 @@ export async function offerHostedTool(
       });
       hostedDecisions(run).set(`${agentName}\u0000${action}`, checked);
       // Nothing can pause a hosted call for a human: only allow offers the tool.
+      await withdrawApproval(
+        checked,
+        "a hosted tool runs on the provider's side: nothing can wait for an approval",
+      );
       return checked.decision.effect === 'allow';
     })();
     run.offered.set(key, verdict);
@@ -455,6 +460,7 @@ export function governHostedMcpTool(
         }
         if (own) return own(runContext, item);
         // With onApproval set, the SDK has no pending state for MCP calls: never approve unasked.
+        await withdrawApproval(checked, 'the hosted MCP tool has no onApproval to answer it');
         return {
           approve: false,
           reason: `${kit.denialText(decision, action, options.denialMessage)} (approval is required: give the hosted MCP tool an onApproval to answer it)`,

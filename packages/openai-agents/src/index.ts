@@ -20,4 +20,7 @@ export {
 } from './governed-run';
 export { BUILTIN_ACTIONS, recordHostedToolCalls } from './hosted-tools';
 export { meshguardInputGuardrail } from './input-guardrail';
+export { parkedApprovals } from './parked-runs';
+export type { ResumeParkedRunOptions } from './resume-parked-run';
+export { resumeParkedRun } from './resume-parked-run';
 export { MeshGuardTracingProcessor } from './tracing-processor';

@@ -1,4 +1,5 @@
 import type { InputGuardrail } from '@openai/agents';
+import { withdrawApproval } from './approval-requests';
 import { checkFor, type GovernanceOptions } from './governance-context';
 
 /**
@@ -13,12 +14,14 @@ export function meshguardInputGuardrail(options: GovernanceOptions & { name?: st
     name: options.name ?? 'meshguard',
     runInParallel: false,
     execute: async ({ agent, input, context }) => {
-      const { decision } = await checkFor(options, context, agent.name, {
+      const checked = await checkFor(options, context, agent.name, {
         action: `invoke:${agent.name}`,
         kind: 'guardrail',
         context: { input_length: typeof input === 'string' ? input.length : JSON.stringify(input).length },
       });
-      return { tripwireTriggered: !decision.allowed, outputInfo: decision };
+      // The run is refused now: an approval request it opened has nothing left to let through.
+      await withdrawApproval(checked, 'the run was refused before it started');
+      return { tripwireTriggered: !checked.decision.allowed, outputInfo: checked.decision };
     },
   };
 }

@@ -1,7 +1,14 @@
 // Test fixtures shared by this package's tests: the seed's customer support tools and policy.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { AuditEvent } from '@meshguard/core';
+import {
+  type AuditEvent,
+  createEmbeddedGuard,
+  createMemoryStore,
+  createPolicyEngine,
+  type LoadedPolicy,
+  parsePolicies,
+} from '@meshguard/core';
 import { createTestGuard } from '@meshguard/core/testing';
 import { tool } from '@openai/agents';
 import { z } from 'zod';
@@ -89,9 +96,30 @@ export function supportTools() {
   return { ran, lookupCustomer, getOrderDetails, processRefund, sendEmail, escalateToHuman };
 }
 
+/** The seed policy and `extra`, loaded (for a guard over a real store). */
+export function seedPolicies(extra: string[] = []): LoadedPolicy[] {
+  return [SEED_POLICY, ...extra].flatMap((text) => parsePolicies(text));
+}
+
 /** A guard over the seed policy (plus extra policies), in memory, on a Monday at 10:00 UTC. */
 export function seedGuard(extra: string[] = [], now = '2026-01-05T10:00:00Z') {
   return createTestGuard({ policy: [SEED_POLICY, ...extra], now, framework: 'test' });
+}
+
+/**
+ * `seedGuard` over a store that keeps no approval requests (a custom `AuditStore`): a
+ * `require_approval` decision carries no `approval`, and approvals are answered as before.
+ */
+export function seedGuardWithoutApprovals(extra: string[] = []) {
+  const { guard: seeded, clock } = seedGuard(extra);
+  const { createApproval: _create, answerApproval: _answer, ...store } = createMemoryStore();
+  const guard = createEmbeddedGuard({
+    engine: createPolicyEngine(seeded.engine.policies, { clock }),
+    store,
+    clock,
+    framework: 'test',
+  });
+  return { guard, store, clock };
 }
 
 export function supportOptions(guard: GovernanceOptions['guard'], traceId: string): GovernanceOptions {
