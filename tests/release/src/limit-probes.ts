@@ -147,28 +147,6 @@ function meshguard(args: string[]): Promise<{ code: number; output: string }> {
 }
 
 export const LIMIT_PROBES: Readonly<Record<string, LimitProbe>> = {
-  'gateway-approver-route': {
-    limit: 'no route records an approval answer (approved / rejected) through the gateway',
-    async probe() {
-      const routes = Object.keys((await fetchGatewayOpenApi()).paths).filter((p) => /approv/i.test(p));
-      if (routes.length > 0) return `the gateway serves ${routes.join(', ')}`;
-      return withGateway(async (call, support) => {
-        const event = {
-          id: 'limit-probe-approved',
-          outcome: 'approved',
-          action: 'write:refund',
-          actor: 'a human',
-        };
-        const asAgent = await call('POST', '/v1/audit', support, { events: [event] });
-        if (asAgent.status !== 200 || asAgent.body.rejected?.[0]?.error !== 'forbidden')
-          return `POST /v1/audit with an agent token answered ${asAgent.status} ${JSON.stringify(asAgent.body)} to an approved event`;
-        const asAdmin = await call('POST', '/v1/audit', ADMIN, { events: [event] });
-        if (asAdmin.status !== 403)
-          return `POST /v1/audit with the admin token answered ${asAdmin.status} ${JSON.stringify(asAdmin.body)}`;
-        return undefined;
-      });
-    },
-  },
   'gateway-batch-handoff-token': {
     limit: 'POST /v1/check/batch gives a handoff no delegated token',
     probe: () =>

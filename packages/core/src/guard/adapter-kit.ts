@@ -39,6 +39,8 @@ export interface AdapterCheckRequest {
   delegation?: AgentIdentity[];
   context?: CheckContext;
   spanId?: string;
+  /** The approval request of this exact call, once answered (see `CheckRequest.approvalId`). */
+  approvalId?: string;
 }
 
 /**
@@ -177,6 +179,7 @@ export function createAdapterKit(options: AdapterKitOptions): AdapterKit {
       const checkRequest: CheckRequest = { action, agent, kind, traceId, framework, source };
       if (context !== undefined) checkRequest.context = context;
       if (spanId !== undefined) checkRequest.spanId = spanId;
+      if (request.approvalId !== undefined) checkRequest.approvalId = request.approvalId;
       if (delegation.length > 0) checkRequest.delegation = delegation;
       let decision: Decision;
       try {

@@ -263,14 +263,16 @@ export function createEmbeddedGuard(parts: {
   };
 
   /** The events a decision is recorded as (the decision, a shadow verdict, approval steps). */
-  const eventsOf = (d: Decided, extra: AuditEventBody[] = []): Made => ({
-    decision: d.decision,
-    bodies:
-      extra.length > 0
-        ? [...decisionEventBodies(d.req, d.decision, d.now, defaults), ...extra]
-        : decisionEventBodies(d.req, d.decision, d.now, defaults),
-    ...(d.opened ? { opened: d.opened } : {}),
-  });
+  // `extra` as a function is built after the decision's events, so its ids sort after theirs.
+  const eventsOf = (d: Decided, extra: AuditEventBody[] | (() => AuditEventBody[]) = []): Made => {
+    const bodies = decisionEventBodies(d.req, d.decision, d.now, defaults);
+    const more = typeof extra === 'function' ? extra() : extra;
+    return {
+      decision: d.decision,
+      bodies: more.length > 0 ? [...bodies, ...more] : bodies,
+      ...(d.opened ? { opened: d.opened } : {}),
+    };
+  };
 
   /** Decides and builds the events to record; a `require_approval` opens or uses its approval. */
   const evaluate = (req: ParsedCheckRequest): Made | Promise<Made> => {
@@ -309,7 +311,7 @@ export function createEmbeddedGuard(parts: {
       });
     }
     const opened = { ...d, decision: { ...decision, approval: approvalRef(approval) }, opened: approval };
-    return eventsOf(opened, [approvalEventBody(approval, now)]);
+    return eventsOf(opened, () => [approvalEventBody(approval, now)]);
   };
 
   // The deny is the guard's own: it names no policy rule and carries no shadow verdict.
