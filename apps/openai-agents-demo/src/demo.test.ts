@@ -1,3 +1,7 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -40,4 +44,44 @@ describe('the openai-agents demo (offline)', () => {
     expect(transcript).toContain('handoff:Sales Desk (offer time)');
     expect(transcript).toContain('Escalation Manager  I');
   });
+
+  it('plays the approval scene: the run parks, a manager approves from another process, the refund runs once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mg-demo-approval-'));
+    const db = `sqlite:${join(dir, 'demo.db')}`;
+    const cli = fileURLToPath(new URL('../../../packages/cli/dist/cli.js', import.meta.url));
+    const lines: string[] = [];
+    try {
+      const { events, verified } = await runDemo({
+        policies: [policy('openai-support.yaml'), policy('escalation.yaml'), policy('refund-approvals.yaml')],
+        store: db,
+        print: (line) => lines.push(stripVTControlCharacters(line)),
+        approval: {
+          parkingDir: join(dir, 'parked'),
+          approve: (id) =>
+            new Promise((resolve, reject) =>
+              execFile(
+                process.execPath,
+                [cli, 'approvals', 'approve', id, '--db', db, '--by', 'Dana'],
+                (error, _out, err) => (error ? reject(new Error(err)) : resolve()),
+              ),
+            ),
+        },
+      });
+      expect(verified).toBe(true);
+      const desk = events.filter((e) => e.agent.name === 'Refunds Desk');
+      expect(desk.map((e) => `${e.type} ${e.effect}${e.outcome ? ` ${e.outcome}` : ''}`)).toEqual([
+        'decision require_approval',
+        'approval_requested require_approval',
+        'approval_granted allow',
+        'decision allow',
+        'outcome allow success',
+      ]);
+      expect(desk.find((e) => e.type === 'approval_granted')?.actor).toBe('Dana');
+      const transcript = lines.join('\n');
+      expect(transcript).toContain('APPROVED by Dana: write:refund');
+      expect(transcript).toMatch(/Refund of \$150\.00 processed for order ORD-2024-002/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

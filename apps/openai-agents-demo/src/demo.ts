@@ -1,8 +1,22 @@
-import { type AuditEvent, createGuard, type EmbeddedGuard } from '@meshguard/core';
-import { FRAMEWORK, type GovernanceOptions, governAgent, runGoverned } from '@meshguard/openai-agents';
+import { type AuditEvent, createFileParking, createGuard, type EmbeddedGuard } from '@meshguard/core';
+import {
+  FRAMEWORK,
+  type GovernanceOptions,
+  governAgent,
+  parkedApprovals,
+  resumeParkedRun,
+  runGoverned,
+} from '@meshguard/openai-agents';
 import { Runner, setTracingDisabled, withTrace } from '@openai/agents';
 import pc from 'picocolors';
-import { ACTIONS, IDENTITIES, scriptedStory, supportAgents } from './support-team';
+import {
+  ACTIONS,
+  IDENTITIES,
+  refundsDesk,
+  scriptedApprovalScene,
+  scriptedStory,
+  supportAgents,
+} from './support-team';
 
 export interface DemoOptions {
   /** Policy files (the seed policy and the escalation tier's). */
@@ -16,6 +30,12 @@ export interface DemoOptions {
   model?: string | undefined;
   /** Record under this trace id (the root `pnpm demo` runs every framework under one). */
   traceId?: string | undefined;
+  /**
+   * The approval scene: where the paused run is parked, and the person who answers (another
+   * process, as a manager with the CLI would: `meshguard approvals approve <id>`). Without it the
+   * scene is left out.
+   */
+  approval?: { parkingDir: string; approve: (approvalId: string) => Promise<void> } | undefined;
 }
 
 export interface DemoResult {
@@ -31,6 +51,7 @@ const FULL_EXAMPLE = [
   'Please also refund $150 for order ORD-2024-002, same problem.',
 ];
 const TEAM_REQUEST = 'I need a refund of $150 for order #12345, the item arrived broken.';
+const APPROVAL_REQUEST = 'Please refund $150 for order ORD-2024-002, it arrived broken.';
 
 /** Plays the seed's Full Example and the tiered team as one run, printing each decision. */
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
@@ -57,6 +78,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const showDecisions = async () => {
     const events = await guard.query({ traceId, framework: FRAMEWORK, order: 'asc', limit: 10_000 });
     for (const event of events.slice(shown)) {
+      if (event.type === 'approval_granted' || event.type === 'approval_rejected') {
+        const answer = event.type === 'approval_granted' ? pc.green('APPROVED') : pc.red('REJECTED');
+        p(`   ${answer} by ${event.actor ?? 'someone'}: ${event.action} ${pc.dim(`(${event.approvalId})`)}`);
+        continue;
+      }
       if (event.type !== 'decision' || event.mode !== 'enforce') continue;
       const outcome = events.find((o) => o.type === 'outcome' && o.decisionId === event.decisionId);
       const mark =
@@ -86,10 +112,32 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     for (const input of FULL_EXAMPLE) await turn('Customer Support Agent', support, input);
     p(pc.bold('2. The tiered support team: governed handoffs and delegation\n'));
     await turn('Tier 1 Support', governAgent(tier1, governance), TEAM_REQUEST);
+    if (options.approval) await approvalScene(options.approval);
   };
+
+  // The run pauses on the approval, is parked, a manager approves from another process, and the
+  // parked run resumes: the refund runs once.
+  const approvalScene = async (approval: NonNullable<DemoOptions['approval']>) => {
+    p(pc.bold('3. A refund a manager approves: the run waits, a person answers, the run goes on\n'));
+    const desk = governAgent(refundsDesk(live ? (options.model ?? 'gpt-4.1-mini') : sceneModel!), governance);
+    const parking = createFileParking(approval.parkingDir);
+    p(`${pc.cyan('user')}  ${APPROVAL_REQUEST}`);
+    const paused = await runGoverned(desk, APPROVAL_REQUEST, { ...governance, runner, parking });
+    await showDecisions();
+    const [approvalId] = parkedApprovals(paused);
+    if (!approvalId) throw new Error('the refund was not parked for approval');
+    p(`   ${pc.dim(`run parked under ${approvalId}; asking a refund manager (another process)...`)}`);
+    await approval.approve(approvalId);
+    p(`   ${pc.dim(`approved; resuming the parked run`)}`);
+    const resumed = await resumeParkedRun(approvalId, { ...governance, agent: desk, runner, parking });
+    await showDecisions();
+    p(`${pc.magenta(resumed.lastAgent?.name ?? 'Refunds Desk')}  ${String(resumed.finalOutput ?? '')}\n`);
+  };
+  const sceneModel = live ? undefined : scriptedApprovalScene();
   if (live) await withTrace('MeshGuard openai-agents demo', story, { traceId });
   else await story();
   if (!live) (model as { assertComplete(): void }).assertComplete();
+  if (!live && options.approval) sceneModel!.assertComplete();
 
   const events = await guard.query({ traceId, framework: FRAMEWORK, order: 'asc', limit: 10_000 });
   const verified = (await guard.store.verify()).ok;

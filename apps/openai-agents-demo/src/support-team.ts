@@ -18,6 +18,7 @@ export const IDENTITIES = {
   'Billing Specialist': { tags: ['openai', 'support'], tier: 'verified' as const },
   'Escalation Manager': { tags: ['escalation'], tier: 'trusted' as const },
   'Sales Desk': { tags: ['sales'], tier: 'basic' as const },
+  'Refunds Desk': { tags: ['refunds-desk'], tier: 'verified' as const },
 };
 
 let refs = 0;
@@ -162,4 +163,29 @@ For refunds, hand off to the Billing Specialist. For complex issues, hand off to
     handoffs: [billing, escalation, sales],
   });
   return { supportAgent, tier1 };
+}
+
+/** The offline model of the approval scene: it asks for the $150 refund, then relays the result. */
+export function scriptedApprovalScene(): ScriptedModel {
+  return new ScriptedModel([
+    [
+      functionCall(
+        'process_refund',
+        { order_id: 'ORD-2024-002', amount: 150, reason: 'Arrived broken' },
+        { callId: 'call_refund_approved' },
+      ),
+    ],
+    reply((r) => `Your manager approved it. ${r}`),
+  ]);
+}
+
+/** The refunds desk: refunds over $100 wait for a refund manager (refund-approvals.yaml). */
+export function refundsDesk(model: Model | string): Agent {
+  return new Agent({
+    name: 'Refunds Desk',
+    instructions:
+      'You process refunds. Large refunds wait for a manager; say so, and finish them once approved.',
+    model,
+    tools: [getOrderDetails, processRefund],
+  });
 }
