@@ -24,7 +24,9 @@ const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   v: 'Schema version. A change that breaks readers of v1 gets a new number.',
   id: 'Unique id of the event, a UUIDv7 (sortable by creation time). An outcome sent with its own `id` keeps it, which makes sending it again harmless.',
   ts: 'When the event happened: an ISO 8601 date-time in UTC (`2026-01-05T10:00:00.000Z`).',
-  type: '`decision` (a check and what was decided), `outcome` (what happened after it) or `session` (run-level activity, e.g. a trace starting or ending).',
+  type: '`decision` (a check and what was decided), `outcome` (what happened after it), `session` (run-level activity, e.g. a trace starting or ending), or a step of an approval request: `approval_requested`, `approval_granted`, `approval_rejected`, `approval_expired`, `approval_cancelled` (see [approvals.md](approvals.md)).',
+  approvalId:
+    'The approval request the event belongs to (`apr_...`): on `approval_*` events, and on the decision a `require_approval` opened or an approval let through.',
   traceId:
     "The run the event belongs to: the framework's own trace id where it has one (else `trace_<decisionId without dashes>`), so `meshguard audit trace <traceId>` shows the run. Outcomes take their decision's.",
   spanId: 'The span inside the run, where the framework has spans.',
@@ -61,7 +63,7 @@ const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   outcome:
     "For outcome events: the action ran (`success`, `error`), was stopped (`blocked`), a human answered an approval (`approved`, `rejected`), or MeshGuard could only watch it happen inside the framework's own service (`observed`: not gated).",
   durationMs: 'For outcome events: how long the action took, in milliseconds.',
-  actor: 'For `approved` and `rejected` outcomes: who answered.',
+  actor: 'Who answered: on `approval_granted` and `approval_rejected` events the approver (`meshguard` for an expiry), on `approved` and `rejected` outcomes the person named.',
   error: 'For `error` outcomes: what failed.',
   source: 'The package that produced the event, with its version (each adapter stamps its own).',
   'source.name': 'Package name, e.g. `@meshguard/openai-agents`.',
