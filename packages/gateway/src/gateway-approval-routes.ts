@@ -1,5 +1,5 @@
 import { type EmbeddedGuard, type GatewayState, MeshGuardError } from '@meshguard/core';
-import { approvalState } from '@meshguard/core/internal';
+import { approvalState, approverRefusal } from '@meshguard/core/internal';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { createApprover } from './approver-tokens';
@@ -82,13 +82,18 @@ export const approvalRoutes: FastifyPluginAsyncZod<ApprovalRoutesOptions> = asyn
       schema: {
         summary: 'List approval requests',
         description:
-          'Approval requests newest first, filtered by `status` (`pending` is the inbox), `agent` or `traceId`; a page at a time. Requests past their deadline are expired first.',
+          'Approval requests newest first, filtered by `status` (`pending` is the inbox), `agent` or `traceId`; a page at a time (an approver sees only the requests whose rule names one of its tags, or names none, so a page may hold fewer than `limit`). Requests past their deadline are expired first.',
         querystring: ApprovalListQuerySchema,
         response: { 200: ApprovalPageReplySchema, ...approverAuthErrors, ...queryErrors },
         security,
       },
     },
-    async (request) => approvalsOf(guard).list(request.query),
+    async (request) => {
+      const page = await approvalsOf(guard).list(request.query);
+      // An approver sees the requests it may answer, nobody else's arguments.
+      const approver = request.approver!;
+      return { ...page, approvals: page.approvals.filter((a) => approverRefusal(a, approver) === undefined) };
+    },
   );
 
   app.get(
@@ -96,7 +101,8 @@ export const approvalRoutes: FastifyPluginAsyncZod<ApprovalRoutesOptions> = asyn
     {
       schema: {
         summary: 'Read an approval request',
-        description: 'One approval request, with the exact arguments to judge. 404 when there is none.',
+        description:
+          'One approval request, with the exact arguments to judge. 404 when there is none, or when its rule names approver tags this approver does not have.',
         params: ApprovalParamsSchema,
         response: { 200: ApprovalReplySchema, ...approverAuthErrors, 400: queryErrors[400], 404: notFound },
         security,
@@ -104,7 +110,8 @@ export const approvalRoutes: FastifyPluginAsyncZod<ApprovalRoutesOptions> = asyn
     },
     async (request, reply) => {
       const approval = await approvalsOf(guard).get(request.params.id);
-      if (!approval)
+      // One the approver may not answer is as unknown to it as one that does not exist.
+      if (!approval || approverRefusal(approval, request.approver!) !== undefined)
         return reply
           .code(404)
           .send({ error: 'not_found', message: `there is no approval request ${request.params.id}` });

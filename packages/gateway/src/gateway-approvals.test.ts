@@ -162,6 +162,9 @@ describe('approvals over the gateway', () => {
     const agent = await agentToken('support-bot');
     const bob = await approverToken('bob', ['support']);
     const id = (await check(agent, { action: 'write:refund', context: { amount: 150 } })).json().approval.id;
+    // bob sees neither the request nor its arguments: the rule names finance.
+    expect((await app.inject({ url: '/v1/approvals', headers: bearer(bob.token) })).json().approvals).toEqual([]);
+    expect((await app.inject({ url: `/v1/approvals/${id}`, headers: bearer(bob.token) })).statusCode).toBe(404);
     const refused = await app.inject({
       method: 'POST',
       url: `/v1/approvals/${id}/approve`,

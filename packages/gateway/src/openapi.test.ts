@@ -201,7 +201,7 @@ describe('the OpenAPI document declares every status each route answers', () => 
     const bob = { authorization: `Bearer ${approver.json().token}` };
     await send('GET /v1/approvers', { url: '/v1/approvers', headers: admin });
     await send('GET /v1/approvals', { url: '/v1/approvals?status=pending', headers: bob });
-    await send('GET /v1/approvals/{id}', { url: `/v1/approvals/${first}`, headers: bob });
+    await send('GET /v1/approvals/{id}', { url: `/v1/approvals/${first}`, headers: admin });
     await send('GET /v1/approvals/{id}', { url: '/v1/approvals/apr_none', headers: bob });
     await send('GET /v1/agent/approvals/{id}', { url: `/v1/agent/approvals/${first}`, headers: agent() });
     await send('GET /v1/agent/approvals/{id}', { url: '/v1/agent/approvals/apr_none', headers: agent() });
