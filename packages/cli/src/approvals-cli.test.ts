@@ -149,4 +149,58 @@ describe('meshguard approvals and approver, against a gateway', () => {
     expect(bad.stderr).toMatch(/notify\.yaml:2:\d+: channels\[0\]\.format/);
     expect(bad.stderr).not.toContain('whsec_');
   });
+
+  it('on the embedded database: watch prints a new request, approve records --by, show exits 1 for an unknown id', async () => {
+    const db = `sqlite:${join(dir, 'embedded.db')}`;
+    await writeFile(join(dir, 'embedded-policy.yaml'), POLICY);
+    const guard = await createGuard({ policies: join(dir, 'embedded-policy.yaml'), store: db });
+    const watcher = spawn(process.execPath, [CLI, 'approvals', 'watch', '--json', '--db', db], {
+      cwd: dir,
+      env: envWithout([...GATEWAY_VARIABLES, 'MESHGUARD_APPROVER_TOKEN']),
+    });
+    children.push(watcher);
+    try {
+      let seen = '';
+      watcher.stdout.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+      });
+      const agent = { id: 'payments-bot', name: 'payments-bot', tags: [], tier: 'basic' as const };
+      const decision = await guard.check({
+        action: 'write:wire',
+        agent,
+        context: { to: 'ACME', amount: 12 },
+      });
+      const id = decision.approval!.id;
+      const started = Date.now();
+      while (!seen.includes(id) && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 50));
+      expect(JSON.parse(seen.trim().split('\n')[0]!)).toMatchObject({
+        id,
+        status: 'pending',
+        arguments: { to: 'ACME' },
+      });
+
+      const approved = cli(['approvals', 'approve', id, '--db', db, '--by', 'maria@finance']);
+      expect(approved.code).toBe(EXIT.ok);
+      expect(await guard.approvalStatus(id)).toMatchObject({
+        status: 'approved',
+        answeredBy: 'maria@finance',
+      });
+      expect(
+        (
+          await guard.check({
+            action: 'write:wire',
+            agent,
+            context: { to: 'ACME', amount: 12 },
+            approvalId: id,
+          })
+        ).allowed,
+      ).toBe(true);
+      expect(cli(['approvals', 'show', 'apr_nope', '--db', db]).code).toBe(EXIT.failed);
+      const all = cli(['approvals', 'list', '--status', 'all', '--db', db]);
+      expect(all.stdout).toContain('approved');
+    } finally {
+      watcher.kill('SIGINT');
+      await guard.close();
+    }
+  }, 60_000);
 });
