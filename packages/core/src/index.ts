@@ -6,6 +6,7 @@ export type { ApprovalState, ApprovalStatusOptions, Approver } from './approvals
 export { ApprovalConflictError } from './approvals/approval-flow';
 export type { ApprovalAnswered, ApprovalStore, NotifyingApprovalStore } from './approvals/approval-store';
 export type { ApprovalDecisionInput, ApprovalWaitOptions, GuardApprovals } from './approvals/guard-approvals';
+export { DEFAULT_ARGUMENTS_RETENTION_MS } from './approvals/guard-approvals';
 export type { ClaimedRun, ParkedRun, RunParking } from './approvals/run-parking';
 export { createFileParking, DEFAULT_PARKING_DIR } from './approvals/run-parking';
 export type {

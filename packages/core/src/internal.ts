@@ -40,6 +40,7 @@ export { formatDuration, parseDuration } from './policy/duration';
 export { checkUniqueNames, parseYamlAs } from './policy/policy-loader';
 export {
   AppliesToSchema,
+  ApprovalSettingsSchema,
   ConditionsSchema,
   ContextOperatorSchema,
   DelegationLimitsSchema,

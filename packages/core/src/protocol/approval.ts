@@ -75,11 +75,6 @@ export function argumentsHash(args: Record<string, unknown> | undefined): string
     .digest('hex');
 }
 
-/** Whether a request is still waiting at `now` (pending and not past its deadline). */
-export function isAwaitingAnswer(request: ApprovalRequest, now: number): boolean {
-  return request.status === 'pending' && Date.parse(request.expiresAt) > now;
-}
-
 /** The filter of an approvals listing: a status, newest first, a page at a time. */
 export const ApprovalListQuerySchema = z.object({
   status: ApprovalStatusSchema.optional(),

@@ -7,7 +7,7 @@ import { EffectSchema, PolicyModeSchema, PolicyRefSchema, RuleRefSchema } from '
  * `decision` and `outcome` of an action; `session` for what an SDK reports of a run; `approval_*`
  * for each step of an approval request (`actor` says who answered).
  */
-export const AUDIT_EVENT_TYPES = [
+const AUDIT_EVENT_TYPES = [
   'decision',
   'outcome',
   'session',

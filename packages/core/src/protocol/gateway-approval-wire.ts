@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApprovalListQuerySchema, ApprovalRequestSchema, ApprovalStatusSchema } from './approval';
+import { ApprovalRequestSchema, ApprovalStatusSchema } from './approval';
 
 // The approval routes' wire: the gateway validates and documents with these, clients (the CLI,
 // the remote guard, the console) parse replies with them.
@@ -7,8 +7,6 @@ import { ApprovalListQuerySchema, ApprovalRequestSchema, ApprovalStatusSchema } 
 export const ApprovalParamsSchema = z.object({
   id: z.string().min(1).max(256).describe('The approval request id (`apr_...`).'),
 });
-
-export { ApprovalListQuerySchema };
 
 export const ApprovalReplySchema = ApprovalRequestSchema.describe(
   'An approval request, with the arguments the approver judges.',
