@@ -43,6 +43,14 @@ export interface BedrockEmulatorOptions {
   script: BedrockScriptStep[];
   /** The region in ARNs and `clientConfig` (default `us-east-1`). */
   region?: string;
+  /**
+   * The agent's idle session timeout (`idleSessionTTLInSeconds`, default 600 as on a classic
+   * agent): a session that has seen no request for longer is gone, and with it the return of
+   * control it waited on, so results sent to it are refused.
+   */
+  idleSessionTTLInSeconds?: number;
+  /** The emulator's clock (milliseconds; default `Date.now`), to let sessions idle out in tests. */
+  clock?: () => number;
 }
 
 export interface BedrockEmulator {
@@ -94,6 +102,10 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions): Pro
   const record = createEmulatorRecord<BedrockScriptStep, BedrockEmulatorRequest>(options.script);
   const { requests, problems } = record;
   const pending = new Map<string, PendingReturnControl>();
+  const clock = options.clock ?? Date.now;
+  const idleMs = (options.idleSessionTTLInSeconds ?? 600) * 1000;
+  // When each session last heard from the client (a request, or the end of its response).
+  const lastActive = new Map<string, number>();
 
   const arn = (agentId: string, aliasId: string) =>
     `arn:aws:bedrock:${region}:${ACCOUNT}:agent-alias/${agentId}/${aliasId}`;
@@ -124,9 +136,23 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions): Pro
     if (invalid) return refuse(res, problems, 400, invalid);
 
     const field = operation === 'InvokeAgent' ? 'sessionState' : 'inlineSessionState';
+    const idle = clock() - (lastActive.get(sessionId) ?? Number.POSITIVE_INFINITY);
+    const expired = idle > idleMs;
+    if (expired && lastActive.has(sessionId)) {
+      // Idle past the timeout: Bedrock has deleted the session, and what it waited on with it.
+      pending.delete(sessionId);
+      lastActive.delete(sessionId);
+    }
+    lastActive.set(sessionId, clock());
     const waiting = pending.get(sessionId);
-    const reply = checkReply(waiting, body[field], field);
+    let reply = checkReply(waiting, body[field], field);
     if (reply.kind === 'http') return refuse(res, problems, 400, reply.message);
+    if (reply.kind === 'stream' && !waiting && expired && Number.isFinite(idle)) {
+      reply = {
+        kind: 'stream',
+        message: `${reply.message} (session ${sessionId} expired: idle for ${Math.round(idle / 1000)} s, over its idleSessionTTLInSeconds of ${idleMs / 1000} s)`,
+      };
+    }
 
     res.writeHead(200, {
       'content-type': 'application/vnd.amazon.eventstream',
@@ -136,7 +162,11 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions): Pro
     });
     const out = res as ServerResponse;
     const send = (frame: Uint8Array) => out.write(frame);
-    const end = () => new Promise<void>((resolve) => out.end(resolve));
+    const end = () =>
+      new Promise<void>((resolve) => {
+        lastActive.set(sessionId, clock());
+        out.end(resolve);
+      });
 
     if (reply.kind === 'stream') {
       problems.push(reply.message);

@@ -3,6 +3,7 @@ import type { ApprovalAnswer } from './bedrock-governance';
 import { parameterObject } from './bedrock-payloads';
 import {
   AGENT_ID,
+  creditGroups,
   supportActionGroups,
   supportAgent,
   supportGuard,
@@ -27,22 +28,6 @@ const credit = () => [
     bedrockFunctionInput('Accounts', 'credit_account', { customer_id: 'CUST-001', amount: 25 }),
   ]),
 ];
-
-function creditGroups(credited: unknown[]) {
-  return {
-    Accounts: {
-      functions: {
-        credit_account: {
-          action: 'write:account_credit',
-          handler: (args: Record<string, unknown>) => {
-            credited.push(args);
-            return 'Credited $25.00';
-          },
-        },
-      },
-    },
-  };
-}
 
 describe('fails closed where the host or the service answers something unexpected', () => {
   it('runs nothing when onApprovalRequired answers something that is not { approve: boolean, by }', async () => {
@@ -72,11 +57,14 @@ describe('fails closed where the host or the service answers something unexpecte
         'The action said: Blocked by policy: Account credits need a manager (rule bedrock-support#4) (approval failed: onApprovalRequired must answer { approve: boolean, by: string, message?: string })',
       );
       const events = await guard.query({ traceId: result.traceId, order: 'asc' });
+      // The request nobody can answer now is withdrawn.
       expect(trail(events)).toEqual([
         'decision Support Agent write:account_credit require_approval',
+        'approval_requested Support Agent write:account_credit require_approval',
+        'approval_cancelled Support Agent write:account_credit deny',
         'outcome Support Agent write:account_credit require_approval/blocked',
       ]);
-      expect(events[1]!.error).toBe(
+      expect(events[3]!.error).toBe(
         'onApprovalRequired must answer { approve: boolean, by: string, message?: string }',
       );
     }
@@ -110,11 +98,14 @@ describe('fails closed where the host or the service answers something unexpecte
     const events = await guard.query({ traceId: result.traceId, order: 'asc' });
     expect(trail(events)).toEqual([
       'decision Support Agent write:account_credit require_approval',
+      'approval_requested Support Agent write:account_credit require_approval',
+      'approval_cancelled Support Agent write:account_credit deny',
       'outcome Support Agent write:account_credit require_approval/blocked',
       'decision Support Agent read:customer_data allow',
       'outcome Support Agent read:customer_data allow/success',
     ]);
-    expect(events[1]!.error).toBe('approvals service unreachable');
+    expect(events[3]!.error).toBe('approvals service unreachable');
+    expect(events[2]!.reason).toContain('the approver failed: approvals service unreachable');
   });
 
   it('records a decision for an input of an invocation type it does not know, and refuses it', async () => {

@@ -5,6 +5,7 @@ import {
   type Decision,
   type Guard,
   type IdentityInput,
+  type RunParking,
 } from '@meshguard/core';
 import { createIdentityCache, FRAMEWORK_NAMES, type IdentityDefaults } from '@meshguard/core/internal';
 import createDebug from 'debug';
@@ -35,9 +36,13 @@ export interface GovernanceOptions {
    */
   identities?: Record<string, IdentityInput>;
   /**
-   * Answers `require_approval` decisions (a human in the loop). Without it such calls are refused
-   * with the policy's reason: nothing runs unapproved. On a rejection the agent is told the
-   * answer's `message` (default: the policy's reason).
+   * Answers `require_approval` decisions (a human in the loop). With a store that keeps approval
+   * requests, the answer is recorded on the decision's request (the approver's way) and the call
+   * is checked again with its `approvalId` right before it runs. Without it such calls are
+   * refused with the policy's reason (or, with `parking`, the turn is parked for a person to
+   * answer): nothing runs unapproved. On a rejection the agent is told the answer's `message`
+   * (default: `Blocked by policy: Rejected by <by> (approval apr_...)`, or `Not approved:
+   * <reason>` where the store keeps no requests).
    */
   onApprovalRequired?: (
     call: BedrockActionCall,
@@ -54,6 +59,8 @@ export interface Governance extends GovernanceOptions {
   handlers: ActionGroupsHandlers;
   /** The invoked agent's identity, resolved once. */
   self: AgentIdentity;
+  /** Where turns waiting for a person's approval are parked (`createGovernedAgent`'s `parking`). */
+  parking?: RunParking;
 }
 
 /** Validates an identity, filling `id` and `name`; a bad one is a `ConfigError` naming the agent. */

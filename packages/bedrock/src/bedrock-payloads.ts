@@ -40,7 +40,7 @@ const ApiInvocationInputSchema = z.object({
   collaboratorName: z.string().optional(),
 });
 
-const InvocationInputMemberSchema = z.union([
+export const InvocationInputMemberSchema = z.union([
   z.object({ functionInvocationInput: FunctionInvocationInputSchema }),
   z.object({ apiInvocationInput: ApiInvocationInputSchema }),
 ]);

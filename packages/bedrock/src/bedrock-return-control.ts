@@ -1,7 +1,16 @@
 import type { InvocationResultMember } from '@aws-sdk/client-bedrock-agent-runtime';
-import type { ApprovalAnswer, CheckContext, CheckedAction } from '@meshguard/core';
+import type {
+  AdapterCheckRequest,
+  AgentIdentity,
+  ApprovalAnswer,
+  ApprovalRequest,
+  CheckedAction,
+  Decision,
+  GuardApprovals,
+} from '@meshguard/core';
 import {
   approvalFailedDecision,
+  approvalReason,
   checkApprovalAnswer,
   failedCheckReason,
   NO_APPROVER,
@@ -13,6 +22,7 @@ import {
   isApiResponse,
   resolveAction,
 } from './action-group-handlers';
+import { approvalsOf, checkWithApproval, isAllowed, withdrawApproval } from './bedrock-approvals';
 import { collaboratorIdentity, debug, type Governance, kit } from './bedrock-governance';
 import {
   INVOCATION_TYPES,
@@ -32,24 +42,59 @@ export function parseReturnControl(raw: unknown): ReturnControlPayload {
   });
 }
 
+/** An input left waiting for a person's answer to its approval request (the turn is parked). */
+interface WaitingInput {
+  index: number;
+  member: InvocationInputMember;
+  call: BedrockActionCall;
+  approval: { id: string; expiresAt: string };
+  /** The `require_approval` decision that opened the request. */
+  decisionId: string;
+}
+
+/** One return of control answered: a result per input, in order, except the inputs left waiting. */
+export interface AnsweredReturnControl {
+  results: Array<InvocationResultMember | undefined>;
+  waiting: WaitingInput[];
+}
+
 /**
  * Answers one return of control: each input is checked for the agent that asked (a
  * collaborator's under the delegation supervisor -> collaborator), allowed ones run their
  * handler, refused ones get the reason with `responseState: 'REPROMPT'` so the agent can tell
  * the user. Results echo what the service matches them on: action group, function or API path
- * and method, and agent id.
+ * and method, and agent id. With `parking` and no `onApprovalRequired`, an input whose approval
+ * request is open waits (no result) for the turn to be parked.
  */
 export async function answerReturnControl(
   governance: Governance,
   turn: TurnState,
   payload: ReturnControlPayload,
-): Promise<InvocationResultMember[]> {
-  const results: InvocationResultMember[] = [];
+): Promise<AnsweredReturnControl> {
+  const answered: AnsweredReturnControl = { results: [], waiting: [] };
   // One at a time: handlers may depend on each other's effects, and the trail keeps their order.
   for (const [index, member] of payload.invocationInputs.entries()) {
-    results.push(await answerInput(governance, turn, payload.invocationId, member, index));
+    const answer = await answerInput(governance, turn, payload.invocationId, member, index);
+    if ('approval' in answer && 'member' in answer) {
+      answered.waiting.push(answer);
+      answered.results.push(undefined);
+    } else answered.results.push(answer);
   }
-  return results;
+  return answered;
+}
+
+/** One input as the adapter handles it: the call, what runs it, and how its check is asked. */
+interface CallInHand {
+  governance: Governance;
+  turn: TurnState;
+  call: BedrockActionCall;
+  spec: ActionSpec | undefined;
+  /** What the handler gets (an API call's body merged into its parameters). */
+  input: Record<string, unknown>;
+  /** The check request (with the context checked, once it could be built). */
+  request: AdapterCheckRequest;
+  /** The human's answer, once given. */
+  approval?: GovernedCall['approval'];
 }
 
 async function answerInput(
@@ -58,61 +103,53 @@ async function answerInput(
   invocationId: string,
   member: InvocationInputMember,
   index: number,
-): Promise<InvocationResultMember> {
+): Promise<InvocationResultMember | WaitingInput> {
   const { call, spec } = describeCall(governance, turn, invocationId, member);
-  const input = call.type === 'api' ? { ...call.args, ...call.body } : call.args;
-  const request = {
-    guard: governance.guard,
-    action: call.action,
-    agent: call.agent,
-    kind: 'tool' as const,
-    traceId: turn.traceId,
-    delegation: call.delegation,
-    spanId: `bedrock:${invocationId}:${index}`,
-  };
+  const hand = inHand(governance, turn, call, spec, index);
   let checked: CheckedAction;
   try {
-    const context: CheckContext = spec?.context ? spec.context(input, call) : input;
-    checked = await kit.check({ ...request, context });
+    hand.request.context = spec?.context ? spec.context(hand.input, call) : hand.input;
+    checked = await kit.check(hand.request);
   } catch (error) {
     // The host's context mapping threw: nothing can be decided, so the call is refused.
-    checked = kit.failed(request, failedCheckReason("the check's context could not be built", error));
+    checked = kit.failed(hand.request, failedCheckReason("the check's context could not be built", error));
   }
   const { decision } = checked;
-  let approval: GovernedCall['approval'];
-  const done = (entry: Pick<GovernedCall, 'outcome' | 'response' | 'durationMs'>) => {
-    turn.decisions.push({ call, decision, ...entry, ...(approval ? { approval } : {}) });
-  };
-  const refuse = async (
-    text: string,
-    record?: { outcome: 'blocked' | 'error'; reason?: string; error?: string },
-  ) => {
-    if (record) {
-      await kit.recordOutcome(checked, {
-        outcome: record.outcome,
-        ...(record.outcome === 'error' ? { error: text } : record.reason ? { reason: record.reason } : {}),
-        ...(record.error ? { error: record.error } : {}),
-      });
-    }
-    done({ outcome: 'blocked', response: text });
-    return resultFor(call, { refused: text });
-  };
 
   if (!(INVOCATION_TYPES as readonly string[]).includes(call.invocationType)) {
     // Unknown to this version: refused whatever policy says (there is no telling what answering it would do).
     debug('unsupported actionInvocationType %s for %s', call.invocationType, call.action);
     const text = `MeshGuard cannot answer an action of invocation type ${call.invocationType}`;
-    return refuse(text, { outcome: 'blocked', reason: text });
+    return refuse(hand, checked, text, { outcome: 'blocked', reason: text });
   }
   if (decision.effect === 'deny') {
-    return refuse(kit.denialText(decision, call, governance.denialMessage), { outcome: 'blocked' });
+    return refuse(hand, checked, kit.denialText(decision, call, governance.denialMessage), {
+      outcome: 'blocked',
+    });
   }
   if (decision.effect === 'require_approval') {
-    if (!governance.onApprovalRequired) {
-      // Nothing runs unapproved: with no one to ask, the call is refused.
-      const text = `${kit.denialText(decision, call, governance.denialMessage)} (${NO_APPROVER})`;
-      return refuse(text, { outcome: 'blocked', reason: text });
+    const ref = decision.approval;
+    if (ref && !governance.onApprovalRequired && governance.parking) {
+      // A person answers later, elsewhere: the turn is parked and resumed once they have.
+      const waiting = `Waiting for approval ${ref.id} (until ${ref.expiresAt})`;
+      turn.decisions.push({ call, decision, outcome: 'awaiting_approval', response: waiting });
+      return {
+        index,
+        member,
+        call,
+        approval: { id: ref.id, expiresAt: ref.expiresAt },
+        decisionId: decision.decisionId,
+      };
     }
+    if (!governance.onApprovalRequired) {
+      // Nothing runs unapproved: with no one to ask, the call is refused (and its request withdrawn).
+      const text = `${kit.denialText(decision, call, governance.denialMessage)} (${NO_APPROVER})`;
+      if (ref) await withdrawApproval(governance.guard, ref.id, NO_APPROVER);
+      return refuse(hand, checked, text, { outcome: 'blocked', reason: text });
+    }
+    const approvals = ref ? approvalsOf(governance.guard) : undefined;
+    if (ref && approvals) return approveHere(hand, checked, ref.id, approvals);
+    // No approval request to answer (a store that keeps none, a remote guard): the answer is an outcome.
     const answer = await askApproval(governance, checked, call);
     if ('failed' in answer) {
       const text = kit.denialText(
@@ -120,49 +157,265 @@ async function answerInput(
         call,
         governance.denialMessage,
       );
-      return refuse(text, { outcome: 'blocked', error: answer.failed });
+      return refuse(hand, checked, text, { outcome: 'blocked', error: answer.failed });
     }
-    approval = answer;
-    if (!approval.approved) return refuse(approval.message ?? `Not approved: ${decision.reason}`);
+    hand.approval = answer;
+    if (!answer.approved) return refuse(hand, checked, answer.message ?? `Not approved: ${decision.reason}`);
   }
-  if (call.invocationType === 'USER_CONFIRMATION') {
-    // AWS runs the action itself once confirmed (its trace shows it); MeshGuard only confirms.
-    done({ outcome: 'confirmed', response: 'CONFIRM' });
-    return resultFor(call, { confirmed: true });
-  }
-  if (!spec) return refuse(`No handler for ${call.action} in this application`, { outcome: 'error' });
-  return runHandler(checked, call, spec, input, done);
+  return runAllowed(hand, checked);
 }
 
-async function runHandler(
+/**
+ * An in-process answer, given the approver's way: recorded on the approval request (who, and
+ * why), then the call is checked again with the request's id right before it runs, so exactly
+ * the approved call runs, once.
+ */
+async function approveHere(
+  hand: CallInHand,
   checked: CheckedAction,
-  call: BedrockActionCall,
-  spec: ActionSpec,
-  input: Record<string, unknown>,
-  done: (entry: Pick<GovernedCall, 'outcome' | 'response' | 'durationMs'>) => void,
+  approvalId: string,
+  approvals: GuardApprovals,
 ): Promise<InvocationResultMember> {
+  const { governance, call } = hand;
+  const { decision } = checked;
+  let answer: ApprovalAnswer;
+  try {
+    answer = checkApprovalAnswer(await governance.onApprovalRequired!(call, decision));
+  } catch (error) {
+    debug('approval of %s failed: %O', call.action, error);
+    const failed = errorText(error);
+    await withdrawApproval(governance.guard, approvalId, `the approver failed: ${failed}`);
+    const text = kit.denialText(approvalFailedDecision(decision, failed), call, governance.denialMessage);
+    return refuse(hand, checked, text, { outcome: 'blocked', error: failed });
+  }
+  let answered: ApprovalRequest;
+  try {
+    answered = await approvals.answer(approvalId, {
+      approve: answer.approve,
+      by: answer.by,
+      comment: answer.message,
+    });
+  } catch (error) {
+    // Answered already elsewhere, expired meanwhile, or not recorded: this answer approved nothing.
+    debug('answering approval %s failed: %O', approvalId, error);
+    const failed = errorText(error);
+    const text = kit.denialText(approvalFailedDecision(decision, failed), call, governance.denialMessage);
+    return refuse(hand, checked, text, { outcome: 'blocked', error: failed });
+  }
+  hand.approval = {
+    approved: answer.approve,
+    by: answer.by,
+    ...(answer.message !== undefined ? { message: answer.message } : {}),
+  };
+  return settleApproved(
+    hand,
+    approvalId,
+    answer.approve ? undefined : { reason: approvalReason(answered), message: answer.message },
+  );
+}
+
+/** Why a person's answer let nothing run: the request's answer in words, or the approver's message. */
+export interface NotApproved {
+  /** `Rejected by maria (approval apr_...)`, `Approval apr_... expired at ...`: the model hears it as a denial. */
+  reason: string;
+  /** The approver's own words for the agent (an in-process answer's `message`), heard as they are. */
+  message?: string | undefined;
+}
+
+/**
+ * Checks a call whose approval request was answered again with its id, right before it would
+ * run: allowed once for exactly the approved call; a deny (changed arguments, a policy that now
+ * denies, a rejection, an expiry) is answered like any refusal. `notApproved` says why when the
+ * person did not approve: the call is refused whatever the check says (it records the deny).
+ */
+async function settleApproved(
+  hand: CallInHand,
+  approvalId: string,
+  notApproved: NotApproved | undefined,
+): Promise<InvocationResultMember> {
+  const checked = await checkWithApproval(hand.request, approvalId);
+  if (notApproved !== undefined) {
+    const text =
+      notApproved.message ??
+      kit.denialText(
+        { ...checked.decision, allowed: false, effect: 'deny', reason: notApproved.reason },
+        hand.call,
+        hand.governance.denialMessage,
+      );
+    return refuse(hand, checked, text, { outcome: 'blocked' });
+  }
+  if (!isAllowed(checked.decision)) {
+    const text = kit.denialText(checked.decision, hand.call, hand.governance.denialMessage);
+    return refuse(hand, checked, text, { outcome: 'blocked' });
+  }
+  return runAllowed(hand, checked);
+}
+
+/**
+ * Answers a parked input once its approval request was answered (a resumed turn): checked again
+ * with the request's id, then run, confirmed or refused like any call. `notApproved` says why
+ * when the person did not approve.
+ */
+export async function answerApprovedInput(
+  governance: Governance,
+  turn: TurnState,
+  parked: { invocationId: string; member: InvocationInputMember; delegation: AgentIdentity[]; index: number },
+  approvalId: string,
+  answer: {
+    approval: NonNullable<GovernedCall['approval']> | undefined;
+    notApproved: NotApproved | undefined;
+  },
+): Promise<InvocationResultMember> {
+  const { call, spec } = describeCall(
+    governance,
+    turn,
+    parked.invocationId,
+    parked.member,
+    parked.delegation,
+  );
+  const hand = inHand(governance, turn, call, spec, parked.index);
+  if (answer.approval) hand.approval = answer.approval;
+  try {
+    hand.request.context = spec?.context ? spec.context(hand.input, call) : hand.input;
+  } catch (error) {
+    const checked = kit.failed(
+      hand.request,
+      failedCheckReason("the check's context could not be built", error),
+    );
+    return refuse(hand, checked, kit.denialText(checked.decision, call, governance.denialMessage), {
+      outcome: 'blocked',
+    });
+  }
+  return settleApproved(hand, approvalId, answer.notApproved);
+}
+
+/**
+ * Refuses a parked input without checking it again (its session is gone, say): recorded as a
+ * `blocked` outcome of the decision that opened its approval request, with `reason`.
+ */
+export async function refuseParkedInput(
+  governance: Governance,
+  turn: TurnState,
+  parked: { invocationId: string; member: InvocationInputMember; delegation: AgentIdentity[]; index: number },
+  decisionId: string,
+  reason: string,
+): Promise<void> {
+  const { call, spec } = describeCall(
+    governance,
+    turn,
+    parked.invocationId,
+    parked.member,
+    parked.delegation,
+  );
+  const hand = inHand(governance, turn, call, spec, parked.index);
+  const decision: Decision = {
+    decisionId,
+    allowed: false,
+    effect: 'deny',
+    reason,
+    mode: 'enforce',
+    evaluatedAt: new Date().toISOString(),
+  };
+  const { context: _context, spanId: _spanId, ...request } = hand.request;
+  // Joined to the decision that asked for approval, whose effect it keeps, in any process.
+  const asked: Decision = { ...decision, effect: 'require_approval' };
+  await kit.recordOutcome(
+    { ...request, delegation: call.delegation, decision: asked },
+    { outcome: 'blocked', reason },
+  );
+  done(hand, decision, { outcome: 'blocked', response: reason });
+}
+
+/** The call in hand: described, with its check request (context added once built). */
+function inHand(
+  governance: Governance,
+  turn: TurnState,
+  call: BedrockActionCall,
+  spec: ActionSpec | undefined,
+  index: number,
+): CallInHand {
+  return {
+    governance,
+    turn,
+    call,
+    spec,
+    input: call.type === 'api' ? { ...call.args, ...call.body } : call.args,
+    request: {
+      guard: governance.guard,
+      action: call.action,
+      agent: call.agent,
+      kind: 'tool',
+      traceId: turn.traceId,
+      delegation: call.delegation,
+      spanId: `bedrock:${call.invocationId}:${index}`,
+    },
+  };
+}
+
+/** Records what became of a call in the turn's decisions. */
+function done(
+  hand: CallInHand,
+  decision: Decision,
+  entry: Pick<GovernedCall, 'outcome' | 'response' | 'durationMs'>,
+) {
+  hand.turn.decisions.push({
+    call: hand.call,
+    decision,
+    ...entry,
+    ...(hand.approval ? { approval: hand.approval } : {}),
+  });
+}
+
+async function refuse(
+  hand: CallInHand,
+  checked: CheckedAction,
+  text: string,
+  record?: { outcome: 'blocked' | 'error'; reason?: string; error?: string },
+): Promise<InvocationResultMember> {
+  if (record) {
+    await kit.recordOutcome(checked, {
+      outcome: record.outcome,
+      ...(record.outcome === 'error' ? { error: text } : record.reason ? { reason: record.reason } : {}),
+      ...(record.error ? { error: record.error } : {}),
+    });
+  }
+  done(hand, checked.decision, { outcome: 'blocked', response: text });
+  return resultFor(hand.call, { refused: text });
+}
+
+/** A call policy (or a person) allowed: confirmed, or run by its handler. */
+async function runAllowed(hand: CallInHand, checked: CheckedAction): Promise<InvocationResultMember> {
+  const { call, spec } = hand;
+  if (call.invocationType === 'USER_CONFIRMATION') {
+    // AWS runs the action itself once confirmed (its trace shows it); MeshGuard only confirms.
+    done(hand, checked.decision, { outcome: 'confirmed', response: 'CONFIRM' });
+    return resultFor(call, { confirmed: true });
+  }
+  if (!spec)
+    return refuse(hand, checked, `No handler for ${call.action} in this application`, { outcome: 'error' });
   const started = performance.now();
   try {
-    const value = await spec.handler(input, call);
+    const value = await spec.handler(hand.input, call);
     const durationMs = Math.round(performance.now() - started);
     const status = isApiResponse(value) ? value.httpStatusCode : 200;
     const body = bodyText(isApiResponse(value) ? value.body : value);
     await kit.recordOutcome(checked, { outcome: 'success', durationMs });
-    done({ outcome: 'success', response: body, durationMs });
+    done(hand, checked.decision, { outcome: 'success', response: body, durationMs });
     return resultFor(call, { body, httpStatusCode: status });
   } catch (error) {
     const durationMs = Math.round(performance.now() - started);
     const message = error instanceof Error ? error.message : String(error);
     await kit.recordOutcome(checked, { outcome: 'error', durationMs, error: message });
     const text = `The action failed: ${message}`;
-    done({ outcome: 'error', response: text, durationMs });
+    done(hand, checked.decision, { outcome: 'error', response: text, durationMs });
     return resultFor(call, { refused: text, httpStatusCode: 500 });
   }
 }
 
 /**
- * Asks the host's `onApprovalRequired` and records who answered what. An approver that throws
- * or answers anything but `{ approve: boolean, by: string }` approved nothing (`failed` says why).
+ * Asks the host's `onApprovalRequired` and records who answered what, where there is no approval
+ * request to answer. An approver that throws or answers anything but `{ approve: boolean, by:
+ * string }` approved nothing (`failed` says why).
  */
 async function askApproval(
   governance: Governance,
@@ -190,18 +443,22 @@ async function askApproval(
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-/** The call an invocation input describes, who asks for it, and what would run it. */
+/**
+ * The call an invocation input describes, who asks for it, and what would run it. `delegation`
+ * is the one a parked call was checked under (default: from the turn's trace).
+ */
 function describeCall(
   governance: Governance,
   turn: TurnState,
   invocationId: string,
   member: InvocationInputMember,
+  delegation?: AgentIdentity[],
 ): { call: BedrockActionCall; spec?: ActionSpec } {
   const input =
     'functionInvocationInput' in member ? member.functionInvocationInput : member.apiInvocationInput;
   const collaboratorName = input.collaboratorName;
   const agent = collaboratorName ? collaboratorIdentity(governance, collaboratorName) : governance.self;
-  const delegation = collaboratorName ? delegationOf(governance, turn, collaboratorName) : [];
+  delegation ??= collaboratorName ? delegationOf(governance, turn, collaboratorName) : [];
   const common = {
     actionGroup: input.actionGroup,
     agent,

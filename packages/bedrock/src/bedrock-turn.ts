@@ -9,10 +9,11 @@ export interface GovernedCall {
   /**
    * `success` / `error`: the handler ran (and threw); `blocked`: refused (policy, a human, or no
    * handler), the agent got the reason; `confirmed`: a `USER_CONFIRMATION` input confirmed, so
-   * AWS runs the action itself.
+   * AWS runs the action itself; `awaiting_approval`: parked until a person answers its approval
+   * request (`decision.approval.id`).
    */
-  outcome: 'success' | 'error' | 'blocked' | 'confirmed';
-  /** The human's answer, when policy required approval. */
+  outcome: 'success' | 'error' | 'blocked' | 'confirmed' | 'awaiting_approval';
+  /** The human's answer, when policy required approval (`message`: the rejection's, or the approver's comment). */
   approval?: { approved: boolean; by: string; message?: string };
   /** What the agent received (the handler's result, or the reason it was refused). */
   response: string;

@@ -1,8 +1,10 @@
-import { type Guard, MeshGuardError } from '@meshguard/core';
+import { type AuditEvent, type Guard, MeshGuardError } from '@meshguard/core';
 import { describe, expect, it } from 'vitest';
 import type { GovernedAgentOptions } from './governed-agent';
 import {
   AGENT_ID,
+  creditGroups,
+  guardWithoutApprovals,
   supportActionGroups,
   supportAgent,
   supportGuard,
@@ -312,7 +314,7 @@ describe('createGovernedAgent against the real BedrockAgentRuntimeClient', () =>
     ]);
   });
 
-  it('asks onApprovalRequired for require_approval, records who answered, and refuses when no one can', async () => {
+  it('answers approval requests in process: the approver path records who, and exactly the approved call runs once', async () => {
     const credit = () => [
       bedrockReturnControl([
         bedrockFunctionInput('Accounts', 'credit_account', { customer_id: 'CUST-001', amount: 25 }),
@@ -320,19 +322,7 @@ describe('createGovernedAgent against the real BedrockAgentRuntimeClient', () =>
     ];
     const { emulator, guard } = await setup([credit(), relay, credit(), relay, credit(), relay]);
     const credited: unknown[] = [];
-    const actionGroups = {
-      Accounts: {
-        functions: {
-          credit_account: {
-            action: 'write:account_credit',
-            handler: (args: Record<string, unknown>) => {
-              credited.push(args);
-              return 'Credited $25.00';
-            },
-          },
-        },
-      },
-    };
+    const actionGroups = creditGroups(credited);
     const answers = [
       { approve: true, by: 'manager@acme.example' },
       { approve: false, by: 'manager@acme.example', message: 'Not this month.' },
@@ -341,7 +331,7 @@ describe('createGovernedAgent against the real BedrockAgentRuntimeClient', () =>
     const withApprover = supportAgent(emulator, guard, {
       actionGroups,
       onApprovalRequired: (call, decision) => {
-        asked.push(`${call.action} ${decision.reason}`);
+        asked.push(`${call.action} ${decision.reason} ${decision.approval?.status}`);
         return answers.shift()!;
       },
     });
@@ -354,21 +344,75 @@ describe('createGovernedAgent against the real BedrockAgentRuntimeClient', () =>
     const unanswered = await withoutApprover.invoke({ sessionId: 'session-approval', inputText: 'Again' });
 
     expect(asked).toEqual([
-      'write:account_credit Account credits need a manager (rule bedrock-support#4)',
-      'write:account_credit Account credits need a manager (rule bedrock-support#4)',
+      'write:account_credit Account credits need a manager (rule bedrock-support#4) pending',
+      'write:account_credit Account credits need a manager (rule bedrock-support#4) pending',
     ]);
     expect(credited).toEqual([{ customer_id: 'CUST-001', amount: 25 }]);
     expect(approved.text).toBe('The action said: Credited $25.00');
-    expect(approved.decisions[0]!.approval).toEqual({ approved: true, by: 'manager@acme.example' });
+    expect(approved.status).toBe('completed');
+    expect(approved.decisions[0]).toMatchObject({
+      outcome: 'success',
+      approval: { approved: true, by: 'manager@acme.example' },
+      decision: { effect: 'allow', approval: { status: 'approved', answeredBy: 'manager@acme.example' } },
+    });
     expect(rejected.text).toBe('The action said: Not this month.');
     expect(unanswered.text).toBe(
       'The action said: Blocked by policy: Account credits need a manager (rule bedrock-support#4) (approval is required and no approver is configured)',
     );
     expect(emulator.problems).toEqual([]);
+    const row = (e: AuditEvent) => [e.type, e.effect, e.outcome, e.actor];
+    const granted = await guard.query({ traceId: approved.traceId, order: 'asc' });
+    expect(granted.map(row)).toEqual([
+      ['decision', 'require_approval', undefined, undefined],
+      ['approval_requested', 'require_approval', undefined, undefined],
+      ['approval_granted', 'allow', undefined, 'manager@acme.example'],
+      ['decision', 'allow', undefined, undefined],
+      ['outcome', 'allow', 'success', undefined],
+    ]);
+    const id = granted[1]!.approvalId!;
+    expect(granted.map((e) => e.approvalId)).toEqual([id, id, id, id, undefined]);
+    expect(granted[4]!.decisionId).toBe(granted[3]!.decisionId);
+    expect((await guard.approvals!.get(id))?.usedAt).toBeDefined();
+    expect((await guard.query({ traceId: rejected.traceId, order: 'asc' })).map(row)).toEqual([
+      ['decision', 'require_approval', undefined, undefined],
+      ['approval_requested', 'require_approval', undefined, undefined],
+      ['approval_rejected', 'deny', undefined, 'manager@acme.example'],
+      ['decision', 'deny', undefined, undefined],
+      ['outcome', 'deny', 'blocked', undefined],
+    ]);
+    // Nobody could answer the third: its request is withdrawn and the call refused.
+    expect((await guard.query({ traceId: unanswered.traceId, order: 'asc' })).map(row)).toEqual([
+      ['decision', 'require_approval', undefined, undefined],
+      ['approval_requested', 'require_approval', undefined, undefined],
+      ['approval_cancelled', 'deny', undefined, 'meshguard'],
+      ['outcome', 'require_approval', 'blocked', undefined],
+    ]);
+  });
+
+  it('where the store keeps no approval requests, the answer is recorded as an outcome (as before)', async () => {
+    const credit = () => [
+      bedrockReturnControl([
+        bedrockFunctionInput('Accounts', 'credit_account', { customer_id: 'CUST-001', amount: 25 }),
+      ]),
+    ];
+    const emulator = await startEmulator([credit(), relay, credit(), relay]);
+    const guard = guardWithoutApprovals();
+    const credited: unknown[] = [];
+    const answers = [
+      { approve: true, by: 'manager@acme.example' },
+      { approve: false, by: 'manager@acme.example', message: 'Not this month.' },
+    ];
+    const agent = supportAgent(emulator, guard, {
+      actionGroups: creditGroups(credited),
+      onApprovalRequired: () => answers.shift()!,
+    });
+    const approved = await agent.invoke({ sessionId: 'session-plain', inputText: 'Credit John $25' });
+    const rejected = await agent.invoke({ sessionId: 'session-plain', inputText: 'Again' });
+    expect(credited).toHaveLength(1);
+    expect(rejected.text).toBe('The action said: Not this month.');
     const events = [
       ...(await guard.query({ traceId: approved.traceId, order: 'asc' })),
       ...(await guard.query({ traceId: rejected.traceId, order: 'asc' })),
-      ...(await guard.query({ traceId: unanswered.traceId, order: 'asc' })),
     ];
     expect(events.map((e) => [e.type, e.effect, e.outcome, e.actor])).toEqual([
       ['decision', 'require_approval', undefined, undefined],
@@ -376,8 +420,6 @@ describe('createGovernedAgent against the real BedrockAgentRuntimeClient', () =>
       ['outcome', 'require_approval', 'success', undefined],
       ['decision', 'require_approval', undefined, undefined],
       ['outcome', 'require_approval', 'rejected', 'manager@acme.example'],
-      ['decision', 'require_approval', undefined, undefined],
-      ['outcome', 'require_approval', 'blocked', undefined],
     ]);
   });
 

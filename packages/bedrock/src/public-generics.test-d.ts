@@ -8,7 +8,7 @@ import type {
   OutputFile,
   TracePart,
 } from '@aws-sdk/client-bedrock-agent-runtime';
-import type { Guard } from '@meshguard/core';
+import type { Guard, RunParking } from '@meshguard/core';
 import { describe, expectTypeOf, it } from 'vitest';
 import type { ActionHandler, BedrockActionCall } from './action-group-handlers';
 import type { GovernedTurnResult } from './bedrock-invocation-loop';
@@ -20,6 +20,7 @@ import {
   invokeGovernedInlineAgent,
 } from './governed-inline-agent';
 import type { RemovedCapability } from './inline-agent-ceiling';
+import { type ResumeParkedTurnOptions, resumeParkedTurn } from './resume-parked-turn';
 
 declare const guard: Guard;
 declare const client: BedrockAgentRuntimeClient;
@@ -90,5 +91,18 @@ describe('invokeGovernedInlineAgent', () => {
   it('gives handlers typed calls', () => {
     expectTypeOf<ActionHandler>().parameters.toEqualTypeOf<[Record<string, unknown>, BedrockActionCall]>();
     expectTypeOf<BedrockActionCall['args']>().not.toBeAny();
+  });
+});
+
+describe('resumeParkedTurn', () => {
+  it("takes the agent's own options and resolves to a turn like invoke's", () => {
+    expectTypeOf(resumeParkedTurn).parameter(0).toEqualTypeOf<string>();
+    expectTypeOf(resumeParkedTurn).parameter(1).toEqualTypeOf<ResumeParkedTurnOptions>();
+    expectTypeOf<ResumeParkedTurnOptions>().toExtend<Parameters<typeof createGovernedAgent>[0]>();
+    expectTypeOf(resumeParkedTurn).returns.resolves.toEqualTypeOf<GovernedTurnResult>();
+    expectTypeOf<ResumeParkedTurnOptions['parking']>().toEqualTypeOf<RunParking | true | undefined>();
+    expectTypeOf<GovernedTurnResult['status']>().toEqualTypeOf<
+      'completed' | 'awaiting_approval' | 'session_ended'
+    >();
   });
 });

@@ -1,5 +1,14 @@
 import { BedrockAgentRuntimeClient } from '@aws-sdk/client-bedrock-agent-runtime';
-import type { AuditEvent, Guard } from '@meshguard/core';
+import {
+  type AuditEvent,
+  type AuditStore,
+  createEmbeddedGuard,
+  createMemoryStore,
+  createPolicyEngine,
+  type Guard,
+  type MemoryStore,
+  parsePolicies,
+} from '@meshguard/core';
 import { createTestGuard } from '@meshguard/core/testing';
 import { afterEach } from 'vitest';
 import type { ActionGroupsHandlers } from './action-group-handlers';
@@ -42,6 +51,39 @@ export const SUPPORT_IDENTITY = {
 /** A guard over the support policy (plus extra policies), in memory, on a Monday at 10:00 UTC. */
 export function supportGuard(extra: string[] = []) {
   return createTestGuard({ policy: [SUPPORT_POLICY, ...extra], framework: 'test' });
+}
+
+/** The support policy's text (for guards a child process builds). */
+export const SUPPORT_POLICY_TEXT = SUPPORT_POLICY;
+
+/** A guard over the support policy whose store keeps no approval requests (a store of before). */
+export function guardWithoutApprovals(): Guard {
+  const {
+    createApproval: _create,
+    answerApproval: _answer,
+    ...trailOnly
+  } = createMemoryStore() as MemoryStore & Record<string, unknown>;
+  return createEmbeddedGuard({
+    engine: createPolicyEngine(parsePolicies(SUPPORT_POLICY)),
+    store: trailOnly as unknown as AuditStore,
+  });
+}
+
+/** The `Accounts` action group: `credit_account` (policy: require_approval), counting what it credited. */
+export function creditGroups(credited: unknown[]): ActionGroupsHandlers {
+  return {
+    Accounts: {
+      functions: {
+        credit_account: {
+          action: 'write:account_credit',
+          handler: (args: Record<string, unknown>) => {
+            credited.push(args);
+            return 'Credited $25.00';
+          },
+        },
+      },
+    },
+  };
 }
 
 /** The real client, pointed at the emulator (fake static credentials, no retries). */

@@ -233,13 +233,16 @@ describe('built-in tools', () => {
     const events = await store.query({ traceId, order: 'asc' }).then((p) => p.events);
     expect(trail(events)).toEqual([
       'decision execute:code_interpreter require_approval',
+      'approval_requested execute:code_interpreter require_approval',
+      // Nobody can approve a tool that is not offered: the request the check opened is withdrawn.
+      'approval_cancelled execute:code_interpreter deny',
       'outcome execute:code_interpreter require_approval/blocked',
       'decision read:web_search allow',
       'outcome execute:code_interpreter require_approval/observed',
       'outcome execute:code_interpreter require_approval/observed',
     ]);
-    expect(events[3]).toMatchObject({
-      decisionId: events[0]!.decisionId,
+    expect(events[5]).toMatchObject({
+      decisionId: events[1]!.decisionId,
       context: {
         tool: 'codeExecution',
         language: 'PYTHON',
@@ -248,7 +251,7 @@ describe('built-in tools', () => {
         output: '159.98',
       },
     });
-    expect(events[4]).toMatchObject({
+    expect(events[6]).toMatchObject({
       error: 'code execution ended with OUTCOME_FAILED',
       context: { code: '1/0' },
     });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { type CheckedAction, ConfigError } from '@meshguard/core';
 import { BUILTIN_TOOL_ACTIONS } from '@meshguard/core/internal';
 import type { GeminiPart, GeminiResponse } from './gemini-parts';
+import { withdrawApproval } from './vertex-approvals';
 import { type GovernanceOptions, kit, resolveGovernance } from './vertex-governance';
 
 /**
@@ -121,6 +122,8 @@ export async function governBuiltinTools<T extends object>(
           ? `${decision.reason} (Google runs ${key} itself: nothing can pause it for approval, so it is not offered)`
           : decision.reason;
       removed.push({ tool: key, action, reason });
+      // Nobody can answer an approval for a tool that is not offered: the request is withdrawn.
+      if (decision.approval) await withdrawApproval(scope.guard, decision.approval.id, reason);
       await kit.recordOutcome(checked, {
         outcome: 'blocked',
         reason,

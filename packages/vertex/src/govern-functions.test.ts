@@ -1,5 +1,14 @@
 import type { Content } from '@google/genai';
-import { ConfigError, type Guard } from '@meshguard/core';
+import {
+  type AuditStore,
+  ConfigError,
+  createEmbeddedGuard,
+  createMemoryStore,
+  createPolicyEngine,
+  type Guard,
+  type MemoryStore,
+  parsePolicies,
+} from '@meshguard/core';
 import { describe, expect, it } from 'vitest';
 import { governFunctions } from './govern-functions';
 import { runGovernedChat } from './governed-chat';
@@ -9,6 +18,7 @@ import {
   MODEL,
   relay,
   SUPPORT_IDENTITY,
+  SUPPORT_POLICY_TEXT,
   supportFunctions,
   supportGuard,
   supportScenario,
@@ -306,15 +316,64 @@ rules:
         (e) => `${e.type} ${e.effect}${e.outcome ? `/${e.outcome}` : ''}${e.actor ? ` by ${e.actor}` : ''}`,
       ),
     ).toEqual([
+      // Each answer goes the approver's way (recorded with who), then the approved call is
+      // checked again with its approval right before it runs; the rejected one is denied.
       'decision require_approval',
-      'outcome require_approval/approved by manager@acme.example',
+      'approval_requested require_approval',
+      'approval_granted allow by manager@acme.example',
       'decision require_approval',
-      'outcome require_approval/rejected by manager@acme.example',
-      'outcome require_approval/success',
+      'approval_requested require_approval',
+      'approval_rejected deny by manager@acme.example',
+      'decision allow',
+      'decision deny',
+      'outcome allow/success',
+      'outcome deny/blocked',
+      // Nobody could answer the third: its request is withdrawn.
       'decision require_approval',
+      'approval_requested require_approval',
+      'approval_cancelled deny by meshguard',
       'outcome require_approval/blocked',
     ]);
-    expect(events[3]!.reason).toBe('Not this one, sorry.');
+    expect(events[5]!.reason).toContain('Not this one, sorry.');
+    expect(events[6]).toMatchObject({ approvalId: events[1]!.approvalId, spanId: 'call:r1' });
+    expect(events[9]!.reason).toBe('Not this one, sorry.');
+  });
+
+  it('where the store keeps no approval requests, the answer is recorded as an outcome (as before)', async () => {
+    const store = createMemoryStore();
+    const {
+      createApproval: _c,
+      answerApproval: _a,
+      ...trailOnly
+    } = store as MemoryStore & Record<string, unknown>;
+    const guard = createEmbeddedGuard({
+      engine: createPolicyEngine(parsePolicies([SUPPORT_POLICY_TEXT, APPROVAL_POLICY].join('\n---\n'))),
+      store: trailOnly as unknown as AuditStore,
+    });
+    const { ran, functions } = supportFunctions();
+    const governed = governFunctions({
+      guard,
+      identity: SUPPORT_IDENTITY,
+      functions,
+      traceId: 'trace_plain',
+      onApprovalRequired: ({ args }) =>
+        args.amount === 60
+          ? { approve: true, by: 'manager@acme.example' }
+          : { approve: false, by: 'manager@acme.example', message: 'Not this one, sorry.' },
+    });
+    await governed.respond([
+      { id: 'p1', name: 'process_refund', args: { order_id: 'ORD-1', amount: 60 } },
+      { id: 'p2', name: 'process_refund', args: { order_id: 'ORD-2', amount: 70 } },
+    ]);
+    expect(ran).toEqual(['process_refund ORD-1 60']);
+    const events = await store.query({ traceId: 'trace_plain', order: 'asc' }).then((p) => p.events);
+    expect(events.map((e) => `${e.type} ${e.effect}${e.outcome ? `/${e.outcome}` : ''}`)).toEqual([
+      'decision require_approval',
+      'outcome require_approval/approved',
+      'decision require_approval',
+      'outcome require_approval/rejected',
+      'outcome require_approval/success',
+    ]);
   });
 
   it('fails closed: a check that throws or an approver that throws runs nothing', async () => {
@@ -351,10 +410,14 @@ rules:
     expect(trail(events)).toEqual([
       'outcome read:customer_data deny/blocked',
       'decision write:refund require_approval',
+      'approval_requested write:refund require_approval',
+      // The approver failed: nobody can answer the request now, so it is withdrawn.
+      'approval_cancelled write:refund deny',
       'outcome write:refund require_approval/blocked',
     ]);
     expect(events[0]!.error).toContain('store offline');
-    expect(events[2]!.error).toBe('review service down');
+    expect(events[3]!.reason).toContain('the approver failed: review service down');
+    expect(events[4]!.error).toBe('review service down');
   });
 
   it('runs only on an allow: a guard answering something else runs nothing', async () => {

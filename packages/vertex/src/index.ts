@@ -29,8 +29,11 @@ export type {
   GovernedChatResult,
   HistoryChat,
   LegacyChatLike,
+  PendingApproval,
   RunGovernedChatOptions,
 } from './governed-chat';
 export { runGovernedChat } from './governed-chat';
+export type { ResumeParkedChatOptions } from './resume-parked-chat';
+export { resumeParkedChat } from './resume-parked-chat';
 export type { GovernanceOptions, IdentityInput } from './vertex-governance';
 export { FRAMEWORK } from './vertex-governance';

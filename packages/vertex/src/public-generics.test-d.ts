@@ -23,6 +23,7 @@ import {
   type RunGovernedChatOptions,
   runGovernedChat,
 } from './governed-chat';
+import { type ResumeParkedChatOptions, resumeParkedChat } from './resume-parked-chat';
 
 declare const guard: Guard;
 declare const governed: GovernedFunctions;
@@ -101,5 +102,20 @@ describe('runGovernedChat', () => {
     const numbers = { history: [1], generateContent: async (_contents: number[]) => ({}) };
     // @ts-expect-error a history of anything but contents is refused
     void runGovernedChat({ chat: numbers, message: 'Hi', functions: governed });
+  });
+});
+
+describe('resumeParkedChat', () => {
+  it("rebuilds the chat from a history of the caller's content type, and resolves like runGovernedChat", () => {
+    const resumed = resumeParkedChat<Content>('apr_1', {
+      functions: governed,
+      chat: (history) => {
+        expectTypeOf(history).toEqualTypeOf<Content[]>();
+        return { history, generateContent: async () => ({}) };
+      },
+    });
+    expectTypeOf(resumed).resolves.toEqualTypeOf<GovernedChatResult>();
+    expectTypeOf<ResumeParkedChatOptions<Content>>().not.toHaveProperty('message');
+    expectTypeOf<GovernedChatResult['status']>().toEqualTypeOf<'completed' | 'awaiting_approval'>();
   });
 });

@@ -23,6 +23,9 @@ const SUPPORT_POLICY = readFileSync(
   'utf8',
 );
 
+/** The support policy's text (for guards built by hand, or in a child process). */
+export const SUPPORT_POLICY_TEXT = SUPPORT_POLICY;
+
 export const SUPPORT_IDENTITY = {
   name: 'Customer Support Agent',
   tags: ['vertex', 'support'],
