@@ -7,7 +7,7 @@ import { openSqliteGatewayState } from '@meshguard/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from './gateway-app';
 import { newSecret } from './notify/notify-fixtures';
-import { startReceiver, waitUntil } from './notify/webhook-test-receiver';
+import { freePort, startReceiver, waitUntil } from './notify/webhook-test-receiver';
 
 const ADMIN = 'admin-token-for-tests-0123456789';
 const POLICY = {
@@ -163,8 +163,12 @@ describe('approvals over the gateway', () => {
     const bob = await approverToken('bob', ['support']);
     const id = (await check(agent, { action: 'write:refund', context: { amount: 150 } })).json().approval.id;
     // bob sees neither the request nor its arguments: the rule names finance.
-    expect((await app.inject({ url: '/v1/approvals', headers: bearer(bob.token) })).json().approvals).toEqual([]);
-    expect((await app.inject({ url: `/v1/approvals/${id}`, headers: bearer(bob.token) })).statusCode).toBe(404);
+    expect((await app.inject({ url: '/v1/approvals', headers: bearer(bob.token) })).json().approvals).toEqual(
+      [],
+    );
+    expect((await app.inject({ url: `/v1/approvals/${id}`, headers: bearer(bob.token) })).statusCode).toBe(
+      404,
+    );
     const refused = await app.inject({
       method: 'POST',
       url: `/v1/approvals/${id}/approve`,
@@ -315,6 +319,53 @@ describe('approvals over the gateway', () => {
     } finally {
       await receiver.close();
       await slack.close();
+    }
+  });
+
+  it('a notification spooled while the receiver is down is delivered by the gateway started again on the same spool', async () => {
+    const secret = newSecret();
+    const port = await freePort();
+    const spoolDir = mkdtempSync(join(tmpdir(), 'mg-notify-restart-'));
+    const notify = {
+      spoolDir,
+      retry: { initialDelayMs: 50, maxDelayMs: 200 },
+      channels: [
+        { name: 'finance', url: `http://127.0.0.1:${port}/hook`, format: 'standard' as const, secret },
+      ],
+    };
+    const open = () =>
+      createGateway({
+        store: createMemoryStore(),
+        state: openSqliteGatewayState(':memory:'),
+        adminToken: ADMIN,
+        policies: [POLICY],
+        notify,
+      });
+    const first = await open();
+    const token = (
+      await first.app.inject({
+        method: 'POST',
+        url: '/v1/agents',
+        headers: bearer(ADMIN),
+        payload: { name: 'bot', tags: ['support'] },
+      })
+    ).json().token;
+    const asked = await first.app.inject({
+      method: 'POST',
+      url: '/v1/check',
+      headers: bearer(token),
+      payload: { action: 'write:refund', context: { amount: 150 } },
+    });
+    const id = asked.json().approval.id;
+    await new Promise((r) => setTimeout(r, 200)); // a failed attempt or two
+    await first.close();
+    const receiver = await startReceiver({ secret, port });
+    try {
+      gateway = await open();
+      await waitUntil(() => receiver.accepted.length === 1, 10_000, 'the delivery after the restart');
+      expect((receiver.accepted[0]!.payload as { data: { id: string } }).data.id).toBe(id);
+    } finally {
+      await receiver.close();
     }
   });
 });
