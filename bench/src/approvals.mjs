@@ -44,7 +44,8 @@ async function perCheckUs(guard, amount, offset, n) {
   const started = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
     const decision = await guard.check(request(amount, offset + i));
-    if ((amount > 100) !== (decision.effect === 'require_approval')) throw new Error(`unexpected ${decision.effect}`);
+    if (amount > 100 !== (decision.effect === 'require_approval'))
+      throw new Error(`unexpected ${decision.effect}`);
   }
   return Number(process.hrtime.bigint() - started) / 1e3 / n;
 }
@@ -72,9 +73,15 @@ try {
   await guard.close();
   const ratio = median(approval) / median(allow);
   console.log(`approvals: ${ROUNDS} rounds of ${PER_ROUND} sequential checks each, durable SQLite guard`);
-  console.log(`  allow check             median ${median(allow).toFixed(1)} us  (rounds: ${allow.map((u) => u.toFixed(1)).join(', ')})`);
-  console.log(`  require_approval check  median ${median(approval).toFixed(1)} us  (rounds: ${approval.map((u) => u.toFixed(1)).join(', ')})`);
-  console.log(`  ratio require_approval / allow: ${ratio.toFixed(2)}x  (target <= 2x: ${ratio <= 2 ? 'PASS' : 'FAIL'})`);
+  console.log(
+    `  allow check             median ${median(allow).toFixed(1)} us  (rounds: ${allow.map((u) => u.toFixed(1)).join(', ')})`,
+  );
+  console.log(
+    `  require_approval check  median ${median(approval).toFixed(1)} us  (rounds: ${approval.map((u) => u.toFixed(1)).join(', ')})`,
+  );
+  console.log(
+    `  ratio require_approval / allow: ${ratio.toFixed(2)}x  (target <= 2x: ${ratio <= 2 ? 'PASS' : 'FAIL'})`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

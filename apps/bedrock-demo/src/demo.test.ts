@@ -1,9 +1,15 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runDemo } from './demo';
 
-const POLICY = fileURLToPath(new URL('../../../examples/policies/bedrock-support.yaml', import.meta.url));
+const policy = (name: string) =>
+  fileURLToPath(new URL(`../../../examples/policies/${name}`, import.meta.url));
+const POLICY = policy('bedrock-support.yaml');
 
 describe('the Bedrock demo (offline, the real client against the emulator)', () => {
   it('plays the support story, and the trail tells it: decisions, a refusal relayed, a hand-off observed', async () => {
@@ -55,4 +61,49 @@ describe('the Bedrock demo (offline, the real client against the emulator)', () 
     );
     expect(transcript).toContain('Support Agent  Done: Refund of $79.99 processed for order ORD-2024-001.');
   });
+
+  it('plays the approval scene: the turn parks, a manager approves from another process, the refund runs once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mg-bedrock-demo-approval-'));
+    const db = `sqlite:${join(dir, 'demo.db')}`;
+    const cli = fileURLToPath(new URL('../../../packages/cli/dist/cli.js', import.meta.url));
+    const lines: string[] = [];
+    try {
+      const { events, verified } = await runDemo({
+        policies: [POLICY, policy('refund-approvals.yaml')],
+        store: db,
+        print: (line) => lines.push(stripVTControlCharacters(line)),
+        approval: {
+          parkingDir: join(dir, 'parked'),
+          approve: (id) =>
+            new Promise((resolve, reject) =>
+              execFile(
+                process.execPath,
+                [cli, 'approvals', 'approve', id, '--db', db, '--by', 'Dana'],
+                (error, _out, err) => (error ? reject(new Error(err)) : resolve()),
+              ),
+            ),
+        },
+      });
+      expect(verified).toBe(true);
+      const desk = events.filter((e) => e.agent.name === 'Refunds Desk');
+      expect(desk.map((e) => `${e.type} ${e.effect}${e.outcome ? ` ${e.outcome}` : ''}`)).toEqual([
+        'decision require_approval',
+        'approval_requested require_approval',
+        'approval_granted allow',
+        'decision allow',
+        'outcome allow success',
+      ]);
+      expect(desk.every((e) => e.action === 'write:refund')).toBe(true);
+      expect(desk.find((e) => e.type === 'approval_granted')?.actor).toBe('Dana');
+      const transcript = lines.join('\n');
+      expect(transcript).toContain('APPROVAL Refunds Desk: write:refund');
+      expect(transcript).toContain('APPROVED by Dana: write:refund');
+      expect(transcript).toContain('ALLOW    Refunds Desk: write:refund -> success');
+      expect(transcript).toMatch(
+        /Refunds Desk {2}Your manager approved it\. Refund of \$150\.00 processed for order ORD-2024-002/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

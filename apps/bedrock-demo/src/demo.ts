@@ -1,9 +1,18 @@
 import { BedrockAgentRuntimeClient } from '@aws-sdk/client-bedrock-agent-runtime';
-import { createGovernedAgent, FRAMEWORK } from '@meshguard/bedrock';
+import { createGovernedAgent, FRAMEWORK, resumeParkedTurn } from '@meshguard/bedrock';
 import { type BedrockEmulator, startBedrockEmulator } from '@meshguard/bedrock/testing';
-import { type AuditEvent, createGuard, type EmbeddedGuard } from '@meshguard/core';
+import { type AuditEvent, createFileParking, createGuard, type EmbeddedGuard } from '@meshguard/core';
 import pc from 'picocolors';
-import { IDENTITIES, IDENTITY, offlineScript, STORY, supportActionGroups } from './support-desk';
+import {
+  APPROVAL_REQUEST,
+  IDENTITIES,
+  IDENTITY,
+  offlineApprovalScene,
+  offlineScript,
+  REFUNDS_DESK,
+  STORY,
+  supportActionGroups,
+} from './support-desk';
 
 export interface DemoOptions {
   /** Policy files (examples/policies/bedrock-support.yaml). */
@@ -16,6 +25,12 @@ export interface DemoOptions {
   live?: { agentId: string; agentAliasId: string; region?: string | undefined } | undefined;
   /** Record under this trace id (the root `pnpm demo` runs every framework under one). */
   traceId?: string | undefined;
+  /**
+   * The approval scene: where the paused turn is parked, and the person who answers (another
+   * process, as a manager with the CLI would: `meshguard approvals approve <id>`). Without it the
+   * scene is left out.
+   */
+  approval?: { parkingDir: string; approve: (approvalId: string) => Promise<void> } | undefined;
 }
 
 export interface DemoResult {
@@ -24,8 +39,9 @@ export interface DemoResult {
   verified: boolean;
 }
 
-// The offline agent's made-up ids (Bedrock ids are 10 letters and digits).
+// The offline agents' made-up ids (Bedrock ids are 10 letters and digits).
 const OFFLINE_AGENT = { agentId: 'SUPPORTAG1', agentAliasId: 'DEMOALIAS1' };
+const OFFLINE_REFUNDS_DESK = { agentId: 'REFUNDSDK1', agentAliasId: 'DEMOALIAS1' };
 
 /** Plays the customer support story against a Bedrock agent, printing each decision. */
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
@@ -41,7 +57,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const guard: EmbeddedGuard = created;
   let emulator: BedrockEmulator | undefined;
   try {
-    if (!options.live) emulator = await startBedrockEmulator({ script: offlineScript() });
+    if (!options.live) {
+      const scene = options.approval ? offlineApprovalScene() : [];
+      emulator = await startBedrockEmulator({ script: [...offlineScript(), ...scene] });
+    }
     const client = emulator
       ? new BedrockAgentRuntimeClient(emulator.clientConfig)
       : new BedrockAgentRuntimeClient(options.live?.region ? { region: options.live.region } : {});
@@ -66,6 +85,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         const via = event.delegation?.length
           ? pc.dim(` (for ${event.delegation.map((a) => a.name).join(' > ')})`)
           : '';
+        if (event.type === 'approval_granted' || event.type === 'approval_rejected') {
+          const answer = event.type === 'approval_granted' ? pc.green('APPROVED') : pc.red('REJECTED');
+          p(
+            `   ${answer} by ${event.actor ?? 'someone'}: ${event.action} ${pc.dim(`(${event.approvalId})`)}`,
+          );
+          continue;
+        }
         if (event.type === 'outcome' && event.outcome === 'observed') {
           p(
             `   ${pc.cyan('OBSERVED')} ${event.agent.name}: ${event.action}${via} ${pc.dim('(ran inside AWS, not gated)')}`,
@@ -87,11 +113,50 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       shown = events.length;
     };
 
+    p(pc.bold('1. The support story: a governed Support Agent and its billing collaborator\n'));
     for (const inputText of STORY) {
       p(`${pc.cyan('user')}  ${inputText}`);
       const result = await agent.invoke({ sessionId, inputText, traceId });
       await showTrail();
       p(`${pc.magenta('Support Agent')}  ${result.text}\n`);
+    }
+    if (options.approval) {
+      // The turn pauses on the approval and is parked, a manager approves from another process,
+      // and the parked turn resumes: the refund runs once. Live, the desk is the same Bedrock
+      // agent (its CustomerSupport group has process_refund) acting under the Refunds Desk
+      // identity; the CLI answers in a second, well within the session's idle timeout.
+      p(pc.bold('2. A refund a manager approves: the turn waits, a person answers, the turn goes on\n'));
+      const desk = options.live ?? OFFLINE_REFUNDS_DESK;
+      const deskOptions = {
+        client,
+        agentId: desk.agentId,
+        agentAliasId: desk.agentAliasId,
+        guard,
+        identity: REFUNDS_DESK,
+        actionGroups: supportActionGroups(),
+        parking: createFileParking(options.approval.parkingDir),
+      };
+      p(`${pc.cyan('user')}  ${APPROVAL_REQUEST}`);
+      const paused = await createGovernedAgent(deskOptions).invoke({
+        sessionId: `meshguard-demo-${crypto.randomUUID()}`,
+        inputText: APPROVAL_REQUEST,
+        traceId,
+      });
+      await showTrail();
+      const [pending] = paused.pendingApprovals;
+      if (paused.status !== 'awaiting_approval' || !pending) {
+        throw new Error(`the refund was not parked for approval (the turn ended ${paused.status})`);
+      }
+      p(
+        `   ${pc.dim(`turn parked under ${pending.approvalId}; asking a refund manager (another process)...`)}`,
+      );
+      await options.approval.approve(pending.approvalId);
+      p(`   ${pc.dim('approved; resuming the parked turn')}`);
+      const resumed = await resumeParkedTurn(pending.approvalId, deskOptions);
+      await showTrail();
+      p(
+        `${pc.magenta('Refunds Desk')}  ${resumed.status === 'session_ended' ? resumed.reason : resumed.text}\n`,
+      );
     }
     if (emulator && (emulator.remaining > 0 || emulator.problems.length > 0)) {
       throw new Error(

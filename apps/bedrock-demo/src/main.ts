@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pc from 'picocolors';
@@ -8,6 +9,19 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DB = process.env.MESHGUARD_DB ?? `sqlite:${join(ROOT, '.meshguard/meshguard.db')}`;
 // One policy folder governs every framework's demo (the root `pnpm demo` passes it on).
 const POLICIES = process.env.MESHGUARD_POLICIES ?? join(ROOT, 'examples/policies');
+
+/** `meshguard approvals approve <id>` in a process of its own, as a refund manager would run it. */
+function approveWithCli(approvalId: string): Promise<void> {
+  const cli = join(ROOT, 'packages/cli/dist/cli.js');
+  const args = [cli, 'approvals', 'approve', approvalId, '--db', DB, '--by', 'Dana (refund manager)'];
+  args.push('--comment', 'Checked the photos of the broken item');
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { env: process.env }, (error, _stdout, stderr) => {
+      if (error) reject(new Error(`meshguard approvals approve failed: ${stderr.trim() || error.message}`));
+      else resolve();
+    });
+  });
+}
 
 /** Credentials the AWS SDK's default chain would find without asking anyone. */
 function awsCredentialsConfigured(env: NodeJS.ProcessEnv): boolean {
@@ -45,6 +59,16 @@ async function main() {
       ? { agentId: env.BEDROCK_AGENT_ID!, agentAliasId: env.BEDROCK_AGENT_ALIAS_ID!, region }
       : undefined,
     traceId: process.env.MESHGUARD_DEMO_TRACE_ID,
+    // The manager answers from another process, through the CLI, as a person would: only a store
+    // another process can read (SQLite, PostgreSQL) keeps the request between them.
+    ...(DB.startsWith('sqlite:') || DB.startsWith('postgres')
+      ? {
+          approval: {
+            parkingDir: join(ROOT, '.meshguard/parked'),
+            approve: (id: string) => approveWithCli(id),
+          },
+        }
+      : {}),
   });
   const decisions = events.filter((e) => e.type === 'decision' && e.mode === 'enforce');
   const blocked = decisions.filter((e) => e.effect !== 'allow').length;

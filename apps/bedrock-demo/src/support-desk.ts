@@ -14,6 +14,13 @@ export const IDENTITY: IdentityInput = {
   tier: 'verified',
 };
 
+/** The refunds desk: refunds over $100 wait for a refund manager (examples/policies/refund-approvals.yaml). */
+export const REFUNDS_DESK: IdentityInput = {
+  name: 'Refunds Desk',
+  tags: ['refunds-desk'],
+  tier: 'verified',
+};
+
 /** Collaborators by their Bedrock name: the billing one acts as "Billing Specialist" (so `handoff:Billing Specialist`). */
 export const IDENTITIES: Record<string, IdentityInput> = {
   BillingSpecialist: { name: 'Billing Specialist', tags: ['bedrock', 'billing'], tier: 'verified' },
@@ -69,6 +76,9 @@ export const STORY = [
   'And why was I charged twice on invoice INV-2024-7?',
 ];
 
+/** The customer's request to the refunds desk: over $100, so it waits for a manager. */
+export const APPROVAL_REQUEST = 'Please refund $150 for order ORD-2024-002, it arrived broken.';
+
 /** The text of the last action result the agent got (what the offline model relays). */
 const answer = (request: { results: Array<{ body?: string }> }) => request.results.at(-1)?.body ?? '';
 
@@ -115,5 +125,16 @@ export function offlineScript(): BedrockScriptStep[] {
       ]),
     ],
     reply((r) => `Our billing specialist checked: ${r}.`),
+  ];
+}
+
+/**
+ * The offline refunds desk of the approval scene: it returns control for the $150 refund (the
+ * turn parks there), and once the resumed turn sends the approved result, relays it.
+ */
+export function offlineApprovalScene(): BedrockScriptStep[] {
+  return [
+    [support('process_refund', { order_id: 'ORD-2024-002', amount: 150, reason: 'Arrived broken' })],
+    reply((r) => `Your manager approved it. ${r}`),
   ];
 }

@@ -1,4 +1,5 @@
-import { mkdtempSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { runDemo } from './demo';
 
 const policy = fileURLToPath(new URL('../../../examples/policies/vertex-support.yaml', import.meta.url));
+const approvals = fileURLToPath(new URL('../../../examples/policies/refund-approvals.yaml', import.meta.url));
 
 describe('the vertex demo (offline)', () => {
   it('plays the support story on Gemini, and the trail tells it', async () => {
@@ -67,4 +69,50 @@ describe('the vertex demo (offline)', () => {
       expect(events.filter((e) => e.outcome === 'observed')).toHaveLength(1);
     }
   });
+
+  it('plays the approval scene: the chat parks, a manager approves from another process, the refund runs once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mg-vertex-demo-approval-'));
+    const db = `sqlite:${join(dir, 'demo.db')}`;
+    const cli = fileURLToPath(new URL('../../../packages/cli/dist/cli.js', import.meta.url));
+    const lines: string[] = [];
+    try {
+      const { events, verified, problems } = await runDemo({
+        policies: [policy, approvals],
+        store: db,
+        print: (line) => lines.push(stripVTControlCharacters(line)),
+        approval: {
+          parkingDir: join(dir, 'parked'),
+          approve: (id) =>
+            new Promise((resolve, reject) =>
+              execFile(
+                process.execPath,
+                [cli, 'approvals', 'approve', id, '--db', db, '--by', 'Dana'],
+                (error, _out, err) => (error ? reject(new Error(err)) : resolve()),
+              ),
+            ),
+        },
+      });
+      expect(verified).toBe(true);
+      expect(problems).toEqual([]);
+      const desk = events.filter((e) => e.agent.name === 'Refunds Desk');
+      expect(desk.map((e) => `${e.type} ${e.effect}${e.outcome ? ` ${e.outcome}` : ''}`)).toEqual([
+        'decision require_approval',
+        'approval_requested require_approval',
+        'approval_granted allow',
+        'decision allow',
+        'outcome allow success',
+      ]);
+      expect(desk.every((e) => e.action === 'write:refund')).toBe(true);
+      expect(desk.find((e) => e.type === 'approval_granted')?.actor).toBe('Dana');
+      const transcript = lines.join('\n');
+      expect(transcript).toContain('APPROVAL Refunds Desk: write:refund');
+      expect(transcript).toContain('APPROVED by Dana: write:refund');
+      expect(transcript).toContain('ALLOW    Refunds Desk: write:refund -> success');
+      expect(transcript).toMatch(
+        /Refunds Desk {2}Your manager approved it: a refund of \$150\.00 for order ORD-2024-002 is processed/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

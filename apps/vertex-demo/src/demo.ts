@@ -1,14 +1,25 @@
-import { GoogleGenAI } from '@google/genai';
-import { type AuditEvent, createGuard, type EmbeddedGuard } from '@meshguard/core';
-import { FRAMEWORK, governBuiltinTools, governFunctions, runGovernedChat } from '@meshguard/vertex';
+import { type Content, GoogleGenAI } from '@google/genai';
+import { type AuditEvent, createFileParking, createGuard, type EmbeddedGuard } from '@meshguard/core';
+import {
+  FRAMEWORK,
+  governBuiltinTools,
+  governFunctions,
+  resumeParkedChat,
+  runGovernedChat,
+} from '@meshguard/vertex';
 import { fixedTokenAuthClient, startVertexEmulator, type VertexEmulator } from '@meshguard/vertex/testing';
 import pc from 'picocolors';
 import {
+  APPROVAL_REQUEST,
+  DESK_FUNCTIONS,
+  DESK_INSTRUCTIONS,
   FUNCTIONS,
   IDENTITY,
   INSTRUCTIONS,
+  REFUNDS_DESK,
   SEARCH_TURN,
   SUPPORT_TURNS,
+  scriptedApprovalScene,
   scriptedStory,
 } from './support-story';
 
@@ -25,6 +36,12 @@ export interface DemoOptions {
   model?: string | undefined;
   /** Record under this trace id (the root `pnpm demo` runs every framework under one). */
   traceId?: string | undefined;
+  /**
+   * The approval scene: where the paused chat is parked, and the person who answers (another
+   * process, as a manager with the CLI would: `meshguard approvals approve <id>`). Without it the
+   * scene is left out.
+   */
+  approval?: { parkingDir: string; approve: (approvalId: string) => Promise<void> } | undefined;
 }
 
 export interface DemoResult {
@@ -44,7 +61,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const traceId = options.traceId ?? `trace_${crypto.randomUUID().replaceAll('-', '')}`;
   let emulator: VertexEmulator | undefined;
   try {
-    emulator = live ? undefined : await startVertexEmulator({ script: scriptedStory() });
+    const scene = options.approval ? scriptedApprovalScene() : [];
+    emulator = live ? undefined : await startVertexEmulator({ script: [...scriptedStory(), ...scene] });
     const ai = emulator
       ? new GoogleGenAI({
           vertexai: true,
@@ -65,6 +83,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const showDecisions = async () => {
       const events = await guard.query({ traceId, framework: FRAMEWORK, order: 'asc', limit: 10_000 });
       for (const event of events.slice(shown)) {
+        if (event.type === 'approval_granted' || event.type === 'approval_rejected') {
+          const answer = event.type === 'approval_granted' ? pc.green('APPROVED') : pc.red('REJECTED');
+          p(
+            `   ${answer} by ${event.actor ?? 'someone'}: ${event.action} ${pc.dim(`(${event.approvalId})`)}`,
+          );
+          continue;
+        }
         if (event.type === 'outcome' && event.outcome === 'observed') {
           const queries = (event.context?.queries as string[] | undefined) ?? [];
           const sources = (event.context?.sources as unknown[] | undefined) ?? [];
@@ -119,6 +144,41 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const { text } = await runGovernedChat({ chat: searchChat, message: SEARCH_TURN, functions, builtins });
     await showDecisions();
     p(`${pc.magenta('Gemini')}  ${text}\n`);
+
+    if (options.approval) {
+      // The chat pauses on the approval and is parked (its history and the call), a manager
+      // approves from another process, and the chat is rebuilt from the parked history and goes
+      // on: the refund runs once. Live, the same request reaches Gemini, which calls the function.
+      p(pc.bold('3. A refund a manager approves: the chat waits, a person answers, the chat goes on\n'));
+      const parking = createFileParking(options.approval.parkingDir);
+      const desk = governFunctions({ guard, identity: REFUNDS_DESK, functions: DESK_FUNCTIONS, traceId });
+      const config = { systemInstruction: DESK_INSTRUCTIONS, tools: [desk.tool] };
+      p(`${pc.cyan('user')}  ${APPROVAL_REQUEST}`);
+      const paused = await runGovernedChat({
+        chat: ai.chats.create({ model, config }),
+        message: APPROVAL_REQUEST,
+        functions: desk,
+        parking,
+      });
+      await showDecisions();
+      const [pending] = paused.pendingApprovals;
+      if (paused.status !== 'awaiting_approval' || !pending) {
+        throw new Error(`the refund was not parked for approval (the chat ended ${paused.status})`);
+      }
+      p(
+        `   ${pc.dim(`chat parked under ${pending.approvalId}; asking a refund manager (another process)...`)}`,
+      );
+      await options.approval.approve(pending.approvalId);
+      p(`   ${pc.dim('approved; resuming the parked chat')}`);
+      // `Content`: the parked history is the @google/genai chat's own.
+      const resumed = await resumeParkedChat<Content>(pending.approvalId, {
+        functions: desk,
+        parking,
+        chat: (history) => ai.chats.create({ model, config, history }),
+      });
+      await showDecisions();
+      p(`${pc.magenta('Refunds Desk')}  ${resumed.text}\n`);
+    }
   } finally {
     await emulator?.close();
   }

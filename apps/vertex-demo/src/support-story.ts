@@ -15,6 +15,13 @@ export const IDENTITY = {
   tier: 'verified' as const,
 };
 
+/** The refunds desk: refunds over $100 wait for a refund manager (examples/policies/refund-approvals.yaml). */
+export const REFUNDS_DESK = {
+  name: 'Refunds Desk',
+  tags: ['refunds-desk'],
+  tier: 'verified' as const,
+};
+
 export const INSTRUCTIONS = `You are a helpful customer support agent for an e-commerce company.
 Your capabilities are governed by enterprise policy. If any action is blocked by policy,
 acknowledge the limitation clearly, explain that you need to escalate, and offer alternatives.`;
@@ -26,6 +33,10 @@ export const SUPPORT_TURNS = [
   'I need a refund of $79.99 for order ORD-2024-001, the product was defective.',
   'Please also refund $150 for order ORD-2024-002, same problem.',
 ];
+/** The customer's request to the refunds desk: over $100, so it waits for a manager. */
+export const APPROVAL_REQUEST = 'Please refund $150 for order ORD-2024-002, it arrived broken.';
+export const DESK_INSTRUCTIONS =
+  'You process refunds. Large refunds wait for a manager; say so, and finish them once approved.';
 /** Answered with Google Search (a built-in tool Google runs itself). */
 export const SEARCH_TURN = 'What is the usual return window for wireless headphones in the US?';
 
@@ -153,5 +164,33 @@ export function scriptedStory(): VertexTurn[] {
         ],
       ),
     },
+  ];
+}
+
+/** The refunds desk's functions: what it needs of the seed's, nothing more. */
+export const DESK_FUNCTIONS: Record<string, GovernedFunction<FunctionDeclaration>> = {
+  get_order_details: FUNCTIONS.get_order_details!,
+  process_refund: FUNCTIONS.process_refund!,
+};
+
+/**
+ * The offline model of the approval scene: it calls for the $150 refund (the chat parks there),
+ * and once the resumed chat sends the approved result, relays it.
+ */
+export function scriptedApprovalScene(): VertexTurn[] {
+  return [
+    {
+      parts: [
+        functionCallPart(
+          'process_refund',
+          { order_id: 'ORD-2024-002', amount: 150, reason: 'Arrived broken' },
+          { id: 'call_refund_approved', thoughtSignature: 'c2lnbmF0dXJlLTI=' },
+        ),
+      ],
+    },
+    reply(
+      (r) =>
+        `Your manager approved it: a refund of $${Number(r.amount).toFixed(2)} for order ${String(r.order_id)} is processed (ref ${String(r.ref)}).`,
+    ),
   ];
 }

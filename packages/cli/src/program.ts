@@ -189,7 +189,9 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
 
   const approvals = program
     .command('approvals')
-    .description('the approval inbox: list, show, approve, reject, watch (embedded database or gateway)');
+    .description(
+      'the approval inbox (list, show, approve, reject and watch it) on the embedded database or a gateway',
+    );
   const approvalSource = (command: Command) =>
     command
       .option(
