@@ -1,4 +1,5 @@
 import {
+  APPROVAL_STATUSES,
   type ApprovalPage,
   type ApprovalRequest,
   type ApprovalStatus,
@@ -60,6 +61,39 @@ export function utcTime(iso: string, field = 'time'): string {
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) throw new ValidationError(field, `"${iso}" is not an ISO time`);
   return new Date(ms).toISOString();
+}
+
+/**
+ * Refuses a request the table would refuse (its status CHECK, NOT NULL and TEXT columns, and times
+ * `utcTime` reads), so that a store committing it later, off the caller's thread (the SQLite
+ * journal), refuses it now, to its caller.
+ */
+export function assertApprovalRow(request: ApprovalRequest): void {
+  const text = (field: string, value: unknown, optional = false) => {
+    if (typeof value !== 'string' && !(optional && value === undefined)) {
+      throw new ValidationError(field, 'must be a string');
+    }
+  };
+  text('id', request.id);
+  text('agent.id', request.agent?.id);
+  text('traceId', request.traceId);
+  text('argumentsHash', request.argumentsHash);
+  text('usedAt', request.usedAt, true);
+  text('argumentsPurgedAt', request.argumentsPurgedAt, true);
+  if (!APPROVAL_STATUSES.includes(request.status)) {
+    throw new ValidationError('status', `"${String(request.status)}" is not an approval status`);
+  }
+  if (typeof request.arguments !== 'object' || request.arguments === null) {
+    throw new ValidationError('arguments', 'must be an object');
+  }
+  isoTime(request.requestedAt, 'requestedAt');
+  isoTime(request.expiresAt, 'expiresAt');
+  if (request.answeredAt !== undefined) isoTime(request.answeredAt, 'answeredAt');
+}
+
+/** Refuses what `utcTime` would refuse, without making the UTC form. */
+function isoTime(iso: string, field: string): void {
+  if (Number.isNaN(Date.parse(iso))) throw new ValidationError(field, `"${iso}" is not an ISO time`);
 }
 
 /**

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { closeSync, fdatasyncSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { type AuditEventBody, MeshGuardError, type Redactor } from '@meshguard/core';
+import { type ApprovalRequest, type AuditEventBody, MeshGuardError, type Redactor } from '@meshguard/core';
 import { ensurePrivateFile, redactBody } from '@meshguard/core/internal';
 import createDebug from 'debug';
 import { addExitHook, deleteExitHook } from './exit-hooks';
 import type { CommitLines, JournalReport } from './journal-commit-queue';
 import { type JournalTask, openJournalCommitter } from './journal-committer';
 import { claimJournalLock, journalDir, removeFolderIfEmpty, unlinkIfThere } from './journal-files';
+import { approvalLine } from './journal-line';
 
 const debug = createDebug('meshguard:store');
 
@@ -22,6 +23,11 @@ const debug = createDebug('meshguard:store');
  * the next writable open of the store replays every journal whose owner is gone. Appends are
  * idempotent by event id, so a line replayed after it was committed changes nothing.
  *
+ * `writeApproval` journals an approval request the same way (see journal-line.ts): committed into
+ * the approval table in the same transaction as the events journaled with it, replayed likewise
+ * (idempotent by request id). Its arguments are written as they are, unredacted, as the table
+ * keeps them: the journal's files are private like the database (0600 in a 0700 folder).
+ *
  * A journal lives in `<database>.pending/` (see journal-files.ts): its files `<id>.<n>.jsonl` and a lock, `<id>.lock`, a
  * small SQLite file the owner holds an exclusive transaction on. The operating system releases
  * that lock when the owner dies, whatever its pid was (a container restarted under the same pid
@@ -34,6 +40,17 @@ export interface AuditJournal {
    * awaits it before writing more, so a writer faster than the disk is held back, not buffered.
    */
   write(bodies: readonly AuditEventBody[]): Promise<void> | undefined;
+  /**
+   * Writes an approval request to the journal, as `write` does events. It is no event (`waiting`
+   * leaves it out); the promise it returns holds back a writer of requests alone, past 10,000
+   * lines waiting for their commit.
+   */
+  writeApproval(request: ApprovalRequest): Promise<void> | undefined;
+  /**
+   * Resolves once every approval request written so far is committed (at once when none waits);
+   * rejects if they cannot be, as `drain` does.
+   */
+  settleApprovals(): Promise<void>;
   /** The last background commit's failure, until one succeeds. */
   readonly failure: Error | undefined;
   /** How many events are written and not yet committed. */
@@ -77,6 +94,8 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
   const older: Segment[] = [];
   let written = 0;
   let committed = 0;
+  // The line of the last approval request written (committed once `committed` reaches it).
+  let approvalsUpTo = 0;
   // Events per line written and not yet committed, oldest first, and their sum.
   const lineEvents: number[] = [];
   let waitingEvents = 0;
@@ -128,16 +147,15 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
   const committer = openJournalCommitter(task, commitHere, onReport);
 
   /**
-   * Waits for the lines written so far; the worker keeps the process alive meanwhile. Rejects at the
-   * first failing commit, unless `patient` (a close, which waits through retries until its deadline).
+   * Waits for the lines written so far (up to `line`); the worker keeps the process alive meanwhile.
+   * Rejects at the first failing commit, unless `patient` (a close, which waits through retries
+   * until its deadline).
    */
-  function drain(patient = false): Promise<void> {
-    if (committed >= written) return Promise.resolve();
+  function drain(patient = false, line = written): Promise<void> {
+    if (committed >= line) return Promise.resolve();
     committer.post(true);
     committer.ref();
-    const done = new Promise<void>((resolve, reject) =>
-      waiters.push({ line: written, patient, resolve, reject }),
-    );
+    const done = new Promise<void>((resolve, reject) => waiters.push({ line, patient, resolve, reject }));
     const unref = () => {
       if (waiters.length === 0) committer.unref();
     };
@@ -171,35 +189,50 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
   // Object.assign rather than a spread (inside redactBody): the same copy, several times faster.
   const prepare = (body: AuditEventBody): AuditEventBody => redactBody(body, redact);
 
+  /** Appends one line (its text with the newline) holding `events` events; throws if it could not. */
+  function writeLine(line: string, events: number): void {
+    if (closed) throw new MeshGuardError('the audit store is closed', { code: 'store_closed' });
+    const bytes = Buffer.byteLength(line);
+    try {
+      const n = writeSync(current.fd, line);
+      if (n !== bytes) throw new Error(`wrote ${n} of ${bytes} bytes`);
+      if (task.synchronous === 'full') fdatasyncSync(current.fd);
+    } catch (error) {
+      // A line may be torn: later lines go to a new file (a replay skips a torn line).
+      older.push(current);
+      current = openSegment();
+      throw new MeshGuardError(`the audit journal could not be written: ${(error as Error).message}`, {
+        code: 'store_write_failed',
+        cause: error,
+      });
+    }
+    written += 1;
+    lineEvents.push(events);
+    waitingEvents += events;
+    current.bytes += bytes;
+    current.lastLine = written;
+    committer.send(line.slice(0, -1));
+    if (current.bytes >= SEGMENT_BYTES) {
+      older.push(current);
+      current = openSegment();
+    }
+  }
+
   return {
     write(bodies) {
       if (closed) throw new MeshGuardError('the audit store is closed', { code: 'store_closed' });
-      const line = `${JSON.stringify(bodies.map(prepare))}\n`;
-      const bytes = Buffer.byteLength(line);
-      try {
-        const n = writeSync(current.fd, line);
-        if (n !== bytes) throw new Error(`wrote ${n} of ${bytes} bytes`);
-        if (task.synchronous === 'full') fdatasyncSync(current.fd);
-      } catch (error) {
-        // A line may be torn: later lines go to a new file (a replay skips a torn line).
-        older.push(current);
-        current = openSegment();
-        throw new MeshGuardError(`the audit journal could not be written: ${(error as Error).message}`, {
-          code: 'store_write_failed',
-          cause: error,
-        });
-      }
-      written += 1;
-      lineEvents.push(bodies.length);
-      waitingEvents += bodies.length;
-      current.bytes += bytes;
-      current.lastLine = written;
-      committer.send(line.slice(0, -1));
-      if (current.bytes >= SEGMENT_BYTES) {
-        older.push(current);
-        current = openSegment();
-      }
+      writeLine(`${JSON.stringify(bodies.map(prepare))}\n`, bodies.length);
       return waitingEvents > MAX_WAITING_EVENTS ? drain() : undefined;
+    },
+    writeApproval(request) {
+      writeLine(`${approvalLine(request)}\n`, 0);
+      approvalsUpTo = written;
+      // The guard's events hold it back first (two with each request); this bounds a caller
+      // creating requests alone, who never yields.
+      return written - committed > MAX_WAITING_EVENTS ? drain() : undefined;
+    },
+    settleApprovals() {
+      return drain(false, approvalsUpTo);
     },
     get failure() {
       return failure;
@@ -207,7 +240,7 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
     get waiting() {
       return waitingEvents;
     },
-    drain,
+    drain: () => drain(),
     async close() {
       if (closed) return;
       let drained = true;

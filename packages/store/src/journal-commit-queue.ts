@@ -1,5 +1,6 @@
-import type { AuditEventBody } from '@meshguard/core';
+import type { ApprovalRequest, AuditEventBody } from '@meshguard/core';
 import createDebug from 'debug';
+import { parseJournalLine } from './journal-line';
 
 const debug = createDebug('meshguard:store');
 
@@ -11,7 +12,7 @@ export interface JournalReport {
   ready?: boolean;
 }
 
-/** Commits lines of redacted events: the worker's store, or the caller's own when there is no worker. */
+/** Commits journal lines: the worker's store, or the caller's own when there is no worker. */
 export type CommitLines = (lines: readonly string[]) => Promise<JournalReport>;
 
 export interface CommitQueue {
@@ -80,21 +81,26 @@ export function createCommitQueue(
   };
 }
 
-/** A store that can commit events whose contexts are redacted already (the journal's lines). */
-export interface RedactedAppender {
+/**
+ * A store that commits what a journal's lines hold: events whose contexts are redacted already,
+ * and approval requests, each in the transaction of the events appended beside it.
+ */
+export interface JournalLineStore {
   appendRedacted(bodies: readonly AuditEventBody[]): Promise<unknown>;
+  appendApproval(request: ApprovalRequest): Promise<unknown>;
 }
 
 /**
  * Commits journal lines in order, all in one transaction where they can be: reports how many lines
- * from the first are done. An event the store refuses as invalid is logged and passed over (trying
- * it again would not help); a failure of the store itself stops there, to be tried again.
+ * from the first are done. An event or request the store refuses as invalid is logged and passed
+ * over (trying it again would not help); a failure of the store itself stops there, to be tried again.
  */
-export function commitJournalLines(store: RedactedAppender): CommitLines {
+export function commitJournalLines(store: JournalLineStore): CommitLines {
   return async (lines) => {
     const appends = lines.map((line) => {
       try {
-        return store.appendRedacted(JSON.parse(line) as AuditEventBody[]);
+        const entry = parseJournalLine(line);
+        return Array.isArray(entry) ? store.appendRedacted(entry) : store.appendApproval(entry.approval);
       } catch (error) {
         return Promise.reject(error);
       }

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AuditEventBody } from '@meshguard/core';
 import { ensurePrivateFile, makePrivateDir } from '@meshguard/core/internal';
 import createDebug from 'debug';
+import { type JournalEntry, parseJournalLine } from './journal-line';
 import { openSqlite, type SqliteDatabase, type SqliteDriverName } from './sqlite-driver';
 
 const debug = createDebug('meshguard:store');
@@ -72,7 +72,8 @@ export function claimJournalLock(
   const lockPath = join(dir, `${id}.lock`);
   for (let attempt = 1; ; attempt++) {
     try {
-      // The journals hold redacted events, as the database does: 0600 files in a 0700 folder.
+      // The journals hold what the database does (redacted events, and approval requests with their
+      // arguments as they are): 0600 files in a 0700 folder.
       makePrivateDir(dir);
       ensurePrivateFile(claimPath, { create: true });
       break;
@@ -96,8 +97,9 @@ export function claimJournalLock(
 
 /**
  * Replays the journals whose owners are gone (their lock is free) into the store, then deletes
- * them. `commit` commits one line's events synchronously (they are redacted already). A torn or
- * unreadable line, which a crash can leave at the end of a file, is skipped.
+ * them; returns how many events and approval requests it replayed. `commit` commits lines
+ * synchronously, in one transaction (events redacted already, approval requests as they were
+ * created). A torn or unreadable line, which a crash can leave at the end of a file, is skipped.
  *
  * A writer closing meanwhile deletes its files (all committed) before it releases its lock, so the
  * segments are listed only once the lock is ours, and a file gone by then was committed.
@@ -105,7 +107,7 @@ export function claimJournalLock(
 export function recoverJournals(
   databasePath: string,
   driver: SqliteDriverName,
-  commit: (lines: AuditEventBody[][]) => void,
+  commit: (lines: JournalEntry[]) => void,
 ): number {
   const dir = journalDir(databasePath);
   let names: string[];
@@ -134,10 +136,10 @@ export function recoverJournals(
       const files = readdirSync(dir)
         .filter((f) => f.startsWith(`${id}.`) && f.endsWith('.jsonl'))
         .sort((a, b) => segmentNumber(a) - segmentNumber(b));
-      let chunk: AuditEventBody[][] = [];
+      let chunk: JournalEntry[] = [];
       const commitChunk = () => {
         commit(chunk);
-        replayed += chunk.reduce((n, bodies) => n + bodies.length, 0);
+        replayed += chunk.reduce((n, entry) => n + (Array.isArray(entry) ? entry.length : 1), 0);
         chunk = [];
       };
       for (const file of files) {
@@ -151,7 +153,7 @@ export function recoverJournals(
         for (const line of text.split('\n')) {
           if (!line) continue;
           try {
-            chunk.push(JSON.parse(line) as AuditEventBody[]);
+            chunk.push(parseJournalLine(line));
           } catch {
             debug('skipping a torn line in %s', file);
             continue;

@@ -1,7 +1,15 @@
-import { type AuditEvent, type AuditEventBody, GENESIS_HASH, type Redactor } from '@meshguard/core';
+import {
+  type ApprovalRequest,
+  type AuditEvent,
+  type AuditEventBody,
+  GENESIS_HASH,
+  type Redactor,
+} from '@meshguard/core';
 import { chainHash, eventBody, redactBody } from '@meshguard/core/internal';
 import createDebug from 'debug';
 import { failBatch, type PendingAppend, settleBatch } from './append-batch';
+import type { JournalEntry } from './journal-line';
+import { prepareApprovalInsert } from './sqlite-approvals';
 import type { SqliteDatabase } from './sqlite-driver';
 import { rowToEvent } from './stored-row';
 import type { Checkpointer } from './wal-checkpointer';
@@ -27,14 +35,22 @@ interface Chain {
 /** What one batch's transaction returns: each caller's events or error, and the agents it recorded. */
 type BatchResults = Array<AuditEvent[] | Error> & { agents: Set<string> };
 
+/**
+ * One caller's events, or a journal's approval request (with no events): stored first in the
+ * transaction of the events appended beside it, so never after the event that tells of it.
+ */
+export interface SqlitePendingAppend extends PendingAppend {
+  approval?: ApprovalRequest;
+}
+
 /** The writing side of a SQLite store: batches appends, chains them and inserts them. */
 export interface SqliteAppender {
   /** Queues one caller's events: appends made in the same turn of the event loop share one transaction. */
-  add(pending: PendingAppend): void;
+  add(pending: SqlitePendingAppend): void;
   /** Marks bodies whose contexts are redacted already (journal lines): they are chained as they are. */
   markRedacted(bodies: readonly AuditEventBody[]): void;
   /** Commits journal lines a crashed writer left, at once and on this thread. */
-  replay(lines: AuditEventBody[][]): void;
+  replay(lines: readonly JournalEntry[]): void;
   /** Commits what is queued, now (the store closes). */
   flush(): void;
 }
@@ -68,6 +84,30 @@ export function openSqliteAppender(
   );
   const rememberAgent = db.prepare('INSERT OR IGNORE INTO audit_agents (name, id) VALUES (?, ?)');
   const knownAgents = new Set<string>();
+  // Prepared when a journal first brings an approval request.
+  let insertApproval: ((request: ApprovalRequest) => void) | undefined;
+
+  /**
+   * The batch's approval requests (idempotent by id: one the table holds is left as it is). One the
+   * table refuses (a constraint, a value it cannot hold) fails only its own line: the statement is
+   * undone, the transaction goes on. Returns those refusals by position in the batch.
+   */
+  const storeApprovals = (batch: readonly SqlitePendingAppend[]): Map<number, Error> | undefined => {
+    let refused: Map<number, Error> | undefined;
+    for (let i = 0; i < batch.length; i++) {
+      const request = batch[i]!.approval;
+      if (!request) continue;
+      try {
+        insertApproval ??= prepareApprovalInsert(db);
+        insertApproval(request);
+      } catch (error) {
+        if (isStoreFailure(error) && !isConstraint(error)) throw error;
+        refused ??= new Map();
+        refused.set(i, error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+    return refused;
+  };
 
   /** The next link of the chain: the body redacted, numbered, linked and hashed, and its canonical JSON. */
   const link = (input: AuditEventBody, seq: number, prevHash: string) => {
@@ -199,7 +239,8 @@ export function openSqliteAppender(
     }
   };
 
-  const write = db.transaction((batch: PendingAppend[]): BatchResults => {
+  const write = db.transaction((batch: SqlitePendingAppend[]): BatchResults => {
+    const refused = batch.some((pending) => pending.approval) ? storeApprovals(batch) : undefined;
     const head = getHead.get(stream) ?? { seq: 0, hash: GENESIS_HASH };
     const chain: Chain = { seq: head.seq, hash: head.hash, agents: new Set() };
     const inBatch = new Map<string, AuditEvent>();
@@ -221,6 +262,7 @@ export function openSqliteAppender(
       }
     });
     if (chain.seq !== head.seq) putHead.run(stream, chain.seq, chain.hash);
+    if (refused) for (const [i, error] of refused) results[i] = error;
     return Object.assign(results, { agents: chain.agents });
   });
 
@@ -229,7 +271,7 @@ export function openSqliteAppender(
     return row ? rowToEvent(row.body, row.hash) : undefined;
   }
 
-  let queue: PendingAppend[] = [];
+  let queue: SqlitePendingAppend[] = [];
   let scheduled = false;
   const flush = () => {
     scheduled = false;
@@ -238,7 +280,7 @@ export function openSqliteAppender(
     if (batch.length === 0) return;
     try {
       const results = write.immediate(batch);
-      checkpointer?.committed(batch.reduce((n, p) => n + p.bodies.length, 0));
+      checkpointer?.committed(batch.reduce((n, p) => n + p.bodies.length + (p.approval ? 1 : 0), 0));
       // Only once committed: a rolled-back batch must not leave agents marked as recorded.
       for (const agent of results.agents) if (knownAgents.size < 100_000) knownAgents.add(agent);
       settleBatch(batch, results);
@@ -259,10 +301,13 @@ export function openSqliteAppender(
       for (const body of bodies) preRedacted.add(body);
     },
     replay(lines) {
-      for (const bodies of lines) for (const body of bodies) preRedacted.add(body);
-      const results = write.immediate(
-        lines.map((bodies) => ({ bodies, resolve: () => {}, reject: () => {} })),
-      );
+      const batch = lines.map((entry): SqlitePendingAppend => {
+        const pending = { resolve: () => {}, reject: () => {} };
+        if (!Array.isArray(entry)) return { ...pending, bodies: [], approval: entry.approval };
+        for (const body of entry) preRedacted.add(body);
+        return { ...pending, bodies: entry };
+      });
+      const results = write.immediate(batch);
       for (const result of results)
         if (result instanceof Error) debug('a replayed journal line was refused: %O', result);
     },
@@ -272,6 +317,10 @@ export function openSqliteAppender(
 
 function isStoreFailure(error: unknown): boolean {
   return Boolean((error as { code?: string } | undefined)?.code?.startsWith('SQLITE_'));
+}
+
+function isConstraint(error: unknown): boolean {
+  return Boolean((error as { code?: string } | undefined)?.code?.startsWith('SQLITE_CONSTRAINT'));
 }
 
 /**

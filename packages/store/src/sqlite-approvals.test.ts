@@ -71,6 +71,8 @@ describe('approval requests in the SQLite store', () => {
     const store = openSqliteStore(path);
     const requests = Array.from({ length: 40 }, () => makeApprovalRequest());
     for (const request of requests) await store.createApproval(request);
+    // Journaled, then committed behind: other processes see them once committed (a read here waits).
+    await store.getApproval(requests[0]!.id);
     const { a, b } = await answerInTwoProcesses(
       OPEN_SQLITE,
       path,

@@ -1,4 +1,4 @@
-import type { ApprovalStore } from '@meshguard/core';
+import type { ApprovalRequest, ApprovalStore } from '@meshguard/core';
 import {
   APPROVAL_COLUMNS,
   APPROVAL_INSERT_COLUMNS,
@@ -8,6 +8,7 @@ import {
   approvalListSql,
   approvalPage,
   approvalValues,
+  assertApprovalRow,
   assertWritable,
   inCreationOrder,
   type StoreState,
@@ -17,14 +18,34 @@ import type { SqliteDatabase } from './sqlite-driver';
 
 const same = (value: string) => value;
 
+const PLACEHOLDERS = APPROVAL_INSERT_COLUMNS.split(',')
+  .map(() => '?')
+  .join(', ');
+const INSERT = `INSERT INTO approval_requests (${APPROVAL_INSERT_COLUMNS}) VALUES (${PLACEHOLDERS}) ON CONFLICT (id) DO NOTHING`;
+
+/** Stores a request, unless the table holds its id already (a retried create, a replayed line). */
+export function prepareApprovalInsert(db: SqliteDatabase): (request: ApprovalRequest) => void {
+  const insert = db.prepare(INSERT);
+  return (request) => {
+    insert.run(...approvalValues(request, same));
+  };
+}
+
+/**
+ * Where a journaling store's `createApproval` goes (see audit-journal.ts): `write` journals the
+ * request (throws if it cannot, or while the journal's commits fail), `settle` waits until every
+ * request journaled so far is committed.
+ */
+export interface ApprovalJournal {
+  /** Returns a promise when commits are falling behind: awaited before the create resolves. */
+  write(request: ApprovalRequest): Promise<void> | undefined;
+  settle(): Promise<void>;
+}
+
 function prepare(db: SqliteDatabase) {
   const returning = `RETURNING ${APPROVAL_COLUMNS}`;
   return {
-    create: db.prepare(
-      `INSERT INTO approval_requests (${APPROVAL_INSERT_COLUMNS}) VALUES (${APPROVAL_INSERT_COLUMNS.split(',')
-        .map(() => '?')
-        .join(', ')}) ON CONFLICT (id) DO NOTHING`,
-    ),
+    create: prepareApprovalInsert(db),
     get: db.prepare<[string], ApprovalRow>(`SELECT ${APPROVAL_COLUMNS} FROM approval_requests WHERE id = ?`),
     answer: db.prepare<[string, string, string, string], ApprovalRow>(
       `UPDATE approval_requests SET status = ?, answer = ?, answered_at = ? WHERE id = ? AND status = 'pending' ${returning}`,
@@ -49,8 +70,18 @@ function prepare(db: SqliteDatabase) {
  * wins. No process is told of another's change: the guard's waiters look again every 250 ms.
  * `state` says whether the store is open for writing (the statements are prepared on first use:
  * a file too old to have the table can still be opened read-only).
+ *
+ * With a `journal` (a store that journals), a new request is journaled rather than inserted here:
+ * durable once `createApproval` resolves, committed behind with the events journaled beside it (a
+ * synchronous INSERT cost several times a check). Every other method first waits until the requests
+ * journaled so far are committed, so this process reads what it created; other processes see a
+ * request once it is committed, milliseconds later.
  */
-export function sqliteApprovals(db: SqliteDatabase, state: () => StoreState): ApprovalStore {
+export function sqliteApprovals(
+  db: SqliteDatabase,
+  state: () => StoreState,
+  journal?: ApprovalJournal,
+): ApprovalStore {
   let statements: ReturnType<typeof prepare> | undefined;
   const lists = new Map<string, ReturnType<SqliteDatabase['prepare']>>();
   const sql = () => {
@@ -58,17 +89,32 @@ export function sqliteApprovals(db: SqliteDatabase, state: () => StoreState): Ap
     statements ??= prepare(db);
     return statements;
   };
+  // What the journal holds is committed before a statement reads or changes the table.
+  const ready = async () => {
+    assertWritable(state());
+    if (journal) await journal.settle();
+    return sql();
+  };
 
   return {
     async createApproval(request) {
-      sql().create.run(...approvalValues(request, same));
+      if (!journal) {
+        sql().create(request);
+        return;
+      }
+      assertWritable(state());
+      // What the table would refuse is refused now: its commit, later, could not tell the caller.
+      assertApprovalRow(request);
+      const behind = journal.write(request);
+      // Journaled already (durable); a store falling behind holds this caller back until it catches up.
+      if (behind) await behind.catch(() => {});
     },
     async getApproval(id) {
-      const row = sql().get.get(id);
+      const row = (await ready()).get.get(id);
       return row && approvalFromRow(row);
     },
     async listApprovals(query) {
-      sql();
+      await ready();
       const { sql: text, params } = approvalListSql('approval_requests', query, () => '?', same);
       let statement = lists.get(text);
       if (!statement) {
@@ -78,22 +124,22 @@ export function sqliteApprovals(db: SqliteDatabase, state: () => StoreState): Ap
       return approvalPage(statement.all(...params) as ApprovalRow[], query.limit);
     },
     async answerApproval(id, transition) {
-      const { answer, get } = sql();
+      const { answer, get } = await ready();
       const row = answer.get(transition.status, answerText(transition), utcTime(transition.at), id);
       if (row) return { changed: true, approval: approvalFromRow(row) };
       const current = get.get(id);
       return current && { changed: false, approval: approvalFromRow(current) };
     },
     async useApproval(id, at) {
-      return sql().use.run(at, id).changes > 0;
+      return (await ready()).use.run(at, id).changes > 0;
     },
     async expireApprovals(now) {
       const answer = answerText({ status: 'expired', by: 'meshguard', at: now });
       const at = utcTime(now);
-      return inCreationOrder(sql().expire.all(answer, at, at));
+      return inCreationOrder((await ready()).expire.all(answer, at, at));
     },
     async purgeApprovalArguments(before) {
-      return sql().purge.run(new Date().toISOString(), utcTime(before)).changes;
+      return (await ready()).purge.run(new Date().toISOString(), utcTime(before)).changes;
     },
   };
 }

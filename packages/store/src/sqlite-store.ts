@@ -1,4 +1,5 @@
 import {
+  type ApprovalRequest,
   type ApprovalStore,
   type AuditEvent,
   type AuditEventBody,
@@ -19,7 +20,7 @@ import { commitJournalLines } from './journal-commit-queue';
 import { recoverJournals } from './journal-files';
 import { PARALLEL_THRESHOLD } from './parallel-verify';
 import { openSqliteAppender } from './sqlite-append';
-import { sqliteApprovals } from './sqlite-approvals';
+import { type ApprovalJournal, sqliteApprovals } from './sqlite-approvals';
 import { openSqlite, resolveSqliteDriver, type SqliteDatabase, type SqliteDriverName } from './sqlite-driver';
 import { preparePrivateSqliteFile } from './sqlite-open';
 import { sqliteQueries } from './sqlite-query';
@@ -86,6 +87,11 @@ export interface SqliteAuditStore extends FollowingStore, StatsStore, ApprovalSt
   stats(filter?: AuditFilter): StoreStats;
   /** @internal Appends events whose contexts the journal has redacted already. */
   appendRedacted(bodies: readonly AuditEventBody[]): Promise<AuditEvent[]>;
+  /**
+   * @internal Stores a journaled approval request in the transaction of the events appended
+   * beside it (an id the table holds is left as it is).
+   */
+  appendApproval(request: ApprovalRequest): Promise<unknown>;
 }
 
 const WAL_CHECKPOINT_BYTES = 40 * 1024 * 1024;
@@ -120,10 +126,43 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   const journalOn = !readonly && path !== ':memory:' && options.journal !== false;
   let journal: AuditJournal | undefined;
   if (journalOn) {
-    // Journals a crashed writer left: their events go in before anything new.
+    // Journals a crashed writer left: their events and approval requests go in before anything new.
     const replayed = recoverJournals(path, driver, (lines) => appender!.replay(lines));
-    if (replayed > 0) debug('replayed %d event(s) from journals left behind', replayed);
+    if (replayed > 0)
+      debug('replayed %d event(s) and approval request(s) from journals left behind', replayed);
   }
+  // Opened with the first line to journal (a store that only reads never makes one).
+  const openJournal = (): AuditJournal => {
+    if (closed) throw new MeshGuardError('the audit store is closed', { code: 'store_closed' });
+    journal ??= openAuditJournal(
+      {
+        path,
+        stream,
+        driver,
+        synchronous: options.synchronous ?? 'normal',
+        redactKeys: options.redactKeys,
+        windowMs: JOURNAL_WINDOW_MS,
+      },
+      redact,
+      commitJournalLines({
+        appendRedacted: (b) => store.appendRedacted(b),
+        appendApproval: (request) => store.appendApproval(request),
+      }),
+    );
+    return journal;
+  };
+  // A journaling store's new approval requests go through its journal, as its events do.
+  const approvalJournal: ApprovalJournal | undefined = journalOn
+    ? {
+        write(request) {
+          const opened = openJournal();
+          // Fail closed, as the guard does for events: nothing is journaled while commits fail.
+          if (opened.failure) throw opened.failure;
+          return opened.writeApproval(request);
+        },
+        settle: () => (journal ? journal.settleApprovals() : Promise.resolve()),
+      }
+    : undefined;
 
   const store: SqliteAuditStore = {
     kind: 'sqlite',
@@ -135,8 +174,20 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       appender?.markRedacted(bodies);
       return enqueue(bodies);
     },
+    appendApproval(request) {
+      if (closed || !appender) {
+        const refused = closed
+          ? new MeshGuardError('the audit store is closed', { code: 'store_closed' })
+          : new MeshGuardError('the audit store is open read-only', { code: 'store_readonly' });
+        return Promise.reject(refused);
+      }
+      // Queued with the appends of this turn: stored in their transaction, before their events.
+      return new Promise((resolve, reject) =>
+        appender.add({ bodies: [], approval: request, resolve, reject }),
+      );
+    },
     ...sqliteQueries(db),
-    ...sqliteApprovals(db, () => ({ closed, readonly })),
+    ...sqliteApprovals(db, () => ({ closed, readonly }), approvalJournal),
     async verify() {
       return verifySqlite(db, path, options.parallelVerifyFrom ?? PARALLEL_THRESHOLD);
     },
@@ -154,20 +205,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   if (journalOn) {
     const journaling: Omit<JournalingStore, keyof AuditStore> = {
       journal(bodies) {
-        if (closed) throw new MeshGuardError('the audit store is closed', { code: 'store_closed' });
-        journal ??= openAuditJournal(
-          {
-            path,
-            stream,
-            driver,
-            synchronous: options.synchronous ?? 'normal',
-            redactKeys: options.redactKeys,
-            windowMs: JOURNAL_WINDOW_MS,
-          },
-          redact,
-          commitJournalLines({ appendRedacted: (b) => store.appendRedacted(b) }),
-        );
-        return journal.write(bodies);
+        return openJournal().write(bodies);
       },
       drain() {
         return journal ? journal.drain() : Promise.resolve();
