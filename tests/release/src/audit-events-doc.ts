@@ -63,7 +63,8 @@ const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   outcome:
     "For outcome events: the action ran (`success`, `error`), was stopped (`blocked`), a human answered an approval (`approved`, `rejected`), or MeshGuard could only watch it happen inside the framework's own service (`observed`: not gated).",
   durationMs: 'For outcome events: how long the action took, in milliseconds.',
-  actor: 'Who answered: on `approval_granted` and `approval_rejected` events the approver (`meshguard` for an expiry), on `approved` and `rejected` outcomes the person named.',
+  actor:
+    'Who answered: on `approval_granted` and `approval_rejected` events the approver (`meshguard` for an expiry), on `approved` and `rejected` outcomes the person named.',
   error: 'For `error` outcomes: what failed.',
   source: 'The package that produced the event, with its version (each adapter stamps its own).',
   'source.name': 'Package name, e.g. `@meshguard/openai-agents`.',
