@@ -39,7 +39,7 @@ type BatchResults = Array<AuditEvent[] | Error> & { agents: Set<string> };
  * One caller's events, or a journal's approval request (with no events): stored first in the
  * transaction of the events appended beside it, so never after the event that tells of it.
  */
-export interface SqlitePendingAppend extends PendingAppend {
+interface SqlitePendingAppend extends PendingAppend {
   approval?: ApprovalRequest;
 }
 
