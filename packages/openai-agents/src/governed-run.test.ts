@@ -68,14 +68,14 @@ describe('approval interruptions, answered on the approval request', () => {
     // The approval is the request's; the call is checked again with it when it runs (a deny since
     // would still win) and the outcome joins that allow.
     expect(trail(events)).toEqual([
-      'approval_requested Customer Support Agent write:refund require_approval',
       'decision Customer Support Agent write:refund require_approval',
+      'approval_requested Customer Support Agent write:refund require_approval',
       'approval_granted Customer Support Agent write:refund allow',
       'decision Customer Support Agent write:refund allow',
       'outcome Customer Support Agent write:refund allow/success',
     ]);
     const id = asked!.approval!.id;
-    expect(events[1]).toMatchObject({ approvalId: id, spanId: 'call:call_a1' });
+    expect(events[0]).toMatchObject({ approvalId: id, spanId: 'call:call_a1' });
     expect(events[2]).toMatchObject({ actor: 'manager@acme.test', approvalId: id });
     expect(events[3]).toMatchObject({ approvalId: id, spanId: 'call:call_a1' });
     expect(events[4]!.decisionId).toBe(events[3]!.decisionId);
@@ -105,8 +105,8 @@ describe('approval interruptions, answered on the approval request', () => {
 
     const events = (await store.query({ traceId: 'trace_rejected', order: 'asc' })).events;
     expect(trail(events)).toEqual([
-      'approval_requested Customer Support Agent write:refund require_approval',
       'decision Customer Support Agent write:refund require_approval',
+      'approval_requested Customer Support Agent write:refund require_approval',
       'approval_rejected Customer Support Agent write:refund deny',
     ]);
     expect(events[2]).toMatchObject({ actor: 'manager@acme.test' });
@@ -131,8 +131,8 @@ describe('approval interruptions, answered on the approval request', () => {
     expect(tools.ran).toEqual(['process_refund ORD-7 79.99']);
     const events = (await store.query({ traceId: 'trace_callback', order: 'asc' })).events;
     expect(trail(events)).toEqual([
-      'approval_requested Customer Support Agent write:refund require_approval',
       'decision Customer Support Agent write:refund require_approval',
+      'approval_requested Customer Support Agent write:refund require_approval',
       'approval_granted Customer Support Agent write:refund allow',
       'decision Customer Support Agent write:refund allow',
       'outcome Customer Support Agent write:refund allow/success',
@@ -162,8 +162,8 @@ describe('approval interruptions, answered on the approval request', () => {
     expect(tools.ran).toEqual([]);
     const events = (await store.query({ traceId: 'trace_callback_reject', order: 'asc' })).events;
     expect(trail(events)).toEqual([
-      'approval_requested Customer Support Agent write:refund require_approval',
       'decision Customer Support Agent write:refund require_approval',
+      'approval_requested Customer Support Agent write:refund require_approval',
       'approval_rejected Customer Support Agent write:refund deny',
     ]);
     expect(events[2]).toMatchObject({
@@ -210,8 +210,8 @@ describe('approval interruptions, answered on the approval request', () => {
     expect(await guard.approvals!.get(id)).toMatchObject({ status: 'cancelled', answeredBy: 'meshguard' });
     const events = (await store.query({ traceId: 'trace_sdk_only', order: 'asc' })).events;
     expect(trail(events)).toEqual([
-      'approval_requested Customer Support Agent write:refund require_approval',
       'decision Customer Support Agent write:refund require_approval',
+      'approval_requested Customer Support Agent write:refund require_approval',
       'decision Customer Support Agent write:refund require_approval',
       'approval_cancelled Customer Support Agent write:refund deny',
       'outcome Customer Support Agent write:refund require_approval/blocked',

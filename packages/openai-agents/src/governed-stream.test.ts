@@ -87,8 +87,8 @@ describe('runGoverned streaming', () => {
     expect(tools.ran).toEqual(['process_refund ORD-9 79.99']);
     const events = (await store.query({ traceId: 'trace_stream_approval', order: 'asc' })).events;
     expect(trail(events)).toEqual([
-      'approval_requested Customer Support Agent write:refund require_approval',
       'decision Customer Support Agent write:refund require_approval',
+      'approval_requested Customer Support Agent write:refund require_approval',
       'approval_granted Customer Support Agent write:refund allow',
       'decision Customer Support Agent write:refund allow',
       'outcome Customer Support Agent write:refund allow/success',

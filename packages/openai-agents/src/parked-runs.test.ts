@@ -131,8 +131,8 @@ describe('parking a run on an approval, resuming it elsewhere', () => {
 
     const events = (await w.store.query({ traceId: 'trace_parked', order: 'asc' })).events;
     expect(trail(events)).toEqual([
-      'approval_requested Customer Support Agent write:refund require_approval',
       'decision Customer Support Agent write:refund require_approval',
+      'approval_requested Customer Support Agent write:refund require_approval',
       'approval_granted Customer Support Agent write:refund allow',
       'decision Customer Support Agent write:refund allow',
       'outcome Customer Support Agent write:refund allow/success',
