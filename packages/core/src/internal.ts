@@ -24,6 +24,7 @@ export {
   PRIVATE_FILE_MODE,
   tightenIfExists,
 } from './files/private-files';
+export { approvalStateOf, approvalsOf, isAllowed, withdrawApproval } from './guard/adapter-approvals';
 export type { IdentityDefaults } from './guard/adapter-contract';
 export {
   approvalFailedDecision,
