@@ -6,7 +6,7 @@ import {
   type ParkedRun,
   type RunParking,
 } from '@meshguard/core';
-import { parseWithSchema } from '@meshguard/core/internal';
+import { claimParkedGroup, parseWithSchema } from '@meshguard/core/internal';
 import { z } from 'zod';
 import { FRAMEWORK } from './bedrock-governance';
 import { InvocationInputMemberSchema } from './bedrock-payloads';
@@ -84,26 +84,9 @@ function readParked(run: ParkedRun): ParkedTurn {
  * resumers (of the same approval or of two of one turn's) one gets them all. Undefined when
  * nothing is parked under the id, or another resumer holds the turn.
  */
-export async function claimParkedTurn(
+export function claimParkedTurn(
   parking: RunParking,
   approvalId: string,
 ): Promise<{ state: ParkedTurn; claims: ClaimedRun[] } | undefined> {
-  const peek = await parking.get(approvalId);
-  if (!peek) return undefined;
-  const ids = [...new Set([approvalId, ...readParked(peek).approvalIds])].sort();
-  const claims: ClaimedRun[] = [];
-  for (const id of ids) {
-    const claim = await parking.claim(id);
-    if (!claim) {
-      await Promise.all(claims.map((c) => c.putBack()));
-      return undefined;
-    }
-    claims.push(claim);
-  }
-  try {
-    return { state: readParked(claims.find((c) => c.approvalId === approvalId) ?? claims[0]!), claims };
-  } catch (error) {
-    await Promise.all(claims.map((c) => c.putBack()));
-    throw error;
-  }
+  return claimParkedGroup(parking, approvalId, readParked);
 }

@@ -10,6 +10,7 @@ export {
 export { canKeepApprovals, canNotifyApprovals } from './approvals/approval-store';
 export { createGuardApprovals } from './approvals/guard-approvals';
 export { createMemoryApprovals } from './approvals/memory-approvals';
+export { claimParkedGroup } from './approvals/run-parking';
 export { chainHash, eventBody } from './audit/audit-chain';
 export { compileAuditFilter } from './audit/audit-filter-match';
 export { canFollow, canJournal, canReportStats } from './audit/audit-store';

@@ -6,6 +6,7 @@ import {
   type ParkedRun,
   type RunParking,
 } from '@meshguard/core';
+import { claimParkedGroup } from '@meshguard/core/internal';
 import type { FunctionResponsePart, GeminiContent, GeminiFunctionCall } from './gemini-parts';
 import { FRAMEWORK } from './vertex-governance';
 
@@ -123,26 +124,9 @@ function readParked(run: ParkedRun): ParkedChat {
  * resumers (of the same approval or of two of one chat's) one gets them all. Undefined when
  * nothing is parked under the id, or another resumer holds the chat.
  */
-export async function claimParkedChat(
+export function claimParkedChat(
   parking: RunParking,
   approvalId: string,
 ): Promise<{ state: ParkedChat; claims: ClaimedRun[] } | undefined> {
-  const peek = await parking.get(approvalId);
-  if (!peek) return undefined;
-  const ids = [...new Set([approvalId, ...readParked(peek).approvalIds])].sort();
-  const claims: ClaimedRun[] = [];
-  for (const id of ids) {
-    const claim = await parking.claim(id);
-    if (!claim) {
-      await Promise.all(claims.map((c) => c.putBack()));
-      return undefined;
-    }
-    claims.push(claim);
-  }
-  try {
-    return { state: readParked(claims.find((c) => c.approvalId === approvalId) ?? claims[0]!), claims };
-  } catch (error) {
-    await Promise.all(claims.map((c) => c.putBack()));
-    throw error;
-  }
+  return claimParkedGroup(parking, approvalId, readParked);
 }

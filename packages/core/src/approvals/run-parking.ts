@@ -123,3 +123,35 @@ export function createFileParking(dir: string = DEFAULT_PARKING_DIR): RunParking
     },
   };
 }
+
+/**
+ * Claims every parked copy of a run parked under several approval ids (one run waiting on
+ * several answers), in id order so that of two resumers, of the same approval or of two of one
+ * run's, one gets them all. `read` turns a parked run into the adapter's state, whose
+ * `approvalIds` name the copies. Undefined when nothing is parked under the id, or another
+ * resumer holds the run; a state `read` refuses puts every claim back and throws.
+ */
+export async function claimParkedGroup<T extends { approvalIds: readonly string[] }>(
+  parking: RunParking,
+  approvalId: string,
+  read: (run: ParkedRun) => T,
+): Promise<{ state: T; claims: ClaimedRun[] } | undefined> {
+  const peek = await parking.get(approvalId);
+  if (!peek) return undefined;
+  const ids = [...new Set([approvalId, ...read(peek).approvalIds])].sort();
+  const claims: ClaimedRun[] = [];
+  for (const id of ids) {
+    const claim = await parking.claim(id);
+    if (!claim) {
+      await Promise.all(claims.map((c) => c.putBack()));
+      return undefined;
+    }
+    claims.push(claim);
+  }
+  try {
+    return { state: read(claims.find((c) => c.approvalId === approvalId) ?? claims[0]!), claims };
+  } catch (error) {
+    await Promise.all(claims.map((c) => c.putBack()));
+    throw error;
+  }
+}
