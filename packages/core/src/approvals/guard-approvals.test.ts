@@ -207,6 +207,8 @@ rules:
     const id = (await guard.check(refund(150))).approval!.id;
     const timedOut = await approvals.wait(id, { timeoutMs: 0 });
     expect(timedOut.status).toBe('pending');
+    // The guard's clock stands still here: the wait still ends, in real time.
+    expect((await approvals.wait(id, { timeoutMs: 300 })).status).toBe('pending');
     const waiting = approvals.wait(id, { timeoutMs: 5_000 });
     setTimeout(() => void approvals.answer(id, { approve: true, by: 'maria' }), 20);
     await expect(waiting).resolves.toMatchObject({ status: 'approved', answeredBy: 'maria' });

@@ -163,13 +163,15 @@ export function createGuardApprovals(parts: {
       return transition(id, 'cancelled', by, comment);
     },
     async wait(id, options = {}) {
-      const deadline = clock() + (options.timeoutMs ?? DEFAULT_WAIT_MS);
+      // The wait is timed in real time (a test's frozen clock would never end it); the request's
+      // deadline in the guard's clock, as every expiry is.
+      const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_WAIT_MS);
       for (;;) {
         const approval = await current(id);
         if (!approval)
           throw new MeshGuardError(`there is no approval request ${id}`, { code: 'approval_not_found' });
         if (approval.status !== 'pending' || options.signal?.aborted) return approval;
-        const left = Math.min(deadline, Date.parse(approval.expiresAt) + 1) - clock();
+        const left = Math.min(deadline - Date.now(), Date.parse(approval.expiresAt) + 1 - clock());
         if (left <= 0) return (await current(id)) ?? approval;
         await new Promise<void>((resolve) => {
           const set = waiters.get(id) ?? new Set<() => void>();
