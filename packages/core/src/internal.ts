@@ -4,6 +4,7 @@
 export {
   approvalEventBody,
   approvalReason,
+  approvalRequestedBody,
   approvalState,
   approverRefusal,
 } from './approvals/approval-flow';

@@ -8,7 +8,7 @@ import { addExitHook, deleteExitHook } from './exit-hooks';
 import type { CommitLines, JournalReport } from './journal-commit-queue';
 import { type JournalTask, openJournalCommitter } from './journal-committer';
 import { claimJournalLock, journalDir, removeFolderIfEmpty, unlinkIfThere } from './journal-files';
-import { approvalLine } from './journal-line';
+import { journalLine } from './journal-line';
 
 const debug = createDebug('meshguard:store');
 
@@ -23,8 +23,8 @@ const debug = createDebug('meshguard:store');
  * the next writable open of the store replays every journal whose owner is gone. Appends are
  * idempotent by event id, so a line replayed after it was committed changes nothing.
  *
- * `writeApproval` journals an approval request the same way (see journal-line.ts): committed into
- * the approval table in the same transaction as the events journaled with it, replayed likewise
+ * An approval request is journaled the same way, in the line of the events that open it (see
+ * journal-line.ts): committed into the approval table in their transaction, replayed likewise
  * (idempotent by request id). Its arguments are written as they are, unredacted, as the table
  * keeps them: the journal's files are private like the database (0600 in a 0700 folder).
  *
@@ -35,17 +35,17 @@ const debug = createDebug('meshguard:store');
  */
 export interface AuditJournal {
   /**
-   * Writes the events to the journal; throws if they could not be written (nothing to run on).
-   * Returns a promise when commits are falling behind (over 10,000 events waiting): the caller
-   * awaits it before writing more, so a writer faster than the disk is held back, not buffered.
+   * Writes the events, and approval requests, to the journal in one line (see journal-line.ts:
+   * `opened`, the events open the requests, whose `approval_requested` events are recorded with
+   * them); throws if they could not be written (nothing to run on). Returns a promise when commits
+   * are falling behind (over 10,000 events, or lines, waiting): the caller awaits it before
+   * writing more, so a writer faster than the disk is held back, not buffered.
    */
-  write(bodies: readonly AuditEventBody[]): Promise<void> | undefined;
-  /**
-   * Writes an approval request to the journal, as `write` does events. It is no event (`waiting`
-   * leaves it out); the promise it returns holds back a writer of requests alone, past 10,000
-   * lines waiting for their commit.
-   */
-  writeApproval(request: ApprovalRequest): Promise<void> | undefined;
+  write(
+    bodies: readonly AuditEventBody[],
+    approvals?: readonly ApprovalRequest[],
+    opened?: boolean,
+  ): Promise<void> | undefined;
   /**
    * Resolves once every approval request written so far is committed (at once when none waits);
    * rejects if they cannot be, as `drain` does.
@@ -219,17 +219,15 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
   }
 
   return {
-    write(bodies) {
+    write(bodies, approvals = [], opened = false) {
       if (closed) throw new MeshGuardError('the audit store is closed', { code: 'store_closed' });
-      writeLine(`${JSON.stringify(bodies.map(prepare))}\n`, bodies.length);
-      return waitingEvents > MAX_WAITING_EVENTS ? drain() : undefined;
-    },
-    writeApproval(request) {
-      writeLine(`${approvalLine(request)}\n`, 0);
-      approvalsUpTo = written;
-      // The guard's events hold it back first (two with each request); this bounds a caller
-      // creating requests alone, who never yields.
-      return written - committed > MAX_WAITING_EVENTS ? drain() : undefined;
+      const events = bodies.length + (opened ? approvals.length : 0);
+      writeLine(`${journalLine(bodies.map(prepare), approvals, opened)}\n`, events);
+      if (approvals.length > 0) approvalsUpTo = written;
+      // Lines bound a caller creating requests alone (no events), who never yields.
+      return waitingEvents > MAX_WAITING_EVENTS || written - committed > MAX_WAITING_EVENTS
+        ? drain()
+        : undefined;
     },
     settleApprovals() {
       return drain(false, approvalsUpTo);

@@ -1,6 +1,5 @@
-import type { ApprovalRequest, AuditEventBody } from '@meshguard/core';
 import createDebug from 'debug';
-import { parseJournalLine } from './journal-line';
+import { type JournalEntry, parseJournalLine } from './journal-line';
 
 const debug = createDebug('meshguard:store');
 
@@ -83,11 +82,10 @@ export function createCommitQueue(
 
 /**
  * A store that commits what a journal's lines hold: events whose contexts are redacted already,
- * and approval requests, each in the transaction of the events appended beside it.
+ * and approval requests, each in the transaction of the events journaled with it.
  */
 export interface JournalLineStore {
-  appendRedacted(bodies: readonly AuditEventBody[]): Promise<unknown>;
-  appendApproval(request: ApprovalRequest): Promise<unknown>;
+  appendJournaled(entry: JournalEntry): Promise<unknown>;
 }
 
 /**
@@ -99,8 +97,7 @@ export function commitJournalLines(store: JournalLineStore): CommitLines {
   return async (lines) => {
     const appends = lines.map((line) => {
       try {
-        const entry = parseJournalLine(line);
-        return Array.isArray(entry) ? store.appendRedacted(entry) : store.appendApproval(entry.approval);
+        return store.appendJournaled(parseJournalLine(line));
       } catch (error) {
         return Promise.reject(error);
       }

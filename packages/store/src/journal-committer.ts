@@ -61,8 +61,8 @@ export function openJournalCommitter(
   task: JournalTask,
   commitHere: CommitLines,
   onReport: (report: JournalReport) => void,
+  url: URL | undefined = workerUrl(),
 ): JournalCommitter {
-  const url = workerUrl();
   let worker: Worker | undefined;
   // Commits on this thread: without a compiled worker, until it is up, or once it has died.
   let here: CommitQueue | undefined;
@@ -74,6 +74,13 @@ export function openJournalCommitter(
   let uncommitted: string[] = [];
   let toPost: string[] = [];
   let postScheduled = false;
+  // Lines held back for the worker while this thread commits the ones it took; someone waits on them.
+  let heldFlush = false;
+
+  // Lines go to the worker once it is up and this thread has committed every line it took (so they
+  // are committed in order). Under a steady load this thread always has some: new lines are held
+  // back meanwhile, then handed over with the next report that leaves it none.
+  const handingOver = () => !viaWorker && workerUp && worker !== undefined;
 
   const report = (result: JournalReport) => {
     if (result.ready) {
@@ -82,6 +89,7 @@ export function openJournalCommitter(
     }
     if (result.done > 0) uncommitted = uncommitted.slice(result.done);
     onReport(result);
+    if (handingOver() && uncommitted.length === 0 && toPost.length > 0) post(heldFlush);
   };
 
   const startWorker = (): Worker | undefined => {
@@ -92,7 +100,11 @@ export function openJournalCommitter(
       if (worker !== started) return; // stopped on purpose, or already handled
       debug('the journal worker stopped (%O), committing on this thread', why);
       worker = undefined;
-      if (!viaWorker) return; // it held no lines: this thread goes on committing them
+      if (!viaWorker) {
+        // It held no lines: this thread goes on committing them, those held back for it included.
+        if (toPost.length > 0) post(heldFlush);
+        return;
+      }
       // Everything handed over and not reported is committed again here (idempotent by id).
       toPost = [...uncommitted, ...toPost];
       uncommitted = [];
@@ -108,14 +120,23 @@ export function openJournalCommitter(
 
   function post(flush = false) {
     postScheduled = false;
+    // A drain does not wait for the worker to start: this thread commits until it is up.
+    if (handingOver()) {
+      if (uncommitted.length > 0) {
+        // Held for the worker until this thread's lines are committed; a waiter hurries those.
+        if (flush) {
+          heldFlush = true;
+          here?.add([], true);
+        }
+        return;
+      }
+      viaWorker = true;
+      heldFlush = false;
+      debug('the journal worker is up: it commits from here on');
+    }
     const lines = toPost;
     toPost = [];
     if (lines.length === 0 && !flush) return;
-    // A drain does not wait for the worker to start: this thread commits until it is up.
-    if (!viaWorker && workerUp && uncommitted.length === 0) {
-      viaWorker = true;
-      debug('the journal worker is up: it commits from here on');
-    }
     uncommitted.push(...lines);
     if (worker && viaWorker) {
       worker.postMessage({ lines, flush } satisfies JournalMessage);

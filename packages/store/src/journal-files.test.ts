@@ -110,7 +110,7 @@ describe('the journal files several processes share', () => {
     orphan(dir, 'third', [makeEventBody({ id: 'third-1' })]);
     const committed: string[] = [];
     recoverJournals(path, driver, (lines) => {
-      committed.push(...lines.flatMap((entry) => (Array.isArray(entry) ? entry.map((body) => body.id) : [])));
+      committed.push(...lines.flatMap((entry) => entry.events.map((body) => body.id)));
       if (committed.length > 1) return;
       // While the first is replayed, the writers of the others close: one has removed its
       // segment and not yet its lock (it died there), the other has removed both.

@@ -139,7 +139,10 @@ export function recoverJournals(
       let chunk: JournalEntry[] = [];
       const commitChunk = () => {
         commit(chunk);
-        replayed += chunk.reduce((n, entry) => n + (Array.isArray(entry) ? entry.length : 1), 0);
+        replayed += chunk.reduce(
+          (n, entry) => n + entry.events.length + entry.approvals.length * (entry.opened ? 2 : 1),
+          0,
+        );
         chunk = [];
       };
       for (const file of files) {

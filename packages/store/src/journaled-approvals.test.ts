@@ -15,7 +15,7 @@ import { canJournal } from '@meshguard/core/internal';
 import { describe, expect, it } from 'vitest';
 import { makeApprovalRequest } from './approval-store-suite';
 import { journalDir } from './journal-files';
-import { approvalLine } from './journal-line';
+import { journalLine } from './journal-line';
 import { readPendingEvents } from './pending-journals';
 import { openSqlite } from './sqlite-driver';
 import { openSqliteStore } from './sqlite-store';
@@ -142,7 +142,11 @@ describe('approval requests through the SQLite store journal', () => {
     mkdirSync(dir, { mode: 0o700 });
     for (const id of ['dead-a', 'dead-b']) {
       openSqlite(join(dir, `${id}.lock`)).close();
-      const lines = [approvalLine(twice), approvalLine(answered), approvalLine(twice)];
+      const lines = [
+        journalLine([], [twice], false),
+        journalLine([], [answered], false),
+        journalLine([], [twice], false),
+      ];
       writeFileSync(join(dir, `${id}.0.jsonl`), `${lines.join('\n')}\n`, { mode: 0o600 });
     }
     const store = openSqliteStore(path);
@@ -160,6 +164,65 @@ describe('approval requests through the SQLite store journal', () => {
     expect(existsSync(dir)).toBe(false);
   });
 
+  it("journals a guard's request in the line of its decision: one write, its approval_requested built by the store, once after any replay", async () => {
+    const path = await newPath('mg-approvals-opened-');
+    const store = openJournaling(path);
+    const guard = createEmbeddedGuard({
+      engine: createPolicyEngine(
+        parsePolicies(
+          'name: p\nversion: "1"\nrules:\n  - effect: require_approval\n    actions: ["write:*"]\n    reason: "a person looks (Bearer abcdefgh12345678)"\n',
+        ),
+      ),
+      store,
+    });
+    const agent = { id: 'a', name: 'a', tags: [], tier: 'basic' as const };
+    const check = { action: 'write:x', agent, traceId: 'trace_opened', context: { amount: 150 } };
+    const decision = await guard.check(check);
+    expect(decision.effect).toBe('require_approval');
+    // One line holds the decision and the request (its arguments as they were, for the approver).
+    const [file] = readdirSync(journalDir(path)).filter((f) => f.endsWith('.jsonl'));
+    const lines = readFileSync(join(journalDir(path), file!), 'utf8')
+      .trim()
+      .split('\n');
+    expect(lines).toHaveLength(1);
+    const line = JSON.parse(lines[0]!) as { opened: ApprovalRequest[]; events: Array<{ type: string }> };
+    expect(line.opened.map((r) => r.id)).toEqual([decision.approval!.id]);
+    expect(line.events.map((e) => e.type)).toEqual(['decision']);
+    await guard.close();
+    const request = await store.getApproval(decision.approval!.id);
+    expect(request).toMatchObject({ status: 'pending', arguments: { amount: 150 } });
+    const recorded = () => [...store.iterate({ traceId: 'trace_opened', order: 'asc' })];
+    const [told, requested] = recorded();
+    expect(told).toMatchObject({ type: 'decision', approvalId: request!.id });
+    expect(requested).toMatchObject({
+      type: 'approval_requested',
+      approvalId: request!.id,
+      decisionId: decision.decisionId,
+      ts: request!.requestedAt,
+      // The request's own uuid, so a replay records it once.
+      id: request!.id.slice(4).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5'),
+    });
+    // Its reason is redacted like any other (the request keeps the rule's words for the approver).
+    expect(requested!.reason).not.toContain('abcdefgh12345678');
+    expect(request!.reason).toContain('abcdefgh12345678');
+    await store.close();
+    // The same line left by two writers that died before their commits: nothing twice.
+    const dir = journalDir(path);
+    mkdirSync(dir, { mode: 0o700 });
+    for (const id of ['dead-a', 'dead-b']) {
+      openSqlite(join(dir, `${id}.lock`)).close();
+      writeFileSync(join(dir, `${id}.0.jsonl`), `${lines[0]}\n`, { mode: 0o600 });
+    }
+    const again = openSqliteStore(path);
+    expect(rowsWithId(path, request!.id)).toBe(1);
+    expect([...again.iterate({ traceId: 'trace_opened', order: 'asc' })].map((e) => e.type)).toEqual([
+      'decision',
+      'approval_requested',
+    ]);
+    expect((await again.verify()).ok).toBe(true);
+    await again.close();
+  });
+
   it('refuses what the table would refuse before journaling it, and passes over such a line in a replay', async () => {
     const path = await newPath('mg-approvals-invalid-');
     const store = openJournaling(path);
@@ -175,7 +238,7 @@ describe('approval requests through the SQLite store journal', () => {
     openSqlite(join(dir, 'dead.lock')).close();
     const good = makeApprovalRequest();
     const event = makeEventBody({ traceId: 'trace_invalid' });
-    const lines = [approvalLine(bogus), approvalLine(good), JSON.stringify([event])];
+    const lines = [journalLine([], [bogus], false), journalLine([], [good], false), JSON.stringify([event])];
     writeFileSync(join(dir, 'dead.0.jsonl'), `${lines.join('\n')}\n`, { mode: 0o600 });
     const again = openSqliteStore(path);
     expect(rowsWithId(path, bogus.id)).toBe(0);

@@ -5,7 +5,7 @@ import {
   GENESIS_HASH,
   type Redactor,
 } from '@meshguard/core';
-import { chainHash, eventBody, redactBody } from '@meshguard/core/internal';
+import { approvalRequestedBody, chainHash, eventBody, redactBody } from '@meshguard/core/internal';
 import createDebug from 'debug';
 import { failBatch, type PendingAppend, settleBatch } from './append-batch';
 import type { JournalEntry } from './journal-line';
@@ -36,19 +36,26 @@ interface Chain {
 type BatchResults = Array<AuditEvent[] | Error> & { agents: Set<string> };
 
 /**
- * One caller's events, or a journal's approval request (with no events): stored first in the
- * transaction of the events appended beside it, so never after the event that tells of it.
+ * One caller's events, and the approval requests a journal line brought with them: stored first in
+ * the transaction, so never after the event that tells of them.
  */
 interface SqlitePendingAppend extends PendingAppend {
-  approval?: ApprovalRequest;
+  approvals?: readonly ApprovalRequest[];
 }
 
 /** The writing side of a SQLite store: batches appends, chains them and inserts them. */
 export interface SqliteAppender {
   /** Queues one caller's events: appends made in the same turn of the event loop share one transaction. */
   add(pending: SqlitePendingAppend): void;
-  /** Marks bodies whose contexts are redacted already (journal lines): they are chained as they are. */
-  markRedacted(bodies: readonly AuditEventBody[]): void;
+  /**
+   * Queues a journal line's entry as one caller: its events (redacted already: chained as they
+   * are), its requests, and the `approval_requested` events of the requests it opened.
+   */
+  addJournaled(
+    entry: JournalEntry,
+    resolve: (events: AuditEvent[]) => void,
+    reject: (error: unknown) => void,
+  ): void;
   /** Commits journal lines a crashed writer left, at once and on this thread. */
   replay(lines: readonly JournalEntry[]): void;
   /** Commits what is queued, now (the store closes). */
@@ -95,15 +102,15 @@ export function openSqliteAppender(
   const storeApprovals = (batch: readonly SqlitePendingAppend[]): Map<number, Error> | undefined => {
     let refused: Map<number, Error> | undefined;
     for (let i = 0; i < batch.length; i++) {
-      const request = batch[i]!.approval;
-      if (!request) continue;
-      try {
-        insertApproval ??= prepareApprovalInsert(db);
-        insertApproval(request);
-      } catch (error) {
-        if (isStoreFailure(error) && !isConstraint(error)) throw error;
-        refused ??= new Map();
-        refused.set(i, error instanceof Error ? error : new Error(String(error)));
+      for (const request of batch[i]!.approvals ?? []) {
+        try {
+          insertApproval ??= prepareApprovalInsert(db);
+          insertApproval(request);
+        } catch (error) {
+          if (isStoreFailure(error) && !isConstraint(error)) throw error;
+          refused ??= new Map();
+          refused.set(i, error instanceof Error ? error : new Error(String(error)));
+        }
       }
     }
     return refused;
@@ -240,7 +247,7 @@ export function openSqliteAppender(
   };
 
   const write = db.transaction((batch: SqlitePendingAppend[]): BatchResults => {
-    const refused = batch.some((pending) => pending.approval) ? storeApprovals(batch) : undefined;
+    const refused = batch.some((pending) => pending.approvals?.length) ? storeApprovals(batch) : undefined;
     const head = getHead.get(stream) ?? { seq: 0, hash: GENESIS_HASH };
     const chain: Chain = { seq: head.seq, hash: head.hash, agents: new Set() };
     const inBatch = new Map<string, AuditEvent>();
@@ -280,7 +287,7 @@ export function openSqliteAppender(
     if (batch.length === 0) return;
     try {
       const results = write.immediate(batch);
-      checkpointer?.committed(batch.reduce((n, p) => n + p.bodies.length + (p.approval ? 1 : 0), 0));
+      checkpointer?.committed(batch.reduce((n, p) => n + p.bodies.length + (p.approvals?.length ?? 0), 0));
       // Only once committed: a rolled-back batch must not leave agents marked as recorded.
       for (const agent of results.agents) if (knownAgents.size < 100_000) knownAgents.add(agent);
       settleBatch(batch, results);
@@ -289,24 +296,39 @@ export function openSqliteAppender(
     }
   };
 
+  const add = (pending: SqlitePendingAppend) => {
+    queue.push(pending);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+
+  const journaled = (
+    entry: JournalEntry,
+    resolve: (events: AuditEvent[]) => void,
+    reject: (error: unknown) => void,
+  ): SqlitePendingAppend => {
+    for (const body of entry.events) preRedacted.add(body);
+    const bodies = entry.opened
+      ? [...entry.events, ...entry.approvals.map(approvalRequestedBody)]
+      : entry.events;
+    return { bodies, approvals: entry.approvals, resolve, reject };
+  };
+
   return {
-    add(pending) {
-      queue.push(pending);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
-    },
-    markRedacted(bodies) {
-      for (const body of bodies) preRedacted.add(body);
+    add,
+    addJournaled(entry, resolve, reject) {
+      add(journaled(entry, resolve, reject));
     },
     replay(lines) {
-      const batch = lines.map((entry): SqlitePendingAppend => {
-        const pending = { resolve: () => {}, reject: () => {} };
-        if (!Array.isArray(entry)) return { ...pending, bodies: [], approval: entry.approval };
-        for (const body of entry) preRedacted.add(body);
-        return { ...pending, bodies: entry };
-      });
+      const batch = lines.map((entry) =>
+        journaled(
+          entry,
+          () => {},
+          () => {},
+        ),
+      );
       const results = write.immediate(batch);
       for (const result of results)
         if (result instanceof Error) debug('a replayed journal line was refused: %O', result);

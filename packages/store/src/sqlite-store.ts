@@ -1,5 +1,4 @@
 import {
-  type ApprovalRequest,
   type ApprovalStore,
   type AuditEvent,
   type AuditEventBody,
@@ -18,6 +17,7 @@ import { enqueueAppend } from './append-batch';
 import { type AuditJournal, openAuditJournal } from './audit-journal';
 import { commitJournalLines } from './journal-commit-queue';
 import { recoverJournals } from './journal-files';
+import type { JournalEntry } from './journal-line';
 import { PARALLEL_THRESHOLD } from './parallel-verify';
 import { openSqliteAppender } from './sqlite-append';
 import { type ApprovalJournal, sqliteApprovals } from './sqlite-approvals';
@@ -85,13 +85,11 @@ export interface SqliteAuditStore extends FollowingStore, StatsStore, ApprovalSt
   count(filter?: AuditFilter): number;
   /** Counts by decision, action and agent (`meshguard audit stats`). */
   stats(filter?: AuditFilter): StoreStats;
-  /** @internal Appends events whose contexts the journal has redacted already. */
-  appendRedacted(bodies: readonly AuditEventBody[]): Promise<AuditEvent[]>;
   /**
-   * @internal Stores a journaled approval request in the transaction of the events appended
-   * beside it (an id the table holds is left as it is).
+   * @internal Commits a journal line's entry: its approval requests (an id the table holds is left
+   * as it is) and its events, whose contexts the journal has redacted already, in one transaction.
    */
-  appendApproval(request: ApprovalRequest): Promise<unknown>;
+  appendJournaled(entry: JournalEntry): Promise<unknown>;
 }
 
 const WAL_CHECKPOINT_BYTES = 40 * 1024 * 1024;
@@ -144,10 +142,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
         windowMs: JOURNAL_WINDOW_MS,
       },
       redact,
-      commitJournalLines({
-        appendRedacted: (b) => store.appendRedacted(b),
-        appendApproval: (request) => store.appendApproval(request),
-      }),
+      commitJournalLines({ appendJournaled: (entry) => store.appendJournaled(entry) }),
     );
     return journal;
   };
@@ -158,7 +153,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
           const opened = openJournal();
           // Fail closed, as the guard does for events: nothing is journaled while commits fail.
           if (opened.failure) throw opened.failure;
-          return opened.writeApproval(request);
+          return opened.write([], [request], false);
         },
         settle: () => (journal ? journal.settleApprovals() : Promise.resolve()),
       }
@@ -170,21 +165,15 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     stream,
     driver,
     append: enqueue,
-    appendRedacted(bodies) {
-      appender?.markRedacted(bodies);
-      return enqueue(bodies);
-    },
-    appendApproval(request) {
+    appendJournaled(entry) {
       if (closed || !appender) {
         const refused = closed
           ? new MeshGuardError('the audit store is closed', { code: 'store_closed' })
           : new MeshGuardError('the audit store is open read-only', { code: 'store_readonly' });
         return Promise.reject(refused);
       }
-      // Queued with the appends of this turn: stored in their transaction, before their events.
-      return new Promise((resolve, reject) =>
-        appender.add({ bodies: [], approval: request, resolve, reject }),
-      );
+      // Queued with the appends of this turn: one transaction, the requests before the events.
+      return new Promise((resolve, reject) => appender.addJournaled(entry, resolve, reject));
     },
     ...sqliteQueries(db),
     ...sqliteApprovals(db, () => ({ closed, readonly }), approvalJournal),
@@ -204,8 +193,8 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   // in-memory store, or one opened with `journal: false`, is appended to instead.
   if (journalOn) {
     const journaling: Omit<JournalingStore, keyof AuditStore> = {
-      journal(bodies) {
-        return openJournal().write(bodies);
+      journal(bodies, approvals) {
+        return openJournal().write(bodies, approvals, true);
       },
       drain() {
         return journal ? journal.drain() : Promise.resolve();

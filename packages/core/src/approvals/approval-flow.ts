@@ -1,3 +1,4 @@
+import { sha256Hex } from '../audit/audit-chain';
 import { MeshGuardError } from '../errors/meshguard-error';
 import { isoTime, uuidv7 } from '../ids/uuidv7';
 import type { ApprovalPolicy } from '../policy/compiled-policy';
@@ -46,7 +47,8 @@ export function newApprovalRequest(
     reason: decision.reason,
     status: 'pending',
     requestedAt: isoTime(now),
-    expiresAt: isoTime(now + policy.expiresInMs),
+    // Not through isoTime's cache of the current millisecond: the decision's events read it next.
+    expiresAt: new Date(now + policy.expiresInMs).toISOString(),
     approvers: [...policy.approvers],
     notify: policy.notify ? [...policy.notify] : [],
   };
@@ -75,12 +77,28 @@ const EVENT_OF: Record<Exclude<ApprovalStatus, 'pending'>, AuditEventType> = {
  * decision event beside it holds them redacted.
  */
 export function approvalEventBody(approval: ApprovalRequest, now: number): AuditEventBody {
+  return approvalEvent(approval, uuidv7(now), isoTime(now));
+}
+
+/**
+ * The `approval_requested` event of a request a guard opened, as a journaling store records it
+ * beside the request (see `JournalingStore.journal`): the request's own uuid is its id and its
+ * `requestedAt` its time, so a journal line replayed after a crash records the same event again
+ * (appends are idempotent by id).
+ */
+export function approvalRequestedBody(approval: ApprovalRequest): AuditEventBody {
+  const hex = /^apr_([0-9a-f]{32})$/.exec(approval.id)?.[1] ?? sha256Hex(approval.id).slice(0, 32);
+  const id = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return approvalEvent({ ...approval, status: 'pending' }, id, approval.requestedAt);
+}
+
+function approvalEvent(approval: ApprovalRequest, id: string, ts: string): AuditEventBody {
   const type: AuditEventType =
     approval.status === 'pending' ? 'approval_requested' : EVENT_OF[approval.status];
   const body: AuditEventBody = {
     v: 1,
-    id: uuidv7(now),
-    ts: isoTime(now),
+    id,
+    ts,
     type,
     traceId: approval.traceId,
     agent: approval.agent,

@@ -9,10 +9,15 @@ export const GENESIS_HASH = '0'.repeat(64);
 // and verification hashes every event.
 const oneShot = (crypto as { hash?: (algorithm: string, data: string) => string }).hash;
 
+/** `sha256(text)`, hex. */
+export function sha256Hex(text: string): string {
+  if (oneShot) return oneShot('sha256', text);
+  return crypto.createHash('sha256').update(text).digest('hex');
+}
+
 /** `sha256(prevHash + body)`, hex, where body is the canonical JSON of the event without `hash`. */
 export function chainHash(prevHash: string, body: string): string {
-  if (oneShot) return oneShot('sha256', prevHash + body);
-  return crypto.createHash('sha256').update(prevHash).update(body).digest('hex');
+  return sha256Hex(prevHash + body);
 }
 
 /** The text an event's hash covers (after its `prevHash`): canonical JSON without `hash`. */

@@ -1,3 +1,4 @@
+import type { ApprovalRequest } from '../protocol/approval';
 import type { AuditEvent, AuditEventBody } from '../protocol/audit-event';
 import type { AuditFilter } from '../protocol/audit-filter';
 import type { VerifyReport } from './audit-chain';
@@ -37,8 +38,17 @@ export interface JournalingStore extends AuditStore {
   /**
    * Writes the events durably; throws if they could not be written. Returns a promise when
    * commits are falling behind: await it before journaling more.
+   *
+   * `approvals`: the approval requests these events open (a store that also keeps approvals,
+   * `ApprovalStore`; the guard opens its requests this way). The store keeps each request and
+   * records its `approval_requested` event (`approvalRequestedBody`) after the events: one write,
+   * committed in one transaction, so a request is never stored without its events or recorded
+   * twice.
    */
-  journal(events: readonly AuditEventBody[]): Promise<void> | undefined;
+  journal(
+    events: readonly AuditEventBody[],
+    approvals?: readonly ApprovalRequest[],
+  ): Promise<void> | undefined;
   /** Resolves once everything journaled before the call is committed. */
   drain(): Promise<void>;
   /** The last background commit's failure, until one succeeds. */

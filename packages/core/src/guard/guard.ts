@@ -1,15 +1,6 @@
 import createDebug from 'debug';
-import {
-  type ApprovalState,
-  type ApprovalStatusOptions,
-  approvalEventBody,
-  approvalRef,
-  approvalState,
-  newApprovalRequest,
-  resumeWithApproval,
-  traceIdOf,
-} from '../approvals/approval-flow';
-import { type ApprovalStore, canKeepApprovals } from '../approvals/approval-store';
+import { type ApprovalState, type ApprovalStatusOptions, approvalState } from '../approvals/approval-flow';
+import { canKeepApprovals } from '../approvals/approval-store';
 import { createGuardApprovals, type GuardApprovals } from '../approvals/guard-approvals';
 import { type AuditStore, canJournal } from '../audit/audit-store';
 import { ConfigError, MeshGuardError, ValidationError } from '../errors/meshguard-error';
@@ -31,9 +22,9 @@ import type { Decision } from '../protocol/decision';
 import { fastCheckRequest, fastOutcomeEvent } from '../protocol/fast-parse';
 import { type OutcomeEvent, OutcomeEventSchema, type ParsedOutcomeEvent } from '../protocol/outcome-event';
 import { RecentMap } from '../util/recent-map';
-import { failedCheckReason } from './adapter-contract';
 import { type AuditDurability, auditBatcher } from './audit-durability';
-import { decisionEventBodies, type EventDefaults, outcomeEventBody } from './guard-event-bodies';
+import { createCheckRecorder, type Decided, type Made } from './guard-checks';
+import { type EventDefaults, outcomeEventBody } from './guard-event-bodies';
 import { type GuardEnvironment, resolveGuardSettings } from './guard-settings';
 import { openAuditStore } from './open-audit-store';
 import { createRemoteGuard, type RemoteGuard } from './remote-guard';
@@ -127,28 +118,6 @@ export interface GuardOptions {
 
 interface DecisionRecord {
   body: AuditEventBody;
-}
-
-/** A decision made, before its events are built. */
-interface Decided {
-  req: ParsedCheckRequest;
-  decision: Decision;
-  now: number;
-  /** The approval request this decision opened. */
-  opened?: ApprovalRequest;
-}
-
-/** A decision and the events it is recorded as. */
-interface Made {
-  decision: Decision;
-  bodies: AuditEventBody[];
-  opened?: ApprovalRequest;
-}
-
-/** A deny in place of `decision` because something it needed failed (fail closed). */
-function failedDecision(decision: Decision, reason: string): Decision {
-  const { approval: _approval, shadow: _shadow, ...rest } = decision;
-  return { ...rest, allowed: false, effect: 'deny', reason };
 }
 
 /** Decisions an outcome can be joined to from memory (at least the last 10,000). */
@@ -262,57 +231,8 @@ export function createEmbeddedGuard(parts: {
     return { req, decision, now };
   };
 
-  /** The events a decision is recorded as (the decision, a shadow verdict, approval steps). */
-  // `extra` as a function is built after the decision's events, so its ids sort after theirs.
-  const eventsOf = (d: Decided, extra: AuditEventBody[] | (() => AuditEventBody[]) = []): Made => {
-    const bodies = decisionEventBodies(d.req, d.decision, d.now, defaults);
-    const more = typeof extra === 'function' ? extra() : extra;
-    return {
-      decision: d.decision,
-      bodies: more.length > 0 ? [...bodies, ...more] : bodies,
-      ...(d.opened ? { opened: d.opened } : {}),
-    };
-  };
-
   /** Decides and builds the events to record; a `require_approval` opens or uses its approval. */
-  const evaluate = (req: ParsedCheckRequest): Made | Promise<Made> => {
-    const d = decideOne(req);
-    if (d.decision.effect !== 'require_approval' || !approvalStore) return eventsOf(d);
-    return withApproval(approvalStore, d);
-  };
-
-  const withApproval = async (keeper: ApprovalStore, d: Decided): Promise<Made> => {
-    const { req, decision, now } = d;
-    if (req.approvalId !== undefined) {
-      const resumed = await resumeWithApproval(keeper, req, decision, req.approvalId, now).catch(
-        (error: unknown) => ({
-          decision: failedDecision(decision, failedCheckReason('the approval could not be read', error)),
-          events: [],
-        }),
-      );
-      return eventsOf({ ...d, decision: resumed.decision }, resumed.events);
-    }
-    const approval = newApprovalRequest(
-      req,
-      decision,
-      engine.approvalPolicy(decision),
-      traceIdOf(req, decision),
-      now,
-    );
-    try {
-      await keeper.createApproval(approval);
-    } catch (error) {
-      return eventsOf({
-        ...d,
-        decision: failedDecision(
-          decision,
-          failedCheckReason('the approval request could not be stored', error),
-        ),
-      });
-    }
-    const opened = { ...d, decision: { ...decision, approval: approvalRef(approval) }, opened: approval };
-    return eventsOf(opened, () => [approvalEventBody(approval, now)]);
-  };
+  const evaluate = (req: ParsedCheckRequest): Made | Promise<Made> => recordOf(decideOne(req));
 
   // The deny is the guard's own: it names no policy rule and carries no shadow verdict.
   const unrecorded = (made: Array<{ decision: Decision }>, error: unknown): Decision[] => {
@@ -347,7 +267,10 @@ export function createEmbeddedGuard(parts: {
       if (journal) {
         // While commits fail nothing is allowed, as with a batch: the trail is not being written.
         if (journal.journalFailure) return unrecorded(made, journal.journalFailure);
-        const behind = journal.journal(made.flatMap((m) => m.bodies));
+        const behind = journal.journal(
+          made.flatMap((m) => m.bodies),
+          made.flatMap((m) => (m.opened ? [m.opened] : [])),
+        );
         // Recorded already; a store falling behind holds this caller back until it catches up.
         if (behind) await behind.catch(() => {});
       } else {
@@ -374,7 +297,8 @@ export function createEmbeddedGuard(parts: {
       }
       const opened = made[i]!.opened;
       if (opened && decisions[i]!.effect === 'require_approval') parts.onApproval?.(opened);
-      if (opened && decisions[i]!.effect === 'deny') {
+      // A journaled request went unwritten with its events: nothing to cancel.
+      if (opened && decisions[i]!.effect === 'deny' && !journal) {
         await approvalStore
           ?.answerApproval(opened.id, { status: 'cancelled', by: 'meshguard', at: isoTime(clock()) })
           .catch((error: unknown) => debug('cancelling approval %s failed: %O', opened.id, error));
@@ -384,6 +308,12 @@ export function createEmbeddedGuard(parts: {
   };
 
   const approvalStore = canKeepApprovals(store) ? store : undefined;
+  const recordOf = createCheckRecorder({
+    engine,
+    defaults,
+    keeper: approvalStore,
+    journaled: journal !== undefined,
+  });
   const approvals = approvalStore
     ? createGuardApprovals({
         store: approvalStore,

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { sha256Hex } from '../audit/audit-chain';
 import { canonicalJson } from '../audit/canonical-json';
 import { AgentIdentitySchema } from './agent-identity';
 import { type ApprovalStatus, ApprovalStatusSchema } from './approval-status';
@@ -70,9 +70,7 @@ export interface ApprovalTransition {
  * argumentsHash({ amount: 150, order: 'A-1' }) === argumentsHash({ order: 'A-1', amount: 150 }); // true
  */
 export function argumentsHash(args: Record<string, unknown> | undefined): string {
-  return createHash('sha256')
-    .update(canonicalJson(args ?? {}))
-    .digest('hex');
+  return sha256Hex(canonicalJson(args ?? {}));
 }
 
 /** The filter of an approvals listing: a status, newest first, a page at a time. */
