@@ -755,7 +755,9 @@ describe('policy engine laws (property-based)', () => {
       ),
       { numRuns: RUNS },
     );
-    expect(fraction('law 4: decision narrowed to deny')).toBeGreaterThan(0.06);
+    // Typically 10-14% of runs; 6% was seen once (3 standard deviations): the bound only proves
+    // the law is not checked vacuously.
+    expect(fraction('law 4: decision narrowed to deny')).toBeGreaterThan(0.03);
   });
 
   // --- law 5: wildcard matching --------------------------------------------------------------
