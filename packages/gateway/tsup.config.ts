@@ -1,3 +1,3 @@
 import { packageConfig } from '../../tsup.config.base';
 
-export default packageConfig({ entry: ['src/index.ts', 'src/internal.ts'] });
+export default packageConfig({ entry: ['src/index.ts', 'src/internal.ts', 'src/testing.ts'] });

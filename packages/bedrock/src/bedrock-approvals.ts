@@ -1,8 +1,15 @@
-import type { AdapterCheckRequest, CheckedAction } from '@meshguard/core';
+import type { AdapterCheckRequest, CheckedAction, Guard } from '@meshguard/core';
+import { awaitApprovalAnswer, notApprovedReason } from '@meshguard/core/internal';
 import { kit } from './bedrock-governance';
 
 // The approval helpers every adapter shares are core's.
-export { approvalStateOf, approvalsOf, isAllowed, withdrawApproval } from '@meshguard/core/internal';
+export {
+  answeredAtGateway,
+  approvalStateOf,
+  approvalsOf,
+  isAllowed,
+  withdrawApproval,
+} from '@meshguard/core/internal';
 
 // What the adapter does with approval requests core opens for `require_approval` decisions: the
 // approver's path for an in-process answer, and the check that lets exactly the approved call run.
@@ -14,4 +21,28 @@ export { approvalStateOf, approvalsOf, isAllowed, withdrawApproval } from '@mesh
  */
 export function checkWithApproval(request: AdapterCheckRequest, approvalId: string): Promise<CheckedAction> {
   return kit.check({ ...request, approvalId });
+}
+
+/**
+ * Waits for an approver's answer to a gateway's request (this process cannot answer it), up to
+ * its expiry: who answered, and why the call does not run unless they approved.
+ */
+export async function answerAtGateway(
+  guard: Guard,
+  ref: { id: string; expiresAt: string },
+): Promise<{
+  approval?: { approved: boolean; by: string; message?: string };
+  notApproved?: { reason: string };
+}> {
+  const state = await awaitApprovalAnswer(guard, ref.id, ref.expiresAt);
+  const approval = state?.answeredBy
+    ? {
+        approved: state.status === 'approved',
+        by: state.answeredBy,
+        ...(state.comment !== undefined ? { message: state.comment } : {}),
+      }
+    : undefined;
+  const said = approval ? { approval } : {};
+  if (state?.status === 'approved') return said;
+  return { ...said, notApproved: { reason: notApprovedReason(state, ref.id, ref.expiresAt) } };
 }

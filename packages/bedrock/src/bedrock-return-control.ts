@@ -22,7 +22,14 @@ import {
   isApiResponse,
   resolveAction,
 } from './action-group-handlers';
-import { approvalsOf, checkWithApproval, isAllowed, withdrawApproval } from './bedrock-approvals';
+import {
+  answerAtGateway,
+  answeredAtGateway,
+  approvalsOf,
+  checkWithApproval,
+  isAllowed,
+  withdrawApproval,
+} from './bedrock-approvals';
 import { collaboratorIdentity, debug, type Governance, kit } from './bedrock-governance';
 import {
   INVOCATION_TYPES,
@@ -149,20 +156,49 @@ async function answerInput(
     }
     const approvals = ref ? approvalsOf(governance.guard) : undefined;
     if (ref && approvals) return approveHere(hand, checked, ref.id, approvals);
-    // No approval request to answer (a store that keeps none, a remote guard): the answer is an outcome.
-    const answer = await askApproval(governance, checked, call);
-    if ('failed' in answer) {
-      const text = kit.denialText(
-        approvalFailedDecision(decision, answer.failed),
-        call,
-        governance.denialMessage,
-      );
-      return refuse(hand, checked, text, { outcome: 'blocked', error: answer.failed });
-    }
-    hand.approval = answer;
-    if (!answer.approved) return refuse(hand, checked, answer.message ?? `Not approved: ${decision.reason}`);
+    if (ref && answeredAtGateway(governance.guard)) return approveAtGateway(hand, checked, ref);
+    // No approval request to answer (a store that keeps none): the answer is an outcome.
+    return answerLocally(hand, checked, await askApproval(governance, checked, call));
   }
   return runAllowed(hand, checked);
+}
+
+/** The host's answer where there is no request to answer (or it refused at once): an outcome. */
+function answerLocally(
+  hand: CallInHand,
+  checked: CheckedAction,
+  answer: Awaited<ReturnType<typeof askApproval>>,
+): Promise<InvocationResultMember> {
+  const { governance, call } = hand;
+  const { decision } = checked;
+  if ('failed' in answer) {
+    const text = kit.denialText(
+      approvalFailedDecision(decision, answer.failed),
+      call,
+      governance.denialMessage,
+    );
+    return refuse(hand, checked, text, { outcome: 'blocked', error: answer.failed });
+  }
+  hand.approval = answer;
+  if (!answer.approved) return refuse(hand, checked, answer.message ?? `Not approved: ${decision.reason}`);
+  return runAllowed(hand, checked);
+}
+
+/**
+ * A gateway's request, answered there by an approver: the host is asked first (a rejection here
+ * refuses at once), then the call waits for the approver's answer, up to the request's expiry,
+ * and runs only if they approved (checked again with the request's id).
+ */
+async function approveAtGateway(
+  hand: CallInHand,
+  checked: CheckedAction,
+  ref: { id: string; expiresAt: string },
+): Promise<InvocationResultMember> {
+  const answer = await askApproval(hand.governance, checked, hand.call, false);
+  if ('failed' in answer || !answer.approved) return answerLocally(hand, checked, answer);
+  const { approval, notApproved } = await answerAtGateway(hand.governance.guard, ref);
+  if (approval) hand.approval = approval;
+  return settleApproved(hand, ref.id, notApproved);
 }
 
 /**
@@ -421,6 +457,7 @@ async function askApproval(
   governance: Governance,
   checked: CheckedAction,
   call: BedrockActionCall,
+  recordApproval = true,
 ): Promise<NonNullable<GovernedCall['approval']> | { failed: string }> {
   let answer: ApprovalAnswer;
   try {
@@ -429,11 +466,13 @@ async function askApproval(
     debug('approval of %s failed: %O', call.action, error);
     return { failed: errorText(error) };
   }
-  await kit.recordOutcome(checked, {
-    outcome: answer.approve ? 'approved' : 'rejected',
-    actor: answer.by,
-    ...(answer.message ? { reason: answer.message } : {}),
-  });
+  // A gateway's request: an approval here is no answer (the approver's is recorded there).
+  if (recordApproval || !answer.approve)
+    await kit.recordOutcome(checked, {
+      outcome: answer.approve ? 'approved' : 'rejected',
+      actor: answer.by,
+      ...(answer.message ? { reason: answer.message } : {}),
+    });
   return {
     approved: answer.approve,
     by: answer.by,

@@ -26,7 +26,15 @@ export {
   PRIVATE_FILE_MODE,
   tightenIfExists,
 } from './files/private-files';
-export { approvalStateOf, approvalsOf, isAllowed, withdrawApproval } from './guard/adapter-approvals';
+export {
+  answeredAtGateway,
+  approvalStateOf,
+  approvalsOf,
+  awaitApprovalAnswer,
+  isAllowed,
+  notApprovedReason,
+  withdrawApproval,
+} from './guard/adapter-approvals';
 export type { IdentityDefaults } from './guard/adapter-contract';
 export {
   approvalFailedDecision,

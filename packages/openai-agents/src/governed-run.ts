@@ -1,10 +1,6 @@
 import {
   type ApprovalAnswer as AdapterApprovalAnswer,
-  ApprovalConflictError,
-  type ApprovalRequest,
-  type CheckedAction,
   type Decision,
-  MeshGuardError,
   type RunParking,
   ValidationError,
 } from '@meshguard/core';
@@ -19,21 +15,21 @@ import {
   type StreamedRunResult,
   type StreamRunOptions,
 } from '@openai/agents';
-import { approvalChannel, openedApproval } from './approval-requests';
-import { callSpanId, governedToolInfo } from './govern-tool';
 import {
-  callApprovals,
+  answerCall,
+  approvalDenialText,
+  awaitGatewayAnswer,
+  gatewayRequest,
+  isConflict,
+} from './answer-call';
+import {
   callIdOf,
   closeGovernance,
   debug,
   type GovernanceOptions,
-  guardFor,
-  identityOf,
-  kit,
   pendingApprovals,
-  runGovernance,
 } from './governance-context';
-import { builtinAction, recordHostedToolCalls } from './hosted-tools';
+import { recordHostedToolCalls } from './hosted-tools';
 import { parkingOf, parkRun } from './parked-runs';
 import type { AnyAgent } from './sdk-aliases';
 
@@ -50,154 +46,6 @@ export function approvalDecision<TContext, TAgent extends AnyAgent>(
 ): Decision | undefined {
   const callId = callIdOf(item);
   return callId === undefined ? undefined : pendingApprovals(state._context).get(callId)?.checked.decision;
-}
-
-/** What `answerCall` found and did: the call's decision, and its approval request as answered. */
-interface CallAnswer {
-  /** The decision behind the interruption, when MeshGuard raised it. */
-  checked?: CheckedAction;
-  /** The call's approval request as the answer left it (answered here or, first, elsewhere). */
-  request?: ApprovalRequest;
-}
-
-/**
- * Answers the MeshGuard side of an interrupted call: its approval request through the guard (the
- * trail records the approver), or, for a guard without approval requests, an `approved` /
- * `rejected` outcome joined to its decision. The first answer to a request wins: approving one
- * answered otherwise (or ended) is an `ApprovalConflictError`; rejecting one someone approved
- * first still stops the call here, recorded as a `rejected` outcome.
- */
-async function answerCall<TContext, TAgent extends AnyAgent>(
-  state: RunState<TContext, TAgent>,
-  item: RunToolApprovalItem,
-  outcome: 'approved' | 'rejected',
-  answer: ApprovalAnswer,
-  fallback: GovernanceOptions | undefined,
-): Promise<CallAnswer> {
-  const callId = callIdOf(item);
-  const common = { outcome, actor: answer.by, ...(answer.message ? { reason: answer.message } : {}) };
-  const pending = callId === undefined ? undefined : pendingApprovals(state._context).get(callId);
-  if (pending?.answered) return { checked: pending.checked };
-  let checked = pending?.checked;
-  let approvalId = callId === undefined ? undefined : callApprovals(state._context).get(callId);
-  if (!checked) {
-    // Resumed from a serialized RunState: the decision is in the trail, not in this process.
-    const toolName = item.toolName ?? (item.rawItem as { name?: string }).name ?? 'unknown';
-    const governed = item.agent.tools.find((t: { name: string }) => t.name === toolName);
-    const info = governedToolInfo(governed);
-    const options = info?.options ?? fallback;
-    if (!options) return {};
-    const action = info?.action ?? builtinAction(options, toolName);
-    const agent = identityOf(options, item.agent.name);
-    const traceId = state._trace?.traceId ?? runGovernance(state._context, options).traceId;
-    const found = await findDecision(options, traceId, agent.id, action, item);
-    if (!found) {
-      await kit.recordObserved(guardFor(options, item.agent.name), {
-        ...common,
-        agent,
-        action,
-        traceId,
-        kind: info ? 'tool' : 'builtin_tool',
-      });
-      return {};
-    }
-    checked = found.checked;
-    approvalId ??= found.approvalId;
-    if (callId !== undefined) {
-      // The resumed call runs under this decision (or its request), and is not recorded twice.
-      pendingApprovals(state._context).set(callId, { checked, options, answered: true });
-      if (approvalId !== undefined) callApprovals(state._context).set(callId, approvalId);
-    }
-  } else if (pending) {
-    pending.answered = true;
-    // A built-in tool's request (function tools have theirs in callApprovals already).
-    approvalId ??= openedApproval(checked);
-  }
-  const channel = approvalId === undefined ? undefined : approvalChannel(checked.guard);
-  if (approvalId === undefined || !channel) {
-    await kit.recordOutcome(checked, common);
-    return { checked };
-  }
-  try {
-    const request = await channel.answer(approvalId, {
-      approve: outcome === 'approved',
-      by: answer.by,
-      comment: answer.message,
-    });
-    return { checked, request };
-  } catch (error) {
-    const unanswered = () => {
-      // Not answered here: the host may answer again (reject it, say).
-      const entry = callId === undefined ? undefined : pendingApprovals(state._context).get(callId);
-      if (entry) entry.answered = false;
-    };
-    if (!isConflict(error)) {
-      unanswered();
-      throw error;
-    }
-    const request = error.current;
-    if (outcome === 'approved' && request.status !== 'approved') {
-      unanswered();
-      throw error;
-    }
-    // Approved by someone else first, and rejected here: the call does not run all the same.
-    if (outcome === 'rejected' && request.status === 'approved') await kit.recordOutcome(checked, common);
-    return { checked, request };
-  }
-}
-
-function isConflict(error: unknown): error is ApprovalConflictError {
-  return (
-    error instanceof ApprovalConflictError ||
-    (MeshGuardError.isInstance(error) && error.code === 'approval_conflict' && 'current' in error)
-  );
-}
-
-/**
- * The newest `require_approval` decision in the trace for this call (same agent, action, its span
- * the call id), and the approval request it opened, if any.
- */
-async function findDecision(
-  options: GovernanceOptions,
-  traceId: string,
-  agentId: string,
-  action: string,
-  item: RunToolApprovalItem,
-): Promise<{ checked: CheckedAction; approvalId?: string } | undefined> {
-  const candidates = (
-    await options.guard.query({
-      traceId,
-      // An agent given by token is whoever the gateway says: its local id means nothing there.
-      ...(typeof options.identities?.[item.agent.name] === 'string' ? {} : { agent: agentId }),
-      type: 'decision',
-      effect: 'require_approval',
-      limit: 200,
-    })
-  ).filter((e) => e.action === action && e.mode === 'enforce');
-  // The decision made for this very call (its span is the call id); no guessing by arguments.
-  const callId = (item.rawItem as { callId?: string }).callId;
-  const event = callId === undefined ? undefined : candidates.find((e) => e.spanId === callSpanId(callId));
-  if (!event) return undefined;
-  const decision: Decision = {
-    decisionId: event.decisionId,
-    allowed: false,
-    effect: 'require_approval',
-    reason: event.reason ?? '',
-    mode: 'enforce',
-    evaluatedAt: event.ts,
-    ...(event.policy ? { policy: event.policy } : {}),
-    ...(event.rule ? { rule: event.rule } : {}),
-  };
-  const checked: CheckedAction = {
-    guard: guardFor(options, item.agent.name),
-    decision,
-    agent: event.agent,
-    action: event.action,
-    kind: event.kind,
-    traceId: event.traceId,
-    delegation: event.delegation ?? [],
-  };
-  return event.approvalId === undefined ? { checked } : { checked, approvalId: event.approvalId };
 }
 
 /**
@@ -242,7 +90,7 @@ export async function rejectToolCall<TContext, TAgent extends AnyAgent>(
   let message = answer.message;
   if (message === undefined && checked && request) {
     // Approved by someone else first: still rejected here, so the model reads who stopped it.
-    const reason = request.status === 'approved' ? `Rejected by ${answer.by}` : approvalReason(request);
+    const reason = request.status === 'approved' ? `Rejected by ${answer.by}` : request.reason;
     const callId = callIdOf(item);
     const denialMessage = (
       options ?? (callId === undefined ? undefined : pendingApprovals(state._context).get(callId)?.options)
@@ -250,19 +98,6 @@ export async function rejectToolCall<TContext, TAgent extends AnyAgent>(
     message = approvalDenialText(checked, reason, denialMessage);
   }
   state.reject(item, message !== undefined ? { message } : undefined);
-}
-
-/** What the model reads of a call its approval request did not let through (`reason`). */
-export function approvalDenialText(
-  checked: CheckedAction,
-  reason: string,
-  denialMessage: GovernanceOptions['denialMessage'],
-): string {
-  return kit.denialText(
-    { ...checked.decision, allowed: false, effect: 'deny', reason },
-    checked.action,
-    denialMessage,
-  );
 }
 
 /**
@@ -298,6 +133,9 @@ export interface RunGovernedOptions<TContext = undefined, TAgent extends AnyAgen
   /**
    * Answers approvals policy asks for (`require_approval`). Without it, `runGoverned` returns
    * with `result.interruptions` for the host to answer with `approveToolCall` / `rejectToolCall`.
+   * With a gateway guard the request is answered at the gateway, by an approver: rejecting here
+   * refuses the call at once; approving lets the run wait for the approver's answer there (up to
+   * the request's expiry), and the call runs only if they approve.
    */
   onApprovalRequired?: (
     item: RunToolApprovalItem,
@@ -398,7 +236,10 @@ export async function runToEnd<TAgent extends AnyAgent, TContext>(
         continue;
       }
       const answer = await options.onApprovalRequired(item, approvalDecision(result.state, item));
-      if (answer.approve) await approveOrTellWhy(result.state, item, answer, options);
+      // A gateway's request is answered there, by an approver: approved here, the run waits for it.
+      const atGateway = answer.approve ? gatewayRequest(result.state, item) : undefined;
+      if (atGateway) await awaitGatewayAnswer(result.state, item, atGateway, options.denialMessage);
+      else if (answer.approve) await approveOrTellWhy(result.state, item, answer, options);
       else await rejectToolCall(result.state, item, answer, options);
     }
     if (unanswered.length > 0) {

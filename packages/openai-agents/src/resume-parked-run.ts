@@ -6,6 +6,7 @@ import {
   type RunParking,
 } from '@meshguard/core';
 import { type RunResult, RunState, type RunToolApprovalItem } from '@openai/agents';
+import { approvalDenialText } from './answer-call';
 import { approvalChannel } from './approval-requests';
 import { governedToolInfo } from './govern-tool';
 import {
@@ -18,7 +19,7 @@ import {
   pendingApprovals,
   resumeRunGovernance,
 } from './governance-context';
-import { approvalDenialText, type RunGovernedOptions, runToEnd } from './governed-run';
+import { type RunGovernedOptions, runToEnd } from './governed-run';
 import {
   type ClaimedAgentsRun,
   claimParkedRun,

@@ -26,7 +26,15 @@ import type {
   GeminiResponse,
 } from './gemini-parts';
 import { functionCallsOf } from './gemini-parts';
-import { approvalsOf, checkWithApproval, isAllowed, withdrawApproval } from './vertex-approvals';
+import {
+  answeredAtGateway,
+  approvalsOf,
+  awaitApprovalAnswer,
+  checkWithApproval,
+  isAllowed,
+  notApprovedReason,
+  withdrawApproval,
+} from './vertex-approvals';
 import { debug, type GovernanceOptions, kit, resolveGovernance } from './vertex-governance';
 
 /** What a handler learns about the call it answers. */
@@ -205,6 +213,15 @@ export function governFunctions<D extends FunctionDeclarationLike = FunctionDecl
         { error: message },
       );
     }
+    if (ref && reply.approve && answeredAtGateway(scope.guard)) {
+      // A gateway's request, answered there by an approver: approved here, the call waits for
+      // that answer (up to the request's expiry) and runs only if they approved (see `run`).
+      const state = await awaitApprovalAnswer(scope.guard, ref.id, ref.expiresAt);
+      p.approvalId = ref.id;
+      if (state?.status !== 'approved')
+        p.notApproved = { reason: notApprovedReason(state, ref.id, ref.expiresAt) };
+      return 'run';
+    }
     const approvals = ref ? approvalsOf(scope.guard) : undefined;
     if (ref && approvals) {
       // The approver's path: the answer is recorded on the request, and the call checked again
@@ -230,7 +247,7 @@ export function governFunctions<D extends FunctionDeclarationLike = FunctionDecl
       if (!reply.approve) p.notApproved = { reason: approvalReason(answered), message: reply.message };
       return 'run';
     }
-    // No approval request to answer (a store that keeps none, a remote guard): the answer is an outcome.
+    // No approval request to answer (a store that keeps none, or a gateway's rejected here): an outcome.
     const rejection = reply.message ?? `Rejected by ${reply.by}: ${decision.reason}`;
     if (!reply.approve) return refuse(p, rejection, 'rejected', { actor: reply.by, reason: rejection });
     await kit.recordOutcome(p.checked, { outcome: 'approved', actor: reply.by });

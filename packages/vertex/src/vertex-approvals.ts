@@ -2,7 +2,15 @@ import type { AdapterCheckRequest, CheckedAction } from '@meshguard/core';
 import { kit } from './vertex-governance';
 
 // The approval helpers every adapter shares are core's.
-export { approvalStateOf, approvalsOf, isAllowed, withdrawApproval } from '@meshguard/core/internal';
+export {
+  answeredAtGateway,
+  approvalStateOf,
+  approvalsOf,
+  awaitApprovalAnswer,
+  isAllowed,
+  notApprovedReason,
+  withdrawApproval,
+} from '@meshguard/core/internal';
 
 // What the adapter does with approval requests core opens for `require_approval` decisions: the
 // approver's path for an in-process answer, and the check that lets exactly the approved call run.

@@ -270,7 +270,7 @@ export const LIMIT_PROBES: Readonly<Record<string, LimitProbe>> = {
         await guard.close();
         rmSync(spoolDir, { recursive: true, force: true });
       }
-      return stillSays('packages/openai-agents/src/governed-run.ts', 'await options.guard.query({');
+      return stillSays('packages/openai-agents/src/answer-call.ts', 'await options.guard.query({');
     },
   },
   'oa-handoff-server-history': {

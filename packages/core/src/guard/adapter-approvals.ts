@@ -1,5 +1,5 @@
 import createDebug from 'debug';
-import type { ApprovalState } from '../approvals/approval-flow';
+import type { ApprovalState, ApprovalStatusOptions } from '../approvals/approval-flow';
 import type { GuardApprovals } from '../approvals/guard-approvals';
 import { ConfigError } from '../errors/meshguard-error';
 import type { Decision } from '../protocol/decision';
@@ -11,7 +11,12 @@ import type { Guard } from './guard';
 
 const debug = createDebug('meshguard:approvals');
 
-/** The guard's approval requests when it can answer them here (an embedded guard over a store that keeps them). */
+/**
+ * The guard's approval requests when it can answer them here (an embedded guard over a store that
+ * keeps them). A gateway guard cannot: its requests are answered at the gateway, by an approver
+ * (an agent token gets 403 there); the adapters wait for that answer (`awaitApprovalAnswer`) or
+ * park the run.
+ */
 export function approvalsOf(guard: Guard): GuardApprovals | undefined {
   const approvals = (guard as { approvals?: GuardApprovals }).approvals;
   return approvals && typeof approvals.answer === 'function' ? approvals : undefined;
@@ -38,12 +43,71 @@ export async function withdrawApproval(guard: Guard, approvalId: string, why: st
 }
 
 /** An approval request as the side that asked sees it (embedded or remote guard). */
-export async function approvalStateOf(guard: Guard, approvalId: string): Promise<ApprovalState | undefined> {
+export async function approvalStateOf(
+  guard: Guard,
+  approvalId: string,
+  options?: ApprovalStatusOptions,
+): Promise<ApprovalState | undefined> {
   if (typeof guard.approvalStatus !== 'function') {
     throw new ConfigError(
       'resuming an approved call needs a guard that reads approval requests (createGuard() from @meshguard/core)',
       { code: 'approval_unsupported' },
     );
   }
-  return guard.approvalStatus(approvalId);
+  return guard.approvalStatus(approvalId, options);
+}
+
+/**
+ * Whether this guard's approval requests are answered elsewhere, not in this process: a gateway
+ * guard's (or any guard that reads requests it cannot answer), by an approver at the gateway.
+ */
+export function answeredAtGateway(guard: Guard): boolean {
+  return (
+    !approvalsOf(guard) &&
+    typeof guard.approvalStatus === 'function' &&
+    (guard as { mode?: string }).mode !== 'embedded'
+  );
+}
+
+/** The longest one read of a request waits at the gateway (its long poll's cap). */
+const LONG_POLL_MS = 60_000;
+/** How long past `expiresAt` a request may still read pending (the gateway sweeps every second). */
+const EXPIRY_GRACE_MS = 10_000;
+
+/**
+ * Waits for a person's answer to an approval request this process cannot answer (a gateway
+ * guard's), reading it as the side that asked: long polls of up to a minute while it is pending,
+ * until it is answered, cancelled or expired. Past `expiresAt` (and a grace for the gateway's
+ * sweep) it stops waiting and returns the request as it last read it, still pending: only an
+ * approved request lets a call through. Undefined when there is no such request.
+ */
+export async function awaitApprovalAnswer(
+  guard: Guard,
+  approvalId: string,
+  expiresAt: string,
+  signal?: AbortSignal,
+): Promise<ApprovalState | undefined> {
+  const deadline = Date.parse(expiresAt) + EXPIRY_GRACE_MS;
+  for (;;) {
+    signal?.throwIfAborted();
+    const left = deadline - Date.now();
+    const waitMs = Math.max(0, Math.min(LONG_POLL_MS, left));
+    const state = await approvalStateOf(guard, approvalId, { waitMs, ...(signal ? { signal } : {}) });
+    if (state?.status !== 'pending' || left <= 0) return state;
+  }
+}
+
+/**
+ * Why a call whose request (read by `awaitApprovalAnswer`) did not let it through does not run:
+ * the answer in words, or that none came before the request expired.
+ */
+export function notApprovedReason(
+  state: ApprovalState | undefined,
+  approvalId: string,
+  expiresAt: string,
+): string {
+  if (!state) return `Denied: there is no approval request ${approvalId}`;
+  if (state.status === 'pending')
+    return `Approval ${approvalId} was not answered before it expired at ${expiresAt}`;
+  return state.reason;
 }
