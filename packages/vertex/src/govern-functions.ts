@@ -1,14 +1,12 @@
-import {
-  ActionSchema,
-  type AdapterCheckRequest,
-  type AgentIdentity,
-  type ApprovalAnswer,
-  type ApprovalRequest as ApprovalRecord,
-  type CheckContext,
-  type CheckedAction,
-  ConfigError,
-  type Decision,
-  type Guard,
+import type {
+  AdapterCheckRequest,
+  AgentIdentity,
+  ApprovalAnswer,
+  ApprovalRequest as ApprovalRecord,
+  CheckContext,
+  CheckedAction,
+  Decision,
+  Guard,
 } from '@meshguard/core';
 import {
   approvalFailedDecision,
@@ -17,6 +15,7 @@ import {
   failedCheckReason,
   NO_APPROVER,
 } from '@meshguard/core/internal';
+import { answer, argsOf, callsOf, isFragment, isPlainObject, validateFunctions } from './function-table';
 import type {
   FunctionDeclarationLike,
   FunctionResponsePart,
@@ -25,7 +24,6 @@ import type {
   GeminiPart,
   GeminiResponse,
 } from './gemini-parts';
-import { functionCallsOf } from './gemini-parts';
 import {
   answeredAtGateway,
   approvalsOf,
@@ -118,9 +116,6 @@ export interface GovernedFunctions<D extends FunctionDeclarationLike = FunctionD
   /** A governed `CallableTool` for `@google/genai`'s automatic function calling. */
   callableTool(): GovernedCallableTool<D>;
 }
-
-// Vertex's rule for function names.
-const FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
 
 /**
  * Governs Gemini function calling: the declarations to offer, and a handler that checks every
@@ -511,94 +506,4 @@ interface Pending {
   notApproved?: NotApproved;
   /** The check with the approval, made right before the handlers run. */
   rechecked?: CheckedAction;
-}
-function validateFunctions<D extends FunctionDeclarationLike>(
-  functions: unknown,
-): Map<string, GovernedFunction<D>> {
-  if (!isPlainObject(functions) || Object.keys(functions).length === 0) {
-    throw new ConfigError(
-      'governFunctions: `functions` must map at least one function name to { declaration, handler }',
-      {
-        code: 'functions_invalid',
-      },
-    );
-  }
-  const table = new Map<string, GovernedFunction<D>>();
-  for (const [name, entry] of Object.entries(functions)) {
-    const where = `governFunctions: functions.${name}`;
-    if (!FUNCTION_NAME.test(name)) {
-      throw new ConfigError(
-        `${where}: not a valid Gemini function name (a letter or _, then letters, digits, _ . : -; at most 64)`,
-        { code: 'functions_invalid' },
-      );
-    }
-    const fn = entry as Partial<GovernedFunction<D>> | undefined;
-    if (!isPlainObject(fn))
-      throw new ConfigError(`${where}: must be { declaration, handler, action? }`, {
-        code: 'functions_invalid',
-      });
-    if (!isPlainObject(fn.declaration))
-      throw new ConfigError(`${where}.declaration: must be a function declaration object`, {
-        code: 'functions_invalid',
-      });
-    if (fn.declaration.name !== undefined && fn.declaration.name !== name) {
-      throw new ConfigError(
-        `${where}.declaration.name: is "${String(fn.declaration.name)}", but the function is registered as "${name}"`,
-        { code: 'functions_invalid' },
-      );
-    }
-    if (typeof fn.handler !== 'function')
-      throw new ConfigError(`${where}.handler: must be a function`, { code: 'functions_invalid' });
-    if (fn.action !== undefined && !ActionSchema.safeParse(fn.action).success) {
-      throw new ConfigError(
-        `${where}.action: "${String(fn.action)}" is not an action (verb:resource, e.g. write:refund)`,
-        { code: 'functions_invalid' },
-      );
-    }
-    table.set(name, {
-      ...fn,
-      handler: fn.handler,
-      declaration: { ...fn.declaration, name },
-    } as GovernedFunction<D>);
-  }
-  return table;
-}
-
-/** The function calls in whatever the caller handed over. */
-function callsOf(
-  input: GeminiResponse | GeminiContent | ReadonlyArray<GeminiPart | GeminiFunctionCall>,
-): GeminiFunctionCall[] {
-  if (Array.isArray(input)) {
-    return input.flatMap((item: GeminiPart & GeminiFunctionCall) => {
-      if (item.functionCall) return [item.functionCall];
-      // A bare FunctionCall (what `response.functionCalls` and `callTool` hand over).
-      return 'name' in item && !item.functionResponse ? [item as GeminiFunctionCall] : [];
-    });
-  }
-  if (isPlainObject(input) && 'candidates' in input) return functionCallsOf(input as GeminiResponse);
-  if (isPlainObject(input) && 'parts' in input) return callsOf((input as GeminiContent).parts ?? []);
-  throw new ConfigError('respond(): expected a response, a content, or function calls / parts', {
-    code: 'calls_invalid',
-  });
-}
-
-/** A piece of a call whose arguments Vertex streams over several chunks (`partialArgs`, `willContinue`). */
-function isFragment(call: GeminiFunctionCall): boolean {
-  return call.partialArgs !== undefined || call.willContinue === true;
-}
-
-function argsOf(args: unknown): Record<string, unknown> {
-  if (args === undefined || args === null) return {};
-  return isPlainObject(args) ? args : { input: args };
-}
-
-function answer(
-  p: { name: string; id: string | undefined },
-  response: Record<string, unknown>,
-): FunctionResponsePart {
-  return { functionResponse: { ...(p.id ? { id: p.id } : {}), name: p.name || 'unnamed', response } };
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
