@@ -1,5 +1,5 @@
-import type { AdapterCheckRequest, CheckedAction, Guard } from '@meshguard/core';
-import { awaitApprovalAnswer, notApprovedReason } from '@meshguard/core/internal';
+import type { AdapterCheckRequest, ApprovalState, CheckedAction, Guard } from '@meshguard/core';
+import { awaitApprovalAnswer, failedCheckReason, notApprovedReason } from '@meshguard/core/internal';
 import { kit } from './bedrock-governance';
 
 // The approval helpers every adapter shares are core's.
@@ -25,16 +25,30 @@ export function checkWithApproval(request: AdapterCheckRequest, approvalId: stri
 
 /**
  * Waits for an approver's answer to a gateway's request (this process cannot answer it), up to
- * its expiry: who answered, and why the call does not run unless they approved.
+ * its expiry or `sessionUntil` (the Bedrock session idles out soon after), whichever comes first:
+ * who answered, and why the call does not run unless they approved (a read that fails is a no).
  */
 export async function answerAtGateway(
   guard: Guard,
   ref: { id: string; expiresAt: string },
+  sessionUntil: number | undefined,
 ): Promise<{
   approval?: { approved: boolean; by: string; message?: string };
   notApproved?: { reason: string };
 }> {
-  const state = await awaitApprovalAnswer(guard, ref.id, ref.expiresAt);
+  let state: ApprovalState | undefined;
+  try {
+    state = await awaitApprovalAnswer(guard, ref.id, ref.expiresAt, {
+      ...(sessionUntil !== undefined ? { until: sessionUntil } : {}),
+    });
+  } catch (error) {
+    return { notApproved: { reason: failedCheckReason('the approval could not be read', error) } };
+  }
+  if (state?.status === 'pending' && sessionUntil !== undefined && sessionUntil < Date.parse(ref.expiresAt)) {
+    const at = new Date(sessionUntil).toISOString();
+    const reason = `Approval ${ref.id} was not answered before the Bedrock session would idle out (${at})`;
+    return { notApproved: { reason } };
+  }
   const approval = state?.answeredBy
     ? {
         approved: state.status === 'approved',

@@ -82,8 +82,18 @@ export interface PausedRound {
   rounds: number;
 }
 
+/** How long Bedrock keeps an idle session by default (a classic agent's `idleSessionTTLInSeconds`). */
+export const DEFAULT_IDLE_SESSION_TTL_SECONDS = 600;
+/** How long before the session idles out a call waiting for an answer elsewhere stops waiting. */
+const ANSWER_MARGIN_MS = 30_000;
+
 /** How a turn starts other than with the user's text, and how it pauses. */
 export interface TurnLoopOptions {
+  /**
+   * The session's idle timeout (default 600 s): a call waiting in process for an approver's answer
+   * elsewhere stops waiting 30 s before it, so its result still reaches a live session.
+   */
+  idleSessionTTLMs?: number;
   /** A resumed turn: the results its first request sends (answering the parked invocation). */
   resume?: {
     invocationId: string;
@@ -154,6 +164,8 @@ export async function runTurn(
       );
     }
     const payload = parseReturnControl(returned);
+    const ttlMs = options.idleSessionTTLMs ?? DEFAULT_IDLE_SESSION_TTL_SECONDS * 1000;
+    turn.answerBy = sentAt + ttlMs - ANSWER_MARGIN_MS;
     const answered = await answerReturnControl(governance, turn, payload);
     if (answered.waiting.length > 0) {
       if (!options.park) {

@@ -136,6 +136,13 @@ async function answerInput(
     const approvals = ref ? approvalsOf(governance.guard) : undefined;
     if (ref && approvals) return approveHere(hand, checked, ref.id, approvals);
     if (ref && answeredAtGateway(governance.guard)) return approveAtGateway(hand, checked, ref);
+    if (ref) {
+      // A request this guard can neither answer nor read (a guard written by hand around a
+      // gateway's): no answer given here could let the call through.
+      const failed = `approval ${ref.id} can be neither answered nor read through this guard`;
+      const text = kit.denialText(approvalFailedDecision(decision, failed), call, governance.denialMessage);
+      return refuse(hand, checked, text, { outcome: 'blocked', error: failed });
+    }
     // No approval request to answer (a store that keeps none): the answer is an outcome.
     return answerLocally(hand, checked, await askApproval(governance, checked, call));
   }
@@ -175,7 +182,7 @@ async function approveAtGateway(
 ): Promise<InvocationResultMember> {
   const answer = await askApproval(hand.governance, checked, hand.call, false);
   if ('failed' in answer || !answer.approved) return answerLocally(hand, checked, answer);
-  const { approval, notApproved } = await answerAtGateway(hand.governance.guard, ref);
+  const { approval, notApproved } = await answerAtGateway(hand.governance.guard, ref, hand.turn.answerBy);
   if (approval) hand.approval = approval;
   return settleApproved(hand, ref.id, notApproved);
 }

@@ -48,6 +48,11 @@ export interface TurnState {
   collaboratorsByArn: Map<string, string>;
   /** The caller chain (alias ARNs, root first) last seen for each collaborator. */
   chains: Map<string, string[]>;
+  /**
+   * Until when (epoch ms) a call of the round in hand may wait for an answer given elsewhere: the
+   * session idles out soon after, and a result sent then would find it gone.
+   */
+  answerBy?: number;
 }
 
 export function newTurnState(sessionId: string, traceId: string | undefined): TurnState {

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createFileParking, createRemoteGuard } from '@meshguard/core';
+import { createFileParking, createRemoteGuard, type Guard } from '@meshguard/core';
 import { startTestGateway } from '@meshguard/gateway/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGovernedAgent, type GovernedAgentOptions } from './governed-agent';
@@ -118,6 +118,42 @@ describe('Bedrock approvals behind a gateway', () => {
     expect(result.text).toMatch(
       /^The action said: Blocked by policy: Rejected by maria \(approval apr_\w+\): not this week$/,
     );
+    expect(w.credited).toEqual([]);
+  }, 30_000);
+
+  it('stops waiting before the Bedrock session idles out: refused with why, the handler never runs', async () => {
+    const w = await gatewayWorld([[bedrockReturnControl([credit], 'inv-gw-4')], relay]);
+    // A 32 s idle timeout: the call may wait 2 s (it stops 30 s before the session is gone).
+    const agent = createGovernedAgent(
+      w.options({
+        idleSessionTTLInSeconds: 32,
+        onApprovalRequired: () => ({ approve: true, by: 'the app' }),
+      }),
+    );
+    const started = Date.now();
+    const result = await agent.invoke({ sessionId: 's-gw-4', inputText: 'Credit $25' });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(result.text).toMatch(/was not answered before the Bedrock session would idle out/);
+    expect(w.credited).toEqual([]);
+  }, 30_000);
+
+  it('refuses, whatever the app answers, a request its guard can neither answer nor read', async () => {
+    const w = await gatewayWorld([[bedrockReturnControl([credit], 'inv-gw-5')], relay]);
+    const base = w.options({ onApprovalRequired: () => ({ approve: true, by: 'the app' }) });
+    const remote = base.guard;
+    // A guard written by hand around the gateway's, without approvalStatus.
+    const wrapped: Guard = {
+      check: (request) => remote.check(request),
+      reachable: (request) => remote.reachable(request),
+      record: (event) => remote.record(event),
+      query: (filter) => remote.query(filter),
+      close: () => remote.close(),
+    };
+    const result = await createGovernedAgent({ ...base, guard: wrapped }).invoke({
+      sessionId: 's-gw-5',
+      inputText: 'Credit $25',
+    });
+    expect(result.text).toMatch(/can be neither answered nor read through this guard/);
     expect(w.credited).toEqual([]);
   }, 30_000);
 

@@ -8,6 +8,7 @@ import type { ActionGroupsHandlers } from './action-group-handlers';
 import { withdrawApproval } from './bedrock-approvals';
 import { type Governance, type GovernanceOptions, resolveIdentity } from './bedrock-governance';
 import {
+  DEFAULT_IDLE_SESSION_TTL_SECONDS,
   type GovernedTurnResult,
   type PausedRound,
   type PendingApproval,
@@ -17,9 +18,6 @@ import {
 } from './bedrock-invocation-loop';
 import { type ParkedTurn, parkTurn } from './bedrock-parking';
 import { newTurnState, type TurnState } from './bedrock-turn';
-
-/** How long Bedrock keeps an idle session by default (a classic agent's `idleSessionTTLInSeconds`). */
-export const DEFAULT_IDLE_SESSION_TTL_SECONDS = 600;
 
 export interface GovernedAgentOptions extends GovernanceOptions {
   client: BedrockAgentRuntimeClient;
@@ -170,9 +168,10 @@ export function turnParking(
   lasting: LastingState,
 ): TurnLoopOptions {
   const { parking } = governance;
-  if (!parking) return {};
   const ttlMs = (options.idleSessionTTLInSeconds ?? DEFAULT_IDLE_SESSION_TTL_SECONDS) * 1000;
+  if (!parking) return { idleSessionTTLMs: ttlMs };
   return {
+    idleSessionTTLMs: ttlMs,
     async park(paused: PausedRound): Promise<PendingApproval[]> {
       const { payload, answered, sentAt, rounds } = paused;
       const resumeBy = new Date(sentAt + ttlMs).toISOString();

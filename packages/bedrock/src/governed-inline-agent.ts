@@ -78,18 +78,29 @@ export async function invokeGovernedInlineAgent(
       ? { promptSessionAttributes: inlineSessionState.promptSessionAttributes }
       : {}),
   };
-  const result = await runTurn(governance, turn, 'InvokeInlineAgent', async (results) => {
-    const response = await client.send(
-      new InvokeInlineAgentCommand({
-        enableTrace: true,
-        ...allowed,
-        sessionId,
-        ...(results
-          ? { inlineSessionState: { ...lasting, ...results } }
-          : { inputText, ...(inlineSessionState ? { inlineSessionState } : {}) }),
-      }),
-    );
-    return response.completion;
-  });
+  const result = await runTurn(
+    governance,
+    turn,
+    'InvokeInlineAgent',
+    async (results) => {
+      const response = await client.send(
+        new InvokeInlineAgentCommand({
+          enableTrace: true,
+          ...allowed,
+          sessionId,
+          ...(results
+            ? { inlineSessionState: { ...lasting, ...results } }
+            : { inputText, ...(inlineSessionState ? { inlineSessionState } : {}) }),
+        }),
+      );
+      return response.completion;
+    },
+    idleTTL(allowed.idleSessionTTLInSeconds),
+  );
   return { ...result, removed };
+}
+
+/** The session's idle timeout the request sets (Bedrock's default otherwise). */
+function idleTTL(seconds: number | undefined): { idleSessionTTLMs?: number } {
+  return typeof seconds === 'number' && seconds > 0 ? { idleSessionTTLMs: seconds * 1000 } : {};
 }

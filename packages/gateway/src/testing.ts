@@ -1,6 +1,7 @@
 // `@meshguard/gateway/testing`: a real gateway on 127.0.0.1 for adapters' and hosts' tests, with
 // the people around it: agents with their tokens, approvers answering approval requests, and the
 // trail as the admin reads it.
+import { randomBytes } from 'node:crypto';
 import { type AuditEvent, createMemoryStore } from '@meshguard/core';
 import { openSqliteGatewayState } from '@meshguard/store';
 import { createGateway } from './gateway-app';
@@ -31,7 +32,8 @@ export interface TestGateway {
 export async function startTestGateway(
   policies: Array<{ name: string; text: string }>,
 ): Promise<TestGateway> {
-  const adminToken = `test-admin-${'0'.repeat(24)}`;
+  // Random: another local process cannot act as admin on the port while the test runs.
+  const adminToken = `test-admin-${randomBytes(24).toString('hex')}`;
   const gateway = await createGateway({
     store: createMemoryStore(),
     state: openSqliteGatewayState(':memory:'),

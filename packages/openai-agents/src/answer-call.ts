@@ -5,7 +5,12 @@ import {
   type Decision,
   MeshGuardError,
 } from '@meshguard/core';
-import { approvalState, awaitApprovalAnswer, notApprovedReason } from '@meshguard/core/internal';
+import {
+  approvalState,
+  awaitApprovalAnswer,
+  failedCheckReason,
+  notApprovedReason,
+} from '@meshguard/core/internal';
 import type { RunState, RunToolApprovalItem } from '@openai/agents';
 import { approvalChannel, openedApproval } from './approval-requests';
 import { callSpanId, governedToolInfo } from './govern-tool';
@@ -91,6 +96,14 @@ export async function answerCall<TContext, TAgent extends AnyAgent>(
     approvalId ??= openedApproval(checked);
   }
   const channel = approvalId === undefined ? undefined : approvalChannel(checked.guard);
+  if (outcome === 'approved' && !channel && checked.decision.approval) {
+    // A request this guard can neither answer nor read (a guard written by hand around a gateway's):
+    // an answer here would approve nothing, so the call is not let through.
+    throw new MeshGuardError(
+      `approval ${checked.decision.approval.id} can be neither answered nor read through this guard (it has no approvalStatus): answer it where it was opened`,
+      { code: 'approval_unsupported' },
+    );
+  }
   if (approvalId === undefined || !channel || (!channel.answersHere && outcome === 'rejected')) {
     await kit.recordOutcome(checked, common);
     return { checked };
@@ -188,8 +201,9 @@ export function gatewayRequest<TContext, TAgent extends AnyAgent>(
   const callId = callIdOf(item);
   if (callId === undefined) return undefined;
   const pending = pendingApprovals(state._context).get(callId);
-  const approvalId = callApprovals(state._context).get(callId);
   const ref = pending?.checked.decision.approval;
+  // A built-in tool's request is its decision's own (function tools keep theirs in callApprovals).
+  const approvalId = callApprovals(state._context).get(callId) ?? ref?.id;
   if (!pending || pending.answered || approvalId === undefined || !ref || ref.id !== approvalId)
     return undefined;
   return approvalChannel(pending.checked.guard)?.answersHere === false
@@ -209,7 +223,14 @@ export async function awaitGatewayAnswer<TContext, TAgent extends AnyAgent>(
   denialMessage: GovernanceOptions['denialMessage'],
 ): Promise<void> {
   const { checked, approvalId, expiresAt } = request;
-  const answered = await awaitApprovalAnswer(checked.guard, approvalId, expiresAt);
+  let answered: ApprovalState | undefined;
+  let failed: string | undefined;
+  try {
+    answered = await awaitApprovalAnswer(checked.guard, approvalId, expiresAt);
+  } catch (error) {
+    // Fails closed, and says why: the run goes on without the call.
+    failed = failedCheckReason('the approval could not be read', error);
+  }
   const callId = callIdOf(item);
   const pending = callId === undefined ? undefined : pendingApprovals(state._context).get(callId);
   if (pending) pending.answered = true;
@@ -217,7 +238,7 @@ export async function awaitGatewayAnswer<TContext, TAgent extends AnyAgent>(
     state.approve(item);
     return;
   }
-  const reason = notApprovedReason(answered, approvalId, expiresAt);
+  const reason = failed ?? notApprovedReason(answered, approvalId, expiresAt);
   state.reject(item, { message: approvalDenialText(checked, reason, denialMessage) });
 }
 

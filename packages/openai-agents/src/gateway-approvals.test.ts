@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createFileParking, createRemoteGuard, type RemoteGuard } from '@meshguard/core';
 import { startTestGateway } from '@meshguard/gateway/testing';
-import { Agent, Runner } from '@openai/agents';
+import { Agent, Runner, shellTool } from '@openai/agents';
 import { assistantMessage, functionCall, ScriptedModel } from '@openai/agents/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { governAgent } from './govern-agent';
@@ -27,6 +27,9 @@ rules:
     approval: { expiresIn: 10m }
   - effect: allow
     actions: ["write:refund"]
+  - id: shell-needs-a-person
+    effect: require_approval
+    actions: ["execute:shell"]
 `;
 
 const refund = (callId: string, amount: number) =>
@@ -100,6 +103,46 @@ describe('approvals behind a gateway', () => {
     expect(
       events.filter((e) => e.type === 'decision' && e.effect === 'allow' && e.approvalId === asked),
     ).toHaveLength(1);
+  }, 30_000);
+
+  it('waits for the approver for a built-in tool too (a local shell): it runs only once approved there', async () => {
+    const w = await gatewayWorld();
+    const ran: string[] = [];
+    const shell = shellTool({
+      shell: {
+        run: async (action: { commands: string[] }) => {
+          ran.push(...action.commands);
+          return { output: [] };
+        },
+      } as never,
+    });
+    const model = new ScriptedModel([
+      [
+        {
+          type: 'shell_call',
+          callId: 'sh_1',
+          status: 'completed',
+          action: { commands: ['uptime'], timeoutMs: 1000 },
+        },
+      ],
+      [assistantMessage('Ran it.')],
+    ]);
+    const p = w.agentProcess([]);
+    const agent = governAgent(
+      new Agent({ name: 'Customer Support Agent', instructions: 'Shell.', model, tools: [shell] }),
+      p.options,
+    );
+    const result = await runGoverned(agent, 'Uptime?', {
+      ...p.options,
+      onApprovalRequired: (_item, decision) => {
+        const id = decision!.approval!.id;
+        setTimeout(() => void w.gateway.answer(id, 'approve', w.approverToken), 300);
+        expect(ran).toEqual([]);
+        return { approve: true, by: 'the app' };
+      },
+    });
+    expect(result.finalOutput).toBe('Ran it.');
+    expect(ran).toEqual(['uptime']);
   }, 30_000);
 
   it('tells the model why when the approver rejects at the gateway; the refund never runs', async () => {

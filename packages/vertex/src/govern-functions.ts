@@ -211,10 +211,14 @@ export function governFunctions<D extends FunctionDeclarationLike = FunctionDecl
     if (ref && reply.approve && answeredAtGateway(scope.guard)) {
       // A gateway's request, answered there by an approver: approved here, the call waits for
       // that answer (up to the request's expiry) and runs only if they approved (see `run`).
-      const state = await awaitApprovalAnswer(scope.guard, ref.id, ref.expiresAt);
       p.approvalId = ref.id;
-      if (state?.status !== 'approved')
-        p.notApproved = { reason: notApprovedReason(state, ref.id, ref.expiresAt) };
+      try {
+        const state = await awaitApprovalAnswer(scope.guard, ref.id, ref.expiresAt);
+        if (state?.status !== 'approved')
+          p.notApproved = { reason: notApprovedReason(state, ref.id, ref.expiresAt) };
+      } catch (error) {
+        p.notApproved = { reason: failedCheckReason('the approval could not be read', error) };
+      }
       return 'run';
     }
     const approvals = ref ? approvalsOf(scope.guard) : undefined;
@@ -241,6 +245,13 @@ export function governFunctions<D extends FunctionDeclarationLike = FunctionDecl
       p.approvalId = ref.id;
       if (!reply.approve) p.notApproved = { reason: approvalReason(answered), message: reply.message };
       return 'run';
+    }
+    if (ref && reply.approve && !approvals) {
+      // A request this guard can neither answer nor read (a guard written by hand around a
+      // gateway's): an approval here approves nothing.
+      const reason = `approval ${ref.id} can be neither answered nor read through this guard`;
+      const text = kit.denialText(approvalFailedDecision(decision, reason), p.action, options.denialMessage);
+      return refuse(p, text, 'blocked', { error: reason });
     }
     // No approval request to answer (a store that keeps none, or a gateway's rejected here): an outcome.
     const rejection = reply.message ?? `Rejected by ${reply.by}: ${decision.reason}`;

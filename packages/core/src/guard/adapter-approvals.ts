@@ -1,7 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import createDebug from 'debug';
 import type { ApprovalState, ApprovalStatusOptions } from '../approvals/approval-flow';
 import type { GuardApprovals } from '../approvals/guard-approvals';
-import { ConfigError } from '../errors/meshguard-error';
+import { ConfigError, MeshGuardError } from '../errors/meshguard-error';
 import type { Decision } from '../protocol/decision';
 import type { Guard } from './guard';
 
@@ -69,32 +70,82 @@ export function answeredAtGateway(guard: Guard): boolean {
   );
 }
 
-/** The longest one read of a request waits at the gateway (its long poll's cap). */
-const LONG_POLL_MS = 60_000;
+/**
+ * The longest one read of a request waits at the gateway: under the 60 s idle limit of common
+ * proxies and load balancers, which would cut a longer poll with a 504.
+ */
+const LONG_POLL_MS = 25_000;
 /** How long past `expiresAt` a request may still read pending (the gateway sweeps every second). */
 const EXPIRY_GRACE_MS = 10_000;
+/** A read that fails for a moment (the gateway restarting, a 5xx) is tried again after 1 s, then up to 10 s. */
+const RETRY_MS = { first: 1_000, most: 10_000 };
+/** A pending answer that came back sooner than this is read again only after it (never a busy loop). */
+const MIN_READ_MS = 1_000;
+
+/** How long `awaitApprovalAnswer` waits, and what stops it. */
+export interface AwaitApprovalOptions {
+  signal?: AbortSignal;
+  /** Stop waiting at this time (epoch ms) if it comes before the request's expiry. */
+  until?: number;
+}
 
 /**
  * Waits for a person's answer to an approval request this process cannot answer (a gateway
- * guard's), reading it as the side that asked: long polls of up to a minute while it is pending,
- * until it is answered, cancelled or expired. Past `expiresAt` (and a grace for the gateway's
- * sweep) it stops waiting and returns the request as it last read it, still pending: only an
- * approved request lets a call through. Undefined when there is no such request.
+ * guard's), reading it as the side that asked: long polls while it is pending, until it is
+ * answered, cancelled or expired. Past `expiresAt` (and a grace for the gateway's sweep), or past
+ * `until`, it stops waiting and returns the request as it last read it, still pending: only an
+ * approved request lets a call through. A read that fails for a moment (no answer, a 5xx, a 408 or
+ * 429) is tried again with a growing pause until then; any other failure, or one at the deadline,
+ * is thrown (the caller refuses the call). Undefined when there is no such request.
  */
 export async function awaitApprovalAnswer(
   guard: Guard,
   approvalId: string,
   expiresAt: string,
-  signal?: AbortSignal,
+  options: AwaitApprovalOptions = {},
 ): Promise<ApprovalState | undefined> {
-  const deadline = Date.parse(expiresAt) + EXPIRY_GRACE_MS;
+  const { signal } = options;
+  const expiry = Date.parse(expiresAt);
+  // An expiry that is no time: nothing to wait for (one read, then whatever it says).
+  const deadline = Number.isFinite(expiry)
+    ? Math.min(expiry + EXPIRY_GRACE_MS, options.until ?? Number.POSITIVE_INFINITY)
+    : Date.now();
+  let retry = RETRY_MS.first;
   for (;;) {
     signal?.throwIfAborted();
     const left = deadline - Date.now();
     const waitMs = Math.max(0, Math.min(LONG_POLL_MS, left));
-    const state = await approvalStateOf(guard, approvalId, { waitMs, ...(signal ? { signal } : {}) });
+    const started = Date.now();
+    let state: ApprovalState | undefined;
+    try {
+      state = await approvalStateOf(guard, approvalId, { waitMs, ...(signal ? { signal } : {}) });
+    } catch (error) {
+      if (!isMomentary(error) || left <= 0) throw error;
+      debug('reading approval %s failed, trying again in %d ms: %O', approvalId, retry, error);
+      await sleep(Math.min(retry, left), undefined, signal ? { signal } : {});
+      retry = Math.min(retry * 2, RETRY_MS.most);
+      continue;
+    }
+    retry = RETRY_MS.first;
     if (state?.status !== 'pending' || left <= 0) return state;
+    const early = Math.min(waitMs, MIN_READ_MS) - (Date.now() - started);
+    if (early > 0) await sleep(early, undefined, signal ? { signal } : {});
   }
+}
+
+/** The gateway did not answer in time, or could not be reached: worth reading again. */
+const NO_ANSWER: ReadonlySet<string> = new Set([
+  'gateway_timeout',
+  'gateway_unreachable',
+  'gateway_not_json',
+]);
+
+/** A failure worth reading again: no answer at all, or the gateway's 5xx, 408 or 429. */
+function isMomentary(error: unknown): boolean {
+  if (!MeshGuardError.isInstance(error)) return false;
+  const status = (error as { status?: unknown }).status;
+  if (typeof status === 'number') return status >= 500 || status === 408 || status === 429;
+  return NO_ANSWER.has(error.code);
 }
 
 /**
