@@ -213,8 +213,15 @@ export function openAuditJournal(task: JournalTask, redact: Redactor, commitHere
     current.lastLine = written;
     committer.send(line.slice(0, -1));
     if (current.bytes >= SEGMENT_BYTES) {
-      older.push(current);
-      current = openSegment();
+      // The line is written and handed on: a new file that cannot be begun now is no failure of
+      // this write (the current file goes on, and the next write tries again).
+      try {
+        const next = openSegment();
+        older.push(current);
+        current = next;
+      } catch (error) {
+        debug('could not begin a new journal file, the current one goes on: %O', error);
+      }
     }
   }
 
