@@ -11,10 +11,11 @@ import {
   parsePolicies,
 } from '@meshguard/core';
 import { describe, expect, it } from 'vitest';
-import { type GovernedFunctions, type GovernFunctionsOptions, governFunctions } from './govern-functions';
+import { type GovernFunctionsOptions, governFunctions } from './govern-functions';
 import { runGovernedChat } from './governed-chat';
 import { resumeParkedChat } from './resume-parked-chat';
 import {
+  chatOf,
   genaiClient,
   lastFunctionResponses,
   MODEL,
@@ -24,7 +25,7 @@ import {
   supportGuard,
   useEmulator,
 } from './support-fixtures';
-import { functionCallPart, type VertexEmulator } from './vertex-emulator';
+import { functionCallPart } from './vertex-emulator';
 
 const emulators = useEmulator();
 
@@ -56,19 +57,6 @@ function setup(traceId: string) {
   const governed = govern({ traceId });
   const trail = async () => (await store.query({ traceId, order: 'asc' })).events.map(row);
   return { guard, store, clock, parking, ran, functions, govern, governed, trail };
-}
-
-/** A genai chat over the emulator; `history` rebuilds a parked one. */
-function chatOf(
-  emulator: VertexEmulator,
-  governed: GovernedFunctions<FunctionDeclaration>,
-  history?: Content[],
-) {
-  return genaiClient(emulator).chats.create({
-    model: MODEL,
-    config: { tools: [governed.tool] },
-    ...(history ? { history } : {}),
-  });
 }
 
 describe('approvals a person answers, with @google/genai', () => {

@@ -7,18 +7,11 @@ import type { Content, FunctionDeclaration } from '@google/genai';
 import { createFileParking, createRemoteGuard } from '@meshguard/core';
 import { startTestGateway } from '@meshguard/gateway/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type GovernedFunctions, type GovernFunctionsOptions, governFunctions } from './govern-functions';
+import { type GovernFunctionsOptions, governFunctions } from './govern-functions';
 import { runGovernedChat } from './governed-chat';
 import { resumeParkedChat } from './resume-parked-chat';
-import {
-  genaiClient,
-  MODEL,
-  relay,
-  SUPPORT_IDENTITY,
-  supportFunctions,
-  useEmulator,
-} from './support-fixtures';
-import { functionCallPart, type VertexEmulator } from './vertex-emulator';
+import { chatOf, relay, SUPPORT_IDENTITY, supportFunctions, useEmulator } from './support-fixtures';
+import { functionCallPart } from './vertex-emulator';
 
 const emulators = useEmulator();
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -65,18 +58,6 @@ async function gatewayWorld() {
     return governFunctions({ guard, identity: SUPPORT_IDENTITY, functions, ...extra });
   };
   return { gateway, approverToken, ran, govern };
-}
-
-function chatOf(
-  emulator: VertexEmulator,
-  governed: GovernedFunctions<FunctionDeclaration>,
-  history?: Content[],
-) {
-  return genaiClient(emulator).chats.create({
-    model: MODEL,
-    config: { tools: [governed.tool] },
-    ...(history ? { history } : {}),
-  });
 }
 
 describe('Gemini approvals behind a gateway', () => {

@@ -2,7 +2,7 @@
 // policy, and both real SDK clients pointed at the emulator.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type FunctionDeclaration, GoogleGenAI } from '@google/genai';
+import { type Content, type FunctionDeclaration, GoogleGenAI } from '@google/genai';
 import { type FunctionDeclarationsTool, VertexAI } from '@google-cloud/vertexai';
 import type { AuditEvent } from '@meshguard/core';
 import { createTestGuard } from '@meshguard/core/testing';
@@ -104,6 +104,19 @@ export function genaiClient(emulator: VertexEmulator) {
     location: 'us-central1',
     googleAuthOptions: { authClient: fixedTokenAuthClient() as never },
     httpOptions: { baseUrl: emulator.url },
+  });
+}
+
+/** A genai chat over the emulator offering `governed`'s functions; `history` rebuilds a parked one. */
+export function chatOf(
+  emulator: VertexEmulator,
+  governed: GovernedFunctions<FunctionDeclaration>,
+  history?: Content[],
+) {
+  return genaiClient(emulator).chats.create({
+    model: MODEL,
+    config: { tools: [governed.tool] },
+    ...(history ? { history } : {}),
   });
 }
 
