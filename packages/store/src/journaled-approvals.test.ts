@@ -223,6 +223,18 @@ describe('approval requests through the SQLite store journal', () => {
     await again.close();
   });
 
+  it('refuses a request the table would refuse before journaling it with its events: nothing is written', async () => {
+    const path = await newPath('mg-approvals-opened-invalid-');
+    const store = openJournaling(path);
+    const bogus = { ...makeApprovalRequest(), status: 'bogus' } as unknown as ApprovalRequest;
+    const event = makeEventBody({ traceId: 'trace_opened_invalid', approvalId: bogus.id });
+    expect(() => store.journal([event], [bogus])).toThrow(/status/);
+    await store.drain();
+    expect(store.count({ traceId: 'trace_opened_invalid' })).toBe(0);
+    expect(rowsWithId(path, bogus.id)).toBe(0);
+    await store.close();
+  });
+
   it('refuses what the table would refuse before journaling it, and passes over such a line in a replay', async () => {
     const path = await newPath('mg-approvals-invalid-');
     const store = openJournaling(path);

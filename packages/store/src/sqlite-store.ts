@@ -14,6 +14,7 @@ import {
 } from '@meshguard/core';
 import createDebug from 'debug';
 import { enqueueAppend } from './append-batch';
+import { assertApprovalRow } from './approval-table';
 import { type AuditJournal, openAuditJournal } from './audit-journal';
 import { commitJournalLines } from './journal-commit-queue';
 import { recoverJournals } from './journal-files';
@@ -194,6 +195,9 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   if (journalOn) {
     const journaling: Omit<JournalingStore, keyof AuditStore> = {
       journal(bodies, approvals) {
+        // Refused before anything is written, as createApproval refuses: its commit, later, could
+        // not tell the caller, and the events would name a request that is not there.
+        for (const request of approvals ?? []) assertApprovalRow(request);
         return openJournal().write(bodies, approvals, true);
       },
       drain() {
