@@ -43,6 +43,14 @@ function rowsWithId(path: string, id: string): number {
   }
 }
 
+/** An embedded guard over `store` whose one rule asks a person about every `write:*`, for reason `reason` (YAML). */
+function askingGuard(store: ReturnType<typeof openSqliteStore>, reason: string) {
+  const policy = `name: p\nversion: "1"\nrules:\n  - effect: require_approval\n    actions: ["write:*"]\n    reason: ${reason}\n`;
+  return createEmbeddedGuard({ engine: createPolicyEngine(parsePolicies(policy)), store });
+}
+
+const agent = { id: 'a', name: 'a', tags: [], tier: 'basic' as const };
+
 // Creates approval requests as the guard does (each followed by its approval_requested event),
 // prints them once every create has resolved, then waits to be killed. Its commits cannot happen:
 // the test holds the database's write lock.
@@ -167,15 +175,7 @@ describe('approval requests through the SQLite store journal', () => {
   it("journals a guard's request in the line of its decision: one write, its approval_requested built by the store, once after any replay", async () => {
     const path = await newPath('mg-approvals-opened-');
     const store = openJournaling(path);
-    const guard = createEmbeddedGuard({
-      engine: createPolicyEngine(
-        parsePolicies(
-          'name: p\nversion: "1"\nrules:\n  - effect: require_approval\n    actions: ["write:*"]\n    reason: "a person looks (Bearer abcdefgh12345678)"\n',
-        ),
-      ),
-      store,
-    });
-    const agent = { id: 'a', name: 'a', tags: [], tier: 'basic' as const };
+    const guard = askingGuard(store, '"a person looks (Bearer abcdefgh12345678)"');
     const check = { action: 'write:x', agent, traceId: 'trace_opened', context: { amount: 150 } };
     const decision = await guard.check(check);
     expect(decision.effect).toBe('require_approval');
@@ -296,15 +296,7 @@ describe('approval requests through the SQLite store journal', () => {
   it('refuses a request while the journal cannot commit (a guard then denies), and takes them again once it can', async () => {
     const path = await newPath('mg-approvals-failing-');
     const store = openJournaling(path);
-    const guard = createEmbeddedGuard({
-      engine: createPolicyEngine(
-        parsePolicies(
-          'name: p\nversion: "1"\nrules:\n  - effect: require_approval\n    actions: ["write:*"]\n    reason: a person looks\n',
-        ),
-      ),
-      store,
-    });
-    const agent = { id: 'a', name: 'a', tags: [], tier: 'basic' as const };
+    const guard = askingGuard(store, 'a person looks');
     expect((await guard.check({ action: 'write:x', agent })).effect).toBe('require_approval');
     await guard.settled();
     // Another connection holds the write lock past the store's busy timeout (5 s).
